@@ -1,0 +1,69 @@
+# One entry point for a fresh Debian machine (root, Python 3.11, no engine yet)
+# and for a developer's laptop. `make demo` runs the main job; `make test` the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export AGENTCTL_REQUIRE_DOCKER ?=
+
+.PHONY: help venv install docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+
+help:
+	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
+	@echo "make test    install everything, start the Docker engine, run the whole test suite"
+	@echo "make check   ruff, mypy and the import-linter contracts"
+	@echo "make bench   run the benchmarks under bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/python
+install: $(VENV)/.installed
+
+docker:
+	@scripts/ensure-docker.sh
+
+image: install docker
+	$(BIN)/agentctl sandbox build
+
+demo: install docker
+	@scripts/demo.sh
+
+test: install docker image
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -q -m "not docker and not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check agentctl tui store sandboxes tests bench
+	$(BIN)/ruff format --check agentctl tui store sandboxes tests bench
+
+typecheck: install
+	$(BIN)/mypy agentctl tui store sandboxes
+
+imports: install
+	$(BIN)/lint-imports
+
+docs: install
+	$(BIN)/python scripts/gen_cli_docs.py > docs/cli.md
+
+docs-check: install
+	$(BIN)/python scripts/gen_cli_docs.py | diff -u docs/cli.md - || (echo "docs/cli.md is stale: run 'make docs'" >&2; exit 1)
+
+check: lint typecheck imports docs-check
+
+bench: install docker image
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/store.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/steps.py
+	$(BIN)/python bench/attach.py
+	$(BIN)/python bench/fork.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
