@@ -1,0 +1,45 @@
+"""Identifiers: monotonic ULIDs with a type prefix (`ses_…`, `apr_…`).
+
+ULIDs sort by creation time, so `ls` and SQL over the log order naturally;
+monotonic within a millisecond so two ids made in a row never sort backwards.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_lock = threading.Lock()
+_last_ms = 0
+_last_rand = 0
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def ulid() -> str:
+    global _last_ms, _last_rand
+    with _lock:
+        now = int(time.time() * 1000)
+        if now <= _last_ms:
+            now = _last_ms
+            _last_rand += 1
+        else:
+            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1
+        _last_ms = now
+        return _encode(now, 10) + _encode(_last_rand, 16)
+
+
+def session_id() -> str:
+    return f"ses_{ulid()}"
+
+
+def approval_id() -> str:
+    return f"apr_{ulid()}"

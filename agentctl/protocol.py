@@ -1,0 +1,347 @@
+"""The protocol: every event and every API body, in one module.
+
+The daemon, the CLI, the TUI and the runtime all speak these models; nothing
+else defines the shape of an event. On disk and on the wire an event is an
+`Envelope` (DESIGN §3); its `data` is validated against the model registered
+for its `type` in `EVENT_DATA` before it is appended. Event data models ignore
+unknown fields so a newer log can be read by an older client; request bodies
+forbid them so a typo in a client is a 422, not a silently dropped option.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+
+
+class SessionStatus(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
+
+
+class Envelope(BaseModel):
+    """One event as stored and as sent (NDJSON, one per line)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: int = PROTOCOL_VERSION
+    session: str
+    seq: int
+    offset: int
+    ts: datetime
+    type: str
+    data: dict[str, Any]
+
+
+# --- event data -------------------------------------------------------------
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Limits(_Data):
+    memory_mb: int = 1024
+    cpus: float = 1.0
+    pids: int = 256
+
+
+class SandboxConfig(_Data):
+    image: str | None  # None: a session whose tools need no container
+    network: Literal["none", "bridge"] = "none"
+    limits: Limits = Field(default_factory=Limits)
+    workspace: str | None = None
+    mount_workspace: bool = False
+
+
+class Budget(_Data):
+    max_steps: int | None = None
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    max_wall_s: float | None = None
+
+
+class ParentRef(_Data):
+    session: str
+    seq: int
+
+
+class SessionCreated(_Data):
+    task: str
+    model: str
+    base_url: str | None = None
+    system: str = ""
+    tools: list[str]
+    policy: dict[str, Any]
+    sandbox: SandboxConfig
+    budget: Budget = Field(default_factory=Budget)
+    labels: dict[str, str] = Field(default_factory=dict)
+    parent: ParentRef | None = None
+    version: str
+
+
+class SessionStatusChanged(_Data):
+    status: SessionStatus
+    reason: str = ""
+    budget: Budget | None = None  # set when a resume raises the budget
+
+
+class UserMessage(_Data):
+    text: str
+
+
+class ModelRequested(_Data):
+    attempt: int
+
+
+class ToolCallData(_Data):
+    id: str
+    name: str
+    args: dict[str, Any] | str  # a string when the model's JSON did not parse
+
+
+class UsageData(_Data):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ModelResponded(_Data):
+    text: str
+    tool_calls: list[ToolCallData] = Field(default_factory=list)
+    usage: UsageData = Field(default_factory=UsageData)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+
+
+class ModelFailed(_Data):
+    error: str
+    retryable: bool
+    attempt: int
+    retry_in_ms: float | None = None
+
+
+class ToolProposed(_Data):
+    call_id: str
+    name: str
+    args: dict[str, Any] | str
+    tier: Literal["allow", "ask", "deny"]
+    rule: str
+
+
+class ApprovalContext(_Data):
+    last_message: str = ""
+    diff: str | None = None
+    rule: str = ""
+    reason: str = ""  # why a person is asked: the policy, or an interrupted call
+
+
+class ApprovalRequested(_Data):
+    approval_id: str
+    call_id: str
+    name: str
+    args: dict[str, Any]
+    tier: Literal["allow", "ask", "deny"]
+    context: ApprovalContext = Field(default_factory=ApprovalContext)
+    expires_at: datetime | None = None
+    on_expiry: Literal["deny", "pause"] = "deny"
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class ApprovalDecided(_Data):
+    approval_id: str
+    decision: Decision
+    approver: str
+    reason: str = ""
+    args: dict[str, Any] | None = None
+
+
+class ToolStarted(_Data):
+    call_id: str
+    name: str
+    args: dict[str, Any]
+    idempotency_key: str
+    idempotent: bool = False
+
+
+class ToolFinished(_Data):
+    call_id: str
+    exit_code: int | None
+    output: str
+    truncated: bool = False
+    artifact: str | None = None
+    duration_ms: float = 0.0
+    error: str | None = None  # set when the call was refused or failed before/inside the tool layer
+    timed_out: bool = False
+
+
+class ToolInterrupted(_Data):
+    call_id: str
+
+
+class CheckpointCreated(_Data):
+    image: str
+    parent_checkpoint: str | None = None
+
+
+class SandboxEvent(_Data):
+    container: str
+    image: str
+
+
+class BudgetExceeded(_Data):
+    limit: Literal["steps", "tokens", "cost_usd", "wall_s"]
+    value: float
+
+
+EVENT_DATA: dict[str, type[_Data]] = {
+    "session.created": SessionCreated,
+    "session.status": SessionStatusChanged,
+    "message.user": UserMessage,
+    "model.requested": ModelRequested,
+    "model.responded": ModelResponded,
+    "model.failed": ModelFailed,
+    "tool.proposed": ToolProposed,
+    "approval.requested": ApprovalRequested,
+    "approval.decided": ApprovalDecided,
+    "tool.started": ToolStarted,
+    "tool.finished": ToolFinished,
+    "tool.interrupted": ToolInterrupted,
+    "checkpoint.created": CheckpointCreated,
+    "sandbox.created": SandboxEvent,
+    "sandbox.restored": SandboxEvent,
+    "budget.exceeded": BudgetExceeded,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
+
+
+def event_data(type_: str, data: _Data) -> dict[str, Any]:
+    """The JSON-ready `data` of an event, checked against its type's model."""
+    expected = EVENT_DATA[type_]
+    if not isinstance(data, expected):
+        raise TypeError(f"{type_} carries {expected.__name__}, not {type(data).__name__}")
+    return data.model_dump(mode="json", exclude_none=False)
+
+
+def parse_data(type_: str, data: dict[str, Any]) -> Any:
+    """Validate stored `data` into its model (unknown types stay a dict)."""
+    model = EVENT_DATA.get(type_)
+    return model.model_validate(data) if model else data
+
+
+# --- API bodies ---------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateSession(_Request):
+    task: str = Field(min_length=1)
+    model: str = "replay:recordings/demo.jsonl"
+    base_url: str | None = None
+    policy: str | None = None  # preset name or path; None: config/policy.toml or "default"
+    image: str | None = None  # None: the default image; "none": no sandbox
+    network: Literal["none", "bridge"] = "none"
+    workspace: str | None = None
+    mount_workspace: bool = False
+    budget: Budget = Field(default_factory=Budget)
+    labels: dict[str, str] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+
+
+class ResumeSession(_Request):
+    message: str | None = None
+    budget: Budget | None = None
+
+
+class PostMessage(_Request):
+    text: str = Field(min_length=1)
+
+
+class ForkSession(_Request):
+    at: int = Field(ge=1)
+    message: str | None = None
+    model: str | None = None
+    policy: str | None = None
+
+
+class Decide(_Request):
+    decision: Literal["approve", "deny"]
+    approver: str = Field(min_length=1)
+    reason: str = ""
+    args: dict[str, Any] | None = None
+
+
+class SessionSummary(BaseModel):
+    id: str
+    status: SessionStatus
+    reason: str = ""
+    task: str
+    model: str
+    created_at: datetime
+    updated_at: datetime
+    steps: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    pending_approvals: int
+    parent: ParentRef | None
+    last_seq: int
+    labels: dict[str, str] = Field(default_factory=dict)
+    container: str | None = None
+
+
+class ApprovalView(BaseModel):
+    id: str
+    session: str
+    call_id: str
+    tool: str
+    args: dict[str, Any]
+    tier: str
+    rule: str
+    context: ApprovalContext
+    requested_at: datetime
+    expires_at: datetime | None
+    on_expiry: str
+    seq: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    detail: Any = None
+
+
+class Health(BaseModel):
+    ok: bool = True
+    version: str
+    protocol: int = PROTOCOL_VERSION
+
+
+class DaemonStatus(BaseModel):
+    pid: int
+    version: str
+    socket: str
+    database: str
+    uptime_s: float
+    sessions: dict[str, int]
+    last_offset: int
+    tcp: str | None = None

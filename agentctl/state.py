@@ -1,0 +1,358 @@
+"""From events to session state: one pure function, `fold_events`.
+
+The log is the only truth; everything the runtime, the daemon's projections
+and the clients know about a session is this fold of its events. It is pure
+(no I/O, no clock), so resuming after a crash, rebuilding a projection and
+folding a live stream one event at a time all give the same state — the
+property tests check that folding a prefix and then the rest equals folding
+everything, however the events were batched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from agentctl.protocol import SessionStatus
+
+
+class EventLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+class CallPhase(StrEnum):
+    NEW = "new"  # the model asked for it; not yet through the policy
+    PROPOSED = "proposed"  # tier decided; allow → start, ask → approval next
+    AWAITING = "awaiting"  # an approval is pending
+    APPROVED = "approved"  # a person said yes; start next
+    STARTED = "started"  # tool.started committed, tool.finished not yet
+    INTERRUPTED = "interrupted"  # found in flight after a crash; back through approval
+    FINISHED = "finished"
+
+
+@dataclass
+class ToolCallState:
+    call_id: str
+    name: str
+    args: dict[str, Any] | str
+    phase: CallPhase = CallPhase.NEW
+    tier: str | None = None
+    rule: str = ""
+    approval_id: str | None = None
+    run_args: dict[str, Any] | None = None  # the arguments to execute (maybe edited by the approver)
+    idempotent: bool = False
+    started_count: int = 0
+    exit_code: int | None = None
+    error: str | None = None
+    executed: bool = False  # a tool.started preceded the finish: the tool really ran
+
+
+@dataclass
+class ApprovalState:
+    approval_id: str
+    call_id: str
+    name: str
+    args: dict[str, Any]
+    tier: str
+    context: dict[str, Any]
+    requested_seq: int
+    requested_at: datetime
+    expires_at: datetime | None
+    on_expiry: str
+    decision: str | None = None
+    approver: str | None = None
+    reason: str = ""
+    decided_args: dict[str, Any] | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.decision is None
+
+
+@dataclass
+class Turn:
+    """One message of the conversation as the model sees it."""
+
+    role: str  # system | user | assistant | tool
+    content: str
+    tool_calls: tuple[tuple[str, str, dict[str, Any] | str], ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class CheckpointRef:
+    seq: int
+    image: str
+
+
+@dataclass
+class SessionState:
+    session_id: str = ""
+    created: dict[str, Any] = field(default_factory=dict)
+    status: SessionStatus | None = None
+    reason: str = ""
+    last_seq: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    transcript: list[Turn] = field(default_factory=list)
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    model_attempts: int = 0  # attempts of the model request in progress
+    awaiting_model: bool = False  # model.requested without a response
+    calls: dict[str, ToolCallState] = field(default_factory=dict)  # the current step's calls
+    step_mutated: bool = False  # a non-idempotent tool ran in this step, no checkpoint yet
+    checkpoints: list[CheckpointRef] = field(default_factory=list)
+    approvals: dict[str, ApprovalState] = field(default_factory=dict)
+    container: str | None = None
+    image: str | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
+    running_s: float = 0.0  # wall time spent in `running`, for the wall-time budget
+    running_since: datetime | None = None
+    last_assistant_text: str = ""
+    model_retries: int = 0
+
+    # -- derived views ------------------------------------------------------
+
+    @property
+    def pending_approvals(self) -> list[ApprovalState]:
+        return [a for a in self.approvals.values() if a.pending]
+
+    @property
+    def latest_checkpoint(self) -> CheckpointRef | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    @property
+    def step_complete(self) -> bool:
+        return all(c.phase is CallPhase.FINISHED for c in self.calls.values())
+
+    def clone(self) -> SessionState:
+        return copy.deepcopy(self)
+
+
+def fold_events(events: Iterable[EventLike], state: SessionState | None = None) -> SessionState:
+    """Fold `events` (in seq order) onto a copy of `state` (or a new state)."""
+    current = state.clone() if state is not None else SessionState()
+    for event in events:
+        apply_event(current, event)
+    return current
+
+
+def apply_event(state: SessionState, event: EventLike) -> None:
+    """Apply one event in place. Only `fold_events` and projections call this."""
+    if event.seq != state.last_seq + 1:
+        raise ValueError(f"event seq {event.seq} does not follow {state.last_seq}")
+    state.last_seq = event.seq
+    state.updated_at = event.ts
+    handler = _HANDLERS.get(event.type)
+    if handler is not None:
+        handler(state, event)
+
+
+def _session_created(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    state.session_id = str(getattr(event, "stream", None) or getattr(event, "session", ""))
+    state.created = dict(d)
+    state.created_at = event.ts
+    state.budget = dict(d.get("budget") or {})
+    system = d.get("system") or ""
+    if system:
+        state.transcript.append(Turn("system", system))
+    state.transcript.append(Turn("user", d["task"]))
+
+
+def _session_status(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    new = SessionStatus(d["status"])
+    if state.running_since is not None:
+        state.running_s += (event.ts - state.running_since).total_seconds()
+        state.running_since = None
+    if new is SessionStatus.RUNNING:
+        state.running_since = event.ts
+    state.status = new
+    state.reason = d.get("reason", "")
+    if d.get("budget"):
+        state.budget = dict(d["budget"])
+
+
+def _message_user(state: SessionState, event: EventLike) -> None:
+    state.transcript.append(Turn("user", event.data["text"]))
+
+
+def _model_requested(state: SessionState, event: EventLike) -> None:
+    state.awaiting_model = True
+    state.model_attempts = event.data["attempt"]
+
+
+def _model_failed(state: SessionState, event: EventLike) -> None:
+    state.model_retries += 1
+    if not event.data.get("retryable") or event.data.get("retry_in_ms") is None:
+        state.awaiting_model = False
+
+
+def _model_responded(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    state.awaiting_model = False
+    state.model_attempts = 0
+    state.steps += 1
+    usage = d.get("usage") or {}
+    state.input_tokens += int(usage.get("input_tokens", 0))
+    state.output_tokens += int(usage.get("output_tokens", 0))
+    state.cost_usd += float(d.get("cost_usd", 0.0))
+    calls = d.get("tool_calls") or []
+    state.transcript.append(
+        Turn(
+            "assistant",
+            d.get("text", ""),
+            tool_calls=tuple((c["id"], c["name"], c["args"]) for c in calls),
+        )
+    )
+    if d.get("text"):
+        state.last_assistant_text = d["text"]
+    state.calls = {
+        c["id"]: ToolCallState(call_id=c["id"], name=c["name"], args=c["args"]) for c in calls
+    }
+    state.step_mutated = False
+
+
+def _call(state: SessionState, event: EventLike) -> ToolCallState | None:
+    return state.calls.get(event.data["call_id"])
+
+
+def _tool_proposed(state: SessionState, event: EventLike) -> None:
+    call = _call(state, event)
+    if call is None:
+        return
+    call.phase = CallPhase.PROPOSED
+    call.tier = event.data["tier"]
+    call.rule = event.data.get("rule", "")
+    if isinstance(event.data.get("args"), dict):
+        call.run_args = dict(event.data["args"])
+
+
+def _approval_requested(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    expires = d.get("expires_at")
+    state.approvals[d["approval_id"]] = ApprovalState(
+        approval_id=d["approval_id"],
+        call_id=d["call_id"],
+        name=d["name"],
+        args=dict(d["args"]),
+        tier=d["tier"],
+        context=dict(d.get("context") or {}),
+        requested_seq=event.seq,
+        requested_at=event.ts,
+        expires_at=datetime.fromisoformat(expires) if isinstance(expires, str) else expires,
+        on_expiry=d.get("on_expiry", "deny"),
+    )
+    call = _call(state, event)
+    if call is not None:
+        call.phase = CallPhase.AWAITING
+        call.approval_id = d["approval_id"]
+
+
+def _approval_decided(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    approval = state.approvals.get(d["approval_id"])
+    if approval is None or not approval.pending:
+        return
+    approval.decision = d["decision"]
+    approval.approver = d.get("approver")
+    approval.reason = d.get("reason", "")
+    approval.decided_args = d.get("args")
+    approval.decided_at = event.ts
+    call = state.calls.get(approval.call_id)
+    if call is None:
+        return
+    if approval.decision == "approved":
+        call.phase = CallPhase.APPROVED
+        call.run_args = dict(d.get("args") or approval.args)
+    # denied / expired: the runtime records the refusal as a tool.finished next
+
+
+def _tool_started(state: SessionState, event: EventLike) -> None:
+    call = _call(state, event)
+    if call is None:
+        return
+    call.phase = CallPhase.STARTED
+    call.run_args = dict(event.data["args"])
+    call.idempotent = bool(event.data.get("idempotent", False))
+    call.started_count += 1
+
+
+def _tool_interrupted(state: SessionState, event: EventLike) -> None:
+    call = _call(state, event)
+    if call is not None:
+        call.phase = CallPhase.INTERRUPTED
+
+
+def _tool_finished(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    call = _call(state, event)
+    name = call.name if call else ""
+    if call is not None:
+        call.executed = call.phase is CallPhase.STARTED
+        call.phase = CallPhase.FINISHED
+        call.exit_code = d.get("exit_code")
+        call.error = d.get("error")
+        if call.executed and not call.idempotent:
+            state.step_mutated = True
+    state.transcript.append(
+        Turn("tool", tool_result_text(d), tool_call_id=d["call_id"], name=name)
+    )
+
+
+def tool_result_text(data: dict[str, Any]) -> str:
+    """What the model is told about a finished call."""
+    if data.get("error"):
+        return f"error: {data['error']}"
+    parts = [data.get("output", "")]
+    if data.get("truncated"):
+        parts.append(f"\n[output truncated; the whole output is kept as {data.get('artifact')}]")
+    if data.get("timed_out"):
+        parts.append("\n[killed: the command timed out]")
+    parts.append(f"\n[exit code {data.get('exit_code')}]")
+    return "".join(parts)
+
+
+def _checkpoint_created(state: SessionState, event: EventLike) -> None:
+    state.checkpoints.append(CheckpointRef(seq=event.seq, image=event.data["image"]))
+    state.step_mutated = False
+
+
+def _sandbox(state: SessionState, event: EventLike) -> None:
+    state.container = event.data["container"]
+    state.image = event.data["image"]
+
+
+_HANDLERS = {
+    "session.created": _session_created,
+    "session.status": _session_status,
+    "message.user": _message_user,
+    "model.requested": _model_requested,
+    "model.failed": _model_failed,
+    "model.responded": _model_responded,
+    "tool.proposed": _tool_proposed,
+    "approval.requested": _approval_requested,
+    "approval.decided": _approval_decided,
+    "tool.started": _tool_started,
+    "tool.interrupted": _tool_interrupted,
+    "tool.finished": _tool_finished,
+    "checkpoint.created": _checkpoint_created,
+    "sandbox.created": _sandbox,
+    "sandbox.restored": _sandbox,
+}
