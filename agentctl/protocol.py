@@ -283,6 +283,10 @@ class ForkSession(_Request):
     policy: str | None = None
 
 
+class CancelSession(_Request):
+    reason: str = Field(default="cancelled by operator", min_length=1)
+
+
 class Decide(_Request):
     decision: Literal["approve", "deny"]
     approver: str = Field(min_length=1)

@@ -35,3 +35,7 @@ class PathOutsideWorkspaceError(FileToolError):
 
 class EditError(FileToolError):
     """`edit_file` found the text to replace zero times, or more than once."""
+
+
+class SandboxGoneError(SandboxError):
+    """The sandbox's container no longer exists (removed behind the runtime's back)."""

@@ -1,0 +1,1 @@
+"""The command line: thin commands (parse, call the client, render), one module per group."""

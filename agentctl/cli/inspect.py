@@ -1,0 +1,130 @@
+"""Commands that look at sessions: ls, show, log, tree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+from rich.tree import Tree
+
+from agentctl.cli.common import client, command, out, print_json
+from agentctl.protocol import SessionStatus, SessionSummary
+from agentctl.render import STATUS_STYLE, render_event, session_panel, sessions_table
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@command
+def ls(
+    status: Annotated[SessionStatus | None, typer.Option(help="Only sessions with this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List sessions: id, status, age, steps, cost, pending approvals, parent."""
+    sessions = client().sessions(status=status.value if status else None)
+    if as_json:
+        print_json([s.model_dump(mode="json") for s in sessions])
+        return
+    if not sessions:
+        out.print("no sessions yet — start one with `agentctl run TASK`")
+        return
+    out.print(sessions_table(sessions, datetime.now(UTC)))
+
+
+@command
+def show(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A summary of one session."""
+    summary = client().session(session)
+    if as_json:
+        print_json(summary)
+        return
+    out.print(session_panel(summary))
+
+
+@command
+def log(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    after: Annotated[int, typer.Option(min=0, help="Only events after this seq.")] = 0,
+    full: Annotated[bool, typer.Option("--full", help="Do not fold long tool output.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The session's events so far (NDJSON envelopes with --json)."""
+    import sys
+
+    for event in client().events(session, after=after, follow=False):
+        if as_json:
+            sys.stdout.write(event.model_dump_json() + "\n")
+            sys.stdout.flush()
+            continue
+        renderable = render_event(event, fold=not full)
+        if renderable is not None:
+            out.print(renderable)
+
+
+def family(sessions: list[SessionSummary], session_id: str) -> dict[str, Any]:
+    """The lineage of a session as nested data: its root and every fork below it."""
+    by_id = {s.id: s for s in sessions}
+    if session_id not in by_id:
+        from agentctl.errors import NotFoundError
+
+        raise NotFoundError(f"no session {session_id!r}")
+    root = by_id[session_id]
+    while root.parent and root.parent.session in by_id:
+        root = by_id[root.parent.session]
+    children: dict[str, list[SessionSummary]] = {}
+    for s in sessions:
+        if s.parent:
+            children.setdefault(s.parent.session, []).append(s)
+
+    def node(s: SessionSummary) -> dict[str, Any]:
+        return {
+            "session": s.id,
+            "status": s.status.value,
+            "at": s.parent.seq if s.parent else None,
+            "steps": s.steps,
+            "task": s.task,
+            "selected": s.id == session_id,
+            "forks": [node(c) for c in sorted(children.get(s.id, []), key=lambda c: (c.parent.seq if c.parent else 0, c.id))],
+        }
+
+    return node(root)
+
+
+@command
+def tree(
+    session: Annotated[str, typer.Argument(help="Session id (any member of the family).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The family of a session: parents, forks, the seq each branched at, status."""
+    data = family(client().sessions(), session)
+    if as_json:
+        print_json(data)
+        return
+
+    def label(n: dict[str, Any]) -> Text:
+        text = Text()
+        if n["at"] is not None:
+            text.append(f"@{n['at']} ", style="magenta")
+        text.append(n["session"], style="bold cyan" if n["selected"] else "cyan")
+        text.append(f"  {n['status']}", style=STATUS_STYLE.get(n["status"], ""))
+        text.append(f"  {n['steps']} steps", style="dim")
+        return text
+
+    def add(parent: Tree, n: dict[str, Any]) -> None:
+        for child in n["forks"]:
+            add(parent.add(label(child)), child)
+
+    root = Tree(label(data))
+    add(root, data)
+    out.print(root)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ls)
+    app.command()(show)
+    app.command()(log)
+    app.command()(tree)

@@ -1,0 +1,70 @@
+"""`agentctl sandbox`: build the default image, list and prune checkpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agentctl.cli.common import command, err, out, print_json
+
+app = typer.Typer(help="Build the sandbox image; list and prune checkpoints.", no_args_is_help=True)
+
+
+@app.command()
+@command
+def build(
+    offline: Annotated[bool | None, typer.Option("--offline/--online", help="Force the offline (debootstrap) or the registry build; default: detect.")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when the image exists.")] = False,
+) -> None:
+    """Build the default sandbox image (offline from the Debian mirror when no registry answers)."""
+    from sandboxes import build_image, ensure_default_image
+
+    def progress(line: str) -> None:
+        err.print(f"[dim]{line}[/]")
+
+    tag = build_image(offline=offline, log=progress) if force else ensure_default_image(log=progress)
+    out.print(tag)
+
+
+@app.command("ls")
+@command
+def ls_(
+    session: Annotated[str | None, typer.Option(help="Only this session's checkpoints.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List checkpoint images."""
+    from sandboxes import DockerSandboxDriver
+
+    checkpoints = DockerSandboxDriver().list_checkpoints(session)
+    if as_json:
+        print_json([{"image": c.image, "session": c.stream, "seq": c.seq, "created": c.created.isoformat(), "size": c.size} for c in checkpoints])
+        return
+    for c in checkpoints:
+        out.print(f"{c.image}  {c.stream}@{c.seq}  {c.size / 1e6:.1f} MB  {c.created:%Y-%m-%d %H:%M}")
+
+
+@app.command()
+@command
+def gc(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Remove checkpoint images of sessions that have ended and are not referenced by a live fork."""
+    from agentctl.cli.common import client
+
+    sessions = {s.id: s for s in client().sessions()}
+    keep: set[str] = set()
+    for s in sessions.values():
+        if s.status.value in ("completed", "failed", "cancelled"):
+            continue
+        node = s  # a live fork may still need its ancestors' checkpoints
+        while node is not None and node.id not in keep:
+            keep.add(node.id)
+            node = sessions.get(node.parent.session) if node.parent else None
+    from sandboxes import DockerSandboxDriver
+
+    report = DockerSandboxDriver().gc(keep)
+    if as_json:
+        print_json({"removed": report.removed, "freed_bytes": report.freed_bytes})
+        return
+    out.print(f"removed {len(report.removed)} images, freed {report.freed_bytes / 1e6:.1f} MB")

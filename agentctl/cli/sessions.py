@@ -1,0 +1,189 @@
+"""Commands that start, continue and stop sessions: run, resume, fork, attach, cancel."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentctl.cli.common import client, command, err, out, print_json
+from agentctl.cli.follow import follow
+from agentctl.errors import ExitCode
+from agentctl.protocol import Budget, CreateSession, ForkSession, Limits, ResumeSession
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print NDJSON event envelopes, one per line.")]
+DetachOpt = Annotated[bool, typer.Option("--detach", "-d", help="Start it and print the session id; do not follow.")]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option("--no-wait", help="When not in a terminal, exit 3 at a pending approval instead of waiting."),
+]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Approver name for inline decisions (default: OS user).")]
+
+
+def _labels(values: list[str]) -> dict[str, str]:
+    labels = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--label")
+        labels[key] = val
+    return labels
+
+
+def _started(session_id: str, as_json: bool, detach: bool) -> None:
+    if detach:
+        if as_json:
+            print_json({"session": session_id})
+        else:
+            out.print(session_id)
+        raise typer.Exit(ExitCode.COMPLETED)
+    if not as_json:
+        err.print(f"[dim]session {session_id} — Ctrl-C detaches, it goes on in the daemon[/]")
+
+
+@command
+def run(
+    task: Annotated[str, typer.Argument(help="The task; `-` reads it from stdin.", show_default=False)],
+    model: Annotated[str, typer.Option(help="replay:PATH, openai:MODEL or anthropic:MODEL.")] = "replay:recordings/demo.jsonl",
+    base_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
+    policy: Annotated[str | None, typer.Option(help="default, strict, permissive, or a policy TOML file.")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image (default: the built default image; `none`: no sandbox).")] = None,
+    network: Annotated[str, typer.Option(help="none or bridge.")] = "none",
+    workspace: Annotated[Path | None, typer.Option(help="A folder copied into the sandbox's /workspace.")] = None,
+    mount: Annotated[bool, typer.Option("--mount", help="Bind-mount --workspace instead of copying it.")] = False,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Pause after this many model calls.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Pause after this many tokens.")] = None,
+    max_cost: Annotated[float | None, typer.Option(min=0, help="Pause after this much USD.")] = None,
+    max_wall: Annotated[float | None, typer.Option(min=0, help="Pause after this many seconds of running.")] = None,
+    label: Annotated[list[str], typer.Option(help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+    detach: DetachOpt = False,
+    no_wait: NoWaitOpt = False,
+    approver: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a session and follow it until it ends (or detach)."""
+    if task == "-":
+        task = sys.stdin.read().strip()
+        if not task:
+            raise typer.BadParameter("stdin was empty", param_hint="TASK")
+    if network not in ("none", "bridge"):
+        raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
+    if model.startswith("replay:"):
+        path = Path(model.removeprefix("replay:")).expanduser()
+        if not path.is_file():
+            raise typer.BadParameter(f"no recording at {path}", param_hint="--model")
+        model = f"replay:{path.resolve()}"
+    if workspace is not None and not workspace.is_dir():
+        raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
+    req = CreateSession(
+        task=task,
+        model=model,
+        base_url=base_url,
+        policy=str(Path(policy).resolve()) if policy and Path(policy).is_file() else policy,
+        image=image,
+        network=network,  # type: ignore[arg-type]
+        workspace=str(workspace.resolve()) if workspace else None,
+        mount_workspace=mount,
+        budget=Budget(max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall),
+        labels=_labels(label),
+        limits=Limits(),
+    )
+    c = client()
+    summary = c.create_session(req)
+    _started(summary.id, as_json, detach)
+    raise typer.Exit(follow(c, summary.id, as_json=as_json, wait=not no_wait, approver=approver))
+
+
+@command
+def resume(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    message: Annotated[str | None, typer.Argument(help="A new user message (optional).")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Raise the step budget to this.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
+    max_cost: Annotated[float | None, typer.Option(min=0)] = None,
+    max_wall: Annotated[float | None, typer.Option(min=0)] = None,
+    detach: DetachOpt = False,
+    no_wait: NoWaitOpt = False,
+    approver: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a paused or completed session, optionally with a new message or a raised budget."""
+    budget = None
+    if any(v is not None for v in (max_steps, max_tokens, max_cost, max_wall)):
+        budget = Budget(max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall)
+    c = client()
+    after = c.session(session).last_seq
+    c.resume(session, ResumeSession(message=message, budget=budget))
+    _started(session, as_json, detach)
+    raise typer.Exit(follow(c, session, after=after, as_json=as_json, wait=not no_wait, approver=approver))
+
+
+@command
+def fork(
+    session: Annotated[str, typer.Argument(help="Session id to fork.")],
+    at: Annotated[int, typer.Option("--at", min=1, help="Fork at this seq (a checkpoint or a clean point).")],
+    message: Annotated[str | None, typer.Argument(help="A new user message for the fork.")] = None,
+    model: Annotated[str | None, typer.Option(help="A different model for the fork.")] = None,
+    policy: Annotated[str | None, typer.Option(help="A different policy for the fork.")] = None,
+    detach: DetachOpt = False,
+    no_wait: NoWaitOpt = False,
+    approver: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Branch a session at a checkpoint: conversation and sandbox files together."""
+    if model and model.startswith("replay:"):
+        model = f"replay:{Path(model.removeprefix('replay:')).expanduser().resolve()}"
+    c = client()
+    summary = c.fork(session, ForkSession(at=at, message=message, model=model, policy=policy))
+    if not as_json and not detach:
+        err.print(f"[magenta]forked {session}@{at} → {summary.id}[/]")
+    _started(summary.id, as_json, detach)
+    raise typer.Exit(follow(c, summary.id, after=at, as_json=as_json, wait=not no_wait, approver=approver))
+
+
+@command
+def attach(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    after: Annotated[int, typer.Option(min=0, help="Only events after this seq.")] = 0,
+    no_wait: NoWaitOpt = False,
+    approver: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stream a session's events (backfill, then live) until it ends or pauses."""
+    c = client()
+    summary = c.session(session)
+    if summary.status.value in ("completed", "failed", "cancelled", "paused"):
+        for event in c.events(session, after=after, follow=False):
+            from agentctl.cli.follow import _show
+
+            _show(event, as_json)
+        from agentctl.cli.follow import END_CODES
+
+        raise typer.Exit(END_CODES[summary.status.value])
+    raise typer.Exit(follow(c, session, after=after, as_json=as_json, wait=not no_wait, approver=approver))
+
+
+@command
+def cancel(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a session: pending approvals are denied, its container removed."""
+    c = client()
+    c.cancel(session)
+    summary = c.session(session)
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(f"{session} {summary.status.value}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(resume)
+    app.command()(fork)
+    app.command()(attach)
+    app.command()(cancel)
+

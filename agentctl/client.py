@@ -1,0 +1,463 @@
+"""The client of the daemon: the one place that knows its routes.
+
+The CLI uses `Client` (sync), the TUI `AsyncClient`; both are thin shells over
+`Routes`, which turns each operation into a `Call` (method, path, query,
+body, and how to read the answer), and over `error_from`, which turns an
+error body back into the `AgentctlError` subclass the daemon raised. A daemon
+that does not answer is a `DaemonError` with a message saying where it was
+looked for. Streams (`events`, `all_events`) are lazy iterators of
+`Envelope`s read line by line from NDJSON; breaking out of the loop closes
+the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from agentctl.errors import (
+    AgentctlError,
+    ConflictError,
+    DaemonError,
+    NotFoundError,
+    PolicyError,
+    RecordingError,
+    UsageError,
+)
+from agentctl.paths import Paths, get_paths
+from agentctl.protocol import (
+    ApprovalView,
+    CancelSession,
+    CreateSession,
+    DaemonStatus,
+    Decide,
+    Envelope,
+    ErrorBody,
+    ForkSession,
+    Health,
+    PostMessage,
+    ResumeSession,
+    SessionSummary,
+)
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 60.0
+CONNECT_TIMEOUT_S = 5.0
+TOKEN_ENV = "AGENTCTL_TOKEN"
+
+
+# --- routes -------------------------------------------------------------------------
+
+
+def _model(model: type[BaseModel]) -> Callable[[bytes], Any]:
+    return model.model_validate_json
+
+
+_SESSION_LIST = TypeAdapter(list[SessionSummary])
+_APPROVAL_LIST = TypeAdapter(list[ApprovalView])
+
+
+def _nothing(_: bytes) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One request to the daemon and how to read its answer."""
+
+    method: str
+    path: str
+    parse: Callable[[bytes], T]
+    body: BaseModel | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"params": dict(self.params)}
+        if self.body is not None:
+            request["content"] = self.body.model_dump_json(exclude_unset=True)
+            request["headers"] = {"content-type": "application/json"}
+        return request
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+class Routes:
+    """Every route of the daemon's API v1, as `Call`s."""
+
+    @staticmethod
+    def health() -> Call[Health]:
+        return Call("GET", "/v1/health", _model(Health))
+
+    @staticmethod
+    def status() -> Call[DaemonStatus]:
+        return Call("GET", "/v1/status", _model(DaemonStatus))
+
+    @staticmethod
+    def create_session(req: CreateSession) -> Call[SessionSummary]:
+        return Call("POST", "/v1/sessions", _model(SessionSummary), body=req)
+
+    @staticmethod
+    def sessions(status: str | None = None) -> Call[list[SessionSummary]]:
+        params = {"status": status} if status else {}
+        return Call("GET", "/v1/sessions", _SESSION_LIST.validate_json, params=params)
+
+    @staticmethod
+    def session(session_id: str) -> Call[SessionSummary]:
+        return Call("GET", f"/v1/sessions/{_seg(session_id)}", _model(SessionSummary))
+
+    @staticmethod
+    def post_message(session_id: str, text: str) -> Call[None]:
+        path = f"/v1/sessions/{_seg(session_id)}/messages"
+        return Call("POST", path, _nothing, body=PostMessage(text=text))
+
+    @staticmethod
+    def resume(session_id: str, req: ResumeSession) -> Call[None]:
+        return Call("POST", f"/v1/sessions/{_seg(session_id)}/resume", _nothing, body=req)
+
+    @staticmethod
+    def cancel(session_id: str, reason: str | None = None) -> Call[None]:
+        body = CancelSession(reason=reason) if reason else CancelSession()
+        return Call("POST", f"/v1/sessions/{_seg(session_id)}/cancel", _nothing, body=body)
+
+    @staticmethod
+    def fork(session_id: str, req: ForkSession) -> Call[SessionSummary]:
+        path = f"/v1/sessions/{_seg(session_id)}/fork"
+        return Call("POST", path, _model(SessionSummary), body=req)
+
+    @staticmethod
+    def approvals(session: str | None = None) -> Call[list[ApprovalView]]:
+        params = {"session": session} if session else {}
+        return Call("GET", "/v1/approvals", _APPROVAL_LIST.validate_json, params=params)
+
+    @staticmethod
+    def decide(approval_id: str, req: Decide) -> Call[Envelope]:
+        return Call("POST", f"/v1/approvals/{_seg(approval_id)}", _model(Envelope), body=req)
+
+    @staticmethod
+    def events(
+        session_id: str, after: int = 0, follow: bool = False, until_end: bool = False
+    ) -> Call[Envelope]:
+        params = {"after": str(after), "follow": _flag(follow)}
+        if until_end:
+            params["until_end"] = "1"
+        path = f"/v1/sessions/{_seg(session_id)}/events"
+        return Call("GET", path, _model(Envelope), params=params)
+
+    @staticmethod
+    def all_events(after: int = 0, follow: bool = False) -> Call[Envelope]:
+        params = {"after": str(after), "follow": _flag(follow)}
+        return Call("GET", "/v1/events", _model(Envelope), params=params)
+
+
+# --- errors -------------------------------------------------------------------------
+
+_BY_CODE: dict[str, type[AgentctlError]] = {
+    cls.code: cls
+    for cls in (UsageError, NotFoundError, ConflictError, DaemonError, PolicyError, RecordingError)
+}
+_BY_STATUS: dict[int, type[AgentctlError]] = {
+    400: UsageError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UsageError,
+    503: DaemonError,
+}
+
+
+def error_from(status: int, content: bytes, reason: str = "") -> AgentctlError:
+    """The `AgentctlError` an error answer stands for, with the daemon's message."""
+    try:
+        body = ErrorBody.model_validate_json(content)
+    except ValidationError:
+        text = content.decode(errors="replace").strip()[:200]
+        body = ErrorBody(
+            code="http_error", message=f"the daemon answered {status} {reason}: {text}"
+        )
+    cls = _BY_CODE.get(body.code) or _BY_STATUS.get(status, AgentctlError)
+    hint = body.detail.get("hint") if isinstance(body.detail, dict) else None
+    error = cls(body.message, hint=hint if isinstance(hint, str) else None)
+    error.code = body.code  # keep the daemon's code even when the class is a broader one
+    return error
+
+
+def unreachable(where: str, exc: httpx.TransportError) -> DaemonError:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return DaemonError(
+            f"no agentctl daemon answers on {where}",
+            hint="start one with `agentctl daemon start`",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return DaemonError(
+            f"the agentctl daemon on {where} did not answer in time",
+            hint="`agentctl daemon status` shows whether it is alive; its log says why it is slow",
+        )
+    return DaemonError(
+        f"the connection to the agentctl daemon on {where} broke: {exc or type(exc).__name__}",
+        hint="it may have stopped; re-attach with the last cursor you saw",
+    )
+
+
+# --- the clients --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    base_url: str
+    where: str  # said in error messages
+    uds: str | None
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, socket: Path | str | None, base_url: str | None, token: str | None) -> _Endpoint:
+        if base_url is not None:
+            token = token or os.environ.get(TOKEN_ENV)
+            headers = {"authorization": f"Bearer {token}"} if token else {}
+            return cls(base_url.rstrip("/"), base_url, None, headers)
+        path = str(socket if socket is not None else get_paths().socket)
+        return cls("http://agentctl", path, path, {})
+
+
+def _stream_timeout(timeout: float) -> httpx.Timeout:
+    return httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S, read=None)  # a follow waits forever
+
+
+class Client:
+    """Synchronous client (the CLI). `Client.connect()` starts a daemon when none answers."""
+
+    def __init__(
+        self,
+        socket: Path | str | None = None,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._endpoint = _Endpoint.of(socket, base_url, token)
+        self._timeout = timeout
+        transport = httpx.HTTPTransport(uds=self._endpoint.uds)
+        self._http = httpx.Client(
+            transport=transport,
+            base_url=self._endpoint.base_url,
+            headers=self._endpoint.headers,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
+        )
+
+    @classmethod
+    def connect(cls, paths: Paths | None = None, *, autostart: bool = True) -> Client:
+        paths = paths or get_paths()
+        client = cls(paths.socket)
+        try:
+            client.health()
+        except DaemonError:
+            if not autostart:
+                client.close()
+                raise
+            from agentctl.daemon import lifecycle  # only when a daemon must be spawned
+
+            lifecycle.start_background(paths)
+            client.health()
+        return client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _call(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(call.method, call.path, **call.request())
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+        if response.is_error:
+            raise error_from(response.status_code, response.content, response.reason_phrase)
+        return call.parse(response.content)
+
+    def _stream(self, call: Call[Envelope]) -> Iterator[Envelope]:
+        try:
+            with self._http.stream(
+                call.method, call.path, timeout=_stream_timeout(self._timeout), **call.request()
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    raise error_from(response.status_code, response.content, response.reason_phrase)
+                for line in response.iter_lines():
+                    if line:
+                        yield call.parse(line.encode())
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+
+    def health(self) -> Health:
+        return self._call(Routes.health())
+
+    def status(self) -> DaemonStatus:
+        return self._call(Routes.status())
+
+    def create_session(self, req: CreateSession) -> SessionSummary:
+        return self._call(Routes.create_session(req))
+
+    def sessions(self, status: str | None = None) -> list[SessionSummary]:
+        return self._call(Routes.sessions(status))
+
+    def session(self, session_id: str) -> SessionSummary:
+        return self._call(Routes.session(session_id))
+
+    def events(
+        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+    ) -> Iterator[Envelope]:
+        return self._stream(Routes.events(session_id, after, follow, until_end))
+
+    def all_events(self, after: int = 0, follow: bool = False) -> Iterator[Envelope]:
+        return self._stream(Routes.all_events(after, follow))
+
+    def post_message(self, session_id: str, text: str) -> None:
+        self._call(Routes.post_message(session_id, text))
+
+    def resume(self, session_id: str, req: ResumeSession | None = None) -> None:
+        self._call(Routes.resume(session_id, req or ResumeSession()))
+
+    def cancel(self, session_id: str, reason: str | None = None) -> None:
+        self._call(Routes.cancel(session_id, reason))
+
+    def fork(self, session_id: str, req: ForkSession) -> SessionSummary:
+        return self._call(Routes.fork(session_id, req))
+
+    def approvals(self, session: str | None = None) -> list[ApprovalView]:
+        return self._call(Routes.approvals(session))
+
+    def decide(self, approval_id: str, req: Decide) -> Envelope:
+        return self._call(Routes.decide(approval_id, req))
+
+
+class AsyncClient:
+    """The asyncio twin of `Client` (the TUI): same routes, async iterators for streams."""
+
+    def __init__(
+        self,
+        socket: Path | str | None = None,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._endpoint = _Endpoint.of(socket, base_url, token)
+        self._timeout = timeout
+        transport = httpx.AsyncHTTPTransport(uds=self._endpoint.uds)
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            base_url=self._endpoint.base_url,
+            headers=self._endpoint.headers,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
+        )
+
+    @classmethod
+    async def connect(cls, paths: Paths | None = None, *, autostart: bool = True) -> AsyncClient:
+        paths = paths or get_paths()
+        client = cls(paths.socket)
+        try:
+            await client.health()
+        except DaemonError:
+            if not autostart:
+                await client.aclose()
+                raise
+            from agentctl.daemon import lifecycle  # only when a daemon must be spawned
+
+            await asyncio.to_thread(lifecycle.start_background, paths)
+            await client.health()
+        return client
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, call: Call[T]) -> T:
+        try:
+            response = await self._http.request(call.method, call.path, **call.request())
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+        if response.is_error:
+            raise error_from(response.status_code, response.content, response.reason_phrase)
+        return call.parse(response.content)
+
+    async def _stream(self, call: Call[Envelope]) -> AsyncIterator[Envelope]:
+        try:
+            async with self._http.stream(
+                call.method, call.path, timeout=_stream_timeout(self._timeout), **call.request()
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise error_from(response.status_code, response.content, response.reason_phrase)
+                async for line in response.aiter_lines():
+                    if line:
+                        yield call.parse(line.encode())
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+
+    async def health(self) -> Health:
+        return await self._call(Routes.health())
+
+    async def status(self) -> DaemonStatus:
+        return await self._call(Routes.status())
+
+    async def create_session(self, req: CreateSession) -> SessionSummary:
+        return await self._call(Routes.create_session(req))
+
+    async def sessions(self, status: str | None = None) -> list[SessionSummary]:
+        return await self._call(Routes.sessions(status))
+
+    async def session(self, session_id: str) -> SessionSummary:
+        return await self._call(Routes.session(session_id))
+
+    def events(
+        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+    ) -> AsyncIterator[Envelope]:
+        return self._stream(Routes.events(session_id, after, follow, until_end))
+
+    def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]:
+        return self._stream(Routes.all_events(after, follow))
+
+    async def post_message(self, session_id: str, text: str) -> None:
+        await self._call(Routes.post_message(session_id, text))
+
+    async def resume(self, session_id: str, req: ResumeSession | None = None) -> None:
+        await self._call(Routes.resume(session_id, req or ResumeSession()))
+
+    async def cancel(self, session_id: str, reason: str | None = None) -> None:
+        await self._call(Routes.cancel(session_id, reason))
+
+    async def fork(self, session_id: str, req: ForkSession) -> SessionSummary:
+        return await self._call(Routes.fork(session_id, req))
+
+    async def approvals(self, session: str | None = None) -> list[ApprovalView]:
+        return await self._call(Routes.approvals(session))
+
+    async def decide(self, approval_id: str, req: Decide) -> Envelope:
+        return await self._call(Routes.decide(approval_id, req))

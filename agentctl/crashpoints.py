@@ -1,0 +1,58 @@
+"""Named crash points for fault injection (DESIGN §4, issue 4).
+
+`AGENTCTL_CRASH_AT` names one or more points, comma-separated; the process
+exits at once (`os._exit`, no cleanup, no flush) when one is reached:
+
+    after:model.responded[:N]     after the Nth model.responded is durable
+    after:tool.started[:N]        after the Nth tool.started (before the tool runs)
+    after:tool.finished[:N]
+    after:checkpoint.created[:N]
+    store:mid-batch[:N]           inside the Nth store batch: rows inserted, not committed
+
+N counts occurrences in this process and defaults to 1. The crash tests kill
+a session at each point in turn, restart, and prove nothing is lost and no
+side effect repeats.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+
+CRASH_EXIT_CODE = 86
+ENV = "AGENTCTL_CRASH_AT"
+
+
+class CrashPoints:
+    def __init__(self, spec: str | None = None) -> None:
+        if spec is None:
+            spec = os.environ.get(ENV, "")
+        self._targets: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, _, count = part.rpartition(":")
+            if name and count.isdigit():
+                self._targets[name] = int(count)
+            else:
+                self._targets[part] = 1
+        self._seen: Counter[str] = Counter()
+
+    @property
+    def armed(self) -> bool:
+        return bool(self._targets)
+
+    def reach(self, point: str) -> None:
+        if point not in self._targets:
+            return
+        self._seen[point] += 1
+        if self._seen[point] == self._targets[point]:
+            sys.stderr.write(f"agentctl: crash point {point}:{self._seen[point]} reached\n")
+            sys.stderr.flush()
+            os._exit(CRASH_EXIT_CODE)
+
+    def after_event(self, event_type: str) -> None:
+        if self._targets:
+            self.reach(f"after:{event_type}")
+
+    def mid_batch(self, _events_in_batch: int) -> None:
+        self.reach("store:mid-batch")

@@ -1,0 +1,46 @@
+"""What every request handler of the daemon can reach: the store, the runtime, the paths.
+
+One `Daemon` per process, built by `server.serve` once the store lock is held
+and the runtime has started, and put on `app.state.daemon`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from agentctl import __version__
+from agentctl.paths import Paths
+from agentctl.protocol import DaemonStatus
+from store import EventStore
+
+from .stream import BUFFER_CAPACITY
+
+if TYPE_CHECKING:
+    from agentctl.runtime import Runtime
+
+
+@dataclass
+class Daemon:
+    paths: Paths
+    store: EventStore
+    runtime: Runtime
+    tcp: str | None = None  # "127.0.0.1:PORT" when the TCP listener is on
+    stream_capacity: int = BUFFER_CAPACITY  # live events buffered per streaming client
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    started: float = field(default_factory=time.monotonic)
+
+    def status(self) -> DaemonStatus:
+        return DaemonStatus(
+            pid=os.getpid(),
+            version=__version__,
+            socket=str(self.paths.socket),
+            database=str(self.paths.database),
+            uptime_s=round(time.monotonic() - self.started, 3),
+            sessions=self.runtime.counts_by_status(),
+            last_offset=self.store.last_offset(),
+            tcp=self.tcp,
+        )

@@ -1,0 +1,171 @@
+"""Starting, stopping and inspecting the daemon from another process.
+
+`start_background` spawns `python -m agentctl.daemon` in its own session (it
+outlives the client that started it), with its output in the daemon log, and
+waits until it answers on its socket. If another client started one at the
+same moment, the loser exits on the store lock and the winner answers: either
+way the caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
+only after the timeout.
+
+This module talks to the daemon only through `agentctl.client` and never
+imports the server, so clients can use it without pulling in the runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from agentctl.client import Client
+from agentctl.errors import DaemonError
+from agentctl.paths import Paths, get_paths
+from agentctl.protocol import DaemonStatus
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+def start_background(
+    paths: Paths | None = None, *, tcp_port: int | None = None, timeout: float = START_TIMEOUT_S
+) -> int:
+    """Spawn a detached daemon and wait until it answers; return the pid of the one answering."""
+    paths = (paths or get_paths()).ensure()
+    command = [sys.executable, "-m", "agentctl.daemon", "--background"]
+    if tcp_port is not None:
+        command += ["--tcp", str(tcp_port)]
+    with paths.daemon_log.open("ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no SIGINT from the client's terminal, outlives the client
+            close_fds=True,
+        )
+    # Reap it whenever it exits, so a long-lived client (the TUI) leaves no zombie.
+    threading.Thread(target=process.wait, name="agentctl-daemon-reaper", daemon=True).start()
+
+    deadline = time.monotonic() + timeout
+    with Client(paths.socket, timeout=2.0) as client:
+        while True:
+            answer = _status(client)
+            if answer is not None:
+                return answer.pid
+            code = process.poll()
+            if code is not None:
+                answer = _status(client)  # another client's daemon may have won the lock
+                if answer is not None:
+                    return answer.pid
+                raise DaemonError(
+                    f"the daemon exited with code {code} before answering: {_last_line(paths.daemon_log)}",
+                    hint=f"see the daemon log {paths.daemon_log}",
+                )
+            if time.monotonic() > deadline:
+                raise DaemonError(
+                    f"the daemon (pid {process.pid}) did not answer on {paths.socket} within {timeout:.0f}s",
+                    hint=f"see the daemon log {paths.daemon_log}",
+                )
+            time.sleep(0.05)
+
+
+def status(paths: Paths | None = None) -> DaemonStatus | None:
+    """The running daemon's status, or None when no daemon answers."""
+    paths = paths or get_paths()
+    with Client(paths.socket, timeout=5.0) as client:
+        return _status(client)
+
+
+def stop(paths: Paths | None = None, timeout: float = STOP_TIMEOUT_S) -> int | None:
+    """Stop the daemon gracefully (SIGTERM, then SIGKILL after `timeout`); its pid, or None if none ran."""
+    paths = paths or get_paths()
+    pid = _daemon_pid(paths)
+    if pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
+        # It had no chance to clean up; the next daemon replaces the socket.
+        paths.pidfile.unlink(missing_ok=True)
+    return pid
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _status(client: Client) -> DaemonStatus | None:
+    try:
+        return client.status()
+    except DaemonError:
+        return None
+
+
+def _daemon_pid(paths: Paths) -> int | None:
+    answer = status(paths)
+    if answer is not None:
+        return answer.pid
+    # Not answering (hung, or still starting): trust the pidfile only if it names a live daemon.
+    try:
+        pid = int(paths.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if _alive(pid) and _is_daemon(pid):
+        return pid
+    paths.pidfile.unlink(missing_ok=True)  # left by a daemon that is gone
+    return None
+
+
+def _is_daemon(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no procfs: trust the pidfile
+    except OSError:
+        return False
+    return b"agentctl.daemon" in cmdline
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False  # our child, and it just exited (reaped now)
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie still answers kill(0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _last_line(log: Path) -> str:
+    try:
+        with log.open("rb") as f:
+            lines = deque((line.strip() for line in f if line.strip()), maxlen=1)
+    except OSError:
+        return "(no log)"
+    return lines[0].decode(errors="replace") if lines else "(the log is empty)"

@@ -1,0 +1,196 @@
+"""The daemon's HTTP API, version 1: sessions, their events, approvals, health.
+
+Handlers are thin: parse a protocol model, call the runtime, answer a protocol
+model. The route table is `ROUTES` at the bottom; a later group (SQL, stats,
+traces, export) adds its own list in its own module and `server.create_app`
+mounts them side by side under `/v1`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from agentctl import __version__
+from agentctl.errors import UsageError
+from agentctl.protocol import (
+    CancelSession,
+    CreateSession,
+    Decide,
+    ForkSession,
+    Health,
+    PostMessage,
+    ResumeSession,
+    SessionStatus,
+)
+
+from .context import Daemon
+from .stream import Cursor, ndjson, stream_events
+from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
+
+
+def daemon_of(request: Request) -> Daemon:
+    daemon: Daemon = request.app.state.daemon
+    return daemon
+
+
+# --- daemon ------------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    return json_response(Health(version=__version__))
+
+
+async def status(request: Request) -> Response:
+    return json_response(daemon_of(request).status())
+
+
+# --- sessions ----------------------------------------------------------------------
+
+
+async def create_session(request: Request) -> Response:
+    body = await read_body(request, CreateSession)
+    runtime = daemon_of(request).runtime
+    session_id = await runtime.create_session(body)
+    return json_response(runtime.session(session_id), status=201)
+
+
+async def list_sessions(request: Request) -> Response:
+    wanted = request.query_params.get("status") or None
+    if wanted is not None and wanted not in SessionStatus.__members__.values():
+        known = ", ".join(s.value for s in SessionStatus)
+        raise InvalidBody(f"unknown status {wanted!r}; one of: {known}")
+    return json_response(daemon_of(request).runtime.sessions(wanted))
+
+
+async def get_session(request: Request) -> Response:
+    return json_response(daemon_of(request).runtime.session(request.path_params["id"]))
+
+
+async def post_message(request: Request) -> Response:
+    body = await read_body(request, PostMessage)
+    await daemon_of(request).runtime.post_message(request.path_params["id"], body.text)
+    return Response(status_code=202)
+
+
+async def resume(request: Request) -> Response:
+    body = await read_body(request, ResumeSession)
+    await daemon_of(request).runtime.resume(request.path_params["id"], body)
+    return Response(status_code=202)
+
+
+async def cancel(request: Request) -> Response:
+    body = await read_body(request, CancelSession)  # the body is optional: {} is the default
+    await daemon_of(request).runtime.cancel(request.path_params["id"], body.reason)
+    return Response(status_code=202)
+
+
+async def fork(request: Request) -> Response:
+    body = await read_body(request, ForkSession)
+    runtime = daemon_of(request).runtime
+    new_id = await runtime.fork(request.path_params["id"], body)
+    return json_response(runtime.session(new_id), status=201)
+
+
+# --- events ------------------------------------------------------------------------
+
+
+async def session_events(request: Request) -> Response:
+    """NDJSON of one session's events after `after` (a seq); `follow=1` stays open."""
+    daemon = daemon_of(request)
+    session_id = request.path_params["id"]
+    summary = daemon.runtime.session(session_id)  # 404 for an unknown session
+    after = query_int(request, "after", 0)
+    follow = query_flag(request, "follow")
+    if query_flag(request, "until_end") and summary.status.ended:
+        follow = False  # the backlog holds the final status event: nothing live to wait for
+    last = daemon.store.last_seq(session_id)
+    if after > last:
+        raise UsageError(
+            f"cursor after={after} is beyond the end of session {session_id} (last seq {last})",
+            hint=f"attach with --after {last} or less",
+        )
+    cursor = Cursor(session=session_id, after=after)
+    until_end = query_flag(request, "until_end")
+    return NDJSONResponse(_ndjson(daemon, cursor, follow=follow, until_end=until_end))
+
+
+async def all_events(request: Request) -> Response:
+    """NDJSON of every session's events after `after` (a global offset); `follow=1` stays open."""
+    daemon = daemon_of(request)
+    after = query_int(request, "after", 0)
+    last = daemon.store.last_offset()
+    if after > last:
+        raise UsageError(
+            f"cursor after={after} is beyond the end of the log (last offset {last})",
+            hint=f"follow with an offset of {last} or less",
+        )
+    follow = query_flag(request, "follow")
+    return NDJSONResponse(_ndjson(daemon, Cursor(session=None, after=after), follow=follow))
+
+
+async def _ndjson(
+    daemon: Daemon, cursor: Cursor, *, follow: bool, until_end: bool = False
+) -> AsyncIterator[bytes]:
+    events = stream_events(
+        daemon.store,
+        cursor,
+        follow=follow,
+        stop=daemon.stopping,
+        capacity=daemon.stream_capacity,
+    )
+    try:
+        async for batch in events:
+            if until_end:
+                end = next((i for i, e in enumerate(batch) if _ends_session(e.type, e.data)), None)
+                if end is not None:
+                    yield ndjson(batch[: end + 1])
+                    return
+            yield ndjson(batch)
+    finally:
+        await events.aclose()
+
+
+def _ends_session(type_: str, data: dict[str, object]) -> bool:
+    return type_ == "session.status" and data.get("status") in (
+        SessionStatus.COMPLETED,
+        SessionStatus.FAILED,
+        SessionStatus.CANCELLED,
+    )
+
+
+# --- approvals ---------------------------------------------------------------------
+
+
+async def list_approvals(request: Request) -> Response:
+    session_id = request.query_params.get("session") or None
+    runtime = daemon_of(request).runtime
+    if session_id is not None:
+        runtime.session(session_id)  # 404 for an unknown session, not an empty list
+    return json_response(runtime.approvals(session_id))
+
+
+async def decide(request: Request) -> Response:
+    body = await read_body(request, Decide)
+    envelope = await daemon_of(request).runtime.decide(request.path_params["id"], body)
+    return json_response(envelope)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/health", health, methods=["GET"]),
+    Route("/status", status, methods=["GET"]),
+    Route("/sessions", create_session, methods=["POST"]),
+    Route("/sessions", list_sessions, methods=["GET"]),
+    Route("/sessions/{id}", get_session, methods=["GET"]),
+    Route("/sessions/{id}/events", session_events, methods=["GET"]),
+    Route("/sessions/{id}/messages", post_message, methods=["POST"]),
+    Route("/sessions/{id}/resume", resume, methods=["POST"]),
+    Route("/sessions/{id}/cancel", cancel, methods=["POST"]),
+    Route("/sessions/{id}/fork", fork, methods=["POST"]),
+    Route("/events", all_events, methods=["GET"]),
+    Route("/approvals", list_approvals, methods=["GET"]),
+    Route("/approvals/{id}", decide, methods=["POST"]),
+]

@@ -1,0 +1,45 @@
+"""Keep secrets out of the log (DESIGN §3).
+
+Values of environment variables that look secret (API keys, tokens,
+passwords, or names listed in `AGENTCTL_SECRET_ENV`) are replaced by
+`[REDACTED:NAME]` in every string of an event before it is appended.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+_MIN_LEN = 8  # shorter values would redact ordinary words
+
+
+class Redactor:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        extra = {n.strip() for n in env.get("AGENTCTL_SECRET_ENV", "").split(",") if n.strip()}
+        secrets = {
+            value: name
+            for name, value in env.items()
+            if (name in extra or _SECRET_NAME.search(name)) and len(value) >= _MIN_LEN
+        }
+        self._secrets = sorted(secrets.items(), key=lambda kv: -len(kv[0]))
+
+    def __call__(self, value: Any) -> Any:
+        if not self._secrets:
+            return value
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret, name in self._secrets:
+                if secret in value:
+                    value = value.replace(secret, f"[REDACTED:{name}]")
+            return value
+        if isinstance(value, dict):
+            return {k: self._walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v) for v in value]
+        return value

@@ -1,0 +1,216 @@
+"""How events look to a person: one Rich renderable per event.
+
+The CLI's timeline and the TUI's timeline both render through `render_event`,
+so a session reads the same in both. Checkpoints show their seq, because that
+is what `agentctl fork --at SEQ` takes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from agentctl.protocol import Envelope, SessionSummary
+
+STATUS_STYLE = {
+    "running": "bold blue",
+    "waiting": "bold yellow",
+    "paused": "bold magenta",
+    "completed": "bold green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
+
+FOLD_LINES = 12
+
+
+def fold_output(output: str, lines: int = FOLD_LINES) -> str:
+    """The last `lines` lines of a tool's output, saying how many were folded away."""
+    parts = output.rstrip("\n").splitlines()
+    if len(parts) <= lines:
+        return "\n".join(parts)
+    return f"… {len(parts) - lines} more lines\n" + "\n".join(parts[-lines:])
+
+
+def short_args(args: Any, limit: int = 120) -> str:
+    if isinstance(args, dict):
+        if "command" in args:
+            text = str(args["command"])
+        elif "path" in args and len(args) <= 2:
+            text = str(args["path"])
+        else:
+            text = json.dumps(args, ensure_ascii=False)
+    else:
+        text = str(args)
+    text = text.replace("\n", "⏎ ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _head(event: Envelope, label: str, style: str) -> Text:
+    ts = event.ts.strftime("%H:%M:%S")
+    head = Text(f"{event.seq:>4} ", style="dim")
+    head.append(f"{ts} ", style="dim")
+    head.append(label, style=style)
+    return head
+
+
+def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None:
+    """A renderable for one event, or None for events a person need not see."""
+    d = event.data
+    t = event.type
+    if t == "session.created":
+        head = _head(event, "session ", "bold")
+        head.append(f"{event.session} ", style="cyan")
+        head.append(f"model {d.get('model')}", style="dim")
+        parent = d.get("parent")
+        if parent:
+            head.append(f"  forked from {parent['session']}@{parent['seq']}", style="magenta")
+        return Group(head, Text("       task: ", style="dim") + Text(d.get("task", "")))
+    if t == "session.status":
+        status = d.get("status", "")
+        head = _head(event, f"● {status}", STATUS_STYLE.get(status, "bold"))
+        if d.get("reason"):
+            head.append(f"  {d['reason']}", style="dim")
+        return head
+    if t == "message.user":
+        return _head(event, "user ", "bold cyan") + Text(d.get("text", ""))
+    if t == "model.requested":
+        if d.get("attempt", 1) > 1:
+            return _head(event, f"model retry (attempt {d['attempt']})", "yellow")
+        return None
+    if t == "model.failed":
+        head = _head(event, "model failed ", "red")
+        head.append(d.get("error", ""))
+        if d.get("retry_in_ms") is not None:
+            head.append(f"  retry in {d['retry_in_ms'] / 1000:.1f}s", style="dim")
+        return head
+    if t == "model.responded":
+        head = _head(event, "assistant ", "bold green")
+        head.append(d.get("text", "") or "(no text)")
+        usage = d.get("usage") or {}
+        head.append(
+            f"  [{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok, "
+            f"{d.get('latency_ms', 0):.0f} ms]",
+            style="dim",
+        )
+        return head
+    if t == "tool.proposed":
+        if d.get("tier") == "allow":
+            return None
+        head = _head(event, f"proposed {d.get('name')} ", "yellow")
+        head.append(short_args(d.get("args")))
+        head.append(f"  tier {d.get('tier')}: {d.get('rule')}", style="dim")
+        return head
+    if t == "approval.requested":
+        head = _head(event, "approval needed ", "bold yellow")
+        head.append(f"{d.get('name')} {short_args(d.get('args'))}")
+        head.append(f"  id {d.get('approval_id')}", style="dim")
+        if d.get("expires_at"):
+            head.append(f"  expires {d['expires_at']}", style="dim")
+        parts: list[RenderableType] = [head]
+        diff = (d.get("context") or {}).get("diff")
+        if diff:
+            parts.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        return Group(*parts)
+    if t == "approval.decided":
+        decision = d.get("decision", "")
+        style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
+        head = _head(event, f"{decision} ", f"bold {style}")
+        head.append(f"by {d.get('approver')}")
+        if d.get("reason"):
+            head.append(f": {d['reason']}", style="dim")
+        return head
+    if t == "tool.started":
+        head = _head(event, f"$ {d.get('name')} ", "bold")
+        head.append(short_args(d.get("args"), 200))
+        return head
+    if t == "tool.finished":
+        if d.get("error"):
+            return _head(event, "✗ refused ", "red") + Text(d["error"])
+        code = d.get("exit_code")
+        style = "green" if code == 0 else "red"
+        head = _head(event, f"{'✓' if code == 0 else '✗'} exit {code} ", style)
+        head.append(f"{d.get('duration_ms', 0):.0f} ms", style="dim")
+        if d.get("truncated"):
+            head.append(f"  truncated; whole output: {d.get('artifact')}", style="yellow")
+        if d.get("timed_out"):
+            head.append("  timed out", style="red")
+        output = d.get("output", "")
+        if not output.strip():
+            return head
+        body = fold_output(output) if fold else output.rstrip("\n")
+        return Group(head, Text(_indent(body), style="dim"))
+    if t == "tool.interrupted":
+        return _head(event, "interrupted ", "bold magenta") + Text(
+            f"{d.get('call_id')} was running when the daemon stopped; it goes back through approval"
+        )
+    if t == "checkpoint.created":
+        return _head(event, "◆ checkpoint ", "bold magenta") + Text(
+            f"fork here: agentctl fork {event.session} --at {event.seq}", style="dim"
+        )
+    if t in ("sandbox.created", "sandbox.restored"):
+        verb = "sandbox" if t == "sandbox.created" else "sandbox restored"
+        return _head(event, f"{verb} ", "dim") + Text(f"{d.get('container')} ({d.get('image')})", style="dim")
+    if t == "budget.exceeded":
+        return _head(event, "budget exceeded ", "bold magenta") + Text(f"{d.get('limit')} = {d.get('value')}")
+    return _head(event, t, "dim")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("       │ " + escape(line) for line in text.splitlines())
+
+
+def age(ts: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - ts).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT", "TASK"):
+        table.add_column(column, no_wrap=column != "TASK", overflow="ellipsis")
+    for s in sessions:
+        table.add_row(
+            s.id,
+            Text(s.status.value, style=STATUS_STYLE.get(s.status.value, "")),
+            age(s.created_at, now),
+            str(s.steps),
+            f"${s.cost_usd:.4f}",
+            str(s.pending_approvals) if s.pending_approvals else "",
+            f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
+            s.task.splitlines()[0] if s.task else "",
+        )
+    return table
+
+
+def session_panel(s: SessionSummary) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("status", Text(f"{s.status.value}  {s.reason}", style=STATUS_STYLE.get(s.status.value, "")))
+    grid.add_row("task", s.task)
+    grid.add_row("model", s.model)
+    grid.add_row("steps", str(s.steps))
+    grid.add_row("tokens", f"{s.input_tokens} in, {s.output_tokens} out")
+    grid.add_row("cost", f"${s.cost_usd:.4f}")
+    grid.add_row("approvals", f"{s.pending_approvals} pending")
+    grid.add_row("events", str(s.last_seq))
+    if s.parent:
+        grid.add_row("parent", f"{s.parent.session} at seq {s.parent.seq}")
+    if s.container:
+        grid.add_row("container", s.container)
+    if s.labels:
+        grid.add_row("labels", ", ".join(f"{k}={v}" for k, v in s.labels.items()))
+    grid.add_row("created", s.created_at.isoformat())
+    return Panel(grid, title=s.id, title_align="left")

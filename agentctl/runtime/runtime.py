@@ -1,0 +1,483 @@
+"""The runtime: sessions as asyncio actors over the event log.
+
+A running session is one asyncio task driving the step machine. A session
+that waits for a person holds no task: it is state in the log, woken by the
+decision event. Approval deadlines are timers re-armed from the log on start,
+so they survive restarts; one found past its deadline expires at once.
+
+The daemon hosts one `Runtime`; tests and benchmarks can host one in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentctl import __version__, ids
+from agentctl.crashpoints import CrashPoints
+from agentctl.errors import ConflictError, NotFoundError, UsageError
+from agentctl.paths import Paths
+from agentctl.policy import Policy, load_policy
+from agentctl.protocol import (
+    ApprovalContext,
+    ApprovalDecided,
+    ApprovalView,
+    Budget,
+    CreateSession,
+    Decide,
+    Decision,
+    ForkSession,
+    ParentRef,
+    ResumeSession,
+    SandboxConfig,
+    SandboxEvent,
+    SessionCreated,
+    SessionStatus,
+    SessionStatusChanged,
+    SessionSummary,
+    UserMessage,
+)
+from agentctl.providers import Provider, load_provider
+from agentctl.providers.retry import RetryPolicy
+from agentctl.redact import Redactor
+from agentctl.runtime.journal import Journal
+from agentctl.runtime.sandbox_host import SandboxHost
+from agentctl.runtime.steps import StepMachine
+from agentctl.state import CallPhase, SessionState, fold_events
+from agentctl.tools import ToolRegistry, default_registry
+from sandboxes import DockerSandboxDriver
+from store import EventStore, NewEvent
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You are an agent working in a sandboxed Linux container. The project is in /workspace. "
+    "Use the tools to inspect and change files and to run commands. When the task is done, "
+    "answer with a short summary and no tool calls."
+)
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        paths: Paths,
+        driver: DockerSandboxDriver | None = None,
+        tools: ToolRegistry | None = None,
+        crash: CrashPoints | None = None,
+        retry_policy: RetryPolicy | None = None,
+        output_cap: int = 64_000,
+        tool_timeout_s: float = 120.0,
+    ) -> None:
+        self.store = store
+        self.paths = paths
+        self.tools = tools or default_registry()
+        self.journal = Journal(store, crash=crash or CrashPoints(), redact=Redactor())
+        self.sandboxes = SandboxHost(self.journal, driver)
+        self.steps = StepMachine(self)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.output_cap = output_cap
+        self.tool_timeout_s = tool_timeout_s
+        self.stopping = False
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._providers: dict[tuple[str, str | None], Provider] = {}
+        self._policies: dict[str, Policy] = {}
+        self.started_at = datetime.now(UTC)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild state from the log, resume `running` sessions, re-arm deadlines."""
+        await asyncio.to_thread(self.journal.load)
+        for sid, state in self.journal.states.items():
+            if state.status is SessionStatus.RUNNING:
+                self._spawn(sid)
+            elif state.status is SessionStatus.WAITING:
+                for approval in state.pending_approvals:
+                    self.schedule_expiry(sid, approval.approval_id)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let each actor reach a durable point (it checks `stopping` between actions)."""
+        self.stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:  # left to resume: the log says where they were
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for provider in self._providers.values():
+            await provider.aclose()
+
+    def _spawn(self, sid: str) -> None:
+        if self.stopping:
+            return
+        task = self._tasks.get(sid)
+        if task is not None and not task.done():
+            return
+        self._tasks[sid] = asyncio.create_task(self._run(sid), name=f"session:{sid}")
+
+    async def _run(self, sid: str) -> None:
+        try:
+            await self.steps.drive(sid)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session %s stopped on an unexpected error", sid)
+            try:
+                await self.steps._pause(sid, "internal error; see the daemon log")
+            except Exception:
+                log.exception("could not record the pause of %s", sid)
+
+    async def wait_idle(self, sid: str) -> None:
+        """Until the session's actor (if any) has stopped (tests, in-process use)."""
+        task = self._tasks.get(sid)
+        if task is not None:
+            await asyncio.shield(task)
+
+    # -- services the step machine uses -------------------------------------------------
+
+    def provider_for(self, state: SessionState) -> Provider:
+        key = (state.created["model"], state.created.get("base_url"))
+        provider = self._providers.get(key)
+        if provider is None:
+            provider = self._providers[key] = load_provider(key[0], base_url=key[1])
+        return provider
+
+    def policy_of(self, state: SessionState) -> Policy:
+        policy = self._policies.get(state.session_id)
+        if policy is None:
+            policy = self._policies[state.session_id] = Policy.from_dict(state.created["policy"])
+        return policy
+
+    def schedule_expiry(self, sid: str, approval_id: str) -> None:
+        approval = self.journal.state(sid).approvals.get(approval_id)
+        if approval is None or approval.expires_at is None or not approval.pending:
+            return
+        delay = max(0.0, (approval.expires_at - datetime.now(UTC)).total_seconds())
+        loop = asyncio.get_running_loop()
+        self._timers[approval_id] = loop.call_later(
+            delay, lambda: asyncio.ensure_future(self._expire(sid, approval_id))
+        )
+
+    async def _expire(self, sid: str, approval_id: str) -> None:
+        self._timers.pop(approval_id, None)
+        async with self.journal.lock(sid):
+            state = self.journal.state(sid)
+            approval = state.approvals.get(approval_id)
+            if approval is None or not approval.pending:
+                return
+            decided = ApprovalDecided(
+                approval_id=approval_id,
+                decision=Decision.EXPIRED,
+                approver="agentctl",
+                reason=f"no decision before {approval.expires_at:%Y-%m-%d %H:%M:%S}Z; on expiry: {approval.on_expiry}",
+            )
+            if approval.on_expiry == "pause":
+                status = SessionStatusChanged(status=SessionStatus.PAUSED, reason=f"approval {approval_id} expired")
+            else:
+                status = SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"approval {approval_id} expired: denied")
+            items: list[tuple[str, object]] = [("approval.decided", decided)]
+            if len(state.pending_approvals) == 1:
+                items.append(("session.status", status))
+            await self.journal.append(sid, items)
+        if self.journal.state(sid).status is SessionStatus.RUNNING:
+            self._spawn(sid)
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def create_session(self, req: CreateSession) -> str:
+        policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
+        if req.network == "bridge" and not policy.network:
+            raise UsageError(f"policy {policy.name!r} does not allow network access", hint="use --network none")
+        image = await self._resolve_image(req.image)
+        workspace = None
+        if req.workspace:
+            folder = Path(req.workspace).expanduser()
+            if not folder.is_dir():
+                raise UsageError(f"workspace {req.workspace!r} is not a folder")
+            workspace = str(folder.resolve())
+        if image is None and workspace:
+            raise UsageError("a workspace needs a sandbox; drop --image none")
+        sid = ids.session_id()
+        created = SessionCreated(
+            task=req.task,
+            model=req.model,
+            base_url=req.base_url,
+            system=SYSTEM_PROMPT,
+            tools=self.tools.names(),
+            policy=policy.to_dict(),
+            sandbox=SandboxConfig(
+                image=image,
+                network=req.network,
+                limits=req.limits,
+                workspace=workspace,
+                mount_workspace=req.mount_workspace,
+            ),
+            budget=req.budget,
+            labels=req.labels,
+            version=__version__,
+        )
+        self._check_model(req.model, req.base_url)
+        await self.journal.append(
+            sid,
+            [
+                ("session.created", created),
+                ("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason="created")),
+            ],
+        )
+        self._spawn(sid)
+        return sid
+
+    def _check_model(self, model: str, base_url: str | None) -> None:
+        key = (model, base_url)
+        if key not in self._providers:
+            self._providers[key] = load_provider(model, base_url=base_url)
+
+    async def _resolve_image(self, image: str | None) -> str | None:
+        if image == "none":
+            return None
+        if image is None:
+            from sandboxes import ensure_default_image
+
+            return await asyncio.to_thread(ensure_default_image)
+        return image
+
+    async def post_message(self, sid: str, text: str) -> None:
+        await self._wake(sid, message=text, budget=None, reason="new message")
+
+    async def resume(self, sid: str, req: ResumeSession) -> None:
+        await self._wake(sid, message=req.message, budget=req.budget, reason="resumed")
+
+    async def _wake(self, sid: str, *, message: str | None, budget: Budget | None, reason: str) -> None:
+        async with self.journal.lock(sid):
+            state = self.journal.state(sid)
+            status = state.status
+            if status is SessionStatus.CANCELLED:
+                raise ConflictError(f"session {sid} was cancelled; fork it to continue")
+            if status is SessionStatus.WAITING:
+                pending = ", ".join(a.approval_id for a in state.pending_approvals)
+                raise ConflictError(f"session {sid} is waiting for approval ({pending}); decide it first")
+            if status is SessionStatus.RUNNING and message is None and budget is None:
+                self._spawn(sid)
+                return
+            if status is SessionStatus.COMPLETED and message is None:
+                raise ConflictError(f"session {sid} is completed; give a new message to continue it")
+            items: list[tuple[str, object]] = []
+            if message is not None:
+                items.append(("message.user", UserMessage(text=message)))
+            merged = None
+            if budget is not None:
+                merged = Budget.model_validate({**state.budget, **budget.model_dump(exclude_none=True)})
+            if status is not SessionStatus.RUNNING or merged is not None:
+                items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=reason, budget=merged)))
+            await self.journal.append(sid, items)
+        self._spawn(sid)
+
+    async def cancel(self, sid: str, reason: str = "cancelled by operator") -> None:
+        async with self.journal.lock(sid):
+            state = self.journal.state(sid)
+            if state.status is not None and state.status.ended:
+                raise ConflictError(f"session {sid} has already ended ({state.status.value})")
+            task = self._tasks.get(sid)
+            if task is not None and not task.done():
+                task.cancel()
+            items: list[tuple[str, object]] = [
+                (
+                    "approval.decided",
+                    ApprovalDecided(approval_id=a.approval_id, decision=Decision.DENIED, approver="agentctl", reason=reason),
+                )
+                for a in state.pending_approvals
+            ]
+            items.append(("session.status", SessionStatusChanged(status=SessionStatus.CANCELLED, reason=reason)))
+            await self.journal.append(sid, items)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        await self.sandboxes.release(sid)
+
+    async def decide(self, approval_id: str, req: Decide) -> dict[str, Any]:
+        sid = self.journal.approval_index.get(approval_id)
+        if sid is None:
+            raise NotFoundError(f"no approval {approval_id!r}", hint="see `agentctl approvals`")
+        async with self.journal.lock(sid):
+            state = self.journal.state(sid)
+            approval = state.approvals[approval_id]
+            if not approval.pending:
+                when = f" at {approval.decided_at:%Y-%m-%d %H:%M:%S}Z" if approval.decided_at else ""
+                raise ConflictError(
+                    f"approval {approval_id} was already {approval.decision} by {approval.approver}{when}"
+                    + (f" ({approval.reason})" if approval.reason else "")
+                )
+            args = None
+            if req.decision == "approve":
+                args = approval.args
+                if req.args is not None:
+                    from agentctl.tools import ToolCallError
+
+                    try:
+                        _, parsed = self.tools.validate(approval.name, req.args)
+                    except ToolCallError as exc:
+                        raise UsageError(str(exc)) from None
+                    args = parsed.model_dump(exclude_none=True)
+            decided = ApprovalDecided(
+                approval_id=approval_id,
+                decision=Decision.APPROVED if req.decision == "approve" else Decision.DENIED,
+                approver=req.approver,
+                reason=req.reason,
+                args=args,
+            )
+            items: list[tuple[str, object]] = [("approval.decided", decided)]
+            if len(state.pending_approvals) == 1 and state.status is SessionStatus.WAITING:
+                items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"approval {approval_id} {decided.decision.value}")))
+            stored = await self.journal.append(sid, items)
+        timer = self._timers.pop(approval_id, None)
+        if timer is not None:
+            timer.cancel()
+        if self.journal.state(sid).status is SessionStatus.RUNNING:
+            self._spawn(sid)
+        first = stored[0]
+        return {
+            "v": 1, "session": sid, "seq": first.seq, "offset": first.offset,
+            "ts": first.ts.isoformat().replace("+00:00", "Z"), "type": first.type, "data": first.data,
+        }
+
+    async def fork(self, sid: str, req: ForkSession) -> str:
+        parent = self.journal.state(sid)
+        events = await asyncio.to_thread(self.store.read_stream, sid, 0, req.at)
+        if req.at > parent.last_seq:
+            raise UsageError(f"session {sid} has {parent.last_seq} events; --at {req.at} is beyond its end")
+        prefix = fold_events(events)
+        if not _clean_cut(prefix):
+            raise UsageError(
+                f"seq {req.at} of {sid} is inside a step (a tool call and its result, or a write not yet checkpointed)",
+                hint=f"nearest valid points: {_nearest_valid(await asyncio.to_thread(self.store.read_stream, sid), req.at)}",
+            )
+        created = SessionCreated.model_validate(events[0].data)
+        created.parent = ParentRef(session=sid, seq=req.at)
+        if req.model:
+            self._check_model(req.model, created.base_url)
+            created.model = req.model
+        if req.policy:
+            created.policy = (await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)).to_dict()
+        copied = [NewEvent("session.created", created.model_dump(mode="json"), ts=events[0].ts)]
+        copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
+        new_sid = ids.session_id()
+        async with self.journal.lock(new_sid):
+            await asyncio.to_thread(self.journal.append_copy, new_sid, copied)
+            items: list[tuple[str, object]] = []
+            if created.sandbox.image is not None:
+                checkpoint = prefix.latest_checkpoint
+                image = checkpoint.image if checkpoint and checkpoint.image else created.sandbox.image
+                sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
+                items.append(("sandbox.restored", SandboxEvent(container=sandbox.name, image=image)))
+            if req.message:
+                items.append(("message.user", UserMessage(text=req.message)))
+            items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}")))
+            await self.journal.append(new_sid, items)
+        self._spawn(new_sid)
+        return new_sid
+
+    # -- queries (projections of the log) ------------------------------------------------
+
+    def session(self, sid: str) -> SessionSummary:
+        return summarize(self.journal.state(sid))
+
+    def sessions(self, status: str | None = None) -> list[SessionSummary]:
+        out = [summarize(s) for s in self.journal.states.values() if s.created]
+        if status:
+            out = [s for s in out if s.status.value == status]
+        return sorted(out, key=lambda s: s.created_at)
+
+    def approvals(self, session_id: str | None = None) -> list[ApprovalView]:
+        states: Sequence[SessionState] = (
+            [self.journal.state(session_id)] if session_id else list(self.journal.states.values())
+        )
+        return [
+            ApprovalView(
+                id=a.approval_id,
+                session=s.session_id,
+                call_id=a.call_id,
+                tool=a.name,
+                args=a.args,
+                tier=a.tier,
+                rule=a.context.get("rule", ""),
+                context=ApprovalContext.model_validate(a.context),
+                requested_at=a.requested_at,
+                expires_at=a.expires_at,
+                on_expiry=a.on_expiry,
+                seq=a.requested_seq,
+            )
+            for s in states
+            for a in s.pending_approvals
+        ]
+
+    def counts_by_status(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in SessionStatus}
+        for state in self.journal.states.values():
+            if state.status is not None:
+                counts[state.status.value] += 1
+        return counts
+
+
+def summarize(state: SessionState) -> SessionSummary:
+    created = state.created
+    parent = created.get("parent")
+    return SessionSummary(
+        id=state.session_id,
+        status=state.status or SessionStatus.RUNNING,
+        reason=state.reason,
+        task=created.get("task", ""),
+        model=created.get("model", ""),
+        created_at=state.created_at or datetime.now(UTC),
+        updated_at=state.updated_at or datetime.now(UTC),
+        steps=state.steps,
+        input_tokens=state.input_tokens,
+        output_tokens=state.output_tokens,
+        cost_usd=round(state.cost_usd, 6),
+        pending_approvals=len(state.pending_approvals),
+        parent=ParentRef.model_validate(parent) if parent else None,
+        last_seq=state.last_seq,
+        labels=created.get("labels") or {},
+        container=state.container,
+    )
+
+
+def _clean_cut(state: SessionState) -> bool:
+    """A fork may start here: no call half-done, no write outside a checkpoint."""
+    if state.step_mutated:
+        return False
+    return all(c.phase is CallPhase.FINISHED for c in state.calls.values())
+
+
+def _nearest_valid(events: Sequence[Any], at: int) -> str:
+    state = SessionState()
+    valid: list[int] = []
+    from agentctl.state import apply_event
+
+    for event in events:
+        apply_event(state, event)
+        if _clean_cut(state):
+            valid.append(event.seq)
+    before = [s for s in valid if s < at]
+    after = [s for s in valid if s > at]
+    parts = []
+    if before:
+        parts.append(f"{before[-1]} (before)")
+    if after:
+        parts.append(f"{after[0]} (after)")
+    return ", ".join(parts) or "none"
+
+
+def default_approver() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

@@ -1,0 +1,98 @@
+"""The runtime's side of sandboxes: which container a session has, and making sure it is there.
+
+A session's container is found again by label after a restart; a container
+removed behind the runtime's back is recreated from the session's latest
+checkpoint, and a `sandbox.restored` event says so (DESIGN §5). All Docker
+calls are blocking, so they run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from agentctl.protocol import SandboxConfig, SandboxEvent
+from agentctl.runtime.journal import Journal
+from agentctl.state import SessionState
+from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+
+def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
+    assert config.image is not None
+    return SandboxSpec(
+        image=image or config.image,
+        network=config.network,
+        memory_mb=config.limits.memory_mb,
+        cpus=config.limits.cpus,
+        pids=config.limits.pids,
+        workspace=Path(config.workspace) if config.workspace else None,
+        mount_workspace=config.mount_workspace,
+    )
+
+
+class SandboxHost:
+    def __init__(self, journal: Journal, driver: DockerSandboxDriver | None) -> None:
+        self.journal = journal
+        self.driver = driver
+        self.live: dict[str, Sandbox] = {}
+
+    def _driver(self) -> DockerSandboxDriver:
+        if self.driver is None:
+            self.driver = DockerSandboxDriver()
+        return self.driver
+
+    async def ensure(self, state: SessionState) -> Sandbox | None:
+        """The session's running container, created or restored as needed. Caller holds the lock."""
+        config = SandboxConfig.model_validate(state.created["sandbox"])
+        if config.image is None:
+            return None
+        sid = state.session_id
+        sandbox = self.live.get(sid)
+        driver = self._driver()
+        if sandbox is None and state.container is not None:
+            sandbox = await asyncio.to_thread(driver.find, sid)
+            if sandbox is None:
+                checkpoint = state.latest_checkpoint
+                image = checkpoint.image if checkpoint else (state.image or config.image)
+                sandbox = await asyncio.to_thread(driver.restore, sid, spec_of(config), image)
+                await self.journal.append(
+                    sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
+                )
+        if sandbox is None:
+            sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
+            await self.journal.append(
+                sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
+            )
+        self.live[sid] = sandbox
+        if await asyncio.to_thread(sandbox.status) == "paused":
+            await asyncio.to_thread(sandbox.unpause)
+        return sandbox
+
+    async def start_from(self, session_id: str, config: SandboxConfig, image: str) -> Sandbox:
+        """A new container for a fork, from a checkpoint image."""
+        sandbox = await asyncio.to_thread(self._driver().restore, session_id, spec_of(config), image)
+        self.live[session_id] = sandbox
+        return sandbox
+
+    async def pause(self, session_id: str) -> None:
+        sandbox = self.live.get(session_id)
+        if sandbox is None:
+            return
+        try:
+            await asyncio.to_thread(sandbox.pause)
+        except Exception as exc:  # a container gone or already paused must not fail the session
+            log.warning("could not pause the sandbox of %s: %s", session_id, exc)
+
+    async def release(self, session_id: str) -> None:
+        """An ended session's container goes; its checkpoints stay for forks."""
+        sandbox = self.live.pop(session_id, None)
+        if sandbox is None and self.driver is not None:
+            sandbox = await asyncio.to_thread(self.driver.find, session_id)
+        if sandbox is not None:
+            try:
+                await asyncio.to_thread(sandbox.destroy)
+            except Exception as exc:
+                log.warning("could not remove the sandbox of %s: %s", session_id, exc)

@@ -1,0 +1,470 @@
+"""The step machine: what a running session does next, decided from its folded state.
+
+One step is a model call, then each proposed tool call through the policy,
+approval when asked for, execution, and a checkpoint when a mutating tool ran.
+The write-ahead rules of DESIGN §4 hold everywhere below:
+
+- a model response is committed before any of its tool calls is acted on;
+- `tool.started` is committed before the side effect begins, `tool.finished`
+  after it ends;
+- after a crash, a call found started but not finished runs again only when
+  its tool is idempotent; otherwise it is `tool.interrupted` and goes back to
+  a person — a side effect is never repeated silently.
+
+`drive` loops `next_action` → perform until the session leaves `running`.
+Because every decision is made from the log's fold, the same loop serves a
+fresh session, a resumed one and one recovered after `kill -9`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from agentctl import ids
+from agentctl.errors import AgentctlError, ProviderError
+from agentctl.policy import Policy, Tier
+from agentctl.protocol import (
+    ApprovalContext,
+    ApprovalRequested,
+    BudgetExceeded,
+    CheckpointCreated,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    SessionStatus,
+    SessionStatusChanged,
+    ToolCallData,
+    ToolFinished,
+    ToolInterrupted,
+    ToolProposed,
+    ToolStarted,
+    UsageData,
+)
+from agentctl.providers import Message, ToolCall
+from agentctl.providers.retry import RetryPolicy, breaker_for, call_with_retries
+from agentctl.state import CallPhase, SessionState, ToolCallState
+from agentctl.tools import ToolCallError, ToolContext, ToolOutcome
+
+if TYPE_CHECKING:
+    from agentctl.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # model | propose | start | resume_call | refuse | checkpoint | complete | wait
+    call: ToolCallState | None = None
+
+
+def next_action(state: SessionState) -> Action:
+    """The one thing a running session does next. Pure."""
+    if state.awaiting_model:
+        return Action("model")
+    for call in state.calls.values():
+        phase = call.phase
+        if phase is CallPhase.FINISHED:
+            continue
+        if phase is CallPhase.NEW:
+            return Action("propose", call)
+        if phase is CallPhase.PROPOSED:
+            return Action("start", call)  # allow; ask and deny never rest in PROPOSED
+        if phase is CallPhase.APPROVED:
+            return Action("start", call)
+        if phase is CallPhase.STARTED:
+            return Action("resume_call", call)
+        approval = state.approvals.get(call.approval_id or "")
+        if approval is not None and not approval.pending:
+            return Action("refuse", call)  # denied or expired (approved is APPROVED)
+        return Action("wait", call)
+    if state.step_mutated:
+        return Action("checkpoint")
+    last = state.transcript[-1] if state.transcript else None
+    if last is not None and last.role == "assistant" and not last.tool_calls:
+        return Action("complete")
+    return Action("model")
+
+
+def to_messages(state: SessionState) -> list[Message]:
+    return [
+        Message(
+            role=turn.role,  # type: ignore[arg-type]
+            content=turn.content,
+            tool_calls=tuple(ToolCall(id=i, name=n, arguments=a) for i, n, a in turn.tool_calls),
+            tool_call_id=turn.tool_call_id,
+            name=turn.name,
+        )
+        for turn in state.transcript
+    ]
+
+
+def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None:
+    b = state.budget
+    if b.get("max_steps") is not None and state.steps >= b["max_steps"]:
+        return BudgetExceeded(limit="steps", value=state.steps)
+    tokens = state.input_tokens + state.output_tokens
+    if b.get("max_tokens") is not None and tokens >= b["max_tokens"]:
+        return BudgetExceeded(limit="tokens", value=tokens)
+    if b.get("max_cost_usd") is not None and state.cost_usd >= b["max_cost_usd"]:
+        return BudgetExceeded(limit="cost_usd", value=round(state.cost_usd, 6))
+    if b.get("max_wall_s") is not None:
+        wall = state.running_s
+        if state.running_since is not None:
+            wall += (now - state.running_since).total_seconds()
+        if wall >= b["max_wall_s"]:
+            return BudgetExceeded(limit="wall_s", value=round(wall, 3))
+    return None
+
+
+def _unique_calls(calls: tuple[ToolCall, ...], step: int) -> list[ToolCallData]:
+    seen: set[str] = set()
+    out = []
+    for i, call in enumerate(calls):
+        call_id = call.id or f"call_{step}_{i}"
+        if call_id in seen:
+            call_id = f"{call_id}_{i}"
+        seen.add(call_id)
+        out.append(ToolCallData(id=call_id, name=call.name, args=call.arguments))
+    return out
+
+
+class StepMachine:
+    """Performs actions for one runtime; stateless apart from the runtime it serves."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.journal = runtime.journal
+
+    async def drive(self, sid: str) -> None:
+        while not self.rt.stopping:
+            state = self.journal.state(sid)
+            if state.status is not SessionStatus.RUNNING:
+                return
+            action = next_action(state)
+            try:
+                done = await self._perform(sid, state, action)
+            except AgentctlError as exc:
+                await self._pause(sid, f"error: {exc}")
+                return
+            if done:
+                return
+
+    async def _perform(self, sid: str, state: SessionState, action: Action) -> bool:
+        kind, call = action.kind, action.call
+        if kind == "model":
+            return await self._call_model(sid, state)
+        if kind == "complete":
+            await self._set_status(sid, SessionStatus.COMPLETED, "the model gave its final answer")
+            await self.rt.sandboxes.release(sid)
+            return True
+        if kind == "checkpoint":
+            await self._checkpoint(sid)
+            return False
+        assert call is not None
+        if kind == "propose":
+            return await self._propose(sid, state, call)
+        if kind == "start":
+            await self._execute(sid, state, call, call.run_args or {})
+            return False
+        if kind == "resume_call":
+            return await self._resume_call(sid, state, call)
+        if kind == "refuse":
+            approval = state.approvals[call.approval_id or ""]
+            who = approval.approver or "?"
+            why = f": {approval.reason}" if approval.reason else ""
+            text = f"the call was {approval.decision} by {who}{why}"
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.finished", _refusal(call, text))])
+            return False
+        # wait: an approval is pending
+        await self._set_status(sid, SessionStatus.WAITING, "waiting for approval")
+        await self.rt.sandboxes.pause(sid)
+        return True
+
+    # -- model -------------------------------------------------------------------
+
+    async def _call_model(self, sid: str, state: SessionState) -> bool:
+        exceeded = budget_exceeded(state, datetime.now(UTC))
+        if exceeded is not None:
+            async with self.journal.lock(sid):
+                await self.journal.append(
+                    sid,
+                    [
+                        ("budget.exceeded", exceeded),
+                        (
+                            "session.status",
+                            SessionStatusChanged(
+                                status=SessionStatus.PAUSED,
+                                reason=f"budget: {exceeded.limit} reached ({exceeded.value:g})",
+                            ),
+                        ),
+                    ],
+                )
+            await self.rt.sandboxes.pause(sid)
+            return True
+        provider = self.rt.provider_for(state)
+        tools = self.rt.tools.specs(state.created.get("tools", []))
+        attempt_base = state.model_attempts if state.awaiting_model else 0
+
+        async def on_attempt(attempt: int) -> None:
+            async with self.journal.lock(sid):
+                await self.journal.append(
+                    sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))]
+                )
+
+        async def on_failure(err: ProviderError, attempt: int, retry_in_ms: float | None) -> None:
+            async with self.journal.lock(sid):
+                await self.journal.append(
+                    sid,
+                    [
+                        (
+                            "model.failed",
+                            ModelFailed(
+                                error=str(err),
+                                retryable=err.retryable,
+                                attempt=attempt_base + attempt,
+                                retry_in_ms=retry_in_ms,
+                            ),
+                        )
+                    ],
+                )
+
+        try:
+            response = await call_with_retries(
+                provider,
+                to_messages(state),
+                tools,
+                step=state.steps,
+                policy=self.rt.retry_policy,
+                breaker=breaker_for(provider.endpoint),
+                on_attempt=on_attempt,
+                on_failure=on_failure,
+            )
+        except ProviderError as exc:
+            await self._pause(sid, f"model error: {exc}")
+            return True
+        data = ModelResponded(
+            text=response.text,
+            tool_calls=_unique_calls(response.tool_calls, state.steps),
+            usage=UsageData(
+                input_tokens=response.usage.input_tokens,
+                output_tokens=response.usage.output_tokens,
+            ),
+            cost_usd=response.cost_usd,
+            latency_ms=response.latency_ms,
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(sid, [("model.responded", data)])
+        return False
+
+    # -- tool calls ----------------------------------------------------------------
+
+    async def _propose(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
+        try:
+            tool, parsed = self.rt.tools.validate(call.name, call.args)
+        except ToolCallError as exc:
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.finished", _refusal(call, str(exc)))])
+            return False
+        args = parsed.model_dump(exclude_none=True)
+        if tool.name not in state.created.get("tools", []):
+            refusal = _refusal(call, f"tool {tool.name!r} is not enabled for this session")
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.finished", refusal)])
+            return False
+        verdict = self.rt.policy_of(state).evaluate(call.name, args)
+        proposed = ToolProposed(
+            call_id=call.call_id, name=call.name, args=args, tier=verdict.tier.value, rule=verdict.rule
+        )
+        if verdict.tier is Tier.DENY:
+            refusal = _refusal(call, f"denied by policy ({verdict.rule})")
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
+            return False
+        if verdict.tier is Tier.ALLOW:
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.proposed", proposed)])
+            return False
+        sandbox_diff = await self._diff(sid, state, call.name, args)
+        request = ApprovalRequested(
+            approval_id=ids.approval_id(),
+            call_id=call.call_id,
+            name=call.name,
+            args=args,
+            tier=verdict.tier.value,
+            context=ApprovalContext(
+                last_message=state.last_assistant_text, diff=sandbox_diff, rule=verdict.rule, reason="policy"
+            ),
+            expires_at=_deadline(verdict.timeout_s),
+            on_expiry=verdict.on_expiry.value,
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(
+                sid,
+                [
+                    ("tool.proposed", proposed),
+                    ("approval.requested", request),
+                    ("session.status", SessionStatusChanged(status=SessionStatus.WAITING, reason=f"approval {request.approval_id}")),
+                ],
+            )
+        self.rt.schedule_expiry(sid, request.approval_id)
+        await self.rt.sandboxes.pause(sid)
+        return True
+
+    async def _resume_call(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
+        """A call found in flight: it may have had its side effect or not."""
+        if call.idempotent:
+            log.info("re-running idempotent %s %s of %s", call.name, call.call_id, sid)
+            await self._execute(sid, state, call, call.run_args or {})
+            return False
+        args = call.run_args or {}
+        request = ApprovalRequested(
+            approval_id=ids.approval_id(),
+            call_id=call.call_id,
+            name=call.name,
+            args=args,
+            tier="ask",
+            context=ApprovalContext(
+                last_message=state.last_assistant_text,
+                rule=call.rule,
+                reason="interrupted: the daemon stopped while this call was running; it may or may not have taken effect",
+            ),
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(
+                sid,
+                [
+                    ("tool.interrupted", ToolInterrupted(call_id=call.call_id)),
+                    ("approval.requested", request),
+                    ("session.status", SessionStatusChanged(status=SessionStatus.WAITING, reason=f"approval {request.approval_id}")),
+                ],
+            )
+        await self.rt.sandboxes.pause(sid)
+        return True
+
+    async def _execute(self, sid: str, state: SessionState, call: ToolCallState, args: dict[str, Any]) -> None:
+        try:
+            tool, parsed = self.rt.tools.validate(call.name, args)
+        except ToolCallError as exc:
+            async with self.journal.lock(sid):
+                await self.journal.append(sid, [("tool.finished", _refusal(call, str(exc)))])
+            return
+        sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
+        started = ToolStarted(
+            call_id=call.call_id,
+            name=call.name,
+            args=parsed.model_dump(exclude_none=True),
+            idempotency_key=f"{sid}:{call.call_id}:{call.started_count + 1}",
+            idempotent=tool.idempotent,
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(sid, [("tool.started", started)])
+        ctx = ToolContext(session_id=sid, sandbox=sandbox, output_cap=self.rt.output_cap, timeout_s=self.rt.tool_timeout_s)
+        t0 = time.perf_counter()
+        try:
+            outcome = await asyncio.to_thread(tool.run, ctx, parsed)
+        except ToolCallError as exc:
+            outcome = ToolOutcome(exit_code=None, error=str(exc))
+        except Exception as exc:  # a tool crashing is a result for the model, not a dead session
+            log.exception("tool %s failed", call.name)
+            outcome = ToolOutcome(exit_code=None, error=f"{type(exc).__name__}: {exc}")
+        artifact = self._keep_artifact(sid, call.call_id, outcome)
+        finished = ToolFinished(
+            call_id=call.call_id,
+            exit_code=outcome.exit_code,
+            output=outcome.output,
+            truncated=outcome.truncated,
+            artifact=artifact,
+            duration_ms=outcome.duration_ms or round((time.perf_counter() - t0) * 1000, 3),
+            error=outcome.error,
+            timed_out=outcome.timed_out,
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(sid, [("tool.finished", finished)])
+
+    async def _sandbox_for(self, sid: str, state: SessionState) -> Any:
+        async with self.journal.lock(sid):
+            return await self.rt.sandboxes.ensure(self.journal.state(sid))
+
+    def _keep_artifact(self, sid: str, call_id: str, outcome: ToolOutcome) -> str | None:
+        if outcome.full_output is None:
+            return None
+        folder = self.rt.paths.artifacts / sid
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{call_id}.out"
+        shutil.move(str(outcome.full_output), folder / name)
+        return f"{sid}/{name}"
+
+    async def _diff(self, sid: str, state: SessionState, name: str, args: dict[str, Any]) -> str | None:
+        """A unified diff of a file write against the file as it is in the sandbox."""
+        if name not in ("write_file", "edit_file"):
+            return None
+        try:
+            sandbox = await self._sandbox_for(sid, state)
+            if sandbox is None:
+                return None
+            path = args["path"]
+            exists = await asyncio.to_thread(sandbox.file_exists, path)
+            before = await asyncio.to_thread(sandbox.read_file, path) if exists else ""
+        except Exception as exc:  # the diff helps a person; failing to make one must not block
+            return f"(no diff: {exc})"
+        if name == "write_file":
+            after = args["content"]
+        else:
+            count = before.count(args["old"])
+            if count != 1:
+                return f"(no diff: `old` occurs {count} times in {args['path']})"
+            after = before.replace(args["old"], args["new"], 1)
+        return "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=f"a/{args['path']}" if exists else "/dev/null",
+                tofile=f"b/{args['path']}",
+            )
+        )
+
+    # -- checkpoints and status ------------------------------------------------------
+
+    async def _checkpoint(self, sid: str) -> None:
+        async with self.journal.lock(sid):
+            state = self.journal.state(sid)
+            sandbox = await self.rt.sandboxes.ensure(state)
+            if sandbox is None:  # nothing to snapshot; mark the step done
+                image, parent = "", None
+            else:
+                checkpoint = await asyncio.to_thread(sandbox.checkpoint, state.last_seq + 1)
+                image = checkpoint.image
+                parent = state.latest_checkpoint.image if state.latest_checkpoint else None
+            await self.journal.append(
+                sid, [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))]
+            )
+
+    async def _set_status(self, sid: str, status: SessionStatus, reason: str) -> None:
+        async with self.journal.lock(sid):
+            if self.journal.state(sid).status is status:
+                return
+            await self.journal.append(sid, [("session.status", SessionStatusChanged(status=status, reason=reason))])
+
+    async def _pause(self, sid: str, reason: str) -> None:
+        log.warning("pausing %s: %s", sid, reason)
+        await self._set_status(sid, SessionStatus.PAUSED, reason)
+        await self.rt.sandboxes.pause(sid)
+
+
+def _refusal(call: ToolCallState, text: str) -> ToolFinished:
+    return ToolFinished(call_id=call.call_id, exit_code=None, output="", error=text)
+
+
+def _deadline(timeout_s: float | None) -> datetime | None:
+    return datetime.now(UTC) + timedelta(seconds=timeout_s) if timeout_s else None
+
+
+__all__ = ["Action", "Policy", "StepMachine", "budget_exceeded", "next_action", "to_messages"]

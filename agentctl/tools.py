@@ -1,0 +1,233 @@
+"""The tools an agent can call, and the registry that validates their arguments.
+
+Each tool declares a pydantic model of its arguments (which gives the JSON
+schema sent to the model and the validation applied before execution) and
+whether it is idempotent: an idempotent tool found in flight after a crash
+simply runs again, any other goes back through approval (DESIGN §4).
+Invalid arguments, an unknown tool or malformed JSON never reach a tool: they
+become an error result for the model (`ToolCallError`).
+
+Tools can be registered in-process through `ToolRegistry.register` (the step
+benchmark's no-op tool); the CLI offers no way to do it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentctl.providers.base import ToolSpec
+from sandboxes import Sandbox, SandboxError
+
+
+class ToolCallError(Exception):
+    """A call the runtime refuses before it reaches a tool; fed back to the model."""
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    exit_code: int | None = 0
+    output: str = ""
+    truncated: bool = False
+    full_output: Path | None = None
+    timed_out: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    session_id: str
+    sandbox: Sandbox | None
+    output_cap: int = 64_000
+    timeout_s: float = 120.0
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    idempotent: bool
+    run: Callable[[ToolContext, Any], ToolOutcome]
+    needs_sandbox: bool = True
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        schema = self.args_model.model_json_schema()
+        schema.pop("title", None)
+        return schema
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description, parameters=self.schema)
+
+
+class ToolRegistry:
+    def __init__(self, tools: Mapping[str, Tool] | None = None) -> None:
+        self._tools: dict[str, Tool] = dict(tools or {})
+
+    def register(self, tool: Tool) -> None:
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool:
+        tool = self._tools.get(name)
+        if tool is None:
+            raise ToolCallError(f"unknown tool {name!r}; available: {', '.join(sorted(self._tools))}")
+        return tool
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self, names: list[str]) -> list[ToolSpec]:
+        return [self._tools[n].spec() for n in names if n in self._tools]
+
+    def validate(self, name: str, args: Mapping[str, Any] | str) -> tuple[Tool, BaseModel]:
+        """The tool and its parsed arguments, or ToolCallError saying what is wrong."""
+        tool = self.get(name)
+        if isinstance(args, str):
+            try:
+                parsed = json.loads(args) if args.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ToolCallError(f"arguments of {name} are not valid JSON: {exc}") from None
+            if not isinstance(parsed, dict):
+                raise ToolCallError(f"arguments of {name} must be a JSON object")
+            args = parsed
+        try:
+            return tool, tool.args_model.model_validate(dict(args))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ToolCallError(f"invalid arguments for {name}: {problems}") from None
+
+
+# --- the built-in tools ----------------------------------------------------------
+
+
+class ShellArgs(_Args):
+    command: str = Field(min_length=1, description="A bash command, run in /workspace.")
+    timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Kill it after this many seconds.")
+
+
+class ReadFileArgs(_Args):
+    path: str = Field(min_length=1, description="A path relative to /workspace.")
+
+
+class WriteFileArgs(_Args):
+    path: str = Field(min_length=1, description="A path relative to /workspace.")
+    content: str = Field(description="The whole new content of the file.")
+
+
+class EditFileArgs(_Args):
+    path: str = Field(min_length=1, description="A path relative to /workspace.")
+    old: str = Field(min_length=1, description="Exact text to replace; must occur exactly once.")
+    new: str = Field(description="The replacement text.")
+
+
+class ListFilesArgs(_Args):
+    path: str = Field(default=".", description="A folder relative to /workspace.")
+    depth: int = Field(default=3, ge=1, le=10)
+
+
+def _require_sandbox(ctx: ToolContext) -> Sandbox:
+    if ctx.sandbox is None:
+        raise ToolCallError("this session has no sandbox")
+    return ctx.sandbox
+
+
+def _file_tool(action: Callable[[Sandbox, Any], str]) -> Callable[[ToolContext, Any], ToolOutcome]:
+    def run(ctx: ToolContext, args: Any) -> ToolOutcome:
+        started = time.perf_counter()
+        try:
+            output = action(_require_sandbox(ctx), args)
+        except (SandboxError, ToolCallError) as exc:
+            return ToolOutcome(exit_code=1, error=str(exc), duration_ms=_ms(started))
+        return ToolOutcome(exit_code=0, output=output, duration_ms=_ms(started))
+
+    return run
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _run_shell(ctx: ToolContext, args: ShellArgs) -> ToolOutcome:
+    sandbox = _require_sandbox(ctx)
+    result = sandbox.exec(
+        args.command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap
+    )
+    return ToolOutcome(
+        exit_code=result.exit_code,
+        output=result.output,
+        truncated=result.truncated,
+        full_output=result.full_output,
+        timed_out=result.timed_out,
+        duration_ms=round(result.duration_ms, 3),
+    )
+
+
+def _read(sb: Sandbox, a: ReadFileArgs) -> str:
+    return sb.read_file(a.path)
+
+
+def _write(sb: Sandbox, a: WriteFileArgs) -> str:
+    sb.write_file(a.path, a.content)
+    return f"wrote {len(a.content.encode())} bytes to {a.path}"
+
+
+def _edit(sb: Sandbox, a: EditFileArgs) -> str:
+    sb.edit_file(a.path, a.old, a.new)
+    return f"edited {a.path}"
+
+
+def _list(sb: Sandbox, a: ListFilesArgs) -> str:
+    entries = sb.list_files(a.path, max_depth=a.depth)
+    return "\n".join(e.path + ("/" if e.kind == "dir" else "") for e in entries)
+
+
+BUILTIN_TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "shell",
+        "Run a bash command in /workspace inside the sandbox; returns its output and exit code.",
+        ShellArgs,
+        idempotent=False,
+        run=_run_shell,
+    ),
+    Tool("read_file", "Read a text file in /workspace.", ReadFileArgs, idempotent=True, run=_file_tool(_read)),
+    Tool(
+        "write_file",
+        "Create or overwrite a file in /workspace with the given content.",
+        WriteFileArgs,
+        idempotent=False,
+        run=_file_tool(_write),
+    ),
+    Tool(
+        "edit_file",
+        "Replace one exact occurrence of `old` with `new` in a file in /workspace.",
+        EditFileArgs,
+        idempotent=False,
+        run=_file_tool(_edit),
+    ),
+    Tool(
+        "list_files",
+        "List files under a folder of /workspace.",
+        ListFilesArgs,
+        idempotent=True,
+        run=_file_tool(_list),
+    ),
+)
+
+
+def default_registry() -> ToolRegistry:
+    return ToolRegistry({t.name: t for t in BUILTIN_TOOLS})

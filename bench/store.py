@@ -1,0 +1,166 @@
+"""Benchmark of the DuckDB event store's durable appends, against raw DuckDB.
+
+Three runs, each on a fresh DuckDB file in a temp dir, each appending the same
+number of events of about 500 bytes, every one durable (committed) before the
+appender goes on:
+
+  raw         a plain loop of single-row INSERT + COMMIT on its own connection
+              (same schema): what one durable event costs DuckDB itself;
+  single      one thread calling DuckDBEventStore.append, one event at a time;
+  concurrent  50 threads, one stream each, one event at a time: the writer
+              thread group-commits what they queue meanwhile.
+
+Targets: concurrent/single >= 5 (group commit pays off) and the store's p50
+append latency <= 2 x the raw p50 commit (the queue and the writer thread cost
+little). A readable summary goes to stderr; the last line of stdout is one
+JSON object with the figures.
+
+    .venv/bin/python bench/store.py [--events N] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb  # noqa: E402
+
+from store import DuckDBEventStore, NewEvent, StoredEvent  # noqa: E402
+from store.migrations import apply_migrations  # noqa: E402
+
+EVENT_TYPE = "tool.finished"
+# About 500 bytes once serialised with the type: a typical small tool result.
+PAYLOAD = {"call_id": "call_0123456789", "exit_code": 0, "output": "x" * 420, "truncated": False}
+
+
+def event(i: int) -> NewEvent:
+    return NewEvent(EVENT_TYPE, {**PAYLOAD, "i": i})
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def bench_raw(path: Path, n: int) -> list[float]:
+    conn = duckdb.connect(str(path))
+    apply_migrations(conn)
+    text = json.dumps({**PAYLOAD, "i": 0}, separators=(",", ":"))
+    insert = 'INSERT INTO events ("offset", stream, seq, ts, type, data) VALUES (?, ?, ?, ?, ?, ?)'
+    latencies = []
+    for i in range(1, n + 1):
+        start = time.perf_counter()
+        conn.begin()
+        conn.execute(
+            insert, [i, "raw", i, datetime.now(UTC).replace(tzinfo=None), EVENT_TYPE, text]
+        )
+        conn.commit()
+        latencies.append(time.perf_counter() - start)
+    conn.close()
+    return latencies
+
+
+def bench_single(path: Path, n: int) -> tuple[float, list[float]]:
+    latencies = []
+    with DuckDBEventStore(path) as log:
+        begin = time.perf_counter()
+        for i in range(1, n + 1):
+            start = time.perf_counter()
+            log.append("single", [event(i)], expected_seq=i)
+            latencies.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - begin
+        assert log.last_offset() == n
+    return elapsed, latencies
+
+
+def bench_concurrent(path: Path, n: int, threads: int) -> tuple[float, list[int]]:
+    per_thread = n // threads
+    batch_sizes: list[int] = []
+    barrier = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def count(events: list[StoredEvent]) -> None:
+        batch_sizes.append(len(events))
+
+    def appender(log: DuckDBEventStore, stream: str) -> None:
+        try:
+            barrier.wait()
+            for seq in range(1, per_thread + 1):
+                log.append(stream, [event(seq)], expected_seq=seq)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with DuckDBEventStore(path) as log:
+        log.subscribe(count)
+        workers = [
+            threading.Thread(target=appender, args=(log, f"stream-{t}")) for t in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        barrier.wait()
+        begin = time.perf_counter()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - begin
+        if errors:
+            raise errors[0]
+        assert log.last_offset() == per_thread * threads
+    return elapsed, batch_sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=50)
+    args = parser.parse_args()
+    n, threads = args.events, args.threads
+
+    with tempfile.TemporaryDirectory(prefix="agentctl-bench-store-") as tmp:
+        root = Path(tmp)
+        raw = bench_raw(root / "raw.duckdb", n)
+        single_elapsed, single = bench_single(root / "single.duckdb", n)
+        concurrent_elapsed, batches = bench_concurrent(root / "concurrent.duckdb", n, threads)
+
+    events = (n // threads) * threads
+    single_eps = n / single_elapsed
+    concurrent_eps = events / concurrent_elapsed
+    raw_eps = n / sum(raw)
+    result = {
+        "single_eps": round(single_eps, 1),
+        "concurrent_eps": round(concurrent_eps, 1),
+        "ratio": round(concurrent_eps / single_eps, 2),
+        "commit_p50_ms": ms(statistics.median(single)),
+        "raw_commit_p50_ms": ms(statistics.median(raw)),
+    }
+    size = len(json.dumps({**PAYLOAD, "i": n}, separators=(",", ":"))) + len(EVENT_TYPE)
+    print(
+        f"store bench: {n} durable appends of ~{size} bytes per run\n"
+        f"  raw DuckDB INSERT+COMMIT   {raw_eps:9.0f} ev/s   p50 {ms(statistics.median(raw))} ms"
+        f"   p99 {ms(pct(raw, 0.99))} ms\n"
+        f"  store, 1 writer thread     {single_eps:9.0f} ev/s   p50 {ms(statistics.median(single))} ms"
+        f"   p99 {ms(pct(single, 0.99))} ms\n"
+        f"  store, {threads} writer threads  {concurrent_eps:9.0f} ev/s   "
+        f"{len(batches)} commits, {statistics.mean(batches):.1f} events per commit "
+        f"(max {max(batches)})\n"
+        f"  ratio concurrent/single {result['ratio']} (target >= 5); "
+        f"p50 append / raw commit {result['commit_p50_ms'] / result['raw_commit_p50_ms']:.2f} "
+        f"(target <= 2)",
+        file=sys.stderr,
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""The Docker sandbox driver: one container per stream, found again by label.
+
+Every container is created locked down: no network unless asked, all
+capabilities dropped, no-new-privileges, a non-root user, pids, memory (no
+swap) and CPU limits, an init process that reaps zombies, and no host path
+or Docker socket mounted. A workspace is copied in (a tar streamed to `tar
+-x` running as the sandbox user, so the files are the user's) unless the
+user asks for a bind mount.
+
+Names derive from the stream id: container `<prefix><stream lowercased>`,
+checkpoint `<checkpoint_repo>:<stream lowercased>-<seq>`; the exact stream
+id is kept in a label, which is what `find`, `list_checkpoints` and `gc`
+select on. A failed create removes what it made: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tarfile
+import tempfile
+from collections.abc import Collection, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from sandboxes.errors import (
+    EngineUnavailableError,
+    ImageNotFoundError,
+    SandboxError,
+)
+from sandboxes.execution import SplitOutput, run
+from sandboxes.sandbox import Sandbox
+from sandboxes.spec import WORKSPACE, Checkpoint, GcReport, SandboxSpec
+
+STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root user
+MAIN_COMMAND = ["sleep", "infinity"]  # with init=True: starts in milliseconds, reaps zombies
+_LIVE_STATES = {"running", "paused", "restarting"}
+
+
+class DockerSandboxDriver:
+    """Creates, finds, restores and garbage-collects sandboxes on one Docker engine."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        label_key: str = "agentctl.stream",
+        name_prefix: str = "agentctl-",
+        checkpoint_repo: str = "agentctl-checkpoint",
+    ) -> None:
+        if client is None:
+            try:
+                client = docker.from_env(timeout=300)
+            except docker.errors.DockerException as exc:
+                raise EngineUnavailableError(_engine_message(exc)) from exc
+        self.client = client
+        self.api: Any = client.api
+        self.label_key = label_key
+        self.name_prefix = name_prefix
+        self.checkpoint_repo = checkpoint_repo
+
+    # -- engine ---------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._engine("reach the Docker engine"):
+            self.api.ping()
+
+    # -- sandboxes ------------------------------------------------------------
+
+    def create(self, stream: str, spec: SandboxSpec) -> Sandbox:
+        """A new, started container for `stream` from `spec.image`, workspace copied in."""
+        name = self.container_name(stream)
+        user = self._image_user(spec.image)
+        sandbox = self._start(stream, name, spec.image, spec, user)
+        if spec.workspace is not None and not spec.mount_workspace:
+            try:
+                self._copy_workspace(sandbox, spec.workspace)
+            except BaseException:
+                sandbox.destroy()
+                raise
+        return sandbox
+
+    def restore(self, stream: str, spec: SandboxSpec, checkpoint_image: str) -> Sandbox:
+        """A new container for `stream` from a checkpoint image, replacing any it has.
+
+        Used to fork (a new stream from another's checkpoint) and to recreate
+        a container removed behind the runtime's back. The workspace is in
+        the image already; only a bind mount (`mount_workspace`) is redone.
+        """
+        name = self.container_name(stream)
+        user = self._image_user(checkpoint_image)
+        self.remove_stream(stream)
+        return self._start(stream, name, checkpoint_image, spec, user)
+
+    def find(self, stream: str) -> Sandbox | None:
+        """The container of `stream` (started again if it had stopped), or None."""
+        self.container_name(stream)
+        with self._engine(f"look up the sandbox of {stream}"):
+            found = self.api.containers(all=True, filters={"label": f"{self.label_key}={stream}"})
+        found = [c for c in found if c.get("Labels", {}).get(self.label_key) == stream]
+        if not found:
+            return None
+        wanted = "/" + self.container_name(stream)
+        found.sort(key=lambda c: (wanted not in c.get("Names", []), -int(c.get("Created", 0))))
+        container = found[0]
+        if container.get("State") in ("dead", "removing"):
+            return None
+        with self._engine(f"reattach to the sandbox of {stream}"):
+            info = self.api.inspect_container(container["Id"])
+            if info["State"]["Status"] in ("created", "exited"):
+                self.api.start(container["Id"])
+        return self._handle(stream, info)
+
+    def remove_stream(self, stream: str) -> None:
+        """Remove the container(s) of `stream`; its checkpoints stay."""
+        name = self.container_name(stream)
+        with self._engine(f"list the containers of {stream}"):
+            ids = {
+                c["Id"]
+                for c in self.api.containers(
+                    all=True, filters={"label": f"{self.label_key}={stream}"}
+                )
+                if c.get("Labels", {}).get(self.label_key) == stream
+            }
+            with contextlib.suppress(docker.errors.NotFound):
+                ids.add(self.api.inspect_container(name)["Id"])
+        for container_id in ids:
+            self._remove_container(container_id)
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def list_checkpoints(self, stream: str | None = None) -> list[Checkpoint]:
+        labels = [f"{self.label_key}.seq"]
+        if stream is not None:
+            labels.append(f"{self.label_key}={stream}")
+        with self._engine("list checkpoints"):
+            images = self.api.images(name=self.checkpoint_repo, filters={"label": labels})
+        checkpoints = []
+        for image in images:
+            image_labels = image.get("Labels") or {}
+            owner = image_labels.get(self.label_key)
+            seq = image_labels.get(f"{self.label_key}.seq", "")
+            if owner is None or not seq.isdigit() or (stream is not None and owner != stream):
+                continue
+            for ref in image.get("RepoTags") or []:
+                if ref.startswith(self.checkpoint_repo + ":"):
+                    checkpoints.append(
+                        Checkpoint(
+                            image=ref,
+                            stream=owner,
+                            seq=int(seq),
+                            created=datetime.fromtimestamp(int(image.get("Created", 0)), UTC),
+                            size=int(image.get("Size") or 0),
+                        )
+                    )
+        checkpoints.sort(key=lambda cp: (cp.stream, cp.seq, cp.image))
+        return checkpoints
+
+    def gc(self, keep_streams: Collection[str], older_than: timedelta | None = None) -> GcReport:
+        """Remove stopped containers and checkpoint images of streams not in `keep_streams`.
+
+        Running or paused containers are left alone (use `remove_stream`), as
+        is an image a container still uses. `freed_bytes` is an estimate: the
+        size each deleted image added over its parent.
+        """
+        keep = set(keep_streams)
+        cutoff = datetime.now(UTC) - older_than if older_than is not None else None
+        removed: list[str] = []
+        freed = 0
+        with self._engine("list sandbox containers"):
+            containers = self.api.containers(all=True, filters={"label": self.label_key})
+        for container in containers:
+            owner = (container.get("Labels") or {}).get(self.label_key)
+            if owner in keep or container.get("State") in _LIVE_STATES:
+                continue
+            if cutoff is not None and int(container.get("Created", 0)) > cutoff.timestamp():
+                continue
+            self._remove_container(container["Id"])
+            removed.append((container.get("Names") or [container["Id"]])[0].lstrip("/"))
+        doomed = [
+            cp
+            for cp in self.list_checkpoints()
+            if cp.stream not in keep and (cutoff is None or cp.created < cutoff)
+        ]
+        # Newest first: a checkpoint restored and committed again is a child of an older one.
+        for cp in sorted(doomed, key=lambda cp: cp.created, reverse=True):
+            gained = self._own_size(cp.image)
+            try:
+                result = self.api.remove_image(cp.image)
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:  # a container still uses it
+                    continue
+                raise SandboxError(
+                    f"cannot remove checkpoint {cp.image}: {exc.explanation}"
+                ) from exc
+            except requests.exceptions.ConnectionError as exc:
+                raise EngineUnavailableError(_engine_message(exc)) from exc
+            removed.append(cp.image)
+            if any("Deleted" in entry for entry in result or []):
+                freed += gained
+        return GcReport(removed=removed, freed_bytes=freed)
+
+    # -- naming ---------------------------------------------------------------
+
+    def container_name(self, stream: str) -> str:
+        if not STREAM_ID.fullmatch(stream):
+            raise SandboxError(
+                f"invalid stream id {stream!r}: use letters, digits, '_' and '-' (at most 100)"
+            )
+        return f"{self.name_prefix}{stream.lower()}"
+
+    # -- internals ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _engine(self, action: str) -> Iterator[None]:
+        """Turn engine failures into the sandbox error family."""
+        try:
+            yield
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(_engine_message(exc)) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot {action}: {exc.explanation or exc}") from exc
+        except docker.errors.DockerException as exc:
+            raise EngineUnavailableError(_engine_message(exc)) from exc
+
+    def _image_user(self, image: str) -> str:
+        try:
+            info = self.api.inspect_image(image)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageNotFoundError(
+                f"image {image} is not in the Docker engine: build it (`agentctl sandbox build`) "
+                "or pull it first"
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(_engine_message(exc)) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot inspect image {image}: {exc.explanation}") from exc
+        user = str((info.get("Config") or {}).get("User") or "")
+        if user.split(":")[0] in ("", "root", "0"):
+            return FALLBACK_USER
+        return user
+
+    def _start(self, stream: str, name: str, image: str, spec: SandboxSpec, user: str) -> Sandbox:
+        binds = None
+        if spec.mount_workspace:
+            if spec.workspace is None:
+                raise SandboxError("mount_workspace needs a workspace folder")
+            binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:rw"]
+        memory = spec.memory_mb * 1024 * 1024
+        with self._engine(f"create the sandbox of {stream}"):
+            host_config = self.api.create_host_config(
+                network_mode=spec.network,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=spec.pids,
+                mem_limit=memory,
+                memswap_limit=memory,  # equal: no swap, so a memory bomb ends in the OOM killer
+                nano_cpus=int(spec.cpus * 1e9),
+                init=True,
+                binds=binds,
+            )
+            try:
+                created = self.api.create_container(
+                    image,
+                    command=MAIN_COMMAND,
+                    name=name,
+                    user=user,
+                    labels={**spec.labels, self.label_key: stream},
+                    environment=dict(spec.env),
+                    working_dir=WORKSPACE,
+                    host_config=host_config,
+                    detach=True,
+                    tty=False,
+                    stdin_open=False,
+                )
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    raise SandboxError(
+                        f"a sandbox named {name} already exists for stream {stream}: "
+                        "find() it, or remove_stream() first"
+                    ) from exc
+                raise
+        container_id = str(created["Id"])
+        try:
+            with self._engine(f"start the sandbox of {stream}"):
+                self.api.start(container_id)
+        except BaseException:
+            self._remove_container(container_id)
+            raise
+        return Sandbox(
+            self.api,
+            stream=stream,
+            name=name,
+            container_id=container_id,
+            image=image,
+            user=user,
+            label_key=self.label_key,
+            checkpoint_repo=self.checkpoint_repo,
+        )
+
+    def _handle(self, stream: str, info: dict[str, Any]) -> Sandbox:
+        config = info.get("Config") or {}
+        return Sandbox(
+            self.api,
+            stream=stream,
+            name=str(info["Name"]).lstrip("/"),
+            container_id=str(info["Id"]),
+            image=str(config.get("Image") or info.get("Image")),
+            user=str(config.get("User") or FALLBACK_USER),
+            label_key=self.label_key,
+            checkpoint_repo=self.checkpoint_repo,
+        )
+
+    def _copy_workspace(self, sandbox: Sandbox, folder: Path) -> None:
+        """Stream `folder` as a tar into `tar -x` run by the sandbox user."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SandboxError(f"workspace {folder} is not a folder")
+        out = SplitOutput(0)
+        with tempfile.TemporaryFile(prefix="agentctl-workspace-") as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for child in sorted(folder.iterdir()):
+                    tar.add(child, arcname=child.name, filter=_anonymous)
+            archive.seek(0)
+            raw = run(
+                self.api,
+                sandbox.container_id,
+                ["tar", "-x", "--no-same-owner", "-C", WORKSPACE, "-f", "-"],
+                out,
+                user=sandbox.user,
+                workdir=WORKSPACE,
+                stdin=archive,
+                deadline_s=600.0,
+            )
+        if raw.exit_code != 0:
+            detail = out.stderr.decode(errors="replace").strip()
+            raise SandboxError(f"copying the workspace {folder} into the sandbox failed: {detail}")
+
+    def _remove_container(self, container_id: str) -> None:
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "in progress" in str(exc.explanation):
+                return
+            raise SandboxError(
+                f"cannot remove container {container_id[:12]}: {exc.explanation}"
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(_engine_message(exc)) from exc
+
+    def _own_size(self, image: str) -> int:
+        """Bytes `image` adds over its parent (0 when unknown)."""
+        try:
+            info = self.api.inspect_image(image)
+            size = int(info.get("Size") or 0)
+            parent = info.get("Parent")
+            parent_size = int(self.api.inspect_image(parent).get("Size") or 0) if parent else 0
+        except docker.errors.DockerException:
+            return 0
+        return max(size - parent_size, 0)
+
+
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Host owners mean nothing in the sandbox: `tar -x` as the user makes them its own."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _engine_message(exc: BaseException) -> str:
+    return (
+        f"the Docker engine does not answer ({exc}). Start it (e.g. scripts/ensure-docker.sh "
+        "or `systemctl start docker`) or point DOCKER_HOST at a running engine."
+    )

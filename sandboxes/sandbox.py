@@ -1,0 +1,268 @@
+"""A handle to one sandbox container: commands, files, pause, checkpoints.
+
+The handle holds no state the engine does not have: a daemon that restarts
+finds the container again by its label (`DockerSandboxDriver.find`) and
+gets an equivalent handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+
+from sandboxes import files
+from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
+from sandboxes.execution import CappedOutput, SplitOutput, run
+from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
+
+FILE_TOOL_DEADLINE_S = 120.0
+OOM_MESSAGE = "[killed: out of memory]"
+_OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
+
+
+class Sandbox:
+    """One container. Every method talks to the engine; none caches its state."""
+
+    def __init__(
+        self,
+        api: Any,
+        *,
+        stream: str,
+        name: str,
+        container_id: str,
+        image: str,
+        user: str,
+        label_key: str,
+        checkpoint_repo: str,
+    ) -> None:
+        self.stream = stream
+        self.name = name
+        self.container_id = container_id
+        self.image = image
+        self.user = user
+        self._api = api
+        self._label_key = label_key
+        self._checkpoint_repo = checkpoint_repo
+        self._oom_kills: int | None = None  # last oom_kill count seen, for the next OOM verdict
+
+    def __repr__(self) -> str:
+        return f"Sandbox(stream={self.stream!r}, name={self.name!r}, image={self.image!r})"
+
+    # -- commands ---------------------------------------------------------
+
+    def exec(
+        self,
+        command: str,
+        *,
+        timeout_s: float = 120.0,
+        output_cap: int = 64_000,
+        env: Mapping[str, str] | None = None,
+        workdir: str = WORKSPACE,
+    ) -> ExecResult:
+        """Run `command` with bash as the sandbox user, killed after `timeout_s`."""
+        argv = ["timeout", "-s", "KILL", f"{max(timeout_s, 0.001):g}", "bash", "-c", command]
+        sink = CappedOutput(output_cap)
+        try:
+            raw = run(
+                self._api,
+                self.container_id,
+                argv,
+                sink,
+                user=self.user,
+                workdir=workdir,
+                env=dict(env) if env else None,
+                deadline_s=timeout_s + 5.0,
+            )
+        except BaseException:
+            sink.discard()
+            raise
+        output, truncated, full = sink.finish()
+        code = raw.exit_code
+        timed_out = raw.stream_timed_out or (code == 137 and raw.duration_ms >= timeout_s * 1000)
+        oom = code == 137 and not timed_out and self._was_oom_killed()
+        if timed_out:
+            code = None
+            output += f"\n[timed out after {timeout_s:g} s: killed]"
+        elif oom:
+            output += f"\n{OOM_MESSAGE}"
+        return ExecResult(
+            exit_code=code,
+            output=output,
+            truncated=truncated,
+            full_output=full,
+            timed_out=timed_out,
+            duration_ms=raw.duration_ms,
+            oom_killed=oom,
+        )
+
+    def _was_oom_killed(self) -> bool:
+        """Best effort: did the container's memory cgroup kill something since we last looked?"""
+        out = SplitOutput(4096)
+        try:
+            run(
+                self._api,
+                self.container_id,
+                ["sh", "-c", _OOM_PROBE],
+                out,
+                user=self.user,
+                workdir="/",
+                deadline_s=10.0,
+            )
+        except SandboxError:
+            return self._inspect_oom_killed()
+        kills = None
+        for line in out.stdout.decode(errors="replace").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                kills = int(value)
+        if kills is None:
+            return self._inspect_oom_killed()
+        seen, self._oom_kills = self._oom_kills, kills
+        return kills > (seen or 0)
+
+    def _inspect_oom_killed(self) -> bool:
+        try:
+            return bool(self._api.inspect_container(self.container_id)["State"]["OOMKilled"])
+        except docker.errors.DockerException:
+            return False
+
+    def _run_tool(
+        self, argv: list[str], stdin: bytes | None, cap: int
+    ) -> tuple[int | None, SplitOutput]:
+        out = SplitOutput(cap)
+        raw = run(
+            self._api,
+            self.container_id,
+            argv,
+            out,
+            user=self.user,
+            workdir=WORKSPACE,
+            stdin=stdin,
+            deadline_s=FILE_TOOL_DEADLINE_S,
+        )
+        return raw.exit_code, out
+
+    # -- files (confined to /workspace) -------------------------------------
+
+    def read_file(self, path: str, max_bytes: int = 1_000_000) -> str:
+        return files.read_bytes(self._run_tool, path, max_bytes).decode("utf-8", errors="replace")
+
+    def write_file(self, path: str, content: str) -> None:
+        files.write_bytes(self._run_tool, path, content.encode("utf-8", errors="surrogateescape"))
+
+    def edit_file(self, path: str, old: str, new: str) -> str:
+        """Replace the one occurrence of `old` with `new`; return the new content."""
+        if not old:
+            raise EditError("the text to replace is empty: give the exact text to replace")
+        raw = files.read_bytes(self._run_tool, path, 16 * 1_000_000)
+        text = raw.decode("utf-8", errors="surrogateescape")
+        count = text.count(old)
+        if count == 0:
+            raise EditError(f"the text to replace was not found in {path}: it must match exactly")
+        if count > 1:
+            raise EditError(
+                f"the text to replace occurs {count} times in {path}: "
+                "include more surrounding lines so it matches exactly once"
+            )
+        updated = text.replace(old, new, 1)
+        self.write_file(path, updated)
+        return updated.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+    def file_exists(self, path: str) -> bool:
+        return files.exists(self._run_tool, path)
+
+    def list_files(self, path: str = ".", max_depth: int = 3, limit: int = 1000) -> list[FileEntry]:
+        return files.list_entries(self._run_tool, path, max_depth, limit)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def status(self) -> str:
+        """The engine's status ("running", "paused", "exited", ...) or "removed"."""
+        try:
+            state = self._api.inspect_container(self.container_id)["State"]
+        except docker.errors.NotFound:
+            return "removed"
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
+        return str(state["Status"])
+
+    def is_running(self) -> bool:
+        """Running and not paused."""
+        return self.status() == "running"
+
+    def pause(self) -> None:
+        if self.status() == "paused":
+            return
+        self._call("pause", self._api.pause, self.container_id)
+
+    def unpause(self) -> None:
+        if self.status() != "paused":
+            return
+        self._call("unpause", self._api.unpause, self.container_id)
+
+    def checkpoint(self, seq: int) -> Checkpoint:
+        """`docker commit` the container as `<checkpoint_repo>:<stream>-<seq>`, labelled."""
+        tag = f"{self.stream.lower()}-{seq}"
+        labels = {self._label_key: self.stream, f"{self._label_key}.seq": str(seq)}
+        changes = [f'LABEL {key}="{value}"' for key, value in labels.items()]
+        self._call(
+            "checkpoint",
+            self._api.commit,
+            self.container_id,
+            repository=self._checkpoint_repo,
+            tag=tag,
+            changes=changes,
+            pause=True,
+        )
+        image = f"{self._checkpoint_repo}:{tag}"
+        info = self._call("checkpoint", self._api.inspect_image, image)
+        return Checkpoint(
+            image=image,
+            stream=self.stream,
+            seq=seq,
+            created=_parse_time(str(info["Created"])),
+            size=int(info.get("Size") or 0),
+        )
+
+    def destroy(self) -> None:
+        """Remove the container (forced); nothing to do when it is already gone."""
+        try:
+            self._api.remove_container(self.container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation):
+                return
+            raise SandboxError(f"cannot remove sandbox {self.name}: {exc.explanation}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
+
+    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.NotFound as exc:
+            raise SandboxGoneError(
+                f"cannot {action} sandbox {self.name}: its container is gone "
+                "(removed outside the runtime?)"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot {action} sandbox {self.name}: {exc.explanation}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
+
+
+def _parse_time(value: str) -> datetime:
+    """Docker's RFC 3339 timestamps carry nanoseconds; datetime takes microseconds."""
+    value = value.rstrip("Z")
+    if "." in value:
+        whole, frac = value.split(".", 1)
+        digits = "".join(ch for ch in frac if ch.isdigit())[:6]
+        value = f"{whole}.{digits or '0'}"
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.now(UTC)

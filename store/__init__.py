@@ -1,0 +1,50 @@
+"""store: a generic, append-only event store.
+
+Streams of events, each ordered by a gapless `seq`, all of them by a global
+`offset`; appends with an expected seq (optimistic concurrency), group-committed
+by a single writer thread; subscriptions after each commit; versioned schema.
+It knows nothing of agents: `store` imports nothing of agentctl, tui or
+sandboxes.
+
+    with DuckDBEventStore(path) as log:
+        log.append("ses_1", [NewEvent("message.user", {"text": "hi"})], expected_seq=1)
+        log.read_stream("ses_1")
+"""
+
+from store.base import EventStore, Subscription
+from store.duckdb_store import DuckDBEventStore
+from store.events import (
+    ConflictError,
+    EventTooLargeError,
+    InvalidArgumentError,
+    LockHeldError,
+    NewEvent,
+    SerializationError,
+    StoreClosedError,
+    StoredEvent,
+    StoreError,
+)
+from store.follow import follow
+from store.lock import WriterLock
+from store.memory import InMemoryEventStore
+from store.migrations import MIGRATIONS, Migration
+
+__all__ = [
+    "MIGRATIONS",
+    "ConflictError",
+    "DuckDBEventStore",
+    "EventStore",
+    "EventTooLargeError",
+    "InMemoryEventStore",
+    "InvalidArgumentError",
+    "LockHeldError",
+    "Migration",
+    "NewEvent",
+    "SerializationError",
+    "StoreClosedError",
+    "StoreError",
+    "StoredEvent",
+    "Subscription",
+    "WriterLock",
+    "follow",
+]

@@ -1,0 +1,221 @@
+"""The single writer that every backend shares: a queue, a thread, group commit.
+
+Appends are checked and encoded in the caller's thread, then queued. One
+writer thread drains the queue, checks each append's `expected_seq` against
+the stream heads it keeps in memory, assigns seqs and offsets, and hands the
+whole drained batch to the backend to commit in one transaction. Only then
+does it resolve the appends' futures and call the subscribers. Many appenders
+waiting at once thus share one commit (one fsync), which is where the
+throughput comes from; a lone appender pays one commit and two thread hops.
+
+Each append is judged alone: a conflicting one fails with `ConflictError`
+while the rest of its batch goes on. If the commit fails, every append of the
+batch fails and the heads stay as they were: the batch's tentative heads live
+in a dict of their own that is only merged once the commit is done.
+
+The backend sees `commit(rows)` with rows in offset order; it must make them
+durable all or nothing, or raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from abc import abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from store.base import Callback, EventStore, Subscribers, Subscription
+from store.codec import EncodedEvent, encode_append
+from store.events import ConflictError, NewEvent, StoreClosedError, StoredEvent, StoreError
+
+log = logging.getLogger("store")
+
+
+@dataclass(slots=True)
+class _Append:
+    stream: str
+    expected_seq: int
+    events: list[EncodedEvent]
+    future: Future[list[StoredEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One event of a batch to commit, with its data already as JSON text."""
+
+    event: StoredEvent
+    json: str
+
+
+class GroupCommitStore(EventStore):
+    """An `EventStore` whose appends go through one writer thread, batch by batch."""
+
+    def __init__(self, *, max_event_bytes: int, max_batch: int) -> None:
+        if max_event_bytes < 1 or max_batch < 1:
+            raise ValueError("max_event_bytes and max_batch must be >= 1")
+        self.max_event_bytes = max_event_bytes
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self._subscribers = Subscribers()
+        # Guards the committed heads, the last offset and the closed flag. The
+        # writer is their only mutator; readers of `last_seq` & co take it.
+        self._state = threading.Lock()
+        self._heads: dict[str, int] = {}
+        self._last_offset = 0
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    # -- backend hooks ---------------------------------------------------
+
+    @abstractmethod
+    def _commit(self, rows: Sequence[Row]) -> None:
+        """Make `rows` durable, all or nothing, or raise."""
+
+    @abstractmethod
+    def _close_backend(self) -> None:
+        """Release the backend once the writer has stopped."""
+
+    def _start_writer(self, heads: dict[str, int], last_offset: int, name: str) -> None:
+        """Start the writer from the committed state; `heads` in order of first appearance."""
+        self._heads = dict(heads)
+        self._last_offset = last_offset
+        self._writer = threading.Thread(target=self._run, name=name, daemon=True)
+        self._writer.start()
+
+    # -- the public interface --------------------------------------------
+
+    def append(
+        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+    ) -> list[StoredEvent]:
+        return self.append_future(stream, events, expected_seq).result()
+
+    def append_future(
+        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+    ) -> Future[list[StoredEvent]]:
+        encoded = encode_append(stream, events, expected_seq, self.max_event_bytes)
+        future: Future[list[StoredEvent]] = Future()
+        with self._state:
+            # Under the lock, so that `close` queues its stop marker after
+            # every append it accepted: closing drains them all.
+            if self._closed:
+                raise StoreClosedError("the event store is closed")
+            self._queue.put(_Append(stream, expected_seq, encoded, future))
+        return future
+
+    def last_seq(self, stream: str) -> int:
+        with self._state:
+            self._check_open()
+            return self._heads.get(stream, 0)
+
+    def last_offset(self) -> int:
+        with self._state:
+            self._check_open()
+            return self._last_offset
+
+    def streams(self) -> list[str]:
+        with self._state:
+            self._check_open()
+            return list(self._heads)
+
+    def subscribe(self, callback: Callback) -> Subscription:
+        self._check_open()
+        return self._subscribers.add(callback)
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._writer is threading.current_thread():
+                raise StoreError("close() called from a subscriber callback (the writer thread)")
+            with self._state:
+                if self._closed:
+                    return
+                self._closed = True
+                self._queue.put(None)
+            if self._writer is not None:
+                self._writer.join()
+            self._subscribers.clear()
+            self._close_backend()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the event store is closed")
+
+    # -- the writer thread -----------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            batch: list[_Append] = []
+            size = 0
+            while True:
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                size += len(item.events)
+                if size >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._write(batch)
+                except Exception as exc:  # a bug here must not strand the waiting appends
+                    log.exception("event store writer failed on a batch")
+                    for append in batch:
+                        if not append.future.done():
+                            append.future.set_exception(
+                                StoreError(f"the event store writer failed: {exc}")
+                            )
+
+    def _write(self, batch: list[_Append]) -> None:
+        now = datetime.now(UTC)
+        tentative: dict[str, int] = {}
+        offset = self._last_offset
+        accepted: list[tuple[_Append, list[StoredEvent]]] = []
+        rows: list[Row] = []
+        for append in batch:
+            if not append.future.set_running_or_notify_cancel():
+                continue  # cancelled before the writer reached it: never written
+            head = tentative.get(append.stream)
+            if head is None:
+                head = self._heads.get(append.stream, 0)
+            if append.expected_seq != head + 1:
+                append.future.set_exception(
+                    ConflictError(append.stream, append.expected_seq, head + 1)
+                )
+                continue
+            stored = []
+            for seq, encoded in enumerate(append.events, head + 1):
+                offset += 1
+                event = StoredEvent(
+                    append.stream, seq, offset, encoded.ts or now, encoded.type, encoded.data
+                )
+                stored.append(event)
+                rows.append(Row(event, encoded.json))
+            tentative[append.stream] = head + len(stored)
+            accepted.append((append, stored))
+        if not rows:
+            return
+        try:
+            self._commit(rows)
+        except Exception as exc:
+            log.error("event store commit of %d events failed: %s", len(rows), exc)
+            for append, _ in accepted:
+                error = StoreError(f"the batch of {len(rows)} events was not committed: {exc}")
+                error.__cause__ = exc
+                append.future.set_exception(error)
+            return  # the tentative heads are dropped: the committed ones never moved
+        with self._state:
+            self._heads.update(tentative)  # new streams join in order of first appearance
+            self._last_offset = offset
+        for append, stored in accepted:
+            append.future.set_result(stored)
+        self._subscribers.publish([row.event for row in rows])

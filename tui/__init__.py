@@ -1,0 +1,1 @@
+"""The Textual TUI: talks to the daemon only through agentctl.client."""
