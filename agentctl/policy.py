@@ -180,19 +180,9 @@ class Rule:
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
-        try:
-            tier = Tier(self.tier)
-        except ValueError:
-            raise _RuleProblem(
-                f"unknown tier {self.tier!r} ({_choices(Tier)})", key="tier"
-            ) from None
+        tier = _enum(Tier, self.tier, "tier")
+        on_expiry = _enum(OnExpiry, self.on_expiry, "on_expiry")
         set_("tier", tier)
-        try:
-            on_expiry = OnExpiry(self.on_expiry)
-        except ValueError:
-            raise _RuleProblem(
-                f"unknown on_expiry {self.on_expiry!r} ({_choices(OnExpiry)})", key="on_expiry"
-            ) from None
         set_("on_expiry", on_expiry)
 
         if not self.tool:
@@ -293,9 +283,9 @@ class Rule:
             tool=data.get("tool", "*"),
             command=data.get("command"),
             path=data.get("path"),
-            tier=_enum(Tier, data["tier"], "tier"),
+            tier=data["tier"],
             timeout_s=None if timeout is None else float(timeout),
-            on_expiry=_enum(OnExpiry, data.get("on_expiry", OnExpiry.DENY), "on_expiry"),
+            on_expiry=data.get("on_expiry", OnExpiry.DENY),
             name=data.get("name", ""),
             line=line,
         )
@@ -307,11 +297,11 @@ _RULE_FIELDS = ("tool", "command", "path", "tier", "timeout_s", "on_expiry", "na
 _E = TypeVar("_E", bound=StrEnum)
 
 
-def _enum(kind: type[_E], value: str, what: str) -> _E:
+def _enum(kind: type[_E], value: str, key: str) -> _E:
     try:
         return kind(value)
     except ValueError:
-        raise PolicyError(f"unknown {what} {value!r} ({_choices(kind)})") from None
+        raise _RuleProblem(f"unknown {key} {value!r} ({_choices(kind)})", key=key) from None
 
 
 def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
@@ -353,12 +343,7 @@ class Policy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
-        try:
-            object.__setattr__(self, "default_tier", Tier(self.default_tier))
-        except ValueError:
-            raise PolicyError(
-                f"unknown default tier {self.default_tier!r} ({_choices(Tier)})"
-            ) from None
+        object.__setattr__(self, "default_tier", _enum(Tier, self.default_tier, "default tier"))
 
     def evaluate(self, tool: str, args: Mapping[str, Any]) -> Verdict:
         """The tier of a proposed call: the first matching rule's, else the default."""
@@ -398,7 +383,7 @@ class Policy:
         return cls(
             name=data.get("name", "stored"),
             rules=tuple(Rule.from_dict(rule) for rule in rules),
-            default_tier=_enum(Tier, data.get("default_tier", Tier.ASK), "default tier"),
+            default_tier=data.get("default_tier", Tier.ASK),
             network=data.get("network", True),
         )
 

@@ -20,6 +20,12 @@ from sandboxes.execution import CappedOutput, SplitOutput, run
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
 
 FILE_TOOL_DEADLINE_S = 120.0
+# The command runs under `timeout` (its own process group, KILLed at the
+# deadline); when it ends, whatever it left running in that group (a
+# backgrounded fork bomb, a forgotten server) is killed too, so every call
+# leaves the container as it found it. A process meant to outlive the call
+# must leave the group: `setsid nohup server >log 2>&1 &`.
+_RUNNER = 'timeout -s KILL "$1" bash -c "$2" & p=$!; wait $p 2>/dev/null; r=$?; kill -9 -$p 2>/dev/null; exit $r'
 OOM_MESSAGE = "[killed: out of memory]"
 _OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
 
@@ -63,8 +69,12 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         workdir: str = WORKSPACE,
     ) -> ExecResult:
-        """Run `command` with bash as the sandbox user, killed after `timeout_s`."""
-        argv = ["timeout", "-s", "KILL", f"{max(timeout_s, 0.001):g}", "bash", "-c", command]
+        """Run `command` with bash as the sandbox user in `workdir`, killed after `timeout_s`.
+
+        Processes the command leaves behind in its process group are killed
+        when it ends (see _RUNNER).
+        """
+        argv = ["bash", "-c", _RUNNER, "exec", f"{max(timeout_s, 0.001):g}", command]
         sink = CappedOutput(output_cap)
         try:
             raw = run(

@@ -26,7 +26,9 @@ def test_first_matching_rule_wins() -> None:
 
 
 def test_no_match_gives_the_default_tier() -> None:
-    policy = Policy(name="t", rules=(Rule(tool="read_file", tier=Tier.ALLOW),), default_tier=Tier.DENY)
+    policy = Policy(
+        name="t", rules=(Rule(tool="read_file", tier=Tier.ALLOW),), default_tier=Tier.DENY
+    )
     verdict = policy.evaluate("write_file", {"path": "a"})
     assert (verdict.tier, verdict.rule, verdict.timeout_s) == (Tier.DENY, "default: deny", None)
 
@@ -60,7 +62,10 @@ def test_tool_glob(glob: str, tool: str, matches: bool) -> None:
     ],
 )
 def test_command_regex_is_searched(regex: str, command: str, matches: bool) -> None:
-    assert Rule(tool="shell", command=regex, tier=Tier.DENY).matches("shell", {"command": command}) is matches
+    assert (
+        Rule(tool="shell", command=regex, tier=Tier.DENY).matches("shell", {"command": command})
+        is matches
+    )
 
 
 @pytest.mark.parametrize("args", [{}, {"path": "x"}, {"command": None}, {"command": ["ls"]}])
@@ -144,11 +149,15 @@ def test_rule_names_describe_the_rule_and_where_it_is() -> None:
     assert policy.evaluate("shell", {"command": "rm -rf x"}).rule == (
         "shell command ~ /rm -rf/ → deny (policy.toml:2)"
     )
-    assert policy.evaluate("noop", {}).rule == "any tool → ask within 1m30s, then deny (policy.toml:7)"
+    assert (
+        policy.evaluate("noop", {}).rule == "any tool → ask within 1m30s, then deny (policy.toml:7)"
+    )
 
 
 def test_an_explicit_name_is_what_the_approver_sees() -> None:
-    policy = parse_policy('[[rule]]\nname = "writes need review"\ntool = "write_file"\ntier = "ask"\n')
+    policy = parse_policy(
+        '[[rule]]\nname = "writes need review"\ntool = "write_file"\ntier = "ask"\n'
+    )
     assert policy.evaluate("write_file", {"path": "a"}).rule == "writes need review"
 
 

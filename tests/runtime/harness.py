@@ -1,0 +1,92 @@
+"""Helpers for runtime tests: recordings written on the fly, an in-process runtime, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agentctl.paths import get_paths
+from agentctl.protocol import CreateSession, SessionStatus
+from agentctl.runtime import Runtime
+from agentctl.tools import Tool, ToolContext, ToolOutcome, ToolRegistry, default_registry
+from store import EventStore
+
+
+def write_recording(path: Path, responses: Sequence[dict[str, Any]]) -> Path:
+    lines = [json.dumps({"format": "agentctl-recording", "version": 1})]
+    lines += [json.dumps({"usage": {"input_tokens": 10, "output_tokens": 5}, **r}) for r in responses]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def call(name: str, args: dict[str, Any] | str, call_id: str | None = None, text: str = "") -> dict[str, Any]:
+    return {"text": text, "tool_calls": [{"id": call_id or f"c_{name}", "name": name, "args": args}]}
+
+
+def final(text: str = "done") -> dict[str, Any]:
+    return {"text": text, "tool_calls": []}
+
+
+class NoopArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = 0
+
+
+class Counter:
+    """An in-process, non-idempotent tool that counts its executions (side effects)."""
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+
+    def tool(self, name: str = "count", idempotent: bool = False) -> Tool:
+        def run(ctx: ToolContext, args: NoopArgs) -> ToolOutcome:
+            self.runs.append(args.n)
+            return ToolOutcome(exit_code=0, output=f"ran {args.n}")
+
+        return Tool(name, "count a side effect", NoopArgs, idempotent=idempotent, run=run, needs_sandbox=False)
+
+
+def registry(*tools: Tool) -> ToolRegistry:
+    reg = default_registry()
+    for tool in tools:
+        reg.register(tool)
+    return reg
+
+
+async def start_runtime(store: EventStore, tools: ToolRegistry | None = None, **kwargs: Any) -> Runtime:
+    from agentctl.providers.retry import RetryPolicy
+
+    kwargs.setdefault("retry_policy", RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05))
+    rt = Runtime(store, paths=get_paths().ensure(), tools=tools, **kwargs)
+    await rt.start()
+    return rt
+
+
+async def settle(rt: Runtime, sid: str, timeout: float = 60.0) -> SessionStatus:
+    """Wait until the session's actor stops; its status then."""
+    async def loop() -> SessionStatus:
+        while True:
+            await rt.wait_idle(sid)
+            await asyncio.sleep(0)
+            task = rt._tasks.get(sid)
+            if task is None or task.done():
+                status = rt.journal.state(sid).status
+                assert status is not None
+                return status
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def create(task: str, recording: Path, **kwargs: Any) -> CreateSession:
+    kwargs.setdefault("image", "none")
+    kwargs.setdefault("policy", "permissive")
+    return CreateSession(task=task, model=f"replay:{recording}", **kwargs)
+
+
+def types(rt: Runtime, sid: str) -> list[str]:
+    return [e.type for e in rt.store.read_stream(sid)]
