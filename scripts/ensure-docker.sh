@@ -16,13 +16,13 @@ if [ "$(id -u)" != "0" ] || [ ! -f /etc/debian_version ] || ! command -v apt-get
     exit 1
 fi
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-    echo "installing Debian's docker.io and debootstrap ..." >&2
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v jq >/dev/null; then
+    echo "installing Debian's docker.io, debootstrap and jq ..." >&2
     if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]; then
         apt-get update -qq
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null \
-        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap jq >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap jq >/dev/null; }
 fi
 
 if ! pgrep -x dockerd >/dev/null; then

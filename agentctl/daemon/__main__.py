@@ -17,6 +17,7 @@ from agentctl.errors import AgentctlError
 from agentctl.paths import Paths, get_paths
 
 from .server import configured_token, serve
+from .stream import BUFFER_CAPACITY
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
@@ -37,6 +38,13 @@ def configure_logging(paths: Paths, *, to_stderr: bool, level: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agentctl.daemon", description=__doc__)
     parser.add_argument("--tcp", type=int, metavar="PORT", help="also listen on 127.0.0.1:PORT")
+    parser.add_argument(
+        "--stream-buffer",
+        type=int,
+        default=BUFFER_CAPACITY,
+        metavar="N",
+        help="live events buffered per streaming client before it falls back to re-reading the log",
+    )
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
@@ -45,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(paths, to_stderr=not args.background, level=args.log_level)
     try:
         token = configured_token(paths) if args.tcp is not None else None
-        asyncio.run(serve(paths, tcp_port=args.tcp, token=token))
+        asyncio.run(
+            serve(paths, tcp_port=args.tcp, token=token, stream_capacity=args.stream_buffer)
+        )
     except AgentctlError as exc:
         root = logging.getLogger()
         for handler in list(root.handlers):  # the log file gets the record, stderr one clean line

@@ -42,6 +42,7 @@ from store import DuckDBEventStore, LockHeldError
 
 from .context import Daemon
 from .routes import ROUTES
+from .stream import BUFFER_CAPACITY
 from .web import EXCEPTION_HANDLERS, BearerAuth
 
 log = logging.getLogger("agentctl.daemon")
@@ -189,6 +190,7 @@ async def serve(
     tcp_port: int | None = None,
     token: str | None = None,
     crash: CrashPoints | None = None,
+    stream_capacity: int = BUFFER_CAPACITY,
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT. Raises DaemonError when it cannot start."""
     paths.ensure()
@@ -205,7 +207,9 @@ async def serve(
         tcp_sock = bind_tcp(tcp_port) if tcp_port is not None else None
         runtime = Runtime(store, paths=paths, crash=crash)
         tcp = f"127.0.0.1:{tcp_sock.getsockname()[1]}" if tcp_sock is not None else None
-        daemon = Daemon(paths=paths, store=store, runtime=runtime, tcp=tcp)
+        daemon = Daemon(
+            paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity
+        )
         await runtime.start()
         try:
             await _serve(daemon, unix_sock, tcp_sock, token)
@@ -246,8 +250,8 @@ async def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_stop, signum)
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     try:
-        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         while not all(server.started for server, _ in servers):
             if any(task.done() for task in tasks):
                 break
@@ -263,5 +267,10 @@ async def _serve(
             )
         await asyncio.gather(*tasks)
     finally:
+        # One listener failing takes the other down with it.
+        daemon.stopping.set()
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

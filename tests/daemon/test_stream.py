@@ -66,9 +66,7 @@ async def collect(
 async def test_backlog_only_in_batches(store: DuckDBEventStore) -> None:
     append(store, "a", 25)
     append(store, "b", 5)
-    batches = [
-        b async for b in stream_events(store, Cursor("a", after=3), follow=False, batch=10)
-    ]
+    batches = [b async for b in stream_events(store, Cursor("a", after=3), follow=False, batch=10)]
     assert [len(b) for b in batches] == [10, 10, 2]
     assert [e.seq for b in batches for e in b] == list(range(4, 26))
     assert all(e.stream == "a" for b in batches for e in b)

@@ -1,0 +1,47 @@
+"""Helpers of the daemon tests: recordings, waiting for a status, comparing logs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agentctl.client import Client
+from agentctl.protocol import Envelope
+
+Response = dict[str, Any]
+
+
+def reply(text: str, *calls: tuple[str, dict[str, Any]], step: int = 0) -> Response:
+    return {
+        "text": text,
+        "tool_calls": [
+            {"id": f"call_{step}_{i}", "name": name, "args": args}
+            for i, (name, args) in enumerate(calls)
+        ],
+        "usage": {"input_tokens": 10, "output_tokens": 5},
+    }
+
+
+def reads(n: int, *, start: int = 0) -> list[Response]:
+    """`n` steps that each read a file (allowed by the default policy, fails without a sandbox)."""
+    return [
+        reply(f"step {i}", ("read_file", {"path": f"f{i}.txt"}), step=i)
+        for i in range(start, start + n)
+    ]
+
+
+def wait_status(client: Client, session_id: str, *wanted: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.session(session_id).status.value
+        if status in wanted:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"session {session_id} is {status}, not {wanted}")
+        time.sleep(0.02)
+
+
+def assert_exact_log(events: list[Envelope], full: list[Envelope]) -> None:
+    """`events` is the session log: every seq once, in order, identical to the stored one."""
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.model_dump() for e in events] == [e.model_dump() for e in full]
