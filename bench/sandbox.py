@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import docker  # noqa: E402
+import docker
 
-from sandboxes import DockerSandboxDriver, SandboxSpec, ensure_default_image  # noqa: E402
+from sandboxes import DockerSandboxDriver, SandboxSpec, ensure_default_image
 
 RUNS = 50
 TARGET_RATIO = 1.2

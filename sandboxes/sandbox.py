@@ -234,7 +234,8 @@ class Sandbox:
             image=image,
             stream=self.stream,
             seq=seq,
-            created=_parse_time(str(info["Created"])),
+            # Whole seconds, as the engine's image list reports them: list_checkpoints agrees.
+            created=_parse_time(str(info["Created"])).replace(microsecond=0),
             size=int(info.get("Size") or 0),
         )
 

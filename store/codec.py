@@ -87,7 +87,10 @@ def _encode(event: NewEvent, max_event_bytes: int) -> EncodedEvent:
         )
         size = len(text.encode("utf-8")) + len(event.type.encode("utf-8"))
     except (TypeError, ValueError, RecursionError) as exc:
-        where = _first_unserialisable(event.data, "data", set()) or "data"
+        try:
+            where = _first_unserialisable(event.data, "data", set()) or "data"
+        except RecursionError:
+            where = "data (nested too deeply)"
         raise SerializationError(
             f"data of event {event.type!r} is not JSON-serialisable at {where}: {exc}"
         ) from None

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.docker
 
 
 def test_output_is_interleaved_and_exit_code_kept(shared_sandbox: Sandbox) -> None:
-    result = shared_sandbox.exec("echo out; echo err >&2; echo out2; exit 3")
+    # stdout and stderr are two pipes: their order holds when the writes are apart in time.
+    result = shared_sandbox.exec("echo out; sleep 0.1; echo err >&2; sleep 0.1; echo out2; exit 3")
     assert result.exit_code == 3
     assert result.output == "out\nerr\nout2\n"
     assert not result.truncated and result.full_output is None and not result.timed_out
@@ -26,7 +27,9 @@ def test_runs_bash_as_the_user_in_the_workspace(shared_sandbox: Sandbox) -> None
 
 def test_env_and_workdir(shared_sandbox: Sandbox) -> None:
     shared_sandbox.exec("mkdir -p sub")
-    result = shared_sandbox.exec("echo $GREETING; pwd", env={"GREETING": "hello"}, workdir="/workspace/sub")
+    result = shared_sandbox.exec(
+        "echo $GREETING; pwd", env={"GREETING": "hello"}, workdir="/workspace/sub"
+    )
     assert result.output == "hello\n/workspace/sub\n"
 
 
@@ -51,7 +54,7 @@ def test_background_leftovers_are_killed_when_the_call_ends(shared_sandbox: Sand
     assert result.exit_code == 0 and time.monotonic() - started < 3
     assert "sleep 300" not in shared_sandbox.exec("ps -eo args").output
     # A process that leaves the group on purpose survives.
-    shared_sandbox.exec("setsid sleep 300 </dev/null >/dev/null 2>&1 &")
+    shared_sandbox.exec("setsid sleep 300 </dev/null >/dev/null 2>&1 & sleep 0.3")
     assert "sleep 300" in shared_sandbox.exec("ps -eo args").output
     shared_sandbox.exec("pkill -f 'sleep 300'")
 

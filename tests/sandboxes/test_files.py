@@ -69,7 +69,9 @@ def test_edit_replaces_exactly_one_occurrence(shared_sandbox: Sandbox) -> None:
 
 
 def test_list_files(shared_sandbox: Sandbox) -> None:
-    shared_sandbox.exec("rm -rf tree && mkdir -p tree/a/b/c && echo hi > tree/a/f.txt && ln -s a tree/link")
+    shared_sandbox.exec(
+        "rm -rf tree && mkdir -p tree/a/b/c && echo hi > tree/a/f.txt && ln -s a tree/link"
+    )
     entries = shared_sandbox.list_files("tree", max_depth=2)
     assert entries == [
         FileEntry("tree/a", "dir", entries[0].size),

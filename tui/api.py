@@ -1,0 +1,59 @@
+"""What the TUI needs of the daemon, as a Protocol.
+
+`agentctl.client.AsyncClient` satisfies it; the app depends on this shape only,
+so the rendering snapshots can feed it a fixed set of events without a daemon
+(the functional tests use the real daemon through `AsyncClient`).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from agentctl.protocol import (
+    ApprovalView,
+    DaemonStatus,
+    Decide,
+    Envelope,
+    ForkSession,
+    Health,
+    SessionSummary,
+)
+
+
+class DaemonAPI(Protocol):
+    async def health(self) -> Health: ...
+
+    async def status(self) -> DaemonStatus: ...
+
+    async def sessions(self, status: str | None = None) -> list[SessionSummary]: ...
+
+    async def session(self, session_id: str) -> SessionSummary: ...
+
+    def events(
+        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+    ) -> AsyncIterator[Envelope]: ...
+
+    def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]: ...
+
+    async def cancel(self, session_id: str, reason: str | None = None) -> None: ...
+
+    async def fork(self, session_id: str, req: ForkSession) -> SessionSummary: ...
+
+    async def approvals(self, session: str | None = None) -> list[ApprovalView]: ...
+
+    async def decide(self, approval_id: str, req: Decide) -> Envelope: ...
+
+    async def aclose(self) -> None: ...
+
+
+ClientFactory = Callable[[], Awaitable[DaemonAPI]]
+
+
+def default_approver() -> str:
+    """Who decides from this terminal: the OS user, like `agentctl approve`."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database (containers): still a name
+        return "unknown"
