@@ -14,6 +14,8 @@ benchmark's no-op tool); the CLI offers no way to do it.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class ToolContext:
     sandbox: Sandbox | None
     output_cap: int = 64_000
     timeout_s: float = 120.0
+    call_key: str | None = None  # the call's idempotency key (tool.started)
 
 
 class _Args(BaseModel):
@@ -61,6 +64,9 @@ class Tool:
     idempotent: bool
     run: Callable[[ToolContext, Any], ToolOutcome]
     needs_sandbox: bool = True
+    # For a non-idempotent tool found in flight after a crash: the result it
+    # recorded if it had completed, so it is neither repeated nor lost.
+    recover: Callable[[ToolContext], ToolOutcome | None] | None = None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -162,11 +168,36 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
+# The shell tool keeps a completion record per call inside the sandbox: the
+# command's exit code and its (capped) output, written the moment it ends. If
+# the daemon dies after the command but before `tool.finished` is committed,
+# resume finds the record and uses it: the side effect happened once and its
+# result is not lost. The record lives in the container, so it follows the
+# container's fate: a container restored from a checkpoint has none, which is
+# right, because the effects after that checkpoint are gone too.
+CALLS_DIR = "$HOME/.agentctl/calls"
+
+
+def _record_dir(key: str) -> str:
+    return f"{CALLS_DIR}/{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}"
+
+
+def _recorded_command(command: str, key: str, cap: int) -> str:
+    d = _record_dir(key)
+    return (
+        f'd="{d}"; mkdir -p "$d"; '
+        f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
+        f'head -c {cap} "$d/out" > "$d/kept"; wc -c < "$d/out" > "$d/size"; echo $rc > "$d/rc"; '
+        f'cat "$d/out"; rm -f "$d/out"; exit $rc'
+    )
+
+
 def _run_shell(ctx: ToolContext, args: ShellArgs) -> ToolOutcome:
     sandbox = _require_sandbox(ctx)
-    result = sandbox.exec(
-        args.command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap
-    )
+    command = args.command
+    if ctx.call_key:
+        command = _recorded_command(command, ctx.call_key, ctx.output_cap)
+    result = sandbox.exec(command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap)
     return ToolOutcome(
         exit_code=result.exit_code,
         output=result.output,
@@ -175,6 +206,21 @@ def _run_shell(ctx: ToolContext, args: ShellArgs) -> ToolOutcome:
         timed_out=result.timed_out,
         duration_ms=round(result.duration_ms, 3),
     )
+
+
+def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
+    if ctx.sandbox is None or not ctx.call_key:
+        return None
+    d = _record_dir(ctx.call_key)
+    probe = ctx.sandbox.exec(f'd="{d}"; test -f "$d/rc" && cat "$d/rc" "$d/size" && cat "$d/kept"', timeout_s=30)
+    if probe.exit_code != 0:
+        return None
+    rc, size, output = (probe.output.split("\n", 2) + ["", ""])[:3]
+    try:
+        exit_code, total = int(rc.strip()), int(size.strip())
+    except ValueError:
+        return None
+    return ToolOutcome(exit_code=exit_code, output=output, truncated=total > len(output.encode()))
 
 
 def _read(sb: Sandbox, a: ReadFileArgs) -> str:
@@ -203,6 +249,7 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         ShellArgs,
         idempotent=False,
         run=_run_shell,
+        recover=_recover_shell,
     ),
     Tool("read_file", "Read a text file in /workspace.", ReadFileArgs, idempotent=True, run=_file_tool(_read)),
     Tool(

@@ -116,7 +116,7 @@ def exists(run: Runner, path: str) -> bool:
 
 def list_entries(run: Runner, path: str, max_depth: int, limit: int) -> list[FileEntry]:
     out = _call(run, "list", path, str(max(max_depth, 1)), str(max(limit, 0)), cap=64 << 20)
-    base = _relative(run, path)
+    base = _relative(path)
     entries = []
     for record in bytes(out.stdout).split(b"\0"):
         if not record:
@@ -128,7 +128,7 @@ def list_entries(run: Runner, path: str, max_depth: int, limit: int) -> list[Fil
     return entries[:limit]
 
 
-def _relative(run: Runner, path: str) -> str:
+def _relative(path: str) -> str:
     """`path` relative to /workspace, lexically (the script already refused escapes)."""
     absolute = posixpath.normpath(posixpath.join(WORKSPACE, path))
     return posixpath.relpath(absolute, WORKSPACE)

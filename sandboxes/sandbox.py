@@ -16,7 +16,7 @@ import requests.exceptions
 
 from sandboxes import files
 from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
-from sandboxes.execution import CappedOutput, SplitOutput, run
+from sandboxes.execution import HOST_GRACE_S, CappedOutput, SplitOutput, run
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
 
 FILE_TOOL_DEADLINE_S = 120.0
@@ -85,7 +85,7 @@ class Sandbox:
                 user=self.user,
                 workdir=workdir,
                 env=dict(env) if env else None,
-                deadline_s=timeout_s + 5.0,
+                deadline_s=timeout_s + HOST_GRACE_S,
             )
         except BaseException:
             sink.discard()

@@ -55,5 +55,5 @@ def default_approver() -> str:
     """Who decides from this terminal: the OS user, like `agentctl approve`."""
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user database (containers): still a name
+    except Exception:  # no user database (a container): still a name
         return "unknown"

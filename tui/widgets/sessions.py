@@ -10,14 +10,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from agentctl.protocol import SessionSummary
 from agentctl.render import STATUS_STYLE
 
 COLUMNS = (
     ("id", "SESSION"),
-    ("status", "STATUS"),
+    ("status", "STATUS"),  # as wide as its longest value, so a change never truncates it
     ("steps", "STEPS"),
     ("cost", "COST"),
     ("approvals", "APPROVALS"),
@@ -58,7 +58,7 @@ class SessionsPane(DataTable[str | Text]):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=9 if key == "status" else None)
         self.border_title = "Sessions"
 
     def load(self, sessions: list[SessionSummary]) -> None:
@@ -78,7 +78,7 @@ class SessionsPane(DataTable[str | Text]):
             self.add_row(*row_of(summary), key=summary.id)
             return
         for (column, _), value in zip(COLUMNS, row_of(summary), strict=True):
-            self.update_cell(summary.id, column, value)
+            self.update_cell(summary.id, column, value, update_width=True)
 
     @property
     def selected(self) -> str | None:
@@ -86,7 +86,7 @@ class SessionsPane(DataTable[str | Text]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # noqa: BLE001 - no valid cursor yet
+        except CellDoesNotExist:  # no valid cursor yet
             return None
         return key.value
 

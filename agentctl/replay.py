@@ -1,0 +1,527 @@
+"""Replay: re-run a session on its recorded model responses and find where it diverges.
+
+A replay is client-side by design: it only needs what any client can do. It
+reads the original's events, writes its recording (DESIGN §8) under the data
+folder where the daemon can read it, starts a fresh session with the same
+task, sandbox and policy on `replay:<that file>`, answers each approval the
+way the original's approver did, gives it the same later user messages, and
+then compares the two logs.
+
+The comparison, `compare`, is a pure function over two event lists. What it
+compares is what the world did, not what the model said (the model's side is
+the same by construction): the sequence of executed tool calls as (step, tool
+name, sha256 of the canonical JSON of the arguments that ran, exit code),
+then the final status. The first difference is the divergence.
+
+The policy is replayed as recorded: `session.created` keeps the whole policy
+the original was judged by, so it is written back to a TOML file and the
+replay is judged by the same rules — a call that asked a person asks again
+(and gets the original's answer), a call the policy denied is denied again.
+Running the replay under a permissive policy instead would execute calls the
+original refused and report divergences that are not there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from agentctl.errors import RecordingError, UsageError
+from agentctl.protocol import (
+    Budget,
+    CreateSession,
+    Decide,
+    Limits,
+    ResumeSession,
+    SessionCreated,
+)
+from agentctl.providers.recording import RecordingHeader, response_from_data, write_recording
+
+if TYPE_CHECKING:
+    from agentctl.client import Client
+
+ENDED = ("completed", "failed", "cancelled")
+REPLAY_APPROVER = "replay"
+REPLAY_LABEL = "replay_of"
+
+
+class EventLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+# --- the comparison (pure) ------------------------------------------------------------
+
+
+def args_hash(args: object) -> str:
+    """sha256 of the canonical JSON of a call's arguments (sorted keys, no spaces)."""
+    text = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ExecutedCall:
+    """A tool call that really ran (a `tool.started` with its `tool.finished`)."""
+
+    step: int  # 1-based: the model response that asked for it
+    call_id: str
+    name: str
+    args_hash: str
+    exit_code: int | None
+    seq: int  # of its tool.started, in its own log
+
+    @property
+    def key(self) -> tuple[int, str, str, int | None]:
+        return (self.step, self.name, self.args_hash, self.exit_code)
+
+
+def executed_calls(events: Iterable[EventLike]) -> list[ExecutedCall]:
+    """The executed tool calls of a log, in order. A call re-run after a crash counts once."""
+    step = 0
+    started: dict[str, tuple[int, str, str, int]] = {}  # call id -> (step, name, hash, seq)
+    calls: list[ExecutedCall] = []
+    for event in events:
+        if event.type == "model.responded":
+            step += 1
+            started.clear()
+        elif event.type == "tool.started":
+            d = event.data
+            started[d["call_id"]] = (step, d["name"], args_hash(d.get("args")), event.seq)
+        elif event.type == "tool.finished":
+            begun = started.pop(event.data["call_id"], None)
+            if begun is None:
+                continue  # refused: it never ran
+            at, name, digest, seq = begun
+            calls.append(
+                ExecutedCall(
+                    at, event.data["call_id"], name, digest, event.data.get("exit_code"), seq
+                )
+            )
+    return calls
+
+
+def final_status(events: Sequence[EventLike]) -> tuple[str | None, str]:
+    """The last `session.status` of a log: (status, reason)."""
+    for event in reversed(events):
+        if event.type == "session.status":
+            return str(event.data["status"]), str(event.data.get("reason", ""))
+    return None, ""
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first place where two runs differ.
+
+    `kind` is what differs: `tool` (another tool ran), `args` (same tool,
+    other arguments), `exit_code`, `missing` (the replay ran fewer calls),
+    `extra` (it ran more), `step` (the same call at another step) or
+    `status` (every call agrees but the runs ended differently).
+    """
+
+    kind: str
+    index: int  # position in the sequence of executed calls (0-based)
+    step: int | None
+    original: ExecutedCall | None
+    replay: ExecutedCall | None
+    original_status: str | None = None
+    replay_status: str | None = None
+
+    def describe(self) -> str:
+        o, r = self.original, self.replay
+        if self.kind == "status":
+            return f"the runs ended differently: {self.original_status} (original) vs {self.replay_status} (replay)"
+        if self.kind == "missing" and o is not None:
+            return f"step {o.step}: the original ran {o.name} ({o.call_id}); the replay did not"
+        if self.kind == "extra" and r is not None:
+            return f"step {r.step}: the replay ran {r.name} ({r.call_id}); the original did not"
+        assert o is not None and r is not None
+        if self.kind == "tool":
+            return f"step {r.step}: the replay ran {r.name} where the original ran {o.name}"
+        if self.kind == "args":
+            return f"step {r.step}: {r.name} ran with other arguments (sha256 {o.args_hash[:12]} → {r.args_hash[:12]})"
+        if self.kind == "exit_code":
+            return f"step {r.step}: {r.name} exited {r.exit_code} where the original exited {o.exit_code}"
+        return f"{r.name} ran at step {r.step} where the original ran it at step {o.step}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "index": self.index,
+            "step": self.step,
+            "original": asdict(self.original) if self.original else None,
+            "replay": asdict(self.replay) if self.replay else None,
+            "original_status": self.original_status,
+            "replay_status": self.replay_status,
+            "message": self.describe(),
+        }
+
+
+def compare(
+    original_events: Sequence[EventLike], replay_events: Sequence[EventLike]
+) -> Divergence | None:
+    """The first divergence between two runs of the same recording, or None when identical."""
+    original, replay = executed_calls(original_events), executed_calls(replay_events)
+    for index, (o, r) in enumerate(zip(original, replay, strict=False)):
+        if o.key == r.key:
+            continue
+        if o.name != r.name:
+            kind = "tool"
+        elif o.args_hash != r.args_hash:
+            kind = "args"
+        elif o.step != r.step:
+            kind = "step"
+        else:
+            kind = "exit_code"
+        return Divergence(kind, index, min(o.step, r.step), o, r)
+    if len(original) > len(replay):
+        o = original[len(replay)]
+        return Divergence("missing", len(replay), o.step, o, None)
+    if len(replay) > len(original):
+        r = replay[len(original)]
+        return Divergence("extra", len(original), r.step, None, r)
+    o_status, _ = final_status(original_events)
+    r_status, _ = final_status(replay_events)
+    if o_status != r_status:
+        last = original[-1].step if original else None
+        return Divergence("status", len(original), last, None, None, o_status, r_status)
+    return None
+
+
+# --- what the original did, as the replay needs it ---------------------------------------
+
+
+def recording_header(events: Sequence[EventLike], session_id: str) -> RecordingHeader:
+    created = _created(events, session_id)
+    first = events[0]
+    ts = getattr(first, "ts", None)
+    return RecordingHeader(
+        task=created.task,
+        model=created.model,
+        session=session_id,
+        created=ts.isoformat().replace("+00:00", "Z") if ts is not None else None,
+    )
+
+
+_RESPONSE_FIELDS = ("text", "tool_calls", "usage", "cost_usd", "latency_ms")
+
+
+def write_session_recording(events: Sequence[EventLike], session_id: str, fp: TextIO) -> int:
+    """Write the recording of a session's log; returns the number of responses."""
+    header = recording_header(events, session_id)
+    responses = []
+    for event in events:
+        if event.type != "model.responded":
+            continue
+        data = {k: v for k, v in event.data.items() if k in _RESPONSE_FIELDS}
+        data["cost_usd"] = float(data.get("cost_usd", 0.0))
+        data["latency_ms"] = float(data.get("latency_ms", 0.0))
+        try:
+            responses.append(response_from_data(data))
+        except RecordingError as exc:
+            raise RecordingError(f"{session_id} seq {event.seq}: {exc.message}") from None
+    write_recording(header, responses, fp)
+    return len(responses)
+
+
+def _created(events: Sequence[EventLike], session_id: str) -> SessionCreated:
+    if not events or events[0].type != "session.created":
+        raise UsageError(f"session {session_id} has no session.created event")
+    return SessionCreated.model_validate(events[0].data)
+
+
+def _toml_str(value: str) -> str:
+    # A JSON string (ASCII, escapes \" \\ \n \uXXXX) is a valid TOML basic string.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def policy_toml(policy: dict[str, Any]) -> str:
+    """A policy file that `load_policy` reads back as the stored policy (rule names kept)."""
+    lines = [
+        f"# the policy of {policy.get('name', 'a session')}, as recorded in its session.created",
+        f"default = {_toml_str(str(policy.get('default_tier', 'ask')))}",
+        f"network = {'true' if policy.get('network', True) else 'false'}",
+    ]
+    for rule in policy.get("rules", []):
+        lines += ["", "[[rule]]", f"tool = {_toml_str(rule.get('tool', '*'))}"]
+        for key in ("command", "path"):
+            if rule.get(key) is not None:
+                lines.append(f"{key} = {_toml_str(rule[key])}")
+        lines.append(f"tier = {_toml_str(rule['tier'])}")
+        if rule.get("timeout_s") is not None:
+            lines.append(f"timeout = {float(rule['timeout_s'])!r}")
+        if rule.get("on_expiry", "deny") != "deny":
+            lines.append(f"on_expiry = {_toml_str(rule['on_expiry'])}")
+        if rule.get("name"):
+            lines.append(f"name = {_toml_str(rule['name'])}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the original's approver answered a call: the replay answers the same."""
+
+    approve: bool
+    args: dict[str, Any] | None
+    reason: str
+    cancel: bool = False  # the original was cancelled while this call waited
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A user message or raised budget the original got after it stopped at `step`."""
+
+    step: int
+    message: str | None
+    budget: Budget | None
+
+
+@dataclass
+class Script:
+    """Everything a replay must do the way the original did, keyed by (step, call id)."""
+
+    answers: dict[tuple[int, str], Answer] = field(default_factory=dict)
+    wakes: list[Wake] = field(default_factory=list)
+    ran: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)  # args that ran
+
+    def answer(self, step: int, call_id: str) -> Answer:
+        found = self.answers.get((step, call_id))
+        if found is not None:
+            return found
+        if (step, call_id) in self.ran:  # the original ran it without asking (another policy)
+            return Answer(True, self.ran[(step, call_id)], "the original ran this call")
+        return Answer(False, None, "replay: the original did not run this call")
+
+
+def script_of(events: Sequence[EventLike]) -> Script:
+    script = Script()
+    step = 0
+    requested: dict[str, tuple[int, str]] = {}  # approval id -> (step, call id)
+    decided: dict[str, tuple[int, str]] = {}
+    first_status = True
+    for i, event in enumerate(events):
+        d = event.data
+        if event.type == "model.responded":
+            step += 1
+        elif event.type == "approval.requested":
+            requested[d["approval_id"]] = (step, d["call_id"])
+        elif event.type == "approval.decided" and d["approval_id"] in requested:
+            key = requested[d["approval_id"]]
+            if d["decision"] == "approved":
+                script.answers[key] = Answer(True, d.get("args"), d.get("reason", ""))
+            else:
+                cancelled = d.get("approver") == "agentctl" and _cancel_follows(events, i + 1)
+                reason = d.get("reason", "") or f"{d['decision']} in the original"
+                script.answers[key] = Answer(False, None, reason, cancel=cancelled)
+            decided[d["approval_id"]] = key
+        elif event.type == "tool.started":
+            script.ran[(step, d["call_id"])] = dict(d["args"])
+        elif event.type == "message.user":
+            script.wakes.append(Wake(step, d["text"], None))
+        elif event.type == "session.status" and d["status"] == "running":
+            if first_status:
+                first_status = False
+                continue
+            if d.get("budget"):
+                budget = Budget.model_validate(d["budget"])
+                last = script.wakes[-1] if script.wakes else None
+                if (
+                    last is not None
+                    and last.step == step
+                    and last.budget is None
+                    and events[i - 1].type == "message.user"
+                ):
+                    script.wakes[-1] = Wake(step, last.message, budget)
+                else:
+                    script.wakes.append(Wake(step, None, budget))
+    return script
+
+
+def _cancel_follows(events: Sequence[EventLike], start: int) -> bool:
+    """A cancel denies the pending approvals, then says `cancelled`, in one batch."""
+    for event in events[start:]:
+        if event.type == "approval.decided":
+            continue
+        return event.type == "session.status" and event.data["status"] == "cancelled"
+    return False
+
+
+def replay_request(
+    events: Sequence[EventLike],
+    session_id: str,
+    recording: Path,
+    policy_file: Path,
+    image: str | None,
+) -> CreateSession:
+    """The session that re-runs `session_id`: same task, sandbox, budget and policy; recorded model."""
+    created = _created(events, session_id)
+    sandbox = created.sandbox
+    return CreateSession(
+        task=created.task,
+        model=f"replay:{recording}",
+        policy=str(policy_file),
+        image=image or sandbox.image or "none",
+        network=sandbox.network,
+        workspace=sandbox.workspace,
+        mount_workspace=sandbox.mount_workspace,
+        budget=created.budget,
+        labels={**created.labels, REPLAY_LABEL: session_id},
+        limits=Limits.model_validate(sandbox.limits.model_dump()),
+    )
+
+
+# --- running a replay through the client ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    original: str
+    replay: str
+    recording: str
+    calls: int  # executed calls of the original
+    replay_calls: int
+    original_status: str | None
+    replay_status: str | None
+    divergence: Divergence | None
+    decisions: int  # approvals answered for the replay
+
+    @property
+    def identical(self) -> bool:
+        return self.divergence is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identical": self.identical,
+            "original": self.original,
+            "replay": self.replay,
+            "recording": self.recording,
+            "calls": self.calls,
+            "replay_calls": self.replay_calls,
+            "original_status": self.original_status,
+            "replay_status": self.replay_status,
+            "decisions": self.decisions,
+            "divergence": self.divergence.to_dict() if self.divergence else None,
+        }
+
+
+Progress = Callable[[str], None]
+
+
+def replay_session(
+    client: Client,
+    session_id: str,
+    *,
+    data_dir: Path,
+    image: str | None = None,
+    progress: Progress | None = None,
+) -> ReplayReport:
+    """Re-run `session_id` in a fresh sandbox on its recording; compare the two runs."""
+    say = progress or (lambda _: None)
+    summary = client.session(session_id)
+    if summary.status.value in ("running", "waiting"):
+        raise UsageError(
+            f"session {session_id} is still {summary.status.value}; replay compares finished runs",
+            hint="wait for it to end, or cancel it",
+        )
+    original = list(client.events(session_id))
+    folder = data_dir / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    recording = folder / f"{session_id}.jsonl"
+    with recording.open("w", encoding="utf-8") as fp:
+        write_session_recording(original, session_id, fp)
+    policy_file = folder / f"{session_id}.policy.toml"
+    policy_file.write_text(policy_toml(_created(original, session_id).policy), encoding="utf-8")
+    script = script_of(original)
+
+    started = client.create_session(
+        replay_request(original, session_id, recording, policy_file, image)
+    )
+    rid = started.id
+    say(f"replaying {session_id} as {rid}")
+    decisions = _drive(client, rid, script, say)
+    replayed = list(client.events(rid))
+    divergence = compare(original, replayed)
+    return ReplayReport(
+        original=session_id,
+        replay=rid,
+        recording=str(recording),
+        calls=len(executed_calls(original)),
+        replay_calls=len(executed_calls(replayed)),
+        original_status=final_status(original)[0],
+        replay_status=final_status(replayed)[0],
+        divergence=divergence,
+        decisions=decisions,
+    )
+
+
+def _drive(client: Client, rid: str, script: Script, say: Progress) -> int:
+    """Follow the replay to its end, answering approvals and waking it as the original was."""
+    cursor, step, decisions = 0, 0, 0
+    wakes = list(script.wakes)
+    answered: set[str] = set()
+    while True:
+        stopped: str | None = None
+        for event in client.events(rid, after=cursor, follow=True):
+            cursor = event.seq
+            if event.type == "model.responded":
+                step += 1
+            if event.type != "session.status":
+                continue
+            status = event.data["status"]
+            if status == "waiting":
+                decisions += _answer_pending(client, rid, script, step, answered, say)
+            elif status in ("paused", *ENDED):
+                stopped = status
+                break
+        if stopped is None:
+            continue  # the stream closed under us (daemon restart): go on from the cursor
+        while wakes and wakes[0].step < step:
+            wakes.pop(0)  # the original was woken while running: nothing to give here
+        if stopped in ("paused", "completed") and wakes and wakes[0].step == step:
+            wake = wakes.pop(0)
+            say(
+                f"step {step}: {'new message' if wake.message else 'raised budget'}, as in the original"
+            )
+            client.resume(rid, ResumeSession(message=wake.message, budget=wake.budget))
+            continue
+        return decisions
+
+
+def _answer_pending(
+    client: Client, rid: str, script: Script, step: int, answered: set[str], say: Progress
+) -> int:
+    count = 0
+    for approval in client.approvals(session=rid):
+        if approval.id in answered:
+            continue
+        answered.add(approval.id)
+        answer = script.answer(step, approval.call_id)
+        if answer.cancel:
+            say(f"step {step}: {approval.tool} — the original was cancelled here")
+            client.cancel(rid, answer.reason or "cancelled, as in the original")
+            return count
+        if answer.approve:
+            say(f"step {step}: approve {approval.tool} ({approval.call_id}), as in the original")
+            client.decide(
+                approval.id,
+                Decide(
+                    decision="approve",
+                    approver=REPLAY_APPROVER,
+                    args=answer.args,
+                    reason=answer.reason,
+                ),
+            )
+        else:
+            say(f"step {step}: deny {approval.tool} ({approval.call_id}): {answer.reason}")
+            client.decide(
+                approval.id, Decide(decision="deny", approver=REPLAY_APPROVER, reason=answer.reason)
+            )
+        count += 1
+    return count

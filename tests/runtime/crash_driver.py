@@ -1,0 +1,54 @@
+"""A runtime process for the crash tests: start or resume, approve whatever is asked, until done.
+
+    python -m tests.runtime.crash_driver DB RECORDING
+
+`AGENTCTL_CRASH_AT` (see agentctl.crashpoints) makes it die at a named point;
+run again without it, it recovers from the log and finishes. Prints the
+session id and exits 0 when the session completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from agentctl.crashpoints import CrashPoints
+from agentctl.paths import get_paths
+from agentctl.protocol import CreateSession, Decide, SessionStatus
+from agentctl.providers.retry import RetryPolicy
+from agentctl.runtime import Runtime
+from store import DuckDBEventStore
+
+
+async def main(db: Path, recording: Path) -> int:
+    crash = CrashPoints()
+    store = DuckDBEventStore(db, before_commit=crash.mid_batch)
+    rt = Runtime(store, paths=get_paths().ensure(), crash=crash, retry_policy=RetryPolicy(base_delay_s=0.01))
+    await rt.start()
+    sessions = rt.sessions()
+    if sessions:
+        sid = sessions[0].id
+    else:
+        sid = await rt.create_session(
+            CreateSession(task="append lines", model=f"replay:{recording}", policy="permissive")
+        )
+    for _ in range(200):
+        await rt.wait_idle(sid)
+        await asyncio.sleep(0.01)
+        state = rt.journal.state(sid)
+        if state.status is SessionStatus.WAITING:
+            for approval in rt.approvals(sid):
+                await rt.decide(approval.id, Decide(decision="approve", approver="crash-test"))
+        elif state.status is SessionStatus.RUNNING:
+            rt._spawn(sid)
+        else:
+            break
+    await rt.stop()
+    store.close()
+    print(sid)
+    return 0 if state.status is SessionStatus.COMPLETED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2]))))

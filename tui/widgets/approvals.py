@@ -1,0 +1,153 @@
+"""The approval queue across all sessions, and the context of the selected one.
+
+The queue is a table (session, tool, arguments, deadline); under it, the
+selected approval in full: the call and its arguments, the diff of a file
+write (syntax-highlighted), the agent's last message, the tier and the rule
+that asked, and a countdown to the deadline that ticks every second. The
+clock is injected so snapshots are stable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from agentctl.protocol import ApprovalView
+from agentctl.render import short_args
+
+Clock = Callable[[], datetime]
+
+
+def countdown(expires_at: datetime | None, now: datetime) -> str:
+    if expires_at is None:
+        return "no deadline"
+    seconds = int((expires_at - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def short_id(value: str) -> str:
+    return "…" + value[-8:] if len(value) > 12 else value
+
+
+def _section(title: str) -> Text:
+    return Text(f"── {title} ", style="bold dim")
+
+
+def approval_context(a: ApprovalView, now: datetime) -> RenderableType:
+    head = Text.assemble((a.tool, "bold yellow"), " ", (short_args(a.args, 80), ""))
+    where = Text(f"session {a.session} · seq {a.seq} · approval {a.id}", style="dim")
+    tier = Text.assemble(("tier ", "dim"), (a.tier, "bold"), ("  rule ", "dim"), a.rule or "-")
+    left = countdown(a.expires_at, now)
+    deadline = Text.assemble(("deadline ", "dim"), (left, "bold red" if a.expires_at else "dim"))
+    if a.expires_at is not None:
+        deadline.append(f"  then {a.on_expiry}", style="dim")
+    parts: list[RenderableType] = [head, where, tier, deadline]
+    if a.context.reason and a.context.reason != "policy":
+        parts.append(Text.assemble(("why ", "dim"), a.context.reason))
+    parts += [_section("the agent said"), Text(a.context.last_message or "(nothing)")]
+    args = json.dumps(a.args, indent=2, ensure_ascii=False)
+    parts += [_section("arguments"), _syntax(args, "json")]
+    if a.context.diff:
+        parts += [_section("diff"), _syntax(a.context.diff, "diff")]
+    return Group(*parts)
+
+
+def _syntax(code: str, lexer: str) -> Syntax:
+    return Syntax(code, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+class ApprovalsPane(Vertical):
+    """Pending approvals; `a`, `d` and `e` act on the highlighted one."""
+
+    DEFAULT_CSS = """
+    ApprovalsPane > DataTable { height: auto; max-height: 12; }
+    ApprovalsPane > VerticalScroll { height: 1fr; }
+    """
+
+    def __init__(self, clock: Clock, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self.pending: dict[str, ApprovalView] = {}
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[str | Text] = DataTable(id="approval-queue", cursor_type="row")
+        yield table
+        with VerticalScroll(id="approval-context-scroll"):
+            yield Static(id="approval-context")
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one("#approval-queue", DataTable)
+
+    def on_mount(self) -> None:
+        self.border_title = "Approvals"
+        for key in ("SESSION", "TOOL", "ARGS", "DEADLINE"):
+            self.table.add_column(key, key=key.lower())
+        self.set_interval(1.0, self.tick)
+        self._show_context()
+
+    def load(self, approvals: list[ApprovalView]) -> None:
+        """Replace the queue, keeping the highlighted approval if it is still pending."""
+        current = self.selected
+        self.pending = {a.id: a for a in approvals}
+        table = self.table
+        table.clear()
+        now = self.clock()
+        for a in approvals:
+            table.add_row(
+                short_id(a.session),
+                a.tool,
+                short_args(a.args, 40),
+                countdown(a.expires_at, now),
+                key=a.id,
+            )
+        if current is not None and current.id in self.pending:
+            table.move_cursor(row=table.get_row_index(current.id))
+        self.border_title = f"Approvals · {len(approvals)} pending"
+        self._show_context()
+
+    @property
+    def selected(self) -> ApprovalView | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return self.pending.get(key.value or "")
+
+    def tick(self) -> None:
+        now = self.clock()
+        for a in self.pending.values():
+            if a.expires_at is not None:
+                self.table.update_cell(a.id, "deadline", countdown(a.expires_at, now))
+        selected = self.selected
+        if selected is not None and selected.expires_at is not None:
+            self._show_context()
+
+    def _show_context(self) -> None:
+        selected = self.selected
+        body: RenderableType = (
+            approval_context(selected, self.clock())
+            if selected is not None
+            else Text("no pending approval", style="dim")
+        )
+        self.query_one("#approval-context", Static).update(body)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_context()
