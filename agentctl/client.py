@@ -5,16 +5,16 @@ The CLI uses `Client` (sync), the TUI `AsyncClient`; both are thin shells over
 body, and how to read the answer), and over `error_from`, which turns an
 error body back into the `AgentctlError` subclass the daemon raised. A daemon
 that does not answer is a `DaemonError` with a message saying where it was
-looked for. Streams (`events`, `all_events`) are lazy iterators of
-`Envelope`s read line by line from NDJSON; breaking out of the loop closes
-the connection.
+looked for. Streams (`events`, `all_events`) are lazy generators of
+`Envelope`s read line by line from NDJSON: the request is sent on the first
+`next()`, and `close()` (or leaving the loop) closes the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -294,7 +294,7 @@ class Client:
             raise error_from(response.status_code, response.content, response.reason_phrase)
         return call.parse(response.content)
 
-    def _stream(self, call: Call[Envelope]) -> Iterator[Envelope]:
+    def _stream(self, call: Call[Envelope]) -> Generator[Envelope, None, None]:
         try:
             with self._http.stream(
                 call.method, call.path, timeout=_stream_timeout(self._timeout), **call.request()
@@ -325,10 +325,10 @@ class Client:
 
     def events(
         self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
-    ) -> Iterator[Envelope]:
+    ) -> Generator[Envelope, None, None]:
         return self._stream(Routes.events(session_id, after, follow, until_end))
 
-    def all_events(self, after: int = 0, follow: bool = False) -> Iterator[Envelope]:
+    def all_events(self, after: int = 0, follow: bool = False) -> Generator[Envelope, None, None]:
         return self._stream(Routes.all_events(after, follow))
 
     def post_message(self, session_id: str, text: str) -> None:
@@ -407,7 +407,7 @@ class AsyncClient:
             raise error_from(response.status_code, response.content, response.reason_phrase)
         return call.parse(response.content)
 
-    async def _stream(self, call: Call[Envelope]) -> AsyncIterator[Envelope]:
+    async def _stream(self, call: Call[Envelope]) -> AsyncGenerator[Envelope, None]:
         try:
             async with self._http.stream(
                 call.method, call.path, timeout=_stream_timeout(self._timeout), **call.request()
@@ -438,10 +438,10 @@ class AsyncClient:
 
     def events(
         self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
-    ) -> AsyncIterator[Envelope]:
+    ) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.events(session_id, after, follow, until_end))
 
-    def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]:
+    def all_events(self, after: int = 0, follow: bool = False) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.all_events(after, follow))
 
     async def post_message(self, session_id: str, text: str) -> None:

@@ -8,6 +8,8 @@ exits at once (`os._exit`, no cleanup, no flush) when one is reached:
     after:tool.finished[:N]
     after:checkpoint.created[:N]
     store:mid-batch[:N]           inside the Nth store batch: rows inserted, not committed
+    store:mid-batch:TYPE[:N]      inside the batch holding the Nth event of TYPE, e.g.
+                                  store:mid-batch:tool.finished:3
 
 N counts occurrences in this process and defaults to 1. The crash tests kill
 a session at each point in turn, restart, and prove nothing is lost and no
@@ -19,6 +21,8 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 CRASH_EXIT_CODE = 86
 ENV = "AGENTCTL_CRASH_AT"
@@ -54,5 +58,10 @@ class CrashPoints:
         if self._targets:
             self.reach(f"after:{event_type}")
 
-    def mid_batch(self, _events_in_batch: int) -> None:
+    def mid_batch(self, events: Sequence[Any]) -> None:
+        """The store's `before_commit` hook: `events` are the batch's, each with a `type`."""
+        if not self._targets:
+            return
         self.reach("store:mid-batch")
+        for event in events:
+            self.reach(f"store:mid-batch:{event.type}")

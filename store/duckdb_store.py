@@ -47,15 +47,16 @@ class DuckDBEventStore(GroupCommitStore):
         *,
         max_event_bytes: int = 1_000_000,
         max_batch: int = 1000,
-        before_commit: Callable[[int], None] | None = None,
+        before_commit: Callable[[Sequence[StoredEvent]], None] | None = None,
         lock: bool = True,
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> None:
         """Open (creating and migrating if need be) the store at `path`.
 
         With `lock`, first take the writer lock on `<path>.lock` (`LockHeldError`
-        if another writer has it). `before_commit(n_events)` runs inside each
-        batch's transaction just before COMMIT: a fault-injection point.
+        if another writer has it). `before_commit(events)` runs inside each
+        batch's transaction just before COMMIT, with the batch's events: a
+        fault-injection point.
         """
         super().__init__(max_event_bytes=max_event_bytes, max_batch=max_batch)
         self.path = Path(path)
@@ -118,7 +119,7 @@ class DuckDBEventStore(GroupCommitStore):
                     ],
                 )
             if self._before_commit is not None:
-                self._before_commit(len(rows))
+                self._before_commit([row.event for row in rows])
             conn.commit()
         except BaseException:
             with suppress(duckdb.Error):  # a failed COMMIT has already ended it

@@ -99,26 +99,20 @@ class AgentctlApp(App[None]):
         self._select_when_seen: str | None = session
 
     def compose(self) -> ComposeResult:
+        # Kept as attributes: a handler may run while a dialog is the current screen,
+        # where a query would not find them.
+        self.sessions = SessionsPane(id="sessions")
+        self.timeline = Timeline(id="timeline")
+        self.approvals = ApprovalsPane(self.clock, id="approvals")
+        self.link_bar = Static("connecting…", id="link")
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield SessionsPane(id="sessions")
-                yield Timeline(id="timeline")
-            yield ApprovalsPane(self.clock, id="approvals")
-        yield Static("connecting…", id="link")
+                yield self.sessions
+                yield self.timeline
+            yield self.approvals
+        yield self.link_bar
         yield Footer()
-
-    @property
-    def sessions(self) -> SessionsPane:
-        return self.query_one(SessionsPane)
-
-    @property
-    def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
-
-    @property
-    def approvals(self) -> ApprovalsPane:
-        return self.query_one(ApprovalsPane)
 
     def on_mount(self) -> None:
         self.sub_title = f"deciding as {self.approver}"
@@ -283,7 +277,7 @@ class AgentctlApp(App[None]):
         return seqs[-1] if seqs else 0
 
     def _update_link(self) -> None:
-        bar = self.query_one("#link", Static)
+        bar = self.link_bar
         lost = Link.LOST in self.links.values()
         state = "○ daemon unreachable, reconnecting" if lost else "● connected"
         if self.links and not lost:

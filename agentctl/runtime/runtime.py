@@ -371,7 +371,7 @@ class Runtime:
         copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
         new_sid = ids.session_id()
         async with self.journal.lock(new_sid):
-            await asyncio.to_thread(self.journal.append_copy, new_sid, copied)
+            await self.journal.append_copy(new_sid, copied)
             items: list[tuple[str, object]] = []
             if created.sandbox.image is not None:
                 checkpoint = prefix.latest_checkpoint
@@ -388,17 +388,17 @@ class Runtime:
     # -- queries (projections of the log) ------------------------------------------------
 
     def session(self, sid: str) -> SessionSummary:
-        return summarize(self.journal.state(sid))
+        return summarize(self.journal.durable_state(sid))
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
-        out = [summarize(s) for s in self.journal.states.values() if s.created]
+        out = [summarize(s) for s in self.journal.durable.values() if s.created]
         if status:
             out = [s for s in out if s.status.value == status]
         return sorted(out, key=lambda s: s.created_at)
 
     def approvals(self, session_id: str | None = None) -> list[ApprovalView]:
         states: Sequence[SessionState] = (
-            [self.journal.state(session_id)] if session_id else list(self.journal.states.values())
+            [self.journal.durable_state(session_id)] if session_id else list(self.journal.durable.values())
         )
         return [
             ApprovalView(
@@ -421,7 +421,7 @@ class Runtime:
 
     def counts_by_status(self) -> dict[str, int]:
         counts = {s.value: 0 for s in SessionStatus}
-        for state in self.journal.states.values():
+        for state in self.journal.durable.values():
             if state.status is not None:
                 counts[state.status.value] += 1
         return counts

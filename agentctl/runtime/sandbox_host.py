@@ -58,14 +58,10 @@ class SandboxHost:
                 checkpoint = state.latest_checkpoint
                 image = checkpoint.image if checkpoint else (state.image or config.image)
                 sandbox = await asyncio.to_thread(driver.restore, sid, spec_of(config), image)
-                await self.journal.append(
-                    sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
-                )
+                self.journal.submit(sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))])
         if sandbox is None:
             sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
-            await self.journal.append(
-                sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
-            )
+            self.journal.submit(sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))])
         self.live[sid] = sandbox
         if await asyncio.to_thread(sandbox.status) == "paused":
             await asyncio.to_thread(sandbox.unpause)

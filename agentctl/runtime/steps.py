@@ -143,6 +143,12 @@ class StepMachine:
         self.journal = runtime.journal
 
     async def drive(self, sid: str) -> None:
+        try:
+            await self._drive(sid)
+        finally:
+            await self.journal.barrier(sid)  # an actor never stops with its last events in flight
+
+    async def _drive(self, sid: str) -> None:
         while not self.rt.stopping:
             state = self.journal.state(sid)
             if state.status is not SessionStatus.RUNNING:
@@ -181,7 +187,7 @@ class StepMachine:
             why = f": {approval.reason}" if approval.reason else ""
             text = f"the call was {approval.decision} by {who}{why}"
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.finished", _refusal(call, text))])
+                self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
             return False
         # wait: an approval is pending
         await self._set_status(sid, SessionStatus.WAITING, "waiting for approval")
@@ -215,13 +221,11 @@ class StepMachine:
 
         async def on_attempt(attempt: int) -> None:
             async with self.journal.lock(sid):
-                await self.journal.append(
-                    sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))]
-                )
+                self.journal.submit(sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))])
 
         async def on_failure(err: ProviderError, attempt: int, retry_in_ms: float | None) -> None:
             async with self.journal.lock(sid):
-                await self.journal.append(
+                self.journal.submit(
                     sid,
                     [
                         (
@@ -261,7 +265,7 @@ class StepMachine:
             latency_ms=response.latency_ms,
         )
         async with self.journal.lock(sid):
-            await self.journal.append(sid, [("model.responded", data)])
+            self.journal.submit(sid, [("model.responded", data)])
         return False
 
     # -- tool calls ----------------------------------------------------------------
@@ -271,13 +275,13 @@ class StepMachine:
             tool, parsed = self.rt.tools.validate(call.name, call.args)
         except ToolCallError as exc:
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.finished", _refusal(call, str(exc)))])
+                self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
             return False
         args = parsed.model_dump(exclude_none=True)
         if tool.name not in state.created.get("tools", []):
             refusal = _refusal(call, f"tool {tool.name!r} is not enabled for this session")
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.finished", refusal)])
+                self.journal.submit(sid, [("tool.finished", refusal)])
             return False
         verdict = self.rt.policy_of(state).evaluate(call.name, args)
         proposed = ToolProposed(
@@ -286,11 +290,11 @@ class StepMachine:
         if verdict.tier is Tier.DENY:
             refusal = _refusal(call, f"denied by policy ({verdict.rule})")
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
+                self.journal.submit(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
             return False
         if verdict.tier is Tier.ALLOW:
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.proposed", proposed)])
+                self.journal.submit(sid, [("tool.proposed", proposed)])
             return False
         sandbox_diff = await self._diff(sid, state, call.name, args)
         request = ApprovalRequested(
@@ -370,7 +374,7 @@ class StepMachine:
             return False
         log.info("recovered the completed result of %s %s of %s", call.name, call.call_id, sid)
         async with self.journal.lock(sid):
-            await self.journal.append(sid, [("tool.finished", self._finished(sid, call, outcome, 0.0))])
+            self.journal.submit(sid, [("tool.finished", self._finished(sid, call, outcome, 0.0))])
         return True
 
     def _finished(self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float) -> ToolFinished:
@@ -390,7 +394,7 @@ class StepMachine:
             tool, parsed = self.rt.tools.validate(call.name, args)
         except ToolCallError as exc:
             async with self.journal.lock(sid):
-                await self.journal.append(sid, [("tool.finished", _refusal(call, str(exc)))])
+                self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
             return
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
         started = ToolStarted(
@@ -401,7 +405,8 @@ class StepMachine:
             idempotent=tool.idempotent,
         )
         async with self.journal.lock(sid):
-            await self.journal.append(sid, [("tool.started", started)])
+            self.journal.submit(sid, [("tool.started", started)])
+        await self.journal.barrier(sid)  # write-ahead: durable before the side effect begins
         ctx = ToolContext(
             session_id=sid,
             sandbox=sandbox,
@@ -419,7 +424,7 @@ class StepMachine:
             outcome = ToolOutcome(exit_code=None, error=f"{type(exc).__name__}: {exc}")
         finished = self._finished(sid, call, outcome, round((time.perf_counter() - t0) * 1000, 3))
         async with self.journal.lock(sid):
-            await self.journal.append(sid, [("tool.finished", finished)])
+            self.journal.submit(sid, [("tool.finished", finished)])
 
     async def _sandbox_for(self, sid: str, state: SessionState) -> Any:
         async with self.journal.lock(sid):
@@ -475,7 +480,7 @@ class StepMachine:
                 checkpoint = await asyncio.to_thread(sandbox.checkpoint, state.last_seq + 1)
                 image = checkpoint.image
                 parent = state.latest_checkpoint.image if state.latest_checkpoint else None
-            await self.journal.append(
+            self.journal.submit(
                 sid, [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))]
             )
 

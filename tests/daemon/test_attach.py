@@ -48,6 +48,7 @@ def test_reconnect_with_the_cursor_sees_exactly_what_it_missed(
 def test_reconnect_a_hundred_times_at_random_moments(daemon: Client, recording: Recording) -> None:
     rng = random.Random(5)
     sessions = [long_session(daemon, recording, steps=120) for _ in range(2)]
+    cuts_while_running = 0
     for session_id in sessions:
         received: list[Envelope] = []
         for _ in range(50):
@@ -62,10 +63,40 @@ def test_reconnect_a_hundred_times_at_random_moments(daemon: Client, recording: 
                 if take <= 0 or time.monotonic() > deadline:
                     break
             stream.close()
+            cuts_while_running += daemon.session(session_id).status == "running"
         cursor = received[-1].seq if received else 0
         received.extend(daemon.events(session_id, after=cursor, follow=True, until_end=True))
         assert _ended(received[-1])
         assert_exact_log(received, list(daemon.events(session_id)))
+    assert cuts_while_running >= 10, "too few disconnects happened while a session ran"
+
+
+def test_kill_9_mid_session_then_start_completes(
+    spawn_daemon: SpawnDaemon, recording: Recording
+) -> None:
+    process = spawn_daemon()
+    with process.wait_ready() as client:
+        session_id = long_session(client, recording, steps=200)
+        for event in client.events(session_id, follow=True):
+            if event.seq >= 300:
+                break
+        process.kill()  # SIGKILL, while the session runs
+        assert process.process.returncode == -9
+    restarted = spawn_daemon()
+    with restarted.wait_ready() as client:
+        wait_status(client, session_id, "completed")
+        events = list(client.events(session_id))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    finished: set[str] = set()
+    for event in events:
+        call = str(event.data.get("call_id"))
+        if event.type == "tool.started":
+            assert call not in finished, f"completed call {call} started again (seq {event.seq})"
+        elif event.type == "tool.finished":
+            finished.add(call)
+    assert len(finished) == 200
+    assert _ended(events[-1])
+    assert restarted.terminate() == 0
 
 
 def test_a_client_that_stops_reading_blocks_nobody(

@@ -129,7 +129,9 @@ def _free_port() -> int:
 # --- the API ------------------------------------------------------------------------
 
 
-def test_curl_creates_streams_and_decides(daemon: Client, paths: Paths, recording: Recording) -> None:
+def test_curl_creates_streams_and_decides(
+    daemon: Client, paths: Paths, recording: Recording
+) -> None:
     sock = str(paths.socket)
     base = "http://agentctl/v1"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from textwrap import dedent
 
@@ -405,3 +406,36 @@ def test_from_dict_refuses_what_it_does_not_understand(
     with pytest.raises(PolicyError, match=None) as caught:
         Policy.from_dict(data)
     assert message in str(caught.value)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
+
+
+def test_every_policy_in_the_docs_parses() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text("utf-8"), flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        parse_policy(block, source="docs/policy.md")
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "matches"),
+    [
+        (glob, path, True)
+        for glob, paths in {
+            "secrets/**": ["secrets", "secrets/a", "secrets/a/b"],
+            "**/.env": [".env", "app/.env"],
+            "**/.git/**": [".git", ".git/config", "lib/.git/HEAD"],
+            "*.py": ["a.py", "pkg/a.py"],
+        }.items()
+        for path in paths
+    ]
+    + [
+        ("secrets/**", "src/secrets/a", False),
+        ("**/.env", "app/.envrc", False),
+        ("**/.git/**", ".gitignore", False),
+        ("*.py", "a.pyc", False),
+    ],
+)
+def test_the_glob_table_in_the_docs(glob: str, path: str, matches: bool) -> None:
+    assert Rule(path=glob, tier=Tier.DENY).matches("write_file", {"path": path}) is matches

@@ -27,10 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS = 11
 pytestmark = pytest.mark.docker
 
-# Batches: 1 is the session's creation; step 1 takes 10 (with sandbox.created),
-# every later step 9: requested, responded, proposed w, started w, finished w,
-# proposed r, started r, finished r, checkpoint. So batch 15 holds tool.started
-# of step 2's shell call and batch 16 its tool.finished.
+# tool.started and tool.finished come in call order: w1, r1, w2, r2, … so the
+# 3rd of each is step 2's shell call (w2) and the 4th its read (r2).
 CRASH_POINTS = {
     "after:model.responded:3": {},
     # w2 started, the command not run: interrupted, a person approves, it runs once
@@ -39,10 +37,10 @@ CRASH_POINTS = {
     "after:tool.started:4": {"started_twice": {"r2"}},
     "after:tool.finished:6": {},
     "after:checkpoint.created:2": {},
-    # w2's tool.started never committed: the call is proposed again and runs once
-    "store:mid-batch:15": {},
+    # w2's tool.started never committed: the call is started again and runs once
+    "store:mid-batch:tool.started:3": {"interrupted": set()},
     # w2 ran but its tool.finished was lost: the sandbox's completion record is used
-    "store:mid-batch:16": {"interrupted": set()},
+    "store:mid-batch:tool.finished:3": {"interrupted": set()},
 }
 RECOVERY_TYPES = {
     "session.status", "tool.interrupted", "approval.requested", "approval.decided",

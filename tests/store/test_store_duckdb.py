@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 import subprocess
 import sys
@@ -68,9 +70,9 @@ def test_a_batch_killed_before_commit_leaves_nothing(tmp_path: Path) -> None:
 
         armed = False
 
-        def crash(n_events: int) -> None:
+        def crash(events) -> None:
             if armed:
-                print("crashing with", n_events, "events", flush=True)
+                print("crashing with", len(events), "events", flush=True)
                 os._exit(3)
 
         log = DuckDBEventStore(sys.argv[1], before_commit=crash)
@@ -98,8 +100,8 @@ def test_a_failed_commit_fails_its_whole_batch_and_moves_no_head(tmp_path: Path)
     entered, gate = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def hook(n_events: int) -> None:
-        calls.append(n_events)
+    def hook(events: Sequence[StoredEvent]) -> None:
+        calls.append(len(events))
         if len(calls) == 1:
             entered.set()
             assert gate.wait(10)  # hold batch 1 open while batch 2 queues up
@@ -134,8 +136,8 @@ def test_group_commit_batches_what_queues_during_a_commit(tmp_path: Path) -> Non
     entered, gate = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def hook(n_events: int) -> None:
-        calls.append(n_events)
+    def hook(events: Sequence[StoredEvent]) -> None:
+        calls.append(len(events))
         if len(calls) == 1:
             entered.set()
             assert gate.wait(10)

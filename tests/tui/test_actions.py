@@ -58,10 +58,15 @@ async def test_deny_with_a_reason(tui_daemon: TuiDaemon, recording: Recording) -
         await pilot.press("d")
         assert isinstance(app.screen, DenyDialog)
         await pilot.press("enter")  # no reason: refused in the dialog, which stays open
-        await until(pilot, lambda: "reason is required" in str(app.screen.query_one("#error", Label).content))
+        await until(
+            pilot,
+            lambda: "reason is required" in str(app.screen.query_one("#error", Label).content),
+        )
         app.screen.query_one("#reason", Input).value = "too dangerous"
         await pilot.press("enter")
-        await until(pilot, lambda: not isinstance(app.screen, DenyDialog), what="the dialog to close")
+        await until(
+            pilot, lambda: not isinstance(app.screen, DenyDialog), what="the dialog to close"
+        )
         await until(pilot, lambda: status_of(tui_daemon, session_id).ended, what="the end")
     decided = events_of(tui_daemon.api, session_id, "approval.decided")
     assert len(decided) == 1
@@ -92,7 +97,9 @@ async def test_edit_shows_bad_json_and_the_daemons_422_in_the_dialog(
 
         area.text = '{"cmd": 1}'
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "invalid arguments for shell" in str(error.content), what="the 422")
+        await until(
+            pilot, lambda: "invalid arguments for shell" in str(error.content), what="the 422"
+        )
         assert app.screen is dialog  # still open: the person can fix the arguments
         await pilot.press("escape")
     assert status_of(tui_daemon, session_id) is SessionStatus.WAITING
@@ -108,12 +115,18 @@ async def test_edit_and_approve_runs_the_edited_call(
     app = tui_daemon.app()
     edited = {"command": "echo edited-by-a-person"}
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.approvals.selected is not None, timeout=120, what="the approval")
+        await until(
+            pilot, lambda: app.approvals.selected is not None, timeout=120, what="the approval"
+        )
         await pilot.press("e")
         app.screen.query_one("#args", TextArea).text = '{"command": "echo edited-by-a-person"}'
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not isinstance(app.screen, EditArgsDialog), what="the dialog to close")
-        await until(pilot, lambda: status_of(tui_daemon, session_id).ended, timeout=120, what="the end")
+        await until(
+            pilot, lambda: not isinstance(app.screen, EditArgsDialog), what="the dialog to close"
+        )
+        await until(
+            pilot, lambda: status_of(tui_daemon, session_id).ended, timeout=120, what="the end"
+        )
     started = events_of(tui_daemon.api, session_id, "tool.started")
     assert [e.data["args"] for e in started] == [edited]
     finished = events_of(tui_daemon.api, session_id, "tool.finished")
@@ -146,11 +159,13 @@ async def test_fork_at_a_selected_event(tui_daemon: TuiDaemon, recording: Record
         await pilot.press("a")
         await until(
             pilot,
-            lambda: any(e.type == "checkpoint.created" for e in app.timeline.logs[session_id].events)
-            and app.approvals.selected is not None,
+            lambda: (
+                any(e.type == "checkpoint.created" for e in app.timeline.events_of(session_id))
+                and app.approvals.selected is not None
+            ),
             what="a checkpoint and the second approval",
         )
-        log = app.timeline.logs[session_id].events
+        log = app.timeline.events_of(session_id)
         checkpoint = next(e.seq for e in log if e.type == "checkpoint.created")
         inside = next(e.seq for e in log if e.type == "tool.started")
 
@@ -177,7 +192,7 @@ async def test_fork_at_a_selected_event(tui_daemon: TuiDaemon, recording: Record
         assert summary.parent is not None
         assert (summary.parent.session, summary.parent.seq) == (session_id, checkpoint)
         row = app.sessions.get_row(fork_id)
-        assert row[5] == f"{session_id}@{checkpoint}"
+        assert row[5] == f"…{session_id[-8:]}@{checkpoint}"
         await until(pilot, lambda: app.timeline.session == fork_id, what="the fork selected")
     forked = tui_daemon.api.session(fork_id)
     assert forked.parent is not None and forked.parent.session == session_id

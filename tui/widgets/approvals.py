@@ -23,6 +23,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from agentctl.protocol import ApprovalView
 from agentctl.render import short_args
+from tui.widgets.sessions import short_id
 
 Clock = Callable[[], datetime]
 
@@ -36,10 +37,6 @@ def countdown(expires_at: datetime | None, now: datetime) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
-
-
-def short_id(value: str) -> str:
-    return "…" + value[-8:] if len(value) > 12 else value
 
 
 def _section(title: str) -> Text:
@@ -81,20 +78,17 @@ class ApprovalsPane(Vertical):
         super().__init__(id=id)
         self.clock = clock
         self.pending: dict[str, ApprovalView] = {}
+        self.table: DataTable[str | Text] = DataTable(id="approval-queue", cursor_type="row")
+        self.context = Static(id="approval-context")
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(id="approval-queue", cursor_type="row")
-        yield table
+        yield self.table
         with VerticalScroll(id="approval-context-scroll"):
-            yield Static(id="approval-context")
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#approval-queue", DataTable)
+            yield self.context
 
     def on_mount(self) -> None:
         self.border_title = "Approvals"
-        for key in ("SESSION", "TOOL", "ARGS", "DEADLINE"):
+        for key in ("SESSION", "TOOL", "DEADLINE", "ARGS"):
             self.table.add_column(key, key=key.lower())
         self.set_interval(1.0, self.tick)
         self._show_context()
@@ -110,8 +104,8 @@ class ApprovalsPane(Vertical):
             table.add_row(
                 short_id(a.session),
                 a.tool,
-                short_args(a.args, 40),
                 countdown(a.expires_at, now),
+                short_args(a.args, 32),
                 key=a.id,
             )
         if current is not None and current.id in self.pending:
@@ -146,7 +140,7 @@ class ApprovalsPane(Vertical):
             if selected is not None
             else Text("no pending approval", style="dim")
         )
-        self.query_one("#approval-context", Static).update(body)
+        self.context.update(body)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

@@ -26,6 +26,11 @@ COLUMNS = (
 )
 
 
+def short_id(value: str) -> str:
+    """The random tail of a ULID id: enough to tell sessions apart in a narrow column."""
+    return "…" + value[-8:] if len(value) > 12 else value
+
+
 def row_of(s: SessionSummary) -> tuple[str | Text, ...]:
     return (
         s.id,
@@ -33,7 +38,7 @@ def row_of(s: SessionSummary) -> tuple[str | Text, ...]:
         str(s.steps),
         f"${s.cost_usd:.4f}",
         Text(str(s.pending_approvals), style="bold yellow") if s.pending_approvals else "",
-        f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
+        f"{short_id(s.parent.session)}@{s.parent.seq}" if s.parent else "",
         s.task.splitlines()[0] if s.task else "",
     )
 

@@ -132,6 +132,10 @@ class Timeline(OptionList):
 
     # --- what the app reads -------------------------------------------------------
 
+    def events_of(self, session_id: str) -> list[Envelope]:
+        log = self.logs.get(session_id)
+        return list(log.events) if log else []
+
     @property
     def received_seqs(self) -> list[int]:
         """Every seq of the shown session this pane has, shown or hidden."""

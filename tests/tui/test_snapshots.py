@@ -1,0 +1,124 @@
+"""SVG snapshots of each screen, from a fixed stub daemon and a frozen clock.
+
+Regenerate with `pytest tests/tui/test_snapshots.py --snapshot-update` and
+review the SVGs under `__snapshots__/` like code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from tui.app import AgentctlApp
+from tui.follow import Backoff
+
+from .stub import NOW, PARENT, StubClient
+from .support import until
+
+SIZE = (160, 48)
+
+
+def stub_app() -> AgentctlApp:
+    async def connect() -> StubClient:
+        return StubClient()
+
+    return AgentctlApp(
+        client_factory=connect,
+        session=PARENT,
+        approver="tester",
+        clock=lambda: NOW,
+        backoff=Backoff(initial_s=0.05, maximum_s=0.5),
+        debounce_s=0.01,
+    )
+
+
+async def loaded(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, AgentctlApp)
+    await until(
+        pilot,
+        lambda: (
+            len(app.timeline.received_seqs) == 13
+            and len(app.approvals.pending) == 2
+            and len(app.sessions.summaries) == 3
+        ),
+        what="the stub data",
+    )
+    await pilot.pause()
+
+
+def test_main_screen(snap_compare: Any) -> None:
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=loaded)
+
+
+def test_tool_output_collapsed_and_checkpoint_selected(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, AgentctlApp)
+        app.timeline.focus()
+        app.timeline.highlighted = app.timeline.get_option_index("7")
+        await pilot.press("enter", "enter")  # folded -> whole output -> head only
+        await pilot.press("right_square_bracket")  # on to the checkpoint
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_deny_dialog(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        reason = pilot.app.screen.query_one("#reason", Input)
+        reason.cursor_blink = False
+        reason.value = "never touch the tests' expectations"
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_edit_dialog(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        pilot.app.screen.query_one("#args", TextArea).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_fork_dialog_shows_the_refusal(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, AgentctlApp)
+        app.timeline.highlighted = app.timeline.get_option_index("6")
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.click("#submit")
+        await until(pilot, lambda: bool(app.screen.query_one("#error").display), what="the error")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_cancel_confirmation(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
