@@ -13,6 +13,7 @@ benchmark's no-op tool); the CLI offers no way to do it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -70,12 +71,18 @@ class Tool:
 
     @property
     def schema(self) -> dict[str, Any]:
-        schema = self.args_model.model_json_schema()
-        schema.pop("title", None)
-        return schema
+        return _schema_of(self.args_model)
 
     def spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description, parameters=self.schema)
+
+
+@functools.cache
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    # Building a JSON schema takes about a millisecond; every model call needs them all.
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return schema
 
 
 class ToolRegistry:

@@ -406,7 +406,10 @@ class StepMachine:
         )
         async with self.journal.lock(sid):
             self.journal.submit(sid, [("tool.started", started)])
-        await self.journal.barrier(sid)  # write-ahead: durable before the side effect begins
+        if not tool.idempotent:
+            # Write-ahead: durable before the side effect begins. An idempotent
+            # tool has none to protect; if a crash loses its start, it runs again.
+            await self.journal.barrier(sid)
         ctx = ToolContext(
             session_id=sid,
             sandbox=sandbox,

@@ -152,12 +152,15 @@ def test_a_corrupt_recording_is_refused_naming_the_line(
     "spawns no new actor, and the session stays running with nothing driving it (see the report)",
 )
 def test_a_quick_decision_is_not_lost(daemon: Client, recording: Recording, sessions_cleanup: list[str]) -> None:
-    model = recording("ask", [shell("echo 1 > one.txt", "c1"), final()])
+    # a read first, so that the container exists and pausing it at the approval takes a while
+    model = recording("ask", [shell("ls", "c0"), shell("echo 1 > one.txt", "c1"), final()])
     sid = daemon.create_session(CreateSession(task="x", model=model, policy="default")).id
     sessions_cleanup.append(sid)
+    approval_id = ""
     for event in daemon.events(sid, follow=True):
+        if event.type == "approval.requested":
+            approval_id = event.data["approval_id"]
         if event.type == "session.status" and event.data["status"] == "waiting":
             break
-    (approval,) = daemon.approvals(session=sid)
-    daemon.decide(approval.id, Decide(decision="approve", approver="ann"))
+    daemon.decide(approval_id, Decide(decision="approve", approver="ann"))  # at once, as a script would
     assert wait_status(daemon, sid, "completed", "paused", "failed", timeout=30) == "completed"
