@@ -16,6 +16,7 @@ reconnecting from their cursor when the daemon restarts (`tui.follow`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -137,16 +138,26 @@ class AgentctlApp(App[None]):
                 self._link("global", Link.LOST, exc.message)
                 await asyncio.sleep(self.backoff.maximum_s)
         self._update_link()
-        events = follow(
-            lambda after: client.all_events(after, follow=True),
-            self.offset,
-            key=by_offset,
-            probe=self._resync,
-            on_link=lambda link, detail: self._link("global", link, detail),
-            backoff=self.backoff,
-        )
-        async for event in events:
-            self.post_message(GlobalEvent(event))
+        while True:
+            events = follow(
+                lambda after: client.all_events(after, follow=True),
+                self.offset,
+                key=by_offset,
+                probe=self._resync,
+                on_link=lambda link, detail: self._link("global", link, detail),
+                backoff=self.backoff,
+            )
+            try:
+                async for event in events:
+                    self.post_message(GlobalEvent(event))
+            except AgentctlError as exc:
+                # Not a lost connection: the daemon refused the cursor (its log was
+                # replaced). Start over from its end, with everything fetched again.
+                self.post_message(ActionFailed("following the daemon", str(exc)))
+                await asyncio.sleep(self.backoff.maximum_s)
+                with contextlib.suppress(AgentctlError):  # unreachable now: the follow retries
+                    self.offset.value = (await client.status()).last_offset
+                    await self._resync()
 
     async def _resync(self) -> None:
         """Fetch the session list and the queue whole (at start and after a reconnect)."""

@@ -100,14 +100,17 @@ class Journal:
             state = self.durable[event.stream] = SessionState()
         apply_event(state, event)
 
+    def _fold_all_durable(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            self._fold_durable(event)
+
     def _on_durable(self, loop: asyncio.AbstractEventLoop) -> Callable[[Pending], None]:
         """Fold a committed batch into `durable`, on the loop, before any awaiter resumes."""
 
         def done(future: Pending) -> None:
             if future.cancelled() or future.exception() is not None:
                 return
-            events = future.result()
-            loop.call_soon_threadsafe(lambda: [self._fold_durable(e) for e in events])
+            loop.call_soon_threadsafe(self._fold_all_durable, future.result())
 
         return done
 

@@ -252,7 +252,11 @@ class StepMachine:
                 on_failure=on_failure,
             )
         except ProviderError as exc:
-            await self._pause(sid, f"model error: {exc}")
+            if exc.retryable:  # the endpoint may come back: a person can resume
+                await self._pause(sid, f"model error: {exc}")
+            else:  # it answered, and the answer was no (bad request, bad key, recording exhausted)
+                await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
+                await self.rt.sandboxes.pause(sid)
             return True
         data = ModelResponded(
             text=response.text,
@@ -302,7 +306,7 @@ class StepMachine:
             call_id=call.call_id,
             name=call.name,
             args=args,
-            tier=verdict.tier.value,
+            tier="ask",
             context=ApprovalContext(
                 last_message=state.last_assistant_text, diff=sandbox_diff, rule=verdict.rule, reason="policy"
             ),

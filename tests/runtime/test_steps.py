@@ -311,3 +311,16 @@ async def test_model_endpoint_down_retries_then_pauses(tmp_path: Path) -> None:
     assert kinds.count("model.requested") == 3 and kinds.count("model.failed") == 3
     assert "model error" in rt.journal.state(sid).reason
     await rt.stop()
+
+
+async def test_a_non_retryable_model_error_fails_the_session(tmp_path: Path) -> None:
+    counter = Counter()
+    rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": 1})])  # no final answer
+    rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()))
+    sid = await rt.create_session(create("t", rec))
+    assert await settle(rt, sid) is SessionStatus.FAILED
+    state = rt.journal.state(sid)
+    assert "recording exhausted" in state.reason
+    failures = [e.data for e in rt.store.read_stream(sid) if e.type == "model.failed"]
+    assert len(failures) == 1 and failures[0]["retryable"] is False  # no retry on a final "no"
+    await rt.stop()

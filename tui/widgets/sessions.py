@@ -67,14 +67,14 @@ class SessionsPane(DataTable[str | Text]):
         self.border_title = "Sessions"
 
     def load(self, sessions: list[SessionSummary]) -> None:
-        """Replace every row (the first load, and after a reconnect)."""
-        current = self.selected
-        self.clear()
-        self.summaries.clear()
+        """Bring every row up to date (the first load, and after a reconnect).
+
+        Rows are updated in place, never cleared: clearing would move the cursor
+        and re-select sessions under the person's hands. The log never deletes
+        a session, so no row goes away.
+        """
         for summary in sessions:
             self.upsert(summary)
-        if current is not None:
-            self.select(current)
 
     def upsert(self, summary: SessionSummary) -> None:
         known = summary.id in self.summaries
