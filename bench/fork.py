@@ -45,7 +45,10 @@ def write_recording(path: Path, responses: list[dict[str, Any]]) -> Path:
 
 
 def shell(command: str, call_id: str) -> dict[str, Any]:
-    return {"text": command, "tool_calls": [{"id": call_id, "name": "shell", "args": {"command": command}}]}
+    return {
+        "text": command,
+        "tool_calls": [{"id": call_id, "name": "shell", "args": {"command": command}}],
+    }
 
 
 class Timings:
@@ -102,10 +105,14 @@ async def main() -> dict[str, Any]:
     made: list[str] = []
     try:
         steps = [shell(f"echo {n} > f{n}.txt", f"c{n}") for n in range(1, STEPS + 1)]
-        parent_rec = write_recording(home / "parent.jsonl", [*steps, {"text": "done", "tool_calls": []}])
+        parent_rec = write_recording(
+            home / "parent.jsonl", [*steps, {"text": "done", "tool_calls": []}]
+        )
         t0 = time.perf_counter()
         sid = await rt.create_session(
-            CreateSession(task="write files", model=f"replay:{parent_rec}", policy="permissive", image=image)
+            CreateSession(
+                task="write files", model=f"replay:{parent_rec}", policy="permissive", image=image
+            )
         )
         made.append(sid)
         while rt.journal.state(sid).status is SessionStatus.RUNNING:
@@ -123,7 +130,8 @@ async def main() -> dict[str, Any]:
         steps_at_cut = len(checkpoints) // 2 + 1
         fork_rec = write_recording(
             home / "fork.jsonl",
-            [{"text": "(parent)", "tool_calls": []}] * steps_at_cut + [shell("sleep 60", "f_sleep")],
+            [{"text": "(parent)", "tool_calls": []}] * steps_at_cut
+            + [shell("sleep 60", "f_sleep")],
         )
 
         timings = Timings()
@@ -159,8 +167,11 @@ async def main() -> dict[str, Any]:
 
         median = statistics.median(samples)
         breakdown = {k: round(statistics.median(p.get(k, 0.0) for p in parts), 1) for k in parts[0]}
-        print(f"fork at seq {cut.seq} of {state.last_seq}: median {median:.0f} ms over {RUNS} runs "
-              f"(target < {TARGET_MS:.0f} ms: {'ok' if median < TARGET_MS else 'OVER'})", file=sys.stderr)
+        print(
+            f"fork at seq {cut.seq} of {state.last_seq}: median {median:.0f} ms over {RUNS} runs "
+            f"(target < {TARGET_MS:.0f} ms: {'ok' if median < TARGET_MS else 'OVER'})",
+            file=sys.stderr,
+        )
         for label, ms in sorted(breakdown.items(), key=lambda kv: -kv[1]):
             print(f"  {label:<32} {ms:8.1f} ms", file=sys.stderr)
         return {

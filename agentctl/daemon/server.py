@@ -165,9 +165,10 @@ def _uvicorn(app: ASGIApp) -> _Server:
     return _Server(config)
 
 
-def open_store(paths: Paths) -> DuckDBEventStore:
+def open_store(paths: Paths, crash: CrashPoints | None = None) -> DuckDBEventStore:
     try:
-        return DuckDBEventStore(paths.database, lock=True)
+        hook = crash.mid_batch if crash is not None and crash.armed else None
+        return DuckDBEventStore(paths.database, lock=True, before_commit=hook)
     except LockHeldError as exc:
         pid = exc.pid if exc.pid is not None else _pid_from(paths.pidfile)
         holder = f"pid {pid}" if pid is not None else "another process"
@@ -199,7 +200,8 @@ async def serve(
             "a TCP listener needs a bearer token",
             hint=f"set {TOKEN_ENV} or `token` in the [daemon] section of {paths.config_file}",
         )
-    store = open_store(paths)  # the single-writer lock: first, before touching anything
+    crash = crash if crash is not None else CrashPoints()
+    store = open_store(paths, crash)  # the single-writer lock: first, before touching anything
     socket_inode: int | None = None
     try:
         unix_sock = bind_unix(paths.socket)

@@ -92,8 +92,13 @@ def next_action(state: SessionState) -> Action:
     return Action("model")
 
 
-def to_messages(state: SessionState) -> list[Message]:
-    return [
+def to_messages(state: SessionState, cache: dict[int, list[Message]] | None = None) -> list[Message]:
+    """The transcript as provider messages. The transcript only grows, so with a
+    cache (keyed by the state object) each turn is converted once, not once per step."""
+    known = cache.get(id(state), []) if cache is not None else []
+    if len(known) > len(state.transcript):
+        known = []
+    known = known + [
         Message(
             role=turn.role,  # type: ignore[arg-type]
             content=turn.content,
@@ -101,8 +106,11 @@ def to_messages(state: SessionState) -> list[Message]:
             tool_call_id=turn.tool_call_id,
             name=turn.name,
         )
-        for turn in state.transcript
+        for turn in state.transcript[len(known) :]
     ]
+    if cache is not None:
+        cache[id(state)] = known
+    return known
 
 
 def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None:
@@ -141,11 +149,13 @@ class StepMachine:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.journal = runtime.journal
+        self._messages: dict[int, list[Message]] = {}
 
     async def drive(self, sid: str) -> None:
         try:
             await self._drive(sid)
         finally:
+            self._messages.pop(id(self.journal.states.get(sid)), None)
             await self.journal.barrier(sid)  # an actor never stops with its last events in flight
 
     async def _drive(self, sid: str) -> None:
@@ -243,7 +253,7 @@ class StepMachine:
         try:
             response = await call_with_retries(
                 provider,
-                to_messages(state),
+                to_messages(state, self._messages),
                 tools,
                 step=state.steps,
                 policy=self.rt.retry_policy,

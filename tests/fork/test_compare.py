@@ -55,16 +55,34 @@ class Log:
 
     def respond(self, *calls: tuple[str, str, dict[str, Any]], text: str = "") -> Log:
         tool_calls = [{"id": i, "name": n, "args": a} for i, n, a in calls]
-        return self.add("model.responded", {"text": text, "tool_calls": tool_calls, "usage": {"input_tokens": 1, "output_tokens": 2}})
+        return self.add(
+            "model.responded",
+            {
+                "text": text,
+                "tool_calls": tool_calls,
+                "usage": {"input_tokens": 1, "output_tokens": 2},
+            },
+        )
 
     def run(self, call_id: str, name: str, args: dict[str, Any], exit_code: int | None = 0) -> Log:
-        self.add("tool.proposed", {"call_id": call_id, "name": name, "args": args, "tier": "allow", "rule": "r"})
-        self.add("tool.started", {"call_id": call_id, "name": name, "args": args, "idempotency_key": "k"})
+        self.add(
+            "tool.proposed",
+            {"call_id": call_id, "name": name, "args": args, "tier": "allow", "rule": "r"},
+        )
+        self.add(
+            "tool.started", {"call_id": call_id, "name": name, "args": args, "idempotency_key": "k"}
+        )
         return self.add("tool.finished", {"call_id": call_id, "exit_code": exit_code, "output": ""})
 
     def refuse(self, call_id: str, name: str, args: dict[str, Any]) -> Log:
-        self.add("tool.proposed", {"call_id": call_id, "name": name, "args": args, "tier": "deny", "rule": "r"})
-        return self.add("tool.finished", {"call_id": call_id, "exit_code": None, "output": "", "error": "denied"})
+        self.add(
+            "tool.proposed",
+            {"call_id": call_id, "name": name, "args": args, "tier": "deny", "rule": "r"},
+        )
+        return self.add(
+            "tool.finished",
+            {"call_id": call_id, "exit_code": None, "output": "", "error": "denied"},
+        )
 
     def step(self, call_id: str, command: str, exit_code: int = 0) -> Log:
         args = {"command": command}
@@ -135,7 +153,9 @@ def test_fewer_or_more_calls() -> None:
 
 def test_a_refused_call_is_not_an_executed_call() -> None:
     refused = Log().step("c1", "echo 1 > f1.txt")
-    refused.respond(("c2", "shell", {"command": "make test"})).refuse("c2", "shell", {"command": "make test"})
+    refused.respond(("c2", "shell", {"command": "make test"})).refuse(
+        "c2", "shell", {"command": "make test"}
+    )
     refused.respond(text="done").status("completed")
     assert [c.call_id for c in executed_calls(refused.events)] == ["c1"]
     divergence = compare(two_steps().events, refused.events)
@@ -153,7 +173,15 @@ def test_same_calls_but_another_end_is_a_status_divergence() -> None:
 def test_the_args_that_ran_count_not_the_args_proposed() -> None:
     """An approver who edited the arguments: the replay must run the edited ones."""
     edited = Log().respond(("c1", "shell", {"command": "rm -rf build"}))
-    edited.add("tool.started", {"call_id": "c1", "name": "shell", "args": {"command": "rm -rf build/tmp"}, "idempotency_key": "k"})
+    edited.add(
+        "tool.started",
+        {
+            "call_id": "c1",
+            "name": "shell",
+            "args": {"command": "rm -rf build/tmp"},
+            "idempotency_key": "k",
+        },
+    )
     edited.add("tool.finished", {"call_id": "c1", "exit_code": 0, "output": ""})
     (call,) = executed_calls(edited.events)
     assert call.args_hash == args_hash({"command": "rm -rf build/tmp"})
@@ -166,8 +194,14 @@ def test_args_hash_is_canonical() -> None:
 
 def test_a_call_rerun_after_a_crash_counts_once() -> None:
     log = Log().respond(("c1", "read_file", {"path": "x"}))
-    log.add("tool.started", {"call_id": "c1", "name": "read_file", "args": {"path": "x"}, "idempotency_key": "k1"})
-    log.add("tool.started", {"call_id": "c1", "name": "read_file", "args": {"path": "x"}, "idempotency_key": "k2"})
+    log.add(
+        "tool.started",
+        {"call_id": "c1", "name": "read_file", "args": {"path": "x"}, "idempotency_key": "k1"},
+    )
+    log.add(
+        "tool.started",
+        {"call_id": "c1", "name": "read_file", "args": {"path": "x"}, "idempotency_key": "k2"},
+    )
     log.add("tool.finished", {"call_id": "c1", "exit_code": 0, "output": ""})
     assert len(executed_calls(log.events)) == 1
 
@@ -178,13 +212,47 @@ def test_a_call_rerun_after_a_crash_counts_once() -> None:
 def test_script_keeps_each_decision_by_step_and_call() -> None:
     log = Log().step("c1", "ls")
     log.respond(("c2", "shell", {"command": "rm x"}), ("c3", "shell", {"command": "rm y"}))
-    log.add("approval.requested", {"approval_id": "a1", "call_id": "c2", "name": "shell", "args": {"command": "rm x"}, "tier": "ask"})
-    log.add("approval.decided", {"approval_id": "a1", "decision": "approved", "approver": "ann", "args": {"command": "rm -i x"}, "reason": "safer"})
-    log.add("approval.requested", {"approval_id": "a2", "call_id": "c3", "name": "shell", "args": {"command": "rm y"}, "tier": "ask"})
-    log.add("approval.decided", {"approval_id": "a2", "decision": "denied", "approver": "ann", "reason": "keep y"})
+    log.add(
+        "approval.requested",
+        {
+            "approval_id": "a1",
+            "call_id": "c2",
+            "name": "shell",
+            "args": {"command": "rm x"},
+            "tier": "ask",
+        },
+    )
+    log.add(
+        "approval.decided",
+        {
+            "approval_id": "a1",
+            "decision": "approved",
+            "approver": "ann",
+            "args": {"command": "rm -i x"},
+            "reason": "safer",
+        },
+    )
+    log.add(
+        "approval.requested",
+        {
+            "approval_id": "a2",
+            "call_id": "c3",
+            "name": "shell",
+            "args": {"command": "rm y"},
+            "tier": "ask",
+        },
+    )
+    log.add(
+        "approval.decided",
+        {"approval_id": "a2", "decision": "denied", "approver": "ann", "reason": "keep y"},
+    )
     script = script_of(log.events)
     approve, deny = script.answer(2, "c2"), script.answer(2, "c3")
-    assert (approve.approve, approve.args, approve.reason) == (True, {"command": "rm -i x"}, "safer")
+    assert (approve.approve, approve.args, approve.reason) == (
+        True,
+        {"command": "rm -i x"},
+        "safer",
+    )
     assert (deny.approve, deny.reason, deny.cancel) == (False, "keep y", False)
     assert script.answer(1, "c1").approve  # ran without asking in the original
     assert not script.answer(3, "c9").approve  # never ran
@@ -196,11 +264,19 @@ def test_script_knows_a_cancel_and_the_later_messages() -> None:
     log.status("paused", "budget")
     log.status("running", "resumed", budget={"max_steps": 9})
     log.respond(("c2", "shell", {"command": "rm x"}))
-    log.add("approval.requested", {"approval_id": "a1", "call_id": "c2", "name": "shell", "args": {}, "tier": "ask"})
-    log.add("approval.decided", {"approval_id": "a1", "decision": "denied", "approver": "agentctl", "reason": "stop"})
+    log.add(
+        "approval.requested",
+        {"approval_id": "a1", "call_id": "c2", "name": "shell", "args": {}, "tier": "ask"},
+    )
+    log.add(
+        "approval.decided",
+        {"approval_id": "a1", "decision": "denied", "approver": "agentctl", "reason": "stop"},
+    )
     log.status("cancelled", "stop")
     script = script_of(log.events)
-    assert [(w.step, w.message, w.budget.max_steps if w.budget else None) for w in script.wakes] == [
+    assert [
+        (w.step, w.message, w.budget.max_steps if w.budget else None) for w in script.wakes
+    ] == [
         (2, "now do more", None),
         (2, None, 9),
     ]
@@ -222,21 +298,24 @@ def test_a_session_recording_reads_back(tmp_path: Any) -> None:
     assert recording.responses[1].tool_calls[0].arguments == {"command": "make test"}
 
 
+def _rules(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in rule.items() if k != "line"} for rule in policy["rules"]]
+
+
 @pytest.mark.parametrize("name", ["default", "strict", "permissive"])
 def test_a_stored_policy_written_back_is_the_same_policy(tmp_path: Any, name: str) -> None:
     stored = preset(name).to_dict()
     path = tmp_path / "policy.toml"
     path.write_text(policy_toml(stored))
     again = load_policy(str(path)).to_dict()
-    strip = lambda p: [{k: v for k, v in r.items() if k != "line"} for r in p["rules"]]  # noqa: E731
-    assert strip(again) == strip(stored)
+    assert _rules(again) == _rules(stored)
     assert (again["default_tier"], again["network"]) == (stored["default_tier"], stored["network"])
 
 
 def test_a_policy_with_timeouts_round_trips(tmp_path: Any) -> None:
     from agentctl.policy import parse_policy
 
-    text = '''
+    text = """
 default = "deny"
 network = false
 [[rule]]
@@ -245,7 +324,7 @@ command = '^\\s*git\\s+"push"'
 tier = "ask"
 timeout = "10m"
 on_expiry = "pause"
-'''
+"""
     stored = parse_policy(text, source="p.toml").to_dict()
     path = tmp_path / "again.toml"
     path.write_text(policy_toml(stored))

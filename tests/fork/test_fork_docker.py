@@ -31,11 +31,19 @@ def triples(events: list[Envelope]) -> list[tuple[int, str, dict[str, Any]]]:
 
 
 def seqs(events: list[Envelope], type_: str, **data: Any) -> list[int]:
-    return [e.seq for e in events if e.type == type_ and all(e.data.get(k) == v for k, v in data.items())]
+    return [
+        e.seq
+        for e in events
+        if e.type == type_ and all(e.data.get(k) == v for k, v in data.items())
+    ]
 
 
 def output_of(events: list[Envelope], call_id: str) -> str:
-    (found,) = [e.data["output"] for e in events if e.type == "tool.finished" and e.data["call_id"] == call_id]
+    (found,) = [
+        e.data["output"]
+        for e in events
+        if e.type == "tool.finished" and e.data["call_id"] == call_id
+    ]
     return str(found)
 
 
@@ -49,7 +57,9 @@ def placeholders(n: int) -> list[dict[str, Any]]:
 def parent(daemon: Client, recording: Recording, sessions_cleanup: list[str]) -> str:
     """Four steps, each writing fN.txt (a checkpoint after each), then a final answer."""
     steps = [shell(f"echo {n} > f{n}.txt", f"c{n}") for n in range(1, 5)]
-    req = CreateSession(task="write four files", model=recording("parent", [*steps, final()]), policy="permissive")
+    req = CreateSession(
+        task="write four files", model=recording("parent", [*steps, final()]), policy="permissive"
+    )
     sid = daemon.create_session(req).id
     sessions_cleanup.append(sid)
     assert wait_status(daemon, sid, "completed", "paused", "failed", timeout=120) == "completed"
@@ -69,7 +79,10 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
         final("took another way"),
     ]
     fork = daemon.fork(
-        parent, ForkSession(at=checkpoints[0], message="do it differently", model=recording("other", other))
+        parent,
+        ForkSession(
+            at=checkpoints[0], message="do it differently", model=recording("other", other)
+        ),
     ).id
     sessions_cleanup.append(fork)
     assert fork != parent
@@ -95,7 +108,10 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
     fork_checkpoints = seqs(events, "checkpoint.created")
     grand = daemon.fork(
         fork,
-        ForkSession(at=fork_checkpoints[-1], model=recording("third", [*placeholders(3), shell("ls; cat f1.txt", "t_ls"), final()])),
+        ForkSession(
+            at=fork_checkpoints[-1],
+            model=recording("third", [*placeholders(3), shell("ls; cat f1.txt", "t_ls"), final()]),
+        ),
     ).id
     sessions_cleanup.append(grand)
     assert wait_status(daemon, grand, "completed", "paused", "failed", timeout=120) == "completed"
@@ -111,7 +127,11 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
     (child,) = tree["forks"]
     assert (child["session"], child["at"]) == (fork, checkpoints[0])
     (grandchild,) = child["forks"]
-    assert (grandchild["session"], grandchild["at"], grandchild["selected"]) == (grand, fork_checkpoints[-1], True)
+    assert (grandchild["session"], grandchild["at"], grandchild["selected"]) == (
+        grand,
+        fork_checkpoints[-1],
+        True,
+    )
     text = cli("tree", parent)
     assert text.returncode == 0 and f"@{checkpoints[0]} {fork}" in text.stdout
 
@@ -158,7 +178,10 @@ def test_a_fork_before_any_checkpoint_keeps_the_workspace(
 ) -> None:
     model = recording("reads", [tool("list_files", {"path": "."}, "l1"), final()])
     req = CreateSession(
-        task="look", model=model, policy="permissive", workspace=str(ROOT / "recordings/demo/workspace")
+        task="look",
+        model=model,
+        policy="permissive",
+        workspace=str(ROOT / "recordings/demo/workspace"),
     )
     sid = daemon.create_session(req).id
     sessions_cleanup.append(sid)
@@ -166,7 +189,12 @@ def test_a_fork_before_any_checkpoint_keeps_the_workspace(
     events = log_of(daemon, sid)
     assert not seqs(events, "checkpoint.created")  # list_files only reads
     cut = seqs(events, "tool.finished", call_id="l1")[0]
-    fork = daemon.fork(sid, ForkSession(at=cut, model=recording("ls", [*placeholders(1), shell("ls", "f_ls"), final()]))).id
+    fork = daemon.fork(
+        sid,
+        ForkSession(
+            at=cut, model=recording("ls", [*placeholders(1), shell("ls", "f_ls"), final()])
+        ),
+    ).id
     sessions_cleanup.append(fork)
     assert wait_status(daemon, fork, "completed", "paused", "failed", timeout=120) == "completed"
     assert output_of(log_of(daemon, fork), "f_ls").split() == ["stats.py", "test_stats.py"]

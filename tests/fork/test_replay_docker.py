@@ -50,14 +50,18 @@ def test_replay_of_an_unchanged_session_is_identical(
     code, report = replay_json(cli, sid)
     sessions_cleanup.append(report["replay"])
     assert (code, report["identical"], report["divergence"]) == (0, True, None)
-    assert report["decisions"] == 1 and report["calls"] == report["replay_calls"] == (6 if decision == "approve" else 5)
+    assert report["decisions"] == 1 and report["calls"] == report["replay_calls"] == (
+        6 if decision == "approve" else 5
+    )
     assert (report["original_status"], report["replay_status"]) == ("completed", "completed")
 
     replayed = daemon.session(report["replay"])
     assert replayed.labels["replay_of"] == sid and replayed.task == req.task
     decided = [e.data for e in daemon.events(replayed.id) if e.type == "approval.decided"]
     expected = "approved" if decision == "approve" else "denied"
-    assert [(d["decision"], d["approver"], d["reason"]) for d in decided] == [(expected, "replay", "my call")]
+    assert [(d["decision"], d["approver"], d["reason"]) for d in decided] == [
+        (expected, "replay", "my call")
+    ]
     assert Path(report["recording"]).is_file()
     # the original's policy was replayed, not a preset: edit_file asked again
     proposed = [e.data["tier"] for e in daemon.events(replayed.id) if e.type == "tool.proposed"]
@@ -85,10 +89,19 @@ def flavours(docker_client: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_replay_names_the_step_where_a_tool_behaves_differently(
-    daemon: Client, cli: Any, recording: Recording, sessions_cleanup: list[str], flavours: dict[str, str]
+    daemon: Client,
+    cli: Any,
+    recording: Recording,
+    sessions_cleanup: list[str],
+    flavours: dict[str, str],
 ) -> None:
     steps = [shell("echo hi > a.txt", "c1"), shell("grep -q alpha /opt/flavour.txt", "c2"), final()]
-    req = CreateSession(task="check the flavour", model=recording("flavour", steps), policy="permissive", image=flavours["alpha"])
+    req = CreateSession(
+        task="check the flavour",
+        model=recording("flavour", steps),
+        policy="permissive",
+        image=flavours["alpha"],
+    )
     sid = daemon.create_session(req).id
     sessions_cleanup.append(sid)
     assert wait_status(daemon, sid, "completed", "paused", "failed", timeout=120) == "completed"
@@ -108,7 +121,10 @@ def test_replay_names_the_step_where_a_tool_behaves_differently(
 
     text = cli("replay", sid, "--image", flavours["beta"])
     assert text.returncode == 1, text.stderr
-    assert "diverged" in text.stdout and "step 2: shell exited 1 where the original exited 0" in text.stdout
+    assert (
+        "diverged" in text.stdout
+        and "step 2: shell exited 1 where the original exited 0" in text.stdout
+    )
     sessions_cleanup.extend(s.id for s in daemon.sessions() if s.labels.get("replay_of") == sid)
 
 
@@ -118,7 +134,9 @@ def test_replay_of_a_missing_or_running_session_is_a_clear_error(
     missing = cli("replay", "ses_nope")
     assert missing.returncode == 1 and "no session 'ses_nope'" in missing.stderr
     model = recording("slow", [shell("true", "c1")])  # asks for a second response it lacks
-    sid = daemon.create_session(CreateSession(task="x", model=model, image="none", policy="default")).id
+    sid = daemon.create_session(
+        CreateSession(task="x", model=model, image="none", policy="default")
+    ).id
     assert wait_status(daemon, sid, "waiting", "paused", timeout=60)
     if daemon.session(sid).status.value == "waiting":
         busy = cli("replay", sid)
@@ -128,8 +146,16 @@ def test_replay_of_a_missing_or_running_session_is_a_clear_error(
 @pytest.mark.parametrize(
     ("content", "where", "what"),
     [
-        ('{"format": "agentctl-recording", "version": 1}\n{"text": "hi", "tool_calls": [{"id": "a", "name": "shell", "args": 5}]}\n', ":2:", "must be a JSON object"),
-        ('{"format": "agentctl-recording", "version": 1}\n\n{"text": "ok"}\n{"txt": "typo"}\n', ":4:", "unknown field 'txt'"),
+        (
+            '{"format": "agentctl-recording", "version": 1}\n{"text": "hi", "tool_calls": [{"id": "a", "name": "shell", "args": 5}]}\n',
+            ":2:",
+            "must be a JSON object",
+        ),
+        (
+            '{"format": "agentctl-recording", "version": 1}\n\n{"text": "ok"}\n{"txt": "typo"}\n',
+            ":4:",
+            "unknown field 'txt'",
+        ),
         ("not json\n", ":1:", "not valid JSON"),
         ('{"text": "no header"}\n', ":1:", "missing header"),
     ],
@@ -151,7 +177,9 @@ def test_a_corrupt_recording_is_refused_naming_the_line(
     reason="runtime race: a decision that lands while the asking actor still pauses the sandbox "
     "spawns no new actor, and the session stays running with nothing driving it (see the report)",
 )
-def test_a_quick_decision_is_not_lost(daemon: Client, recording: Recording, sessions_cleanup: list[str]) -> None:
+def test_a_quick_decision_is_not_lost(
+    daemon: Client, recording: Recording, sessions_cleanup: list[str]
+) -> None:
     # a read first, so that the container exists and pausing it at the approval takes a while
     model = recording("ask", [shell("ls", "c0"), shell("echo 1 > one.txt", "c1"), final()])
     sid = daemon.create_session(CreateSession(task="x", model=model, policy="default")).id
@@ -162,5 +190,6 @@ def test_a_quick_decision_is_not_lost(daemon: Client, recording: Recording, sess
             approval_id = event.data["approval_id"]
         if event.type == "session.status" and event.data["status"] == "waiting":
             break
-    daemon.decide(approval_id, Decide(decision="approve", approver="ann"))  # at once, as a script would
+    # at once, as a script would
+    daemon.decide(approval_id, Decide(decision="approve", approver="ann"))
     assert wait_status(daemon, sid, "completed", "paused", "failed", timeout=30) == "completed"
