@@ -417,7 +417,6 @@ class SqlQuery(_Request):
 
 class SqlResult(BaseModel):
     columns: list[str]
-    types: list[str] = Field(default_factory=list)
     rows: list[list[Any]]
     truncated: bool = False
 

@@ -18,7 +18,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agentctl.protocol import Envelope, SessionSummary
+from agentctl.protocol import ApprovalView, Envelope, SessionSummary
 
 STATUS_STYLE = {
     "running": "bold blue",
@@ -158,9 +158,13 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         )
     if t in ("sandbox.created", "sandbox.restored"):
         verb = "sandbox" if t == "sandbox.created" else "sandbox restored"
-        return _head(event, f"{verb} ", "dim") + Text(f"{d.get('container')} ({d.get('image')})", style="dim")
+        return _head(event, f"{verb} ", "dim") + Text(
+            f"{d.get('container')} ({d.get('image')})", style="dim"
+        )
     if t == "budget.exceeded":
-        return _head(event, "budget exceeded ", "bold magenta") + Text(f"{d.get('limit')} = {d.get('value')}")
+        return _head(event, "budget exceeded ", "bold magenta") + Text(
+            f"{d.get('limit')} = {d.get('value')}"
+        )
     return _head(event, t, "dim")
 
 
@@ -176,10 +180,20 @@ def age(ts: datetime, now: datetime) -> str:
     return f"{seconds}s"
 
 
+def _id_column(table: Table, name: str, ids: list[str]) -> None:
+    """A column that is never cut: ids are what people copy into the next command."""
+    table.add_column(name, no_wrap=True, min_width=max([len(name), *map(len, ids)]))
+
+
 def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
+    """`agentctl ls`: one row per session, newest last; the task is what gives way to a narrow terminal."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT", "TASK"):
-        table.add_column(column, no_wrap=column != "TASK", overflow="ellipsis")
+    _id_column(table, "SESSION", [s.id for s in sessions])
+    for column in ("STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT"):
+        table.add_column(
+            column, no_wrap=True, justify="right" if column in ("STEPS", "COST") else "left"
+        )
+    table.add_column("TASK", no_wrap=True, overflow="ellipsis", ratio=1)
     for s in sessions:
         table.add_row(
             s.id,
@@ -194,17 +208,45 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
     return table
 
 
-def session_panel(s: SessionSummary) -> Panel:
+def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
+    """`agentctl approvals`: a block per approval, since the call and its context need the room."""
+    blocks: list[RenderableType] = []
+    for a in approvals:
+        head = Text(a.id, style="bold")
+        head.append(f"  {a.session}", style="cyan")
+        head.append(f"  tier {a.tier}", style="yellow")
+        head.append(f"  waiting {age(a.requested_at, now)}", style="dim")
+        if a.expires_at:
+            left = age(now, a.expires_at) if a.expires_at > now else "now"
+            head.append(f"  expires in {left} ({a.on_expiry})", style="dim")
+        call = Text("  ")
+        call.append(a.tool, style="bold")
+        call.append(f" {short_args(a.args, 200)}")
+        parts: list[RenderableType] = [head, call]
+        if a.context.last_message:
+            parts.append(Text(f"  agent: {a.context.last_message.splitlines()[0]}", style="dim"))
+        if a.context.reason and a.context.reason != "policy":
+            parts.append(Text(f"  {a.context.reason}", style="magenta"))
+        rule = a.rule or a.context.rule
+        if rule:
+            parts.append(Text(f"  rule: {rule}", style="dim"))
+        blocks.append(Group(*parts, Text("")))
+    return Group(*blocks)
+
+
+def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None) -> Panel:
+    """`agentctl show`: the summary of one session, and what to do next."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("status", Text(f"{s.status.value}  {s.reason}", style=STATUS_STYLE.get(s.status.value, "")))
+    grid.add_row(
+        "status", Text(f"{s.status.value}  {s.reason}", style=STATUS_STYLE.get(s.status.value, ""))
+    )
     grid.add_row("task", s.task)
     grid.add_row("model", s.model)
     grid.add_row("steps", str(s.steps))
     grid.add_row("tokens", f"{s.input_tokens} in, {s.output_tokens} out")
     grid.add_row("cost", f"${s.cost_usd:.4f}")
-    grid.add_row("approvals", f"{s.pending_approvals} pending")
     grid.add_row("events", str(s.last_seq))
     if s.parent:
         grid.add_row("parent", f"{s.parent.session} at seq {s.parent.seq}")
@@ -213,4 +255,23 @@ def session_panel(s: SessionSummary) -> Panel:
     if s.labels:
         grid.add_row("labels", ", ".join(f"{k}={v}" for k, v in s.labels.items()))
     grid.add_row("created", s.created_at.isoformat())
-    return Panel(grid, title=s.id, title_align="left")
+    grid.add_row("updated", s.updated_at.isoformat())
+    for a in approvals or []:
+        grid.add_row("approval", Text(f"{a.id}  {a.tool} {short_args(a.args, 80)}", style="yellow"))
+    hint = _next_step(s, approvals or [])
+    if hint:
+        grid.add_row("next", Text(hint, style="dim"))
+    return Panel(grid, title=s.id, title_align="left", expand=False)
+
+
+def _next_step(s: SessionSummary, approvals: list[ApprovalView]) -> str:
+    status = s.status.value
+    if status == "waiting" and approvals:
+        return (
+            f"agentctl approve {approvals[0].id}   (or: agentctl deny {approvals[0].id} --reason …)"
+        )
+    if status == "paused":
+        return f"agentctl resume {s.id} --max-steps N   (raise the budget, or add a message)"
+    if status in ("running", "waiting"):
+        return f"agentctl attach {s.id}"
+    return f"agentctl log {s.id}"

@@ -65,6 +65,9 @@ class Tool:
     idempotent: bool
     run: Callable[[ToolContext, Any], ToolOutcome]
     needs_sandbox: bool = True
+    # Runs on the event loop instead of a worker thread: only for in-process
+    # tools that neither block nor take long (a thread hop costs more than they do).
+    inline: bool = False
     # For a non-idempotent tool found in flight after a crash: the result it
     # recorded if it had completed, so it is neither repeated nor lost.
     recover: Callable[[ToolContext], ToolOutcome | None] | None = None

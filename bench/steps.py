@@ -2,8 +2,9 @@
 
 The same 200-step agent loop in each: a scripted model that asks for one no-op
 tool call per step, the tool, and durable state after every step — agentctl's
-event log in DuckDB (replay provider, an in-process no-op tool, group-committed
-appends), LangGraph with `SqliteSaver` and `durability="sync"`, and a DBOS
+event log in DuckDB (replay provider, an in-process no-op tool registered through
+the Python API as idempotent and inline, group-committed appends; and the same
+tool declared non-idempotent, which puts a durable barrier before every call), LangGraph with `SqliteSaver` and `durability="sync"`, and a DBOS
 workflow of steps on a SQLite system database. All three write their durable
 files to the same temp disk in the same run.
 
@@ -24,13 +25,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STEPS = 200
-REPEATS = 3
+REPEATS = 5
 
 
 class State(TypedDict):  # LangGraph resolves the state's annotations at module level
@@ -55,7 +57,7 @@ def _recording(path: Path, steps: int) -> Path:
     return path
 
 
-def _noop_registry() -> Any:
+def _noop_registry(idempotent: bool = True) -> Any:
     from pydantic import BaseModel, ConfigDict
 
     from agentctl.tools import Tool, ToolContext, ToolOutcome, default_registry
@@ -68,11 +70,11 @@ def _noop_registry() -> Any:
         return ToolOutcome(exit_code=0, output="")
 
     reg = default_registry()
-    reg.register(Tool("noop", "does nothing", Args, idempotent=True, run=run, needs_sandbox=False))
+    reg.register(Tool("noop", "does nothing", Args, idempotent=idempotent, run=run, needs_sandbox=False, inline=True))
     return reg
 
 
-async def _agentctl_once(tmp: Path, steps: int) -> tuple[float, str, Path]:
+async def _agentctl_once(tmp: Path, steps: int, idempotent: bool = True) -> tuple[float, str, Path]:
     from agentctl.paths import get_paths
     from agentctl.protocol import CreateSession
     from agentctl.runtime import Runtime
@@ -80,7 +82,7 @@ async def _agentctl_once(tmp: Path, steps: int) -> tuple[float, str, Path]:
 
     db = tmp / f"agentctl-{time.perf_counter_ns()}.duckdb"
     store = DuckDBEventStore(db)
-    rt = Runtime(store, paths=get_paths().ensure(), tools=_noop_registry())
+    rt = Runtime(store, paths=get_paths().ensure(), tools=_noop_registry(idempotent))
     await rt.start()
     rec = _recording(tmp / "rec.jsonl", steps)
     t0 = time.perf_counter()
@@ -96,9 +98,8 @@ async def _agentctl_once(tmp: Path, steps: int) -> tuple[float, str, Path]:
     return elapsed, sid, db
 
 
-def bench_agentctl(tmp: Path) -> float:
-    times = [asyncio.run(_agentctl_once(tmp, STEPS))[0] for _ in range(REPEATS)]
-    return statistics.median(times) / STEPS * 1e6
+def agentctl_run(tmp: Path, idempotent: bool) -> float:
+    return asyncio.run(_agentctl_once(tmp, STEPS, idempotent))[0]
 
 
 def bench_resume(tmp: Path) -> tuple[float, int]:
@@ -128,7 +129,7 @@ def bench_resume(tmp: Path) -> tuple[float, int]:
 # --- LangGraph -----------------------------------------------------------------------
 
 
-def bench_langgraph(tmp: Path) -> float | None:
+def langgraph_runner(tmp: Path) -> Callable[[], float] | None:
     try:
         import sqlite3
 
@@ -156,8 +157,10 @@ def bench_langgraph(tmp: Path) -> float | None:
     graph.add_conditional_edges("model", route, {"tool": "tool", END: END})
     graph.add_edge("tool", "model")
 
-    times = []
-    for i in range(REPEATS):
+    runs = iter(range(1000))
+
+    def run() -> float:
+        i = next(runs)
         conn = sqlite3.connect(tmp / f"lg-{i}.sqlite", check_same_thread=False)
         app = graph.compile(checkpointer=SqliteSaver(conn))
         t0 = time.perf_counter()
@@ -166,15 +169,17 @@ def bench_langgraph(tmp: Path) -> float | None:
             {"configurable": {"thread_id": f"t{i}"}, "recursion_limit": 10 * STEPS},
             durability="sync",
         )
-        times.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
         conn.close()
-    return statistics.median(times) / STEPS * 1e6
+        return elapsed
+
+    return run
 
 
 # --- DBOS ------------------------------------------------------------------------------
 
 
-def bench_dbos(tmp: Path) -> float | None:
+def dbos_runner(tmp: Path) -> tuple[Callable[[], float], Callable[[], None]] | None:
     try:
         from dbos import DBOS
     except ImportError as exc:
@@ -200,37 +205,56 @@ def bench_dbos(tmp: Path) -> float | None:
         return steps
 
     DBOS.launch()
-    times = []
-    try:
-        for _ in range(REPEATS):
-            t0 = time.perf_counter()
-            agent_loop(STEPS)
-            times.append(time.perf_counter() - t0)
-    finally:
-        DBOS.destroy()
-    return statistics.median(times) / STEPS * 1e6
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        agent_loop(STEPS)
+        return time.perf_counter() - t0
+
+    return run, DBOS.destroy
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agentctl-bench-") as tmpdir:
         tmp = Path(tmpdir)
         os.environ["AGENTCTL_HOME"] = str(tmp / "home")
-        agentctl_us = bench_agentctl(tmp)
-        log(f"agentctl   {agentctl_us:10.1f} us/step (DuckDB, durable group commits)")
-        lg = bench_langgraph(tmp)
+        runners: dict[str, Callable[[], float]] = {
+            "agentctl": lambda: agentctl_run(tmp, idempotent=True),
+            "agentctl_barrier": lambda: agentctl_run(tmp, idempotent=False),
+        }
+        lg = langgraph_runner(tmp)
         if lg is not None:
-            log(f"langgraph  {lg:10.1f} us/step (SqliteSaver, durability=sync)")
-        dbos = bench_dbos(tmp)
+            runners["langgraph"] = lg
+        dbos = dbos_runner(tmp)
         if dbos is not None:
-            log(f"dbos       {dbos:10.1f} us/step (SQLite system database)")
+            runners["dbos"] = dbos[0]
+        samples: dict[str, list[float]] = {name: [] for name in runners}
+        try:
+            for _ in range(REPEATS):  # interleaved, so a noisy moment hits all alike
+                for name, run in runners.items():
+                    samples[name].append(run())
+        finally:
+            if dbos is not None:
+                dbos[1]()
+        us = {name: statistics.median(v) / STEPS * 1e6 for name, v in samples.items()}
+        notes = {
+            "agentctl": "DuckDB group commits; no-op tool declared idempotent (no write-ahead barrier)",
+            "agentctl_barrier": "the same tool declared non-idempotent: a durable barrier before every call",
+            "langgraph": "SqliteSaver, durability=sync",
+            "dbos": "SQLite system database",
+        }
+        for name, value in us.items():
+            log(f"{name:17} {value:10.1f} us/step  ({notes[name]})")
         resume_ms, events = bench_resume(tmp)
-        log(f"resume     {resume_ms:10.1f} ms for a {events}-event session")
+        log(f"{'resume':17} {resume_ms:10.1f} ms for a {events}-event session")
+        lg_us, dbos_us = us.get("langgraph"), us.get("dbos")
         result = {
-            "agentctl_us_per_step": round(agentctl_us, 1),
-            "langgraph_us_per_step": round(lg, 1) if lg else None,
-            "dbos_us_per_step": round(dbos, 1) if dbos else None,
-            "vs_langgraph": round(agentctl_us / lg, 3) if lg else None,
-            "vs_dbos": round(agentctl_us / dbos, 3) if dbos else None,
+            "agentctl_us_per_step": round(us["agentctl"], 1),
+            "agentctl_barrier_us_per_step": round(us["agentctl_barrier"], 1),
+            "langgraph_us_per_step": round(lg_us, 1) if lg_us else None,
+            "dbos_us_per_step": round(dbos_us, 1) if dbos_us else None,
+            "vs_langgraph": round(us["agentctl"] / lg_us, 3) if lg_us else None,
+            "vs_dbos": round(us["agentctl"] / dbos_us, 3) if dbos_us else None,
             "resume_ms": round(resume_ms, 1),
             "resume_events": events,
         }

@@ -172,7 +172,6 @@ class DockerSandboxDriver:
         keep = set(keep_streams)
         cutoff = datetime.now(UTC) - older_than if older_than is not None else None
         removed: list[str] = []
-        freed = 0
         with self._engine("list sandbox containers"):
             containers = self.api.containers(all=True, filters={"label": self.label_key})
         for container in containers:
@@ -188,8 +187,18 @@ class DockerSandboxDriver:
             for cp in self.list_checkpoints()
             if cp.stream not in keep and (cutoff is None or cp.created < cutoff)
         ]
+        images = self.remove_checkpoints(doomed)
+        return GcReport(removed=removed + images.removed, freed_bytes=images.freed_bytes)
+
+    def remove_checkpoints(self, checkpoints: Collection[Checkpoint]) -> GcReport:
+        """Remove exactly these checkpoint images; one a container still uses is skipped.
+
+        `freed_bytes` is an estimate: the size each deleted image added over its parent.
+        """
+        removed: list[str] = []
+        freed = 0
         # Newest first: a checkpoint restored and committed again is a child of an older one.
-        for cp in sorted(doomed, key=lambda cp: cp.created, reverse=True):
+        for cp in sorted(checkpoints, key=lambda cp: cp.created, reverse=True):
             gained = self._own_size(cp.image)
             try:
                 result = self.api.remove_image(cp.image)

@@ -30,6 +30,7 @@ from store.events import StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, Row
 from store.lock import WriterLock
 from store.migrations import MIGRATIONS, Migration, applied_versions, apply_migrations
+from store.queries import copy_to_parquet
 from store.readonly import check_read_only
 
 _COLUMNS = 'stream, seq, "offset", ts, type, data'
@@ -188,6 +189,16 @@ class DuckDBEventStore(GroupCommitStore):
             finally:
                 cursor.rollback()
         return columns, rows
+
+    def export_parquet(self, path: str | Path, stream: str | None = None) -> int:
+        """Write the events (of `stream`, or all) to a Parquet file at `path`; the row count.
+
+        Same columns as the table, in offset order; `data` is JSON text.
+        """
+        if stream is not None:
+            check_stream(stream)
+        with self._cursor() as cursor:
+            return copy_to_parquet(cursor, Path(path), stream)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
@@ -50,6 +51,7 @@ from tui.widgets.timeline import Timeline
 
 DEBOUNCE_S = 0.15
 # Events that change the approval queue: a new request, a decision, an interrupted call.
+DECISIVE_ACTIONS = frozenset({"approve", "deny", "edit", "fork", "cancel_session"})
 QUEUE_EVENTS = frozenset({"approval.requested", "approval.decided", "session.status"})
 
 
@@ -297,6 +299,10 @@ class AgentctlApp(App[None]):
         bar.set_class(lost, "lost")
 
     # --- actions --------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Under a dialog a stray key must not decide or cancel anything behind it.
+        return not (action in DECISIVE_ACTIONS and isinstance(self.screen, ModalScreen))
 
     def _approval(self) -> ApprovalView | None:
         approval = self.approvals.selected

@@ -30,7 +30,7 @@ class Link(StrEnum):
 class Backoff:
     initial_s: float = 0.2
     factor: float = 2.0
-    maximum_s: float = 5.0
+    maximum_s: float = 2.0
 
     def delay(self, attempt: int) -> float:
         return float(min(self.maximum_s, self.initial_s * self.factor**attempt))

@@ -1,29 +1,56 @@
 """What every command shares: the consoles, the client, JSON output and error handling.
 
 Results go to stdout, progress and diagnostics to stderr (DESIGN §10). Rich
-turns colour off by itself when `NO_COLOR` is set or the stream is not a
-terminal. Domain errors become an exit code and one readable line here, at
-the edge, and nowhere else.
+turns colour off by itself when the stream is not a terminal; `NO_COLOR`
+(no-color.org) turns off every style here, not only colours, so the output is
+plain text. Piped output is not cut at 80 columns: ids must survive `awk`.
+Domain errors become an exit code and one readable line here, at the edge,
+and nowhere else.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from agentctl.errors import AgentctlError, ExitCode
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from agentctl.client import Client
 
+PIPE_WIDTH = 200  # piped output: wide enough that tables never cut an id
+
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    plain = bool(os.environ.get("NO_COLOR")) and not os.environ.get("FORCE_COLOR")
+    width = None
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        width = PIPE_WIDTH
+    return Console(
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=True,
+        width=width,
+        no_color=plain or None,
+        color_system=None if plain else "auto",
+    )
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+P = ParamSpec("P")
 T = TypeVar("T")
 
 _debug = {"on": os.environ.get("AGENTCTL_DEBUG") == "1"}
@@ -37,34 +64,42 @@ def debug_enabled() -> bool:
     return _debug["on"]
 
 
-def client() -> Any:
+def client() -> Client:
     """A connected client; starts the daemon when none runs."""
     from agentctl.client import Client
 
     return Client.connect()
 
 
+def error_line(message: str) -> None:
+    """The one line an error gets on stderr (a multi-line message is joined)."""
+    line = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+
+
 def fail(message: str, code: int = ExitCode.FAILED) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    error_line(message)
     raise typer.Exit(code)
 
 
 @contextmanager
 def errors_to_exit() -> Iterator[None]:
-    """Turn an AgentctlError into one line on stderr and its exit code."""
+    """Turn an AgentctlError (or a sandbox error) into one line on stderr and its exit code."""
     try:
         yield
     except AgentctlError as exc:
         if debug_enabled():
             err.print_exception()
-        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        error_line(str(exc))
         raise typer.Exit(exc.exit_code) from None
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "sandboxes":
+            raise
+        # The generic sandbox layer has its own family (it imports nothing of agentctl).
+        if debug_enabled():
+            err.print_exception()
+        error_line(str(exc))
+        raise typer.Exit(ExitCode.FAILED) from None
 
 
 def print_json(value: Any) -> None:
@@ -79,12 +114,11 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def command(fn: Callable[..., T]) -> Callable[..., T]:
+def command(fn: Callable[P, T]) -> Callable[P, T]:
     """Wrap a command body so domain errors exit cleanly."""
-    import functools
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         with errors_to_exit():
             return fn(*args, **kwargs)
 

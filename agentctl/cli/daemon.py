@@ -8,7 +8,11 @@ import typer
 
 from agentctl.cli.common import command, err, out, print_json
 
-app = typer.Typer(help="Run, start, stop and inspect the daemon.", invoke_without_command=True, no_args_is_help=False)
+app = typer.Typer(
+    help="Run, start, stop and inspect the daemon.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 
@@ -16,7 +20,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 @app.callback()
 def foreground(
     ctx: typer.Context,
-    tcp: Annotated[int | None, typer.Option(help="Also listen on 127.0.0.1:PORT (needs AGENTCTL_TOKEN).")] = None,
+    tcp: Annotated[
+        int | None, typer.Option(help="Also listen on 127.0.0.1:PORT (needs AGENTCTL_TOKEN).")
+    ] = None,
 ) -> None:
     """Without a subcommand: run the daemon in the foreground."""
     if ctx.invoked_subcommand is not None:

@@ -5,6 +5,10 @@ approval is asked inline; piped, the command waits for another client's
 decision, or exits 3 with `--no-wait`. Ctrl-C detaches: the session goes on
 in the daemon and the message says how to re-attach. If the daemon restarts
 under us, we reconnect with our cursor, so nothing is missed or shown twice.
+
+Status events older than the moment we started following are history (a
+resumed session has an old `completed` in its log); the status the session
+had when we started is acted on once the backlog has caught up with it.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.prompt import Prompt
 from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
-from agentctl.protocol import Decide, Envelope
+from agentctl.protocol import ApprovalView, Decide, Envelope
 from agentctl.render import render_event
+
+if TYPE_CHECKING:
+    from agentctl.client import Client
 
 END_CODES = {
     "completed": ExitCode.COMPLETED,
@@ -29,14 +37,52 @@ END_CODES = {
     "cancelled": ExitCode.CANCELLED,
     "paused": ExitCode.PAUSED,
 }
+MAX_RECONNECTS = 20
 
 
 def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+class _Follower:
+    def __init__(
+        self, client: Client, session_id: str, *, as_json: bool, wait: bool, who: str
+    ) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.as_json = as_json
+        self.wait = wait
+        self.who = who
+        self.asked: set[str] = set()
+
+    def settle(self, status: str) -> int | None:
+        """The exit code when following should stop at `status`, else None (asking inline first)."""
+        if status in END_CODES:
+            return END_CODES[status]
+        if status != "waiting":
+            return None
+        if interactive() and not self.as_json:
+            self.ask_pending()
+            return None
+        if not self.wait:
+            err.print(
+                f"waiting for approval; decide with `agentctl approvals` and `agentctl approve ID`, "
+                f"then `agentctl attach {self.session_id}`"
+            )
+            return ExitCode.WAITING
+        err.print("[yellow]waiting for a decision from another client …[/]")
+        return None
+
+    def ask_pending(self) -> None:
+        for approval in self.client.approvals(session=self.session_id):
+            if approval.id in self.asked:
+                continue
+            self.asked.add(approval.id)
+            _ask_one(self.client, approval, self.who)
+
+
 def follow(
-    client: Any,
+    client: Client,
     session_id: str,
     *,
     after: int = 0,
@@ -47,44 +93,44 @@ def follow(
     """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code."""
     from agentctl.runtime import default_approver
 
-    who = approver or default_approver()
+    follower = _Follower(
+        client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
+    )
+    start = client.session(session_id)
     cursor = after
-    settled_from = client.session(session_id).last_seq  # status events before this are history
-    asked: set[str] = set()
+    caught_up = after >= start.last_seq
     reconnects = 0
     try:
+        if caught_up and (code := follower.settle(start.status.value)) is not None:
+            return code
         while True:
             try:
                 for event in client.events(session_id, after=cursor, follow=True):
                     cursor = event.seq
                     reconnects = 0
-                    _show(event, as_json)
-                    if event.type != "session.status" or event.seq < settled_from:
+                    show(event, as_json)
+                    if event.seq < start.last_seq:
                         continue
-                    status = event.data["status"]
-                    if status in END_CODES:
-                        return END_CODES[status]
-                    if status == "waiting":
-                        if interactive() and not as_json:
-                            _ask_pending(client, session_id, who, asked)
-                        elif not wait:
-                            err.print(
-                                f"waiting for approval; decide with `agentctl approvals` / `agentctl approve ID`, "
-                                f"then `agentctl attach {session_id}`"
-                            )
-                            return ExitCode.WAITING
-                        else:
-                            err.print("[yellow]waiting for a decision from another client …[/]")
+                    if event.type == "session.status":
+                        caught_up = True
+                        status = str(event.data["status"])
+                    elif not caught_up:
+                        caught_up = True
+                        status = start.status.value
+                    else:
+                        continue
+                    if (code := follower.settle(status)) is not None:
+                        return code
             except DaemonError:
                 reconnects += 1
-                if reconnects > 20:
+                if reconnects > MAX_RECONNECTS:
                     raise
                 err.print("[dim]lost the daemon; reconnecting …[/]")
                 time.sleep(0.5)
                 continue
-            # the stream ended without an end status (daemon stopped): reconnect with the cursor
+            # the stream ended without an end status (the daemon stopped): reconnect with the cursor
             reconnects += 1
-            if reconnects > 20:
+            if reconnects > MAX_RECONNECTS:
                 raise DaemonError("the daemon keeps closing the stream")
             time.sleep(0.25)
     except KeyboardInterrupt:
@@ -95,32 +141,31 @@ def follow(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-def _show(event: Envelope, as_json: bool) -> None:
+def show(event: Envelope, as_json: bool, *, fold: bool = True) -> None:
+    """One event on stdout: its NDJSON envelope, flushed, or its Rich rendering."""
     if as_json:
         sys.stdout.write(event.model_dump_json() + "\n")
         sys.stdout.flush()
         return
-    renderable = render_event(event)
+    renderable = render_event(event, fold=fold)
     if renderable is not None:
         out.print(renderable)
 
 
-def _ask_pending(client: Any, session_id: str, who: str, asked: set[str]) -> None:
-    for approval in client.approvals(session=session_id):
-        if approval.id in asked:
-            continue
-        asked.add(approval.id)
-        _ask_one(client, approval, who)
-
-
-def _ask_one(client: Any, approval: Any, who: str) -> None:
+def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
     ctx = approval.context
-    err.print(f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  ({approval.rule})")
+    err.print(
+        f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  ({approval.rule})"
+    )
     if ctx.last_message:
-        err.print(f"[dim]agent:[/] {ctx.last_message}")
+        err.print(f"[dim]agent:[/] {escape(ctx.last_message)}")
     if ctx.reason and ctx.reason != "policy":
-        err.print(f"[magenta]{ctx.reason}[/]")
-    err.print(f"[bold]{approval.tool}[/] {json.dumps(approval.args, ensure_ascii=False)}")
+        err.print(ctx.reason, style="magenta", markup=False)
+    err.print(
+        f"{approval.tool} {json.dumps(approval.args, ensure_ascii=False)}",
+        style="bold",
+        markup=False,
+    )
     if approval.expires_at:
         err.print(f"[dim]expires at {approval.expires_at:%H:%M:%S} UTC[/]")
     while True:
@@ -145,15 +190,23 @@ def _ask_one(client: Any, approval: Any, who: str) -> None:
                 except json.JSONDecodeError as exc:
                     err.print(f"[red]not JSON: {exc}[/]")
                     continue
-                client.decide(approval.id, Decide(decision="approve", approver=who, args=args, reason="edited"))
+                if not isinstance(args, dict):
+                    err.print("[red]the arguments must be a JSON object[/]")
+                    continue
+                client.decide(
+                    approval.id,
+                    Decide(decision="approve", approver=who, args=args, reason="edited"),
+                )
                 return
             if choice == "s":
                 if ctx.diff:
-                    err.print(Syntax(ctx.diff, "diff", theme="ansi_dark", background_color="default"))
+                    err.print(
+                        Syntax(ctx.diff, "diff", theme="ansi_dark", background_color="default")
+                    )
                 else:
                     err.print("[dim](no diff for this call)[/]")
                 continue
             return  # wait
         except AgentctlError as exc:
-            err.print(f"[red]{exc}[/]")
+            err.print(str(exc), style="red", markup=False)
             return

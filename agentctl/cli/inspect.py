@@ -11,14 +11,17 @@ from rich.tree import Tree
 
 from agentctl.cli.common import client, command, out, print_json
 from agentctl.protocol import SessionStatus, SessionSummary
-from agentctl.render import STATUS_STYLE, render_event, session_panel, sessions_table
+from agentctl.cli.follow import show as show_event
+from agentctl.render import STATUS_STYLE, session_panel, sessions_table
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON (NDJSON envelopes for `log`).")]
 
 
 @command
 def ls(
-    status: Annotated[SessionStatus | None, typer.Option(help="Only sessions with this status.")] = None,
+    status: Annotated[
+        SessionStatus | None, typer.Option(help="Only sessions with this status.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List sessions: id, status, age, steps, cost, pending approvals, parent."""
@@ -38,11 +41,13 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """A summary of one session."""
-    summary = client().session(session)
+    c = client()
+    summary = c.session(session)
     if as_json:
         print_json(summary)
         return
-    out.print(session_panel(summary))
+    pending = c.approvals(session=session) if summary.pending_approvals else []
+    out.print(session_panel(summary, pending))
 
 
 @command
@@ -52,17 +57,9 @@ def log(
     full: Annotated[bool, typer.Option("--full", help="Do not fold long tool output.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The session's events so far (NDJSON envelopes with --json)."""
-    import sys
-
+    """The session's events so far (NDJSON envelopes with --json); `attach` follows live ones."""
     for event in client().events(session, after=after, follow=False):
-        if as_json:
-            sys.stdout.write(event.model_dump_json() + "\n")
-            sys.stdout.flush()
-            continue
-        renderable = render_event(event, fold=not full)
-        if renderable is not None:
-            out.print(renderable)
+        show_event(event, as_json, fold=not full)
 
 
 def family(sessions: list[SessionSummary], session_id: str) -> dict[str, Any]:
@@ -88,7 +85,12 @@ def family(sessions: list[SessionSummary], session_id: str) -> dict[str, Any]:
             "steps": s.steps,
             "task": s.task,
             "selected": s.id == session_id,
-            "forks": [node(c) for c in sorted(children.get(s.id, []), key=lambda c: (c.parent.seq if c.parent else 0, c.id))],
+            "forks": [
+                node(c)
+                for c in sorted(
+                    children.get(s.id, []), key=lambda c: (c.parent.seq if c.parent else 0, c.id)
+                )
+            ],
         }
 
     return node(root)

@@ -8,6 +8,7 @@ a traceback only with `--debug`.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from typer._click import exceptions as click  # typer vendors click; its excepti
 
 from agentctl import __version__
 from agentctl.cli import approvals, daemon, inspect, sandbox, sessions
-from agentctl.cli.common import err, set_debug
+from agentctl.cli.common import debug_enabled, err, error_line, set_debug
 from agentctl.errors import ExitCode
 
 app = typer.Typer(
@@ -43,7 +44,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     set_debug(debug)
 
@@ -59,7 +62,12 @@ def _register_optional() -> None:
     # Command groups added by later modules register themselves here if present.
     import importlib
 
-    for name in ("agentctl.cli.replay", "agentctl.cli.doctor", "agentctl.cli.tui", "agentctl.cli.observe"):
+    for name in (
+        "agentctl.cli.replay",
+        "agentctl.cli.doctor",
+        "agentctl.cli.tui",
+        "agentctl.cli.observe",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -79,16 +87,25 @@ def run() -> None:
         code = command.main(args=sys.argv[1:], prog_name="agentctl", standalone_mode=False)
     except click.UsageError as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        err.print(f"[bold red]error:[/] {exc.format_message()}{where}", highlight=False, markup=True)
+        error_line(f"{exc.format_message()}{where}")
         sys.exit(ExitCode.USAGE)
     except typer.Abort:
         err.print("aborted")
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
-        err.print(f"[bold red]error:[/] {exc.format_message()}")
+        error_line(exc.format_message())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`agentctl log --json | head -1`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(ExitCode.FAILED)
+    except Exception as exc:  # the edge: a bug still gets one line, not a traceback
+        if debug_enabled():
+            err.print_exception()
+        error_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(ExitCode.FAILED)
     sys.exit(code if isinstance(code, int) else 0)
 
 

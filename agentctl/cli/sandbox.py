@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from agentctl.cli.common import command, err, out, print_json
+from agentctl.protocol import SessionSummary
 
 app = typer.Typer(help="Build the sandbox image; list and prune checkpoints.", no_args_is_help=True)
 
@@ -14,16 +15,28 @@ app = typer.Typer(help="Build the sandbox image; list and prune checkpoints.", n
 @app.command()
 @command
 def build(
-    offline: Annotated[bool | None, typer.Option("--offline/--online", help="Force the offline (debootstrap) or the registry build; default: detect.")] = None,
-    force: Annotated[bool, typer.Option(help="Rebuild even when the image exists.")] = False,
+    offline: Annotated[
+        bool | None,
+        typer.Option(
+            "--offline/--online",
+            help="Force the offline (debootstrap) or the registry build; default: detect.",
+        ),
+    ] = None,
 ) -> None:
-    """Build the default sandbox image (offline from the Debian mirror when no registry answers)."""
+    """Build the default sandbox image (offline from the Debian mirror when no registry answers).
+
+    A no-op when the engine has the image already (its tag is a digest of the recipe).
+    Prints the tag.
+    """
     from sandboxes import build_image, ensure_default_image
 
     def progress(line: str) -> None:
         err.print(f"[dim]{line}[/]")
 
-    tag = build_image(offline=offline, log=progress) if force else ensure_default_image(log=progress)
+    if offline is None:
+        tag = ensure_default_image(log=progress)
+    else:
+        tag = build_image(offline=offline, log=progress)
     out.print(tag)
 
 
@@ -31,23 +44,39 @@ def build(
 @command
 def ls_(
     session: Annotated[str | None, typer.Option(help="Only this session's checkpoints.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
     """List checkpoint images."""
     from sandboxes import DockerSandboxDriver
 
     checkpoints = DockerSandboxDriver().list_checkpoints(session)
     if as_json:
-        print_json([{"image": c.image, "session": c.stream, "seq": c.seq, "created": c.created.isoformat(), "size": c.size} for c in checkpoints])
+        print_json(
+            [
+                {
+                    "image": c.image,
+                    "session": c.stream,
+                    "seq": c.seq,
+                    "created": c.created.isoformat(),
+                    "size": c.size,
+                }
+                for c in checkpoints
+            ]
+        )
+        return
+    if not checkpoints:
+        out.print("no checkpoints")
         return
     for c in checkpoints:
-        out.print(f"{c.image}  {c.stream}@{c.seq}  {c.size / 1e6:.1f} MB  {c.created:%Y-%m-%d %H:%M}")
+        out.print(
+            f"{c.image}  {c.stream}@{c.seq}  {c.size / 1e6:.1f} MB  {c.created:%Y-%m-%d %H:%M}"
+        )
 
 
 @app.command()
 @command
 def gc(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Remove checkpoint images of sessions that have ended and are not referenced by a live fork."""
     from agentctl.cli.common import client
@@ -57,7 +86,7 @@ def gc(
     for s in sessions.values():
         if s.status.value in ("completed", "failed", "cancelled"):
             continue
-        node = s  # a live fork may still need its ancestors' checkpoints
+        node: SessionSummary | None = s  # a live fork may still need its ancestors' checkpoints
         while node is not None and node.id not in keep:
             keep.add(node.id)
             node = sessions.get(node.parent.session) if node.parent else None

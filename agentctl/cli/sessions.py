@@ -13,13 +13,21 @@ from agentctl.cli.follow import follow
 from agentctl.errors import ExitCode
 from agentctl.protocol import Budget, CreateSession, ForkSession, Limits, ResumeSession
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print NDJSON event envelopes, one per line.")]
-DetachOpt = Annotated[bool, typer.Option("--detach", "-d", help="Start it and print the session id; do not follow.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print NDJSON event envelopes, one per line.")
+]
+DetachOpt = Annotated[
+    bool, typer.Option("--detach", "-d", help="Start it and print the session id; do not follow.")
+]
 NoWaitOpt = Annotated[
     bool,
-    typer.Option("--no-wait", help="When not in a terminal, exit 3 at a pending approval instead of waiting."),
+    typer.Option(
+        "--no-wait", help="When not in a terminal, exit 3 at a pending approval instead of waiting."
+    ),
 ]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Approver name for inline decisions (default: OS user).")]
+AsOpt = Annotated[
+    str | None, typer.Option("--as", help="Approver name for inline decisions (default: OS user).")
+]
 
 
 def _labels(values: list[str]) -> dict[str, str]:
@@ -43,51 +51,100 @@ def _started(session_id: str, as_json: bool, detach: bool) -> None:
         err.print(f"[dim]session {session_id} — Ctrl-C detaches, it goes on in the daemon[/]")
 
 
+def _model_spec(model: str) -> str:
+    """A replay recording's path made absolute: the daemon does not share our working directory."""
+    if not model.startswith("replay:"):
+        return model
+    path = Path(model.removeprefix("replay:")).expanduser()
+    if not path.is_file():
+        raise typer.BadParameter(f"no recording at {path}", param_hint="--model")
+    return f"replay:{path.resolve()}"
+
+
+def _policy_spec(policy: str | None) -> str | None:
+    """A policy file's path made absolute; a preset name stays as it is."""
+    if policy and Path(policy).expanduser().is_file():
+        return str(Path(policy).expanduser().resolve())
+    return policy
+
+
+def _task(task: str) -> str:
+    """The task from the argument, or from stdin for `-`."""
+    if task == "-":
+        task = sys.stdin.read().strip()
+        if not task:
+            raise typer.BadParameter("stdin was empty", param_hint="TASK")
+    return task
+
+
 @command
 def run(
-    task: Annotated[str, typer.Argument(help="The task; `-` reads it from stdin.", show_default=False)],
-    model: Annotated[str, typer.Option(help="replay:PATH, openai:MODEL or anthropic:MODEL.")] = "replay:recordings/demo.jsonl",
-    base_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
-    policy: Annotated[str | None, typer.Option(help="default, strict, permissive, or a policy TOML file.")] = None,
-    image: Annotated[str | None, typer.Option(help="Sandbox image (default: the built default image; `none`: no sandbox).")] = None,
+    task: Annotated[
+        str, typer.Argument(help="The task; `-` reads it from stdin.", show_default=False)
+    ],
+    model: Annotated[
+        str, typer.Option(help="replay:PATH, openai:MODEL or anthropic:MODEL.")
+    ] = "replay:recordings/demo.jsonl",
+    base_url: Annotated[
+        str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="default, strict, permissive, or a policy TOML file.")
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Sandbox image (default: the built default image; `none`: no sandbox)."),
+    ] = None,
     network: Annotated[str, typer.Option(help="none or bridge.")] = "none",
-    workspace: Annotated[Path | None, typer.Option(help="A folder copied into the sandbox's /workspace.")] = None,
-    mount: Annotated[bool, typer.Option("--mount", help="Bind-mount --workspace instead of copying it.")] = False,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Pause after this many model calls.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Pause after this many tokens.")] = None,
-    max_cost: Annotated[float | None, typer.Option(min=0, help="Pause after this much USD.")] = None,
-    max_wall: Annotated[float | None, typer.Option(min=0, help="Pause after this many seconds of running.")] = None,
+    workspace: Annotated[
+        Path | None, typer.Option(help="A folder copied into the sandbox's /workspace.")
+    ] = None,
+    mount: Annotated[
+        bool, typer.Option("--mount", help="Bind-mount --workspace instead of copying it.")
+    ] = False,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="Pause after this many model calls.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Pause after this many tokens.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(min=0, help="Pause after this much USD.")
+    ] = None,
+    max_wall: Annotated[
+        float | None, typer.Option(min=0, help="Pause after this many seconds of running.")
+    ] = None,
     label: Annotated[list[str], typer.Option(help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
     detach: DetachOpt = False,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a session and follow it until it ends (or detach)."""
-    if task == "-":
-        task = sys.stdin.read().strip()
-        if not task:
-            raise typer.BadParameter("stdin was empty", param_hint="TASK")
+    """Start a session and follow it until it ends (or detach).
+
+    Exit code: 0 completed, 1 failed, 3 waiting (with --no-wait), 4 paused, 5 cancelled,
+    130 when you detach with Ctrl-C.
+    """
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
-    if model.startswith("replay:"):
-        path = Path(model.removeprefix("replay:")).expanduser()
-        if not path.is_file():
-            raise typer.BadParameter(f"no recording at {path}", param_hint="--model")
-        model = f"replay:{path.resolve()}"
+    labels = _labels(label)
+    model = _model_spec(model)
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
+    task = _task(task)
     req = CreateSession(
         task=task,
         model=model,
         base_url=base_url,
-        policy=str(Path(policy).resolve()) if policy and Path(policy).is_file() else policy,
+        policy=_policy_spec(policy),
         image=image,
         network=network,  # type: ignore[arg-type]
         workspace=str(workspace.resolve()) if workspace else None,
         mount_workspace=mount,
-        budget=Budget(max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall),
-        labels=_labels(label),
+        budget=Budget(
+            max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall
+        ),
+        labels=labels,
         limits=Limits(),
     )
     c = client()
@@ -100,7 +157,9 @@ def run(
 def resume(
     session: Annotated[str, typer.Argument(help="Session id.")],
     message: Annotated[str | None, typer.Argument(help="A new user message (optional).")] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Raise the step budget to this.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="Raise the step budget to this.")
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
     max_cost: Annotated[float | None, typer.Option(min=0)] = None,
     max_wall: Annotated[float | None, typer.Option(min=0)] = None,
@@ -112,18 +171,24 @@ def resume(
     """Continue a paused or completed session, optionally with a new message or a raised budget."""
     budget = None
     if any(v is not None for v in (max_steps, max_tokens, max_cost, max_wall)):
-        budget = Budget(max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall)
+        budget = Budget(
+            max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall
+        )
     c = client()
     after = c.session(session).last_seq
     c.resume(session, ResumeSession(message=message, budget=budget))
     _started(session, as_json, detach)
-    raise typer.Exit(follow(c, session, after=after, as_json=as_json, wait=not no_wait, approver=approver))
+    raise typer.Exit(
+        follow(c, session, after=after, as_json=as_json, wait=not no_wait, approver=approver)
+    )
 
 
 @command
 def fork(
     session: Annotated[str, typer.Argument(help="Session id to fork.")],
-    at: Annotated[int, typer.Option("--at", min=1, help="Fork at this seq (a checkpoint or a clean point).")],
+    at: Annotated[
+        int, typer.Option("--at", min=1, help="Fork at this seq (a checkpoint or a clean point).")
+    ],
     message: Annotated[str | None, typer.Argument(help="A new user message for the fork.")] = None,
     model: Annotated[str | None, typer.Option(help="A different model for the fork.")] = None,
     policy: Annotated[str | None, typer.Option(help="A different policy for the fork.")] = None,
@@ -133,14 +198,20 @@ def fork(
     as_json: JsonOpt = False,
 ) -> None:
     """Branch a session at a checkpoint: conversation and sandbox files together."""
-    if model and model.startswith("replay:"):
-        model = f"replay:{Path(model.removeprefix('replay:')).expanduser().resolve()}"
+    req = ForkSession(
+        at=at,
+        message=message,
+        model=_model_spec(model) if model else None,
+        policy=_policy_spec(policy),
+    )
     c = client()
-    summary = c.fork(session, ForkSession(at=at, message=message, model=model, policy=policy))
+    summary = c.fork(session, req)
     if not as_json and not detach:
         err.print(f"[magenta]forked {session}@{at} → {summary.id}[/]")
     _started(summary.id, as_json, detach)
-    raise typer.Exit(follow(c, summary.id, after=at, as_json=as_json, wait=not no_wait, approver=approver))
+    raise typer.Exit(
+        follow(c, summary.id, after=at, as_json=as_json, wait=not no_wait, approver=approver)
+    )
 
 
 @command
@@ -151,18 +222,14 @@ def attach(
     approver: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stream a session's events (backfill, then live) until it ends or pauses."""
-    c = client()
-    summary = c.session(session)
-    if summary.status.value in ("completed", "failed", "cancelled", "paused"):
-        for event in c.events(session, after=after, follow=False):
-            from agentctl.cli.follow import _show
+    """Stream a session's events (backfill, then live) until it ends, pauses or waits.
 
-            _show(event, as_json)
-        from agentctl.cli.follow import END_CODES
-
-        raise typer.Exit(END_CODES[summary.status.value])
-    raise typer.Exit(follow(c, session, after=after, as_json=as_json, wait=not no_wait, approver=approver))
+    Exit code: the session's, as for `run`.
+    """
+    code = follow(
+        client(), session, after=after, as_json=as_json, wait=not no_wait, approver=approver
+    )
+    raise typer.Exit(code)
 
 
 @command
@@ -186,4 +253,3 @@ def register(app: typer.Typer) -> None:
     app.command()(fork)
     app.command()(attach)
     app.command()(cancel)
-

@@ -433,7 +433,7 @@ class StepMachine:
         )
         t0 = time.perf_counter()
         try:
-            outcome = await asyncio.to_thread(tool.run, ctx, parsed)
+            outcome = tool.run(ctx, parsed) if tool.inline else await asyncio.to_thread(tool.run, ctx, parsed)
         except ToolCallError as exc:
             outcome = ToolOutcome(exit_code=None, error=str(exc))
         except Exception as exc:  # a tool crashing is a result for the model, not a dead session

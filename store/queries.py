@@ -1,0 +1,64 @@
+"""Named read-only queries over the events table, and the Parquet export.
+
+The SQL that the rest of the program needs beyond append and read lives
+here, generic: it speaks of streams, types and JSON paths, never of what an
+application stores in them. `EVENTS_COLUMNS` documents the table for anyone
+writing their own queries (`DuckDBEventStore.query`).
+
+Export is the one statement that writes: `COPY ... TO` writes a file, not the
+database, so it runs on a read cursor, outside `query`'s read-only guard, and
+its path is quoted here rather than taken from a caller's SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+EVENTS_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("offset", "BIGINT", 'global position, gapless and increasing (quote it: "offset")'),
+    ("stream", "VARCHAR", "the stream the event belongs to"),
+    ("seq", "BIGINT", "position within the stream, from 1, gapless"),
+    ("ts", "TIMESTAMP", "when the event was appended, UTC"),
+    ("type", "VARCHAR", "the event type"),
+    ("data", "JSON", "the event's payload: data->>'$.field', json_extract(data, '$.a.b')"),
+)
+
+_SELECT_EVENTS = 'SELECT "offset", stream, seq, ts, type, data FROM events'
+
+
+def count_events(cursor: duckdb.DuckDBPyConnection, stream: str | None = None) -> int:
+    sql = "SELECT count(*) FROM events" + (" WHERE stream = ?" if stream is not None else "")
+    row = cursor.execute(sql, [stream] if stream is not None else []).fetchone()
+    return int(row[0]) if row else 0
+
+
+def copy_to_parquet(
+    cursor: duckdb.DuckDBPyConnection, path: Path, stream: str | None = None
+) -> int:
+    """Write the events (of one stream, or all) in offset order to `path`; the row count.
+
+    The file appears whole or not at all: DuckDB writes a sibling temp file,
+    which is renamed over `path` once complete.
+    """
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    where = " WHERE stream = ?" if stream is not None else ""
+    sql = (
+        f'COPY ({_SELECT_EVENTS}{where} ORDER BY "offset") '
+        f"TO {_literal(str(temp))} (FORMAT PARQUET, COMPRESSION ZSTD)"
+    )
+    try:
+        row = cursor.execute(sql, [stream] if stream is not None else []).fetchone()
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return int(row[0]) if row else 0
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (COPY takes no parameter for its target)."""
+    if "\x00" in text:
+        raise ValueError("a path cannot contain NUL")
+    return "'" + text.replace("'", "''") + "'"
