@@ -42,11 +42,19 @@ from agentctl.protocol import (
     Decide,
     Envelope,
     ErrorBody,
+    ExportRequest,
+    ExportResult,
     ForkSession,
+    GcRequest,
+    GcResult,
     Health,
     PostMessage,
     ResumeSession,
     SessionSummary,
+    SessionTrace,
+    SqlQuery,
+    SqlResult,
+    StatsReport,
 )
 
 T = TypeVar("T")
@@ -163,6 +171,29 @@ class Routes:
     def all_events(after: int = 0, follow: bool = False) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         return Call("GET", "/v1/events", _model(Envelope), params=params)
+
+    # observability (agentctl.observe)
+
+    @staticmethod
+    def trace(session_id: str) -> Call[SessionTrace]:
+        return Call("GET", f"/v1/sessions/{_seg(session_id)}/trace", _model(SessionTrace))
+
+    @staticmethod
+    def stats(since: str | None = None) -> Call[StatsReport]:
+        params = {"since": since} if since else {}
+        return Call("GET", "/v1/stats", _model(StatsReport), params=params)
+
+    @staticmethod
+    def sql(req: SqlQuery) -> Call[SqlResult]:
+        return Call("POST", "/v1/sql", _model(SqlResult), body=req)
+
+    @staticmethod
+    def export(req: ExportRequest) -> Call[ExportResult]:
+        return Call("POST", "/v1/export", _model(ExportResult), body=req)
+
+    @staticmethod
+    def gc(req: GcRequest) -> Call[GcResult]:
+        return Call("POST", "/v1/gc", _model(GcResult), body=req)
 
 
 # --- errors -------------------------------------------------------------------------
@@ -349,6 +380,21 @@ class Client:
     def decide(self, approval_id: str, req: Decide) -> Envelope:
         return self._call(Routes.decide(approval_id, req))
 
+    def trace(self, session_id: str) -> SessionTrace:
+        return self._call(Routes.trace(session_id))
+
+    def stats(self, since: str | None = None) -> StatsReport:
+        return self._call(Routes.stats(since))
+
+    def sql(self, req: SqlQuery) -> SqlResult:
+        return self._call(Routes.sql(req))
+
+    def export(self, req: ExportRequest) -> ExportResult:
+        return self._call(Routes.export(req))
+
+    def gc(self, req: GcRequest) -> GcResult:
+        return self._call(Routes.gc(req))
+
 
 class AsyncClient:
     """The asyncio twin of `Client` (the TUI): same routes, async iterators for streams."""
@@ -461,3 +507,18 @@ class AsyncClient:
 
     async def decide(self, approval_id: str, req: Decide) -> Envelope:
         return await self._call(Routes.decide(approval_id, req))
+
+    async def trace(self, session_id: str) -> SessionTrace:
+        return await self._call(Routes.trace(session_id))
+
+    async def stats(self, since: str | None = None) -> StatsReport:
+        return await self._call(Routes.stats(since))
+
+    async def sql(self, req: SqlQuery) -> SqlResult:
+        return await self._call(Routes.sql(req))
+
+    async def export(self, req: ExportRequest) -> ExportResult:
+        return await self._call(Routes.export(req))
+
+    async def gc(self, req: GcRequest) -> GcResult:
+        return await self._call(Routes.gc(req))

@@ -30,12 +30,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+# Run as a script, this file's folder is on sys.path and this file is named
+# store.py: the repo root goes first, so that `store` is the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import duckdb  # noqa: E402
+import duckdb
 
-from store import DuckDBEventStore, NewEvent, StoredEvent  # noqa: E402
-from store.migrations import apply_migrations  # noqa: E402
+from store import DuckDBEventStore, NewEvent, StoredEvent
+from store.migrations import apply_migrations
 
 EVENT_TYPE = "tool.finished"
 # About 500 bytes once serialised with the type: a typical small tool result.

@@ -51,12 +51,14 @@ def start(as_json: JsonOpt = False) -> None:
 
 @app.command()
 @command
-def stop() -> None:
+def stop(as_json: JsonOpt = False) -> None:
     """Stop the daemon gracefully (SIGTERM; in-flight steps reach a durable point)."""
     from agentctl.daemon import lifecycle
 
     pid = lifecycle.stop()
-    if pid is None:
+    if as_json:
+        print_json({"stopped": pid})
+    elif pid is None:
         err.print("no daemon running")
     else:
         out.print(f"stopped daemon {pid}")
@@ -80,6 +82,6 @@ def status(as_json: JsonOpt = False) -> None:
         return
     counts = ", ".join(f"{n} {s}" for s, n in current.sessions.items() if n) or "no sessions"
     out.print(
-        f"daemon {current.pid} up {current.uptime_s:.0f}s\n"
+        f"daemon {current.pid} (agentctl {current.version}) up {current.uptime_s:.0f}s\n"
         f"  socket    {current.socket}\n  database  {current.database}\n  sessions  {counts}"
     )

@@ -10,8 +10,8 @@ from rich.text import Text
 from rich.tree import Tree
 
 from agentctl.cli.common import client, command, out, print_json
-from agentctl.protocol import SessionStatus, SessionSummary
 from agentctl.cli.follow import show as show_event
+from agentctl.protocol import SessionStatus, SessionSummary
 from agentctl.render import STATUS_STYLE, session_panel, sessions_table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON (NDJSON envelopes for `log`).")]

@@ -16,7 +16,7 @@ import typer
 from typer._click import exceptions as click  # typer vendors click; its exceptions live here
 
 from agentctl import __version__
-from agentctl.cli import approvals, daemon, inspect, sandbox, sessions
+from agentctl.cli import approvals, daemon, doctor, inspect, sandbox, sessions
 from agentctl.cli.common import debug_enabled, err, error_line, set_debug
 from agentctl.errors import ExitCode
 
@@ -56,6 +56,7 @@ inspect.register(app)
 approvals.register(app)
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(sandbox.app, name="sandbox")
+doctor.register(app)
 
 
 def _register_optional() -> None:
@@ -64,7 +65,6 @@ def _register_optional() -> None:
 
     for name in (
         "agentctl.cli.replay",
-        "agentctl.cli.doctor",
         "agentctl.cli.tui",
         "agentctl.cli.observe",
     ):
@@ -85,6 +85,9 @@ def run() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="agentctl", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        exc.show()  # a group called without a command: its help, on stderr
+        sys.exit(ExitCode.USAGE)
     except click.UsageError as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         error_line(f"{exc.format_message()}{where}")

@@ -26,7 +26,10 @@ NoWaitOpt = Annotated[
     ),
 ]
 AsOpt = Annotated[
-    str | None, typer.Option("--as", help="Approver name for inline decisions (default: OS user).")
+    str | None,
+    typer.Option(
+        "--as", metavar="NAME", help="Approver name for inline decisions (default: OS user)."
+    ),
 ]
 
 
@@ -80,41 +83,54 @@ def _task(task: str) -> str:
 @command
 def run(
     task: Annotated[
-        str, typer.Argument(help="The task; `-` reads it from stdin.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="TASK", help="The task; `-` reads it from stdin.", show_default=False
+        ),
     ],
     model: Annotated[
-        str, typer.Option(help="replay:PATH, openai:MODEL or anthropic:MODEL.")
+        str, typer.Option(metavar="M", help="replay:PATH, openai:MODEL or anthropic:MODEL.")
     ] = "replay:recordings/demo.jsonl",
     base_url: Annotated[
-        str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")
+        str | None, typer.Option(metavar="URL", help="Base URL of an OpenAI-compatible server.")
     ] = None,
     policy: Annotated[
-        str | None, typer.Option(help="default, strict, permissive, or a policy TOML file.")
+        str | None,
+        typer.Option(metavar="P", help="default, strict, permissive, or a policy TOML file."),
     ] = None,
     image: Annotated[
         str | None,
-        typer.Option(help="Sandbox image (default: the built default image; `none`: no sandbox)."),
+        typer.Option(
+            metavar="I",
+            help="Sandbox image (default: the built default image; `none`: no sandbox).",
+        ),
     ] = None,
-    network: Annotated[str, typer.Option(help="none or bridge.")] = "none",
+    network: Annotated[
+        str, typer.Option(metavar="none|bridge", help="No network (default) or a bridge.")
+    ] = "none",
     workspace: Annotated[
-        Path | None, typer.Option(help="A folder copied into the sandbox's /workspace.")
+        Path | None,
+        typer.Option(metavar="DIR", help="A folder copied into the sandbox's /workspace."),
     ] = None,
     mount: Annotated[
         bool, typer.Option("--mount", help="Bind-mount --workspace instead of copying it.")
     ] = False,
     max_steps: Annotated[
-        int | None, typer.Option(min=1, help="Pause after this many model calls.")
+        int | None, typer.Option(min=1, metavar="N", help="Pause after this many model calls.")
     ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Pause after this many tokens.")
+        int | None, typer.Option(min=1, metavar="N", help="Pause after this many tokens.")
     ] = None,
     max_cost: Annotated[
-        float | None, typer.Option(min=0, help="Pause after this much USD.")
+        float | None, typer.Option(min=0, metavar="USD", help="Pause after this much USD.")
     ] = None,
     max_wall: Annotated[
-        float | None, typer.Option(min=0, help="Pause after this many seconds of running.")
+        float | None,
+        typer.Option(min=0, metavar="SECONDS", help="Pause after this many seconds of running."),
     ] = None,
-    label: Annotated[list[str], typer.Option(help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+    label: Annotated[
+        list[str], typer.Option(metavar="K=V", help="A label KEY=VALUE; repeatable.")
+    ] = [],  # noqa: B006
     detach: DetachOpt = False,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
@@ -155,14 +171,24 @@ def run(
 
 @command
 def resume(
-    session: Annotated[str, typer.Argument(help="Session id.")],
-    message: Annotated[str | None, typer.Argument(help="A new user message (optional).")] = None,
-    max_steps: Annotated[
-        int | None, typer.Option(min=1, help="Raise the step budget to this.")
+    session: Annotated[str, typer.Argument(metavar="SESSION", help="Session id.")],
+    message: Annotated[
+        str | None,
+        typer.Argument(metavar="MESSAGE", help="A new user message.", show_default=False),
     ] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
-    max_cost: Annotated[float | None, typer.Option(min=0)] = None,
-    max_wall: Annotated[float | None, typer.Option(min=0)] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Raise the step budget to this.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Raise the token budget to this.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(min=0, metavar="USD", help="Raise the cost budget to this.")
+    ] = None,
+    max_wall: Annotated[
+        float | None,
+        typer.Option(min=0, metavar="SECONDS", help="Raise the wall-time budget to this."),
+    ] = None,
     detach: DetachOpt = False,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
@@ -185,13 +211,25 @@ def resume(
 
 @command
 def fork(
-    session: Annotated[str, typer.Argument(help="Session id to fork.")],
+    session: Annotated[str, typer.Argument(metavar="SESSION", help="Session id to fork.")],
     at: Annotated[
-        int, typer.Option("--at", min=1, help="Fork at this seq (a checkpoint or a clean point).")
+        int,
+        typer.Option(
+            "--at", min=1, metavar="SEQ", help="Fork at this seq (a checkpoint or a clean point)."
+        ),
     ],
-    message: Annotated[str | None, typer.Argument(help="A new user message for the fork.")] = None,
-    model: Annotated[str | None, typer.Option(help="A different model for the fork.")] = None,
-    policy: Annotated[str | None, typer.Option(help="A different policy for the fork.")] = None,
+    message: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="MESSAGE", help="A new user message for the fork.", show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="M", help="A different model for the fork.")
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(metavar="P", help="A different policy for the fork.")
+    ] = None,
     detach: DetachOpt = False,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
@@ -216,8 +254,10 @@ def fork(
 
 @command
 def attach(
-    session: Annotated[str, typer.Argument(help="Session id.")],
-    after: Annotated[int, typer.Option(min=0, help="Only events after this seq.")] = 0,
+    session: Annotated[str, typer.Argument(metavar="SESSION", help="Session id.")],
+    after: Annotated[
+        int, typer.Option(min=0, metavar="SEQ", help="Only events after this seq.")
+    ] = 0,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
     as_json: JsonOpt = False,
@@ -234,7 +274,7 @@ def attach(
 
 @command
 def cancel(
-    session: Annotated[str, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(metavar="SESSION", help="Session id.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a session: pending approvals are denied, its container removed."""

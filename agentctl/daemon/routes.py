@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from agentctl import __version__
 from agentctl.errors import UsageError
+from agentctl.observe.routes import OBSERVE_ROUTES
 from agentctl.protocol import (
     CancelSession,
     CreateSession,
@@ -193,4 +194,5 @@ ROUTES: list[BaseRoute] = [
     Route("/events", all_events, methods=["GET"]),
     Route("/approvals", list_approvals, methods=["GET"]),
     Route("/approvals/{id}", decide, methods=["POST"]),
+    *OBSERVE_ROUTES,  # trace, stats, sql, export, gc
 ]

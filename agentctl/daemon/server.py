@@ -36,6 +36,7 @@ from starlette.types import ASGIApp
 from agentctl import __version__
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import DaemonError, UsageError
+from agentctl.observe.otel import start_export
 from agentctl.paths import Paths
 from agentctl.runtime import Runtime
 from store import DuckDBEventStore, LockHeldError
@@ -212,12 +213,14 @@ async def serve(
         daemon = Daemon(
             paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity
         )
+        otel = start_export(paths, store)  # OpenTelemetry, when configured; else a no-op
         await runtime.start()
         try:
             await _serve(daemon, unix_sock, tcp_sock, token)
         finally:
             log.info("stopping the runtime")
             await runtime.stop()
+            otel.close()  # the sessions that ended are exported before the store closes
     finally:
         store.close()
         _remove_if_ours(paths.socket, socket_inode)

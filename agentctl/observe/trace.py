@@ -163,7 +163,12 @@ class _Builder:
         elif t == "model.failed":
             opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
             self.close(
-                "model", opened, e, outcome="failed", error=d.get("error"), retryable=d.get("retryable")
+                "model",
+                opened,
+                e,
+                outcome="failed",
+                error=d.get("error"),
+                retryable=d.get("retryable"),
             )
             self.model_call = None
             if d.get("retry_in_ms") is not None:

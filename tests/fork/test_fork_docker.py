@@ -104,6 +104,12 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
     # the parent is untouched
     assert triples(log_of(daemon, parent)) == triples(before)
 
+    # a replay of the fork re-runs its whole lineage in a fresh sandbox: the same files again
+    result = cli("replay", fork, "--json")
+    report = json.loads(result.stdout)
+    sessions_cleanup.append(report["replay"])
+    assert (result.returncode, report["identical"], report["calls"]) == (0, True, 3), report
+
     # a fork of the fork, at its checkpoint after g.txt was written
     fork_checkpoints = seqs(events, "checkpoint.created")
     grand = daemon.fork(

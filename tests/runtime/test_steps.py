@@ -72,6 +72,7 @@ async def test_approve_deny_edit_and_late_decision_conflict(tmp_path: Path) -> N
     sid = await rt.create_session(create("t", rec, policy="strict"))
 
     assert await settle(rt, sid) is SessionStatus.WAITING
+    assert rt._tasks[sid].done()  # a waiting session holds no task: it is state in the log
     [first] = rt.approvals(sid)
     assert first.tool == "count" and first.args == {"n": 1} and first.tier == "ask"
     await rt.decide(first.id, Decide(decision="approve", approver="alice"))
@@ -323,4 +324,22 @@ async def test_a_non_retryable_model_error_fails_the_session(tmp_path: Path) -> 
     assert "recording exhausted" in state.reason
     failures = [e.data for e in rt.store.read_stream(sid) if e.type == "model.failed"]
     assert len(failures) == 1 and failures[0]["retryable"] is False  # no retry on a final "no"
+    await rt.stop()
+
+
+async def test_wall_time_budget(tmp_path: Path) -> None:
+    import time as _time
+
+    def slow(ctx: ToolContext, args: NoopArgs) -> ToolOutcome:
+        _time.sleep(0.2)
+        return ToolOutcome(exit_code=0)
+
+    tool = Tool("slow", "sleeps", NoopArgs, idempotent=True, run=slow, needs_sandbox=False)
+    rec = write_recording(tmp_path / "r.jsonl", [call("slow", {}, f"s{i}") for i in range(10)] + [final()])
+    rt = await start_runtime(InMemoryEventStore(), registry(tool))
+    sid = await rt.create_session(create("t", rec, budget=Budget(max_wall_s=0.5)))
+    assert await settle(rt, sid) is SessionStatus.PAUSED
+    state = rt.journal.state(sid)
+    assert state.reason.startswith("budget: wall_s")
+    assert 2 <= state.steps <= 4
     await rt.stop()

@@ -54,7 +54,11 @@ def test_append_returns_what_a_read_returns(log: EventStore) -> None:
     stored = log.append("s1", [ev(1), ev(2, tags=("a", "b")), ev(3, nested={"k": [1, 2.5]})], 1)
     after = datetime.now(UTC)
 
-    assert [(e.stream, e.seq, e.offset) for e in stored] == [("s1", 1, 1), ("s1", 2, 2), ("s1", 3, 3)]
+    assert [(e.stream, e.seq, e.offset) for e in stored] == [
+        ("s1", 1, 1),
+        ("s1", 2, 2),
+        ("s1", 3, 3),
+    ]
     assert stored[1].data == {"i": 2, "tags": ["a", "b"]}  # what JSON makes of a tuple
     assert all(e.type == "thing.happened" for e in stored)
     assert all(e.ts.tzinfo is not None and e.ts.utcoffset() == timedelta(0) for e in stored)
@@ -127,7 +131,7 @@ def test_data_read_back_is_a_copy(log: EventStore) -> None:
 
 def test_unicode_and_awkward_json_round_trip(log: EventStore) -> None:
     data = {
-        "text": "héllo \u2603 \U0001f600 \x00 \"quoted\" \\ back",
+        "text": 'héllo \u2603 \U0001f600 \x00 "quoted" \\ back',
         "big": 10**30,
         "float": 0.1,
         "tiny": 5e-324,
@@ -171,7 +175,12 @@ def test_racing_appenders_with_the_same_expected_seq_one_wins(log: EventStore) -
         barrier = threading.Barrier(racers)
         outcomes: list[object] = []
 
-        def race(index: int, round_: int = round_, barrier: threading.Barrier = barrier) -> None:
+        def race(
+            index: int,
+            round_: int = round_,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[object] = outcomes,
+        ) -> None:
             barrier.wait()
             try:
                 outcomes.append(log.append("contested", [ev(index), ev(index)], 2 * round_ - 1))
@@ -394,9 +403,7 @@ def test_a_failing_subscriber_is_logged_and_harms_nobody(
 
 
 def test_close_drains_pending_appends(log: EventStore) -> None:
-    futures = [
-        log.append_future(f"s{k}", [ev(n)], n + 1) for n in range(50) for k in range(4)
-    ]
+    futures = [log.append_future(f"s{k}", [ev(n)], n + 1) for n in range(50) for k in range(4)]
     log.close()
     assert all(f.done() for f in futures)
     results = [f.result() for f in futures]

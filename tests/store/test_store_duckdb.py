@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from store import (
     DuckDBEventStore,
     LockHeldError,
     NewEvent,
+    StoredEvent,
     StoreError,
     WriterLock,
 )

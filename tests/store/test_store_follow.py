@@ -12,7 +12,9 @@ from store import EventStore, NewEvent, StoredEvent, follow
 def append_in_background(log: EventStore, streams: int, appends: int) -> list[threading.Thread]:
     def run(index: int) -> None:
         for n in range(appends):
-            log.append(f"s{index}", [NewEvent("t", {"n": n})] * (1 + n % 2), log.last_seq(f"s{index}") + 1)
+            log.append(
+                f"s{index}", [NewEvent("t", {"n": n})] * (1 + n % 2), log.last_seq(f"s{index}") + 1
+            )
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(streams)]
     for thread in threads:

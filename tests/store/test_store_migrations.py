@@ -16,7 +16,9 @@ INDEX_TYPES = Migration(2, "index event types", "CREATE INDEX events_type ON eve
 def recorded(path: Path) -> list[tuple[object, ...]]:
     conn = duckdb.connect(str(path), read_only=True)
     try:
-        return conn.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY 1").fetchall()
+        return conn.execute(
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY 1"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -52,7 +54,9 @@ def test_a_new_migration_is_applied_alone(tmp_path: Path) -> None:
     with DuckDBEventStore(path, migrations=[*MIGRATIONS, INDEX_TYPES]) as log:
         assert log.schema_version() == 2
         assert log.read_stream("a")[0].data == {"n": 1}
-        indexes = log.query("SELECT index_name FROM duckdb_indexes() WHERE index_name = ?", ["events_type"])
+        indexes = log.query(
+            "SELECT index_name FROM duckdb_indexes() WHERE index_name = ?", ["events_type"]
+        )
         assert indexes[1] == [("events_type",)]
     after = recorded(path)
     assert after[:-1] == before  # migration 1 untouched, applied_at included

@@ -11,12 +11,9 @@ of an append.
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,13 +39,17 @@ operation = st.tuples(
 plans = st.lists(st.lists(operation, min_size=1, max_size=10), min_size=2, max_size=5)
 
 
-@contextmanager
-def open_store(backend: str) -> Iterator[EventStore]:
-    if backend == "memory":
-        with InMemoryEventStore() as log:
-            yield log
-        return
-    with tempfile.TemporaryDirectory() as tmp, DuckDBEventStore(Path(tmp) / "e.duckdb") as log:
+@pytest.fixture(scope="module", params=["memory", "duckdb"])
+def shared_log(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EventStore]:
+    """One store for all the examples of a test: each example works on streams of its own."""
+    log: EventStore
+    if request.param == "memory":
+        log = InMemoryEventStore()
+    else:
+        log = DuckDBEventStore(tmp_path_factory.mktemp("properties") / "e.duckdb")
+    with log:
         yield log
 
 
@@ -69,72 +70,72 @@ def check_whole_appends(events: list[StoredEvent]) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("backend", ["memory", "duckdb"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=plans)
 def test_concurrent_appends_keep_the_log_consistent(
-    backend: str, plan: list[list[tuple[str, int, bool]]]
+    shared_log: EventStore, plan: list[list[tuple[str, int, bool]]]
 ) -> None:
-    with open_store(backend) as log:
-        succeeded: dict[str, list[StoredEvent]] = {}
-        stale_outcomes: list[object] = []
-        problems: list[str] = []
-        done = threading.Event()
-        start = threading.Barrier(len(plan) + 1)
+    log = shared_log
+    base = log.last_offset()
+    prefix = f"{base}-"  # this example's streams
+    streams = [prefix + name for name in STREAMS]
+    succeeded: dict[str, list[StoredEvent]] = {}
+    stale_outcomes: list[object] = []
+    problems: list[str] = []
+    done = threading.Event()
+    start = threading.Barrier(len(plan) + 2)  # the writers, the reader, this thread
 
-        def writer(thread: int, operations: list[tuple[str, int, bool]]) -> None:
-            start.wait()
-            for number, (stream, size, stale) in enumerate(operations):
-                append_id = f"{thread}.{number}"
-                events = [
-                    NewEvent("t", {"append": append_id, "part": k, "of": size})
-                    for k in range(size)
-                ]
-                last = log.last_seq(stream)
-                try:
-                    if stale and last > 0:
-                        stale_outcomes.append(log.append(stream, events, last))
-                        continue
-                    succeeded[append_id] = log.append(stream, events, last + 1)
-                except ConflictError as conflict:
-                    if stale and last > 0:
-                        stale_outcomes.append(conflict)
-                    # a current expected seq may still lose a race: that is allowed
-
-        def reader() -> None:
-            start.wait()
-            while not done.is_set():
-                seen = log.read_all()
-                problems.extend(check_whole_appends(seen))
-                for stream in STREAMS:
-                    seqs = [e.seq for e in log.read_stream(stream)]
-                    if seqs != list(range(1, len(seqs) + 1)):
-                        problems.append(f"{stream} seqs {seqs}")
-
-        threads = [threading.Thread(target=writer, args=item) for item in enumerate(plan)]
-        watcher = threading.Thread(target=reader)
-        for thread in [*threads, watcher]:
-            thread.start()
+    def writer(thread: int, operations: list[tuple[str, int, bool]]) -> None:
         start.wait()
-        for thread in threads:
-            thread.join(timeout=60)
-        done.set()
-        watcher.join(timeout=60)
+        for number, (name, size, stale) in enumerate(operations):
+            stream = prefix + name
+            append_id = f"{thread}.{number}"
+            events = [
+                NewEvent("t", {"append": append_id, "part": k, "of": size}) for k in range(size)
+            ]
+            last = log.last_seq(stream)
+            try:
+                if stale and last > 0:
+                    stale_outcomes.append(log.append(stream, events, last))
+                    continue
+                succeeded[append_id] = log.append(stream, events, last + 1)
+            except ConflictError as conflict:
+                if stale and last > 0:
+                    stale_outcomes.append(conflict)
+                # a current expected seq may still lose a race: that is allowed
 
-        everything = log.read_all()
-        assert problems == []
-        assert check_whole_appends(everything) == []
-        assert [e.offset for e in everything] == list(range(1, len(everything) + 1))
-        for stream in STREAMS:
-            seqs = [e.seq for e in log.read_stream(stream)]
-            assert seqs == list(range(1, len(seqs) + 1))
-            assert log.last_seq(stream) == len(seqs)
-        assert all(isinstance(outcome, ConflictError) for outcome in stale_outcomes)
-        assert {e.data["append"] for e in everything} == set(succeeded)
-        by_append: dict[str, list[StoredEvent]] = defaultdict(list)
-        for event in everything:
-            by_append[event.data["append"]].append(event)
-        assert by_append == succeeded
+    def reader() -> None:
+        start.wait()
+        while not done.is_set():
+            problems.extend(check_whole_appends(log.read_all(after=base)))
+            for stream in streams:
+                seqs = [e.seq for e in log.read_stream(stream)]
+                if seqs != list(range(1, len(seqs) + 1)):
+                    problems.append(f"{stream} seqs {seqs}")
+
+    threads = [threading.Thread(target=writer, args=item) for item in enumerate(plan)]
+    watcher = threading.Thread(target=reader)
+    for thread in [*threads, watcher]:
+        thread.start()
+    start.wait()
+    for thread in threads:
+        thread.join(timeout=60)
+    done.set()
+    watcher.join(timeout=60)
+
+    everything = log.read_all(after=base)
+    assert problems == []
+    assert check_whole_appends(everything) == []
+    assert [e.offset for e in everything] == list(range(base + 1, base + len(everything) + 1))
+    for stream in streams:
+        seqs = [e.seq for e in log.read_stream(stream)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert log.last_seq(stream) == len(seqs)
+    assert all(isinstance(outcome, ConflictError) for outcome in stale_outcomes)
+    by_append: dict[str, list[StoredEvent]] = defaultdict(list)
+    for event in everything:
+        by_append[event.data["append"]].append(event)
+    assert by_append == succeeded
 
 
 json_values = st.recursive(
@@ -143,25 +144,26 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
 @pytest.fixture(scope="module")
-def shared_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventStore]:
+def duckdb_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventStore]:
     with DuckDBEventStore(tmp_path_factory.mktemp("roundtrip") / "e.duckdb") as log:
         yield log
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=5))
 def test_any_json_object_round_trips_through_duckdb(
-    shared_log: EventStore, data: dict[str, Any]
+    duckdb_log: EventStore, data: dict[str, Any]
 ) -> None:
     expected = json.loads(json.dumps(data))
-    stream = f"s{shared_log.last_offset()}"
-    [stored] = shared_log.append(stream, [NewEvent("t", data)], 1)
+    stream = f"s{duckdb_log.last_offset()}"
+    [stored] = duckdb_log.append(stream, [NewEvent("t", data)], 1)
     assert stored.data == expected
-    assert shared_log.read_stream(stream)[0].data == expected
+    assert duckdb_log.read_stream(stream)[0].data == expected

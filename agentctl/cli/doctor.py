@@ -1,0 +1,235 @@
+"""`agentctl doctor`: is everything a session needs in place, and what to do where it is not.
+
+Each check is a small function returning a `Check`: the Docker engine, the
+default sandbox image, the daemon (started the way any command starts it, so
+the check proves it can start), its database (as the daemon reports it: a
+client never opens the database), the configuration files, and the model
+providers' API keys (present or not; a key is never printed). A missing key is
+a warning, not a failure: it matters only to the provider that needs it.
+Exit 0 when nothing failed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Annotated, Literal
+
+import typer
+from rich.markup import escape
+
+from agentctl import __version__
+from agentctl.cli.common import out, print_json
+from agentctl.errors import AgentctlError, ExitCode
+from agentctl.paths import Paths, get_paths
+from agentctl.protocol import DaemonStatus
+
+Status = Literal["ok", "warn", "fail", "skip"]
+MARK = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[bold red]✗[/]", "skip": "[dim]-[/]"}
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class _Context:
+    paths: Paths
+    engine_ok: bool = False
+    daemon: DaemonStatus | None = None
+
+
+def _engine(ctx: _Context) -> Check:
+    from sandboxes import DockerSandboxDriver, SandboxError
+
+    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    try:
+        DockerSandboxDriver().ping()
+    except SandboxError as exc:
+        return Check(
+            "engine",
+            "fail",
+            f"no Docker engine answers on {where}: {exc}",
+            "start it (`make docker`, or `sudo systemctl start docker`), or point DOCKER_HOST at one",
+        )
+    ctx.engine_ok = True
+    return Check("engine", "ok", f"Docker answers on {where}")
+
+
+def _image(ctx: _Context) -> Check:
+    if not ctx.engine_ok:
+        return Check("image", "skip", "needs the engine")
+    import docker.errors
+
+    from sandboxes import DockerSandboxDriver
+    from sandboxes.build import image_tag
+
+    tag = image_tag()
+    try:
+        DockerSandboxDriver().client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return Check(
+            "image",
+            "fail",
+            f"the default sandbox image {tag} is not built",
+            "run `agentctl sandbox build` (offline from the Debian mirror when no registry answers)",
+        )
+    return Check("image", "ok", f"{tag} is built")
+
+
+def _daemon(ctx: _Context) -> Check:
+    from agentctl.daemon import lifecycle
+
+    try:
+        current = lifecycle.status(ctx.paths)
+        started = current is None
+        if current is None:
+            lifecycle.start_background(ctx.paths)
+            current = lifecycle.status(ctx.paths)
+    except AgentctlError as exc:
+        return Check(
+            "daemon", "fail", f"the daemon does not start: {exc}", f"see {ctx.paths.daemon_log}"
+        )
+    if current is None:
+        return Check(
+            "daemon",
+            "fail",
+            "the daemon started but does not answer",
+            f"see {ctx.paths.daemon_log}",
+        )
+    ctx.daemon = current
+    how = "started it now" if started else f"up {current.uptime_s:.0f}s"
+    detail = f"pid {current.pid}, agentctl {current.version}, {how}, socket {current.socket}"
+    if current.version != __version__:
+        return Check(
+            "daemon",
+            "fail",
+            f"{detail}: this client is {__version__}",
+            "restart it with this version: `agentctl daemon stop` (the next command starts it)",
+        )
+    return Check("daemon", "ok", detail)
+
+
+def _database(ctx: _Context) -> Check:
+    if ctx.daemon is None:
+        return Check("database", "skip", "needs the daemon")
+    from store.migrations import MIGRATIONS
+
+    expected = max(m.version for m in MIGRATIONS)
+    schema = getattr(ctx.daemon, "schema_version", None)  # reported by newer daemons
+    sessions = sum(ctx.daemon.sessions.values())
+    detail = f"{ctx.daemon.database}, {sessions} sessions, last offset {ctx.daemon.last_offset}"
+    if schema is None:
+        return Check(
+            "database",
+            "ok",
+            f"{detail}; schema version not reported (this build expects {expected})",
+        )
+    if schema != expected:
+        return Check(
+            "database",
+            "fail",
+            f"{detail}; schema version {schema}, this build expects {expected}",
+            "restart the daemon (`agentctl daemon stop`): it migrates the database on start",
+        )
+    return Check("database", "ok", f"{detail}; schema version {schema}")
+
+
+def _config(ctx: _Context) -> Check:
+    from agentctl.policy import load_policy
+
+    problems: list[str] = []
+    found: list[str] = []
+    config_file = ctx.paths.config_file
+    if config_file.is_file():
+        found.append(str(config_file))
+        try:
+            tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{config_file}: {exc}")
+    try:
+        policy = load_policy(None, config_dir=ctx.paths.config)
+        found.append(f"policy {policy.name!r}")
+    except AgentctlError as exc:
+        problems.append(str(exc))
+    if problems:
+        return Check("config", "fail", "; ".join(problems), "fix the file (see docs/policy.md)")
+    return Check("config", "ok", ", ".join(found))
+
+
+def _key(name: str, provider: str, why: str) -> Check:
+    if os.environ.get(name):
+        return Check(provider, "ok", f"{name} is set")  # never the key itself
+    return Check(
+        provider,
+        "warn",
+        f"{name} is not set: {why}",
+        f"export {name}=…, then `agentctl daemon stop` (the daemon reads keys from the environment it starts in)",
+    )
+
+
+def _providers(ctx: _Context) -> list[Check]:
+    checks = [Check("replay", "ok", "replay:PATH plays a recording offline; no key needed")]
+    openai = _key(
+        "OPENAI_API_KEY", "openai", "openai:MODEL needs it, except a --base-url server without keys"
+    )
+    if os.environ.get("OPENAI_BASE_URL"):
+        openai.detail += f"; OPENAI_BASE_URL={os.environ['OPENAI_BASE_URL']}"
+    checks.append(openai)
+    checks.append(_key("ANTHROPIC_API_KEY", "anthropic", "anthropic:MODEL needs it"))
+    return checks
+
+
+CHECKS: tuple[Callable[[_Context], Check | list[Check]], ...] = (
+    _engine,
+    _image,
+    _daemon,
+    _database,
+    _config,
+    _providers,
+)
+
+
+def run_checks(paths: Paths | None = None) -> list[Check]:
+    ctx = _Context(paths=(paths or get_paths()).ensure())
+    results: list[Check] = []
+    for check in CHECKS:
+        try:
+            result = check(ctx)
+        except Exception as exc:  # a check that breaks is a failed check, not a traceback
+            result = Check(check.__name__.strip("_"), "fail", f"{type(exc).__name__}: {exc}")
+        results.extend(result if isinstance(result, list) else [result])
+    return results
+
+
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help='One JSON object: {"ok": …, "checks": [...]}.')
+    ] = False,
+) -> None:
+    """Check the Docker engine, the sandbox image, the daemon, its database, the configuration
+    and the model providers' keys, and say what to do about each problem.
+
+    Exit 0 when no check failed (a missing API key is a warning), 1 otherwise.
+    """
+    checks = run_checks()
+    ok = all(c.status != "fail" for c in checks)
+    if as_json:
+        print_json({"ok": ok, "checks": [asdict(c) for c in checks]})
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            out.print(f"{MARK[c.status]} {c.name:<{width}}  {escape(c.detail)}")
+            if c.fix and c.status in ("fail", "warn"):
+                out.print(f"  {'':<{width}}  [dim]→ {escape(c.fix)}[/]")
+    raise typer.Exit(ExitCode.COMPLETED if ok else ExitCode.FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)

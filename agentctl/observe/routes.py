@@ -1,0 +1,127 @@
+"""HTTP handlers of the observability routes, mounted with the rest under `/v1`.
+
+    GET  /sessions/{id}/trace   the session's waterfall (SessionTrace)
+    GET  /stats?since=7d        aggregates over the log (StatsReport)
+    POST /sql                   a read-only query (SqlQuery -> SqlResult)
+    POST /export                events to a JSONL or Parquet file (ExportRequest -> ExportResult)
+    POST /gc                    retention (GcRequest -> GcResult)
+
+DuckDB work blocks, so it runs in a thread; the event loop keeps serving.
+A query the store refuses (a write, a syntax error, an unknown column) is the
+caller's mistake: a 422 with DuckDB's message, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from agentctl.daemon.context import Daemon
+from agentctl.daemon.web import json_response, read_body
+from agentctl.errors import DaemonError, UsageError
+from agentctl.protocol import ExportRequest, GcRequest, SqlQuery, SqlResult
+from store import DuckDBEventStore, EventStore, StoreClosedError, StoreError
+
+from .durations import parse_duration
+
+
+def _daemon(request: Request) -> Daemon:
+    daemon: Daemon = request.app.state.daemon
+    return daemon
+
+
+def _sql_store(store: EventStore) -> DuckDBEventStore:
+    if not isinstance(store, DuckDBEventStore):
+        raise UsageError("SQL needs the DuckDB event store")
+    return store
+
+
+async def trace(request: Request) -> Response:
+    from .trace import build_trace
+
+    daemon = _daemon(request)
+    session_id = request.path_params["id"]
+    daemon.runtime.session(session_id)  # 404 for an unknown session
+    events = await asyncio.to_thread(daemon.store.read_stream, session_id)
+    return json_response(build_trace(session_id, events))
+
+
+async def stats(request: Request) -> Response:
+    from .stats import compute_stats
+
+    since_text = request.query_params.get("since") or None
+    since = parse_duration(since_text) if since_text else None
+    store = _sql_store(_daemon(request).store)
+    report = await asyncio.to_thread(compute_stats, store, since, since_text)
+    return json_response(report)
+
+
+def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
+    try:
+        columns, rows = store.query(body.sql, body.params)
+    except StoreClosedError as exc:
+        raise DaemonError(str(exc)) from None
+    except StoreError as exc:
+        message = str(exc)
+        hint = (
+            "the log is append-only: `agentctl sql` runs SELECT, WITH, DESCRIBE, SHOW, EXPLAIN"
+            if message.startswith("read-only")
+            else "see `agentctl sql --help` for the events table"
+        )
+        raise UsageError(message, hint=hint) from None
+    truncated = body.limit is not None and len(rows) > body.limit
+    kept = rows[: body.limit] if body.limit is not None else rows
+    return SqlResult(columns=columns, rows=[_jsonable(row) for row in kept], truncated=truncated)
+
+
+def _jsonable(row: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = []
+    for value in row:
+        if value is None or isinstance(value, bool | int | float | str | list | dict):
+            out.append(value)
+        else:  # datetime, Decimal, UUID, bytes, intervals...: their text
+            out.append(str(value))
+    return out
+
+
+async def sql(request: Request) -> Response:
+    body = await read_body(request, SqlQuery)
+    store = _sql_store(_daemon(request).store)
+    return json_response(await asyncio.to_thread(_run_query, store, body))
+
+
+async def export(request: Request) -> Response:
+    from .export import export as write_export
+
+    body = await read_body(request, ExportRequest)
+    daemon = _daemon(request)
+    if body.session is not None:
+        daemon.runtime.session(body.session)  # 404 for an unknown session
+    try:
+        result = await asyncio.to_thread(write_export, daemon.store, body)
+    except OSError as exc:
+        raise UsageError(f"cannot write {body.path}: {exc.strerror or exc}") from None
+    return json_response(result, status=201)
+
+
+async def gc(request: Request) -> Response:
+    from .retention import collect_garbage
+
+    body = await read_body(request, GcRequest)
+    older_than = parse_duration(body.older_than)
+    daemon = _daemon(request)
+    result = await collect_garbage(daemon.runtime, daemon.paths, older_than, dry_run=body.dry_run)
+    return json_response(result)
+
+
+OBSERVE_ROUTES: list[BaseRoute] = [
+    Route("/sessions/{id}/trace", trace, methods=["GET"]),
+    Route("/stats", stats, methods=["GET"]),
+    Route("/sql", sql, methods=["POST"]),
+    Route("/export", export, methods=["POST"]),
+    Route("/gc", gc, methods=["POST"]),
+]

@@ -1,0 +1,95 @@
+"""Fixtures of the observability tests: a real daemon (the daemon tests' own), the CLI, recordings.
+
+`daemon` is `python -m agentctl.daemon` on the test's AGENTCTL_HOME, stopped
+with SIGTERM at the end; `cli` runs `python -m agentctl` against it;
+`sessions_cleanup` removes the containers and checkpoint images of the
+sessions a Docker test made, and nothing else of the shared engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemon.conftest import daemon, daemon_process, paths, spawn_daemon  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "recordings" / "demo.jsonl"
+DEMO_WORKSPACE = ROOT / "recordings" / "demo" / "workspace"
+
+Response = dict[str, Any]
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def call(name: str, args: dict[str, Any], call_id: str, *, cost: float = 0.0) -> Response:
+    return {
+        "text": f"calling {name}",
+        "tool_calls": [{"id": call_id, "name": name, "args": args}],
+        "usage": {"input_tokens": 100, "output_tokens": 10},
+        "cost_usd": cost,
+        "latency_ms": 250,
+    }
+
+
+def final(text: str = "done", *, cost: float = 0.0) -> Response:
+    return {
+        "text": text,
+        "tool_calls": [],
+        "usage": {"input_tokens": 50, "output_tokens": 5},
+        "cost_usd": cost,
+    }
+
+
+@pytest.fixture
+def recording(tmp_path: Path) -> Callable[[str, list[Response]], str]:
+    """Write a recording named `name`; returns the model spec `replay:PATH`."""
+
+    def write(name: str, responses: list[Response]) -> str:
+        path = tmp_path / f"{name}.jsonl"
+        lines = [{"format": "agentctl-recording", "version": 1}, *responses]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        return f"replay:{path}"
+
+    return write
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """`agentctl ARGS` as a subprocess on the test's AGENTCTL_HOME (the fixture's daemon)."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agentctl", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"},
+            cwd=ROOT,
+        )
+
+    return run
+
+
+@pytest.fixture
+def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
+    """Session ids whose containers and checkpoint images go at the end."""
+    from sandboxes import DockerSandboxDriver
+
+    made: list[str] = []
+    yield made
+    driver = DockerSandboxDriver()
+    for sid in made:
+        try:
+            driver.remove_stream(sid)
+            for checkpoint in driver.list_checkpoints(sid):
+                docker_client.images.remove(checkpoint.image, force=True)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the test's result
+            print(f"cleanup of {sid}: {exc}", file=sys.stderr)
