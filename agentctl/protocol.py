@@ -90,6 +90,7 @@ class SessionCreated(_Data):
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
+    model_since_step: int = 0  # a fork with a new model: its first response is this step's
     version: str
 
 

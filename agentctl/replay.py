@@ -23,16 +23,14 @@ original refused and report divergences that are not there.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from agentctl.errors import ConflictError, RecordingError, UsageError
+from agentctl.errors import RecordingError, UsageError
 from agentctl.protocol import (
     Budget,
     CreateSession,
@@ -479,9 +477,7 @@ def _drive(client: Client, rid: str, script: Script, say: Progress) -> int:
             status = event.data["status"]
             if status == "waiting":
                 answers = _answer_pending(client, rid, script, step, answered, say)
-                if answers:
-                    decisions += answers
-                    nudge(client, rid, event.seq)
+                decisions += answers
             elif status in ("paused", *ENDED):
                 stopped = status
                 break
@@ -497,26 +493,6 @@ def _drive(client: Client, rid: str, script: Script, say: Progress) -> int:
             client.resume(rid, ResumeSession(message=wake.message, budget=wake.budget))
             continue
         return decisions
-
-
-def nudge(client: Client, rid: str, waiting_seq: int, patience_s: float = 10.0) -> None:
-    """Make sure the replay moves on after a decision.
-
-    Works around a race in the runtime: a decision that lands while the
-    actor that asked is still pausing the sandbox finds that actor alive, so
-    no new one is spawned, and the session stays `running` with nothing
-    driving it. `resume` of a running session only spawns an actor when
-    none runs, so repeating it until the log moves is harmless.
-    """
-    deadline = time.monotonic() + patience_s
-    while time.monotonic() < deadline:
-        summary = client.session(rid)
-        # decided: approval.decided + session.status running; anything after that is progress
-        if summary.last_seq > waiting_seq + 2 or summary.status.value != "running":
-            return
-        time.sleep(0.2)
-        with contextlib.suppress(ConflictError):
-            client.resume(rid)
 
 
 def _answer_pending(

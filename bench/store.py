@@ -15,7 +15,7 @@ append latency <= 2 x the raw p50 commit (the queue and the writer thread cost
 little). A readable summary goes to stderr; the last line of stdout is one
 JSON object with the figures.
 
-    .venv/bin/python bench/store.py [--events N] [--threads T]
+    .venv/bin/python bench/store.py [--events N] [--threads T] [--compare-inserts]
 """
 
 from __future__ import annotations
@@ -122,10 +122,77 @@ def bench_concurrent(path: Path, n: int, threads: int) -> tuple[float, list[int]
     return elapsed, batch_sizes
 
 
+def compare_inserts(root: Path, batch_sizes: tuple[int, ...] = (1, 10, 50, 200)) -> None:
+    """Per-row cost of the ways to insert one batch in one transaction (why the store unnests)."""
+    columns = '"offset", stream, seq, ts, type, data'
+    text = json.dumps({**PAYLOAD, "i": 0}, separators=(",", ":"))
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def executemany(conn: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> None:
+        conn.executemany(f"INSERT INTO events ({columns}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def values(conn: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> None:
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows))
+        conn.execute(
+            f"INSERT INTO events ({columns}) VALUES {placeholders}", [v for r in rows for v in r]
+        )
+
+    def unnest(conn: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> None:
+        conn.execute(
+            f"INSERT INTO events ({columns}) SELECT unnest($1), unnest($2), unnest($3), "
+            "unnest($4), unnest($5), unnest($6)",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
+    def arrow(conn: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> None:
+        import pyarrow as pa
+
+        names = ["offset", "stream", "seq", "ts", "type", "data"]
+        table = pa.table(dict(zip(names, [list(c) for c in zip(*rows, strict=True)], strict=True)))
+        conn.register("batch_rows", table)
+        conn.execute(f"INSERT INTO events ({columns}) SELECT {columns} FROM batch_rows")
+        conn.unregister("batch_rows")
+
+    print(
+        "  insert of one batch + COMMIT, microseconds per row (median of 50 batches):",
+        file=sys.stderr,
+    )
+    print(
+        "    batch "
+        + "".join(f"{name:>12}" for name in ("executemany", "VALUES", "unnest", "arrow")),
+        file=sys.stderr,
+    )
+    for size in batch_sizes:
+        cells = []
+        for name, insert in (("m", executemany), ("v", values), ("u", unnest), ("a", arrow)):
+            conn = duckdb.connect(str(root / f"insert-{name}-{size}.duckdb"))
+            apply_migrations(conn)
+            offset, timings = 0, []
+            for _ in range(50):
+                rows = [
+                    (offset + k + 1, "s", offset + k + 1, now, EVENT_TYPE, text)
+                    for k in range(size)
+                ]
+                offset += size
+                start = time.perf_counter()
+                conn.begin()
+                insert(conn, rows)
+                conn.commit()
+                timings.append((time.perf_counter() - start) / size)
+            conn.close()
+            cells.append(f"{statistics.median(timings) * 1e6:12.0f}")
+        print(f"    {size:5d} " + "".join(cells), file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=50)
+    parser.add_argument(
+        "--compare-inserts",
+        action="store_true",
+        help="also time executemany, multi-row VALUES, unnest and arrow for one batch",
+    )
     args = parser.parse_args()
     n, threads = args.events, args.threads
 
@@ -134,6 +201,8 @@ def main() -> None:
         raw = bench_raw(root / "raw.duckdb", n)
         single_elapsed, single = bench_single(root / "single.duckdb", n)
         concurrent_elapsed, batches = bench_concurrent(root / "concurrent.duckdb", n, threads)
+        if args.compare_inserts:
+            compare_inserts(root)
 
     events = (n // threads) * threads
     single_eps = n / single_elapsed

@@ -11,7 +11,7 @@ writer writes, and sees only committed batches.
 The batch goes in as one INSERT whatever its size: a lone event through a
 plain VALUES row (the cheapest statement for one row), a larger batch as
 column lists that DuckDB unnests, which costs a few microseconds per row
-where executemany costs a statement each (see bench/store.py).
+where executemany costs a statement each (`bench/store.py --compare-inserts`).
 """
 
 from __future__ import annotations

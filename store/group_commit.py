@@ -92,6 +92,11 @@ class GroupCommitStore(EventStore):
     def append(
         self, stream: str, events: Sequence[NewEvent], expected_seq: int
     ) -> list[StoredEvent]:
+        if self._writer is threading.current_thread():
+            # The writer would wait for itself: a subscriber must not block on an append.
+            raise StoreError(
+                "append() from a subscriber callback would deadlock: use append_future"
+            )
         return self.append_future(stream, events, expected_seq).result()
 
     def append_future(

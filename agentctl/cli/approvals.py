@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agentctl.cli.common import client, command, out, print_json
+from agentctl.cli.common import client, command, default_approver, out, print_json
 from agentctl.protocol import Decide
 from agentctl.render import approvals_view
 
@@ -35,8 +35,6 @@ def approvals(
 
 
 def _approver(name: str | None) -> str:
-    from agentctl.runtime import default_approver
-
     return name or default_approver()
 
 

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.prompt import Prompt
 from rich.syntax import Syntax
 
-from agentctl.cli.common import err, out
+from agentctl.cli.common import default_approver, err, out
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
 from agentctl.protocol import ApprovalView, Decide, Envelope
 from agentctl.render import render_event
@@ -91,16 +91,14 @@ def follow(
     approver: str | None = None,
 ) -> int:
     """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code."""
-    from agentctl.runtime import default_approver
-
     follower = _Follower(
         client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
     )
-    start = client.session(session_id)
     cursor = after
-    caught_up = after >= start.last_seq
     reconnects = 0
     try:
+        start = client.session(session_id)
+        caught_up = after >= start.last_seq
         if caught_up and (code := follower.settle(start.status.value)) is not None:
             return code
         while True:

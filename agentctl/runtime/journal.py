@@ -91,8 +91,8 @@ class Journal:
         if state is None:
             state = self.states[event.stream] = SessionState()
         apply_event(state, event)
-        if event.type == "approval.requested":
-            self.approval_index[event.data["approval_id"]] = event.stream
+        if event.type == "approval.requested":  # a fork's copy does not take over its parent's ids
+            self.approval_index.setdefault(event.data["approval_id"], event.stream)
 
     def _fold_durable(self, event: StoredEvent) -> None:
         state = self.durable.get(event.stream)

@@ -87,7 +87,7 @@ class Runtime:
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._providers: dict[tuple[str, str | None], Provider] = {}
+        self._providers: dict[str, Provider] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
         self.started_at = datetime.now(UTC)
 
@@ -127,7 +127,13 @@ class Runtime:
 
     async def _run(self, sid: str) -> None:
         try:
-            await self.steps.drive(sid)
+            # A decision or resume can land while the actor is on its way out
+            # (pausing the sandbox after `waiting`); its _spawn then saw a live
+            # task and did nothing. So look again before leaving.
+            while not self.stopping:
+                await self.steps.drive(sid)
+                if self.journal.state(sid).status is not SessionStatus.RUNNING:
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -146,10 +152,10 @@ class Runtime:
     # -- services the step machine uses -------------------------------------------------
 
     def provider_for(self, state: SessionState) -> Provider:
-        key = (state.created["model"], state.created.get("base_url"))
-        provider = self._providers.get(key)
+        provider = self._providers.get(state.session_id)
         if provider is None:
-            provider = self._providers[key] = load_provider(key[0], base_url=key[1])
+            provider = load_provider(state.created["model"], base_url=state.created.get("base_url"))
+            self._providers[state.session_id] = provider
         return provider
 
     def policy_of(self, state: SessionState) -> Policy:
@@ -226,7 +232,7 @@ class Runtime:
             labels=req.labels,
             version=__version__,
         )
-        self._check_model(req.model, req.base_url)
+        self._providers[sid] = load_provider(req.model, base_url=req.base_url)  # fails early on a bad model
         await self.journal.append(
             sid,
             [
@@ -236,11 +242,6 @@ class Runtime:
         )
         self._spawn(sid)
         return sid
-
-    def _check_model(self, model: str, base_url: str | None) -> None:
-        key = (model, base_url)
-        if key not in self._providers:
-            self._providers[key] = load_provider(model, base_url=base_url)
 
     async def _resolve_image(self, image: str | None) -> str | None:
         if image == "none":
@@ -362,21 +363,31 @@ class Runtime:
             )
         created = SessionCreated.model_validate(events[0].data)
         created.parent = ParentRef(session=sid, seq=req.at)
+        new_sid = ids.session_id()
         if req.model:
-            self._check_model(req.model, created.base_url)
+            self._providers[new_sid] = load_provider(req.model, base_url=created.base_url)
             created.model = req.model
+            created.model_since_step = prefix.steps  # a new recording starts at its first line
         if req.policy:
             created.policy = (await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)).to_dict()
         copied = [NewEvent("session.created", created.model_dump(mode="json"), ts=events[0].ts)]
         copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
-        new_sid = ids.session_id()
+        if prefix.running_since is not None:
+            # The parent kept running after the cut; the fork did not: stop its clock
+            # there, or the gap until now would count against its wall-time budget.
+            paused = SessionStatusChanged(status=SessionStatus.PAUSED, reason=f"forked from {sid} at {req.at}")
+            copied.append(NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts))
         async with self.journal.lock(new_sid):
             await self.journal.append_copy(new_sid, copied)
             items: list[tuple[str, object]] = []
             if created.sandbox.image is not None:
                 checkpoint = prefix.latest_checkpoint
-                image = checkpoint.image if checkpoint and checkpoint.image else created.sandbox.image
-                sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
+                if checkpoint and checkpoint.image:
+                    image = checkpoint.image
+                    sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
+                else:  # before the first checkpoint: the session's image and its workspace
+                    image = created.sandbox.image
+                    sandbox = await self.sandboxes.create(new_sid, created.sandbox)
                 items.append(("sandbox.restored", SandboxEvent(container=sandbox.name, image=image)))
             if req.message:
                 items.append(("message.user", UserMessage(text=req.message)))

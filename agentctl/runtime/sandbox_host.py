@@ -56,8 +56,12 @@ class SandboxHost:
             sandbox = await asyncio.to_thread(driver.find, sid)
             if sandbox is None:
                 checkpoint = state.latest_checkpoint
-                image = checkpoint.image if checkpoint else (state.image or config.image)
-                sandbox = await asyncio.to_thread(driver.restore, sid, spec_of(config), image)
+                if checkpoint is not None and checkpoint.image:
+                    image = checkpoint.image
+                    sandbox = await asyncio.to_thread(driver.restore, sid, spec_of(config), image)
+                else:  # nothing was checkpointed: start over from the image and the workspace
+                    image = config.image
+                    sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
                 self.journal.submit(sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))])
         if sandbox is None:
             sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
@@ -65,6 +69,12 @@ class SandboxHost:
         self.live[sid] = sandbox
         if await asyncio.to_thread(sandbox.status) == "paused":
             await asyncio.to_thread(sandbox.unpause)
+        return sandbox
+
+    async def create(self, session_id: str, config: SandboxConfig) -> Sandbox:
+        """A new container from the session's image, with its workspace copied in."""
+        sandbox = await asyncio.to_thread(self._driver().create, session_id, spec_of(config))
+        self.live[session_id] = sandbox
         return sandbox
 
     async def start_from(self, session_id: str, config: SandboxConfig, image: str) -> Sandbox:

@@ -255,7 +255,7 @@ class StepMachine:
                 provider,
                 to_messages(state, self._messages),
                 tools,
-                step=state.steps,
+                step=state.steps - int(state.created.get("model_since_step") or 0),
                 policy=self.rt.retry_policy,
                 breaker=breaker_for(provider.endpoint),
                 on_attempt=on_attempt,

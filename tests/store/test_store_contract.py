@@ -431,3 +431,25 @@ def test_a_store_is_a_context_manager(make_store: Any) -> None:
         log.append("a", [ev(1)], 1)
     with pytest.raises(StoreClosedError):
         log.read_all()
+
+
+def test_a_subscriber_cannot_block_the_writer_on_itself(log: EventStore) -> None:
+    outcomes: list[object] = []
+    called = threading.Event()
+
+    def reentrant(batch: list[StoredEvent]) -> None:
+        if batch[0].stream == "a":
+            try:
+                log.append("b", [ev(0)], 1)
+            except StoreError as exc:
+                outcomes.append(exc)
+            outcomes.append(log.append_future("b", [ev(0)], 1))
+            called.set()
+
+    log.subscribe(reentrant)
+    log.append("a", [ev(1)], 1)
+    assert called.wait(10)
+    log.close()
+    refused, queued = outcomes
+    assert "deadlock" in str(refused)
+    assert isinstance(queued, Future) and queued.result()[0].stream == "b"

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from store import (
@@ -279,3 +280,28 @@ def test_query_refuses_anything_that_is_not_one_read(filled: DuckDBEventStore, s
 def test_query_errors_are_store_errors(filled: DuckDBEventStore) -> None:
     with filled as log, pytest.raises(StoreError, match="nope"):
         log.query("SELECT * FROM nope")
+
+
+def test_export_parquet_writes_whole_files_in_offset_order(
+    filled: DuckDBEventStore, tmp_path: Path
+) -> None:
+    with filled as log:
+        assert log.export_parquet(tmp_path / "all.parquet") == 2
+        assert log.export_parquet(tmp_path / "b.parquet", "b") == 1
+    reader = duckdb.connect()
+    try:
+        every = reader.execute(
+            "SELECT stream, seq, data->>'$.status' FROM read_parquet(?) ORDER BY \"offset\"",
+            [str(tmp_path / "all.parquet")],
+        ).fetchall()
+        only_b = reader.execute(
+            "SELECT stream FROM read_parquet(?)", [str(tmp_path / "b.parquet")]
+        ).fetchall()
+    finally:
+        reader.close()
+    assert every == [("a", 1, "running"), ("b", 1, "waiting")]
+    assert only_b == [("b",)]
+    assert sorted(p.name for p in tmp_path.iterdir() if "parquet" in p.name) == [
+        "all.parquet",
+        "b.parquet",
+    ]
