@@ -50,7 +50,9 @@ class ToolCallState:
     tier: str | None = None
     rule: str = ""
     approval_id: str | None = None
-    run_args: dict[str, Any] | None = None  # the arguments to execute (maybe edited by the approver)
+    run_args: dict[str, Any] | None = (
+        None  # the arguments to execute (maybe edited by the approver)
+    )
     idempotent: bool = False
     started_count: int = 0
     exit_code: int | None = None
@@ -311,9 +313,7 @@ def _tool_finished(state: SessionState, event: EventLike) -> None:
         call.error = d.get("error")
         if call.executed and not call.idempotent:
             state.step_mutated = True
-    state.transcript.append(
-        Turn("tool", tool_result_text(d), tool_call_id=d["call_id"], name=name)
-    )
+    state.transcript.append(Turn("tool", tool_result_text(d), tool_call_id=d["call_id"], name=name))
 
 
 def tool_result_text(data: dict[str, Any]) -> str:

@@ -98,7 +98,9 @@ class ToolRegistry:
     def get(self, name: str) -> Tool:
         tool = self._tools.get(name)
         if tool is None:
-            raise ToolCallError(f"unknown tool {name!r}; available: {', '.join(sorted(self._tools))}")
+            raise ToolCallError(
+                f"unknown tool {name!r}; available: {', '.join(sorted(self._tools))}"
+            )
         return tool
 
     def names(self) -> list[str]:
@@ -133,7 +135,9 @@ class ToolRegistry:
 
 class ShellArgs(_Args):
     command: str = Field(min_length=1, description="A bash command, run in /workspace.")
-    timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Kill it after this many seconds.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=3600, description="Kill it after this many seconds."
+    )
 
 
 class ReadFileArgs(_Args):
@@ -207,7 +211,9 @@ def _run_shell(ctx: ToolContext, args: ShellArgs) -> ToolOutcome:
     command = args.command
     if ctx.call_key:
         command = _recorded_command(command, ctx.call_key, ctx.output_cap)
-    result = sandbox.exec(command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap)
+    result = sandbox.exec(
+        command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap
+    )
     return ToolOutcome(
         exit_code=result.exit_code,
         output=result.output,
@@ -222,10 +228,12 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     if ctx.sandbox is None or not ctx.call_key:
         return None
     d = _record_dir(ctx.call_key)
-    probe = ctx.sandbox.exec(f'd="{d}"; test -f "$d/rc" && cat "$d/rc" "$d/size" && cat "$d/kept"', timeout_s=30)
+    probe = ctx.sandbox.exec(
+        f'd="{d}"; test -f "$d/rc" && cat "$d/rc" "$d/size" && cat "$d/kept"', timeout_s=30
+    )
     if probe.exit_code != 0:
         return None
-    rc, size, output = (probe.output.split("\n", 2) + ["", ""])[:3]
+    rc, size, output = ([*probe.output.split("\n", 2), "", ""])[:3]
     try:
         exit_code, total = int(rc.strip()), int(size.strip())
     except ValueError:
@@ -261,7 +269,13 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         run=_run_shell,
         recover=_recover_shell,
     ),
-    Tool("read_file", "Read a text file in /workspace.", ReadFileArgs, idempotent=True, run=_file_tool(_read)),
+    Tool(
+        "read_file",
+        "Read a text file in /workspace.",
+        ReadFileArgs,
+        idempotent=True,
+        run=_file_tool(_read),
+    ),
     Tool(
         "write_file",
         "Create or overwrite a file in /workspace with the given content.",

@@ -24,8 +24,8 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,9 @@ def log(msg: str) -> None:
 def _recording(path: Path, steps: int) -> Path:
     lines = [{"format": "agentctl-recording", "version": 1}]
     for i in range(steps):
-        lines.append({"text": "", "tool_calls": [{"id": f"c{i}", "name": "noop", "args": {"n": i}}]})
+        lines.append(
+            {"text": "", "tool_calls": [{"id": f"c{i}", "name": "noop", "args": {"n": i}}]}
+        )
     lines.append({"text": "done", "tool_calls": []})
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     return path
@@ -70,7 +72,17 @@ def _noop_registry(idempotent: bool = True) -> Any:
         return ToolOutcome(exit_code=0, output="")
 
     reg = default_registry()
-    reg.register(Tool("noop", "does nothing", Args, idempotent=idempotent, run=run, needs_sandbox=False, inline=True))
+    reg.register(
+        Tool(
+            "noop",
+            "does nothing",
+            Args,
+            idempotent=idempotent,
+            run=run,
+            needs_sandbox=False,
+            inline=True,
+        )
+    )
     return reg
 
 
@@ -104,9 +116,9 @@ def agentctl_run(tmp: Path, idempotent: bool) -> float:
 
 def bench_resume(tmp: Path) -> tuple[float, int]:
     """Fold a session of >= 1,000 events from the log and be ready to continue it."""
-    from agentctl.runtime.journal import Journal
     from agentctl.crashpoints import CrashPoints
     from agentctl.redact import Redactor
+    from agentctl.runtime.journal import Journal
     from agentctl.runtime.steps import next_action
     from store import DuckDBEventStore
 
@@ -142,7 +154,9 @@ def langgraph_runner(tmp: Path) -> Callable[[], float] | None:
     def model(state: State) -> dict[str, Any]:
         if state["step"] >= STEPS:
             return {"calls": []}
-        return {"calls": [{"id": f"c{state['step']}", "name": "noop", "args": {"n": state["step"]}}]}
+        return {
+            "calls": [{"id": f"c{state['step']}", "name": "noop", "args": {"n": state["step"]}}]
+        }
 
     def tool(state: State) -> dict[str, Any]:
         return {"results": [""], "step": state["step"] + 1}

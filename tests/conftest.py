@@ -18,7 +18,9 @@ REQUIRE_DOCKER = os.environ.get("AGENTCTL_REQUIRE_DOCKER") == "1"
 
 
 @pytest.fixture(autouse=True)
-def agentctl_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def agentctl_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AGENTCTL_HOME", str(home))
     return home
@@ -31,7 +33,7 @@ def _docker_or_skip():  # type: ignore[no-untyped-def]
         client = docker.from_env(timeout=120)
         client.ping()
         return client
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+    except Exception as exc:
         message = f"Docker engine not available: {exc}"
         if REQUIRE_DOCKER:
             pytest.fail(message + " (AGENTCTL_REQUIRE_DOCKER=1: Docker tests must run)")

@@ -133,7 +133,9 @@ class Journal:
             future.add_done_callback(self._crash_after(events))
         self._pending[session_id].append(future)
         provisional = [
-            StoredEvent(stream=session_id, seq=first + i, offset=0, ts=now, type=e.type, data=dict(e.data))
+            StoredEvent(
+                stream=session_id, seq=first + i, offset=0, ts=now, type=e.type, data=dict(e.data)
+            )
             for i, e in enumerate(events)
         ]
         for event in provisional:

@@ -87,7 +87,9 @@ class Runtime:
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._providers: dict[str, Provider] = {}  # per session: a replay keeps the recording it began with
+        self._providers: dict[
+            str, Provider
+        ] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
         self.started_at = datetime.now(UTC)
 
@@ -188,9 +190,13 @@ class Runtime:
                 reason=f"no decision before {approval.expires_at:%Y-%m-%d %H:%M:%S}Z; on expiry: {approval.on_expiry}",
             )
             if approval.on_expiry == "pause":
-                status = SessionStatusChanged(status=SessionStatus.PAUSED, reason=f"approval {approval_id} expired")
+                status = SessionStatusChanged(
+                    status=SessionStatus.PAUSED, reason=f"approval {approval_id} expired"
+                )
             else:
-                status = SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"approval {approval_id} expired: denied")
+                status = SessionStatusChanged(
+                    status=SessionStatus.RUNNING, reason=f"approval {approval_id} expired: denied"
+                )
             items: list[tuple[str, object]] = [("approval.decided", decided)]
             if len(state.pending_approvals) == 1:
                 items.append(("session.status", status))
@@ -203,7 +209,9 @@ class Runtime:
     async def create_session(self, req: CreateSession) -> str:
         policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
         if req.network == "bridge" and not policy.network:
-            raise UsageError(f"policy {policy.name!r} does not allow network access", hint="use --network none")
+            raise UsageError(
+                f"policy {policy.name!r} does not allow network access", hint="use --network none"
+            )
         image = await self._resolve_image(req.image)
         workspace = None
         if req.workspace:
@@ -232,12 +240,17 @@ class Runtime:
             labels=req.labels,
             version=__version__,
         )
-        self._providers[sid] = load_provider(req.model, base_url=req.base_url)  # fails early on a bad model
+        self._providers[sid] = load_provider(
+            req.model, base_url=req.base_url
+        )  # fails early on a bad model
         await self.journal.append(
             sid,
             [
                 ("session.created", created),
-                ("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason="created")),
+                (
+                    "session.status",
+                    SessionStatusChanged(status=SessionStatus.RUNNING, reason="created"),
+                ),
             ],
         )
         self._spawn(sid)
@@ -258,7 +271,9 @@ class Runtime:
     async def resume(self, sid: str, req: ResumeSession) -> None:
         await self._wake(sid, message=req.message, budget=req.budget, reason="resumed")
 
-    async def _wake(self, sid: str, *, message: str | None, budget: Budget | None, reason: str) -> None:
+    async def _wake(
+        self, sid: str, *, message: str | None, budget: Budget | None, reason: str
+    ) -> None:
         async with self.journal.lock(sid):
             state = self.journal.state(sid)
             status = state.status
@@ -266,20 +281,33 @@ class Runtime:
                 raise ConflictError(f"session {sid} was cancelled; fork it to continue")
             if status is SessionStatus.WAITING:
                 pending = ", ".join(a.approval_id for a in state.pending_approvals)
-                raise ConflictError(f"session {sid} is waiting for approval ({pending}); decide it first")
+                raise ConflictError(
+                    f"session {sid} is waiting for approval ({pending}); decide it first"
+                )
             if status is SessionStatus.RUNNING and message is None and budget is None:
                 self._spawn(sid)
                 return
             if status is SessionStatus.COMPLETED and message is None:
-                raise ConflictError(f"session {sid} is completed; give a new message to continue it")
+                raise ConflictError(
+                    f"session {sid} is completed; give a new message to continue it"
+                )
             items: list[tuple[str, object]] = []
             if message is not None:
                 items.append(("message.user", UserMessage(text=message)))
             merged = None
             if budget is not None:
-                merged = Budget.model_validate({**state.budget, **budget.model_dump(exclude_none=True)})
+                merged = Budget.model_validate(
+                    {**state.budget, **budget.model_dump(exclude_none=True)}
+                )
             if status is not SessionStatus.RUNNING or merged is not None:
-                items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=reason, budget=merged)))
+                items.append(
+                    (
+                        "session.status",
+                        SessionStatusChanged(
+                            status=SessionStatus.RUNNING, reason=reason, budget=merged
+                        ),
+                    )
+                )
             await self.journal.append(sid, items)
         self._spawn(sid)
 
@@ -294,11 +322,21 @@ class Runtime:
             items: list[tuple[str, object]] = [
                 (
                     "approval.decided",
-                    ApprovalDecided(approval_id=a.approval_id, decision=Decision.DENIED, approver="agentctl", reason=reason),
+                    ApprovalDecided(
+                        approval_id=a.approval_id,
+                        decision=Decision.DENIED,
+                        approver="agentctl",
+                        reason=reason,
+                    ),
                 )
                 for a in state.pending_approvals
             ]
-            items.append(("session.status", SessionStatusChanged(status=SessionStatus.CANCELLED, reason=reason)))
+            items.append(
+                (
+                    "session.status",
+                    SessionStatusChanged(status=SessionStatus.CANCELLED, reason=reason),
+                )
+            )
             await self.journal.append(sid, items)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
@@ -312,7 +350,9 @@ class Runtime:
             state = self.journal.state(sid)
             approval = state.approvals[approval_id]
             if not approval.pending:
-                when = f" at {approval.decided_at:%Y-%m-%d %H:%M:%S}Z" if approval.decided_at else ""
+                when = (
+                    f" at {approval.decided_at:%Y-%m-%d %H:%M:%S}Z" if approval.decided_at else ""
+                )
                 raise ConflictError(
                     f"approval {approval_id} was already {approval.decision} by {approval.approver}{when}"
                     + (f" ({approval.reason})" if approval.reason else "")
@@ -337,7 +377,15 @@ class Runtime:
             )
             items: list[tuple[str, object]] = [("approval.decided", decided)]
             if len(state.pending_approvals) == 1 and state.status is SessionStatus.WAITING:
-                items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"approval {approval_id} {decided.decision.value}")))
+                items.append(
+                    (
+                        "session.status",
+                        SessionStatusChanged(
+                            status=SessionStatus.RUNNING,
+                            reason=f"approval {approval_id} {decided.decision.value}",
+                        ),
+                    )
+                )
             stored = await self.journal.append(sid, items)
         timer = self._timers.pop(approval_id, None)
         if timer is not None:
@@ -346,15 +394,22 @@ class Runtime:
             self._spawn(sid)
         first = stored[0]
         return {
-            "v": 1, "session": sid, "seq": first.seq, "offset": first.offset,
-            "ts": first.ts.isoformat().replace("+00:00", "Z"), "type": first.type, "data": first.data,
+            "v": 1,
+            "session": sid,
+            "seq": first.seq,
+            "offset": first.offset,
+            "ts": first.ts.isoformat().replace("+00:00", "Z"),
+            "type": first.type,
+            "data": first.data,
         }
 
     async def fork(self, sid: str, req: ForkSession) -> str:
         parent = self.journal.state(sid)
         events = await asyncio.to_thread(self.store.read_stream, sid, 0, req.at)
         if req.at > parent.last_seq:
-            raise UsageError(f"session {sid} has {parent.last_seq} events; --at {req.at} is beyond its end")
+            raise UsageError(
+                f"session {sid} has {parent.last_seq} events; --at {req.at} is beyond its end"
+            )
         prefix = fold_events(events)
         if not _clean_cut(prefix):
             raise UsageError(
@@ -369,14 +424,20 @@ class Runtime:
             created.model = req.model
             created.model_since_step = prefix.steps  # a new recording starts at its first line
         if req.policy:
-            created.policy = (await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)).to_dict()
+            created.policy = (
+                await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
+            ).to_dict()
         copied = [NewEvent("session.created", created.model_dump(mode="json"), ts=events[0].ts)]
         copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
         if prefix.running_since is not None:
             # The parent kept running after the cut; the fork did not: stop its clock
             # there, or the gap until now would count against its wall-time budget.
-            paused = SessionStatusChanged(status=SessionStatus.PAUSED, reason=f"forked from {sid} at {req.at}")
-            copied.append(NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts))
+            paused = SessionStatusChanged(
+                status=SessionStatus.PAUSED, reason=f"forked from {sid} at {req.at}"
+            )
+            copied.append(
+                NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts)
+            )
         async with self.journal.lock(new_sid):
             await self.journal.append_copy(new_sid, copied)
             items: list[tuple[str, object]] = []
@@ -388,10 +449,19 @@ class Runtime:
                 else:  # before the first checkpoint: the session's image and its workspace
                     image = created.sandbox.image
                     sandbox = await self.sandboxes.create(new_sid, created.sandbox)
-                items.append(("sandbox.restored", SandboxEvent(container=sandbox.name, image=image)))
+                items.append(
+                    ("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))
+                )
             if req.message:
                 items.append(("message.user", UserMessage(text=req.message)))
-            items.append(("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}")))
+            items.append(
+                (
+                    "session.status",
+                    SessionStatusChanged(
+                        status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}"
+                    ),
+                )
+            )
             await self.journal.append(new_sid, items)
         self._spawn(new_sid)
         return new_sid
@@ -409,7 +479,9 @@ class Runtime:
 
     def approvals(self, session_id: str | None = None) -> list[ApprovalView]:
         states: Sequence[SessionState] = (
-            [self.journal.durable_state(session_id)] if session_id else list(self.journal.durable.values())
+            [self.journal.durable_state(session_id)]
+            if session_id
+            else list(self.journal.durable.values())
         )
         return [
             ApprovalView(

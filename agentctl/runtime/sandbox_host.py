@@ -62,10 +62,14 @@ class SandboxHost:
                 else:  # nothing was checkpointed: start over from the image and the workspace
                     image = config.image
                     sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
-                self.journal.submit(sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))])
+                self.journal.submit(
+                    sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
+                )
         if sandbox is None:
             sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
-            self.journal.submit(sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))])
+            self.journal.submit(
+                sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
+            )
         self.live[sid] = sandbox
         if await asyncio.to_thread(sandbox.status) == "paused":
             await asyncio.to_thread(sandbox.unpause)
@@ -79,7 +83,9 @@ class SandboxHost:
 
     async def start_from(self, session_id: str, config: SandboxConfig, image: str) -> Sandbox:
         """A new container for a fork, from a checkpoint image."""
-        sandbox = await asyncio.to_thread(self._driver().restore, session_id, spec_of(config), image)
+        sandbox = await asyncio.to_thread(
+            self._driver().restore, session_id, spec_of(config), image
+        )
         self.live[session_id] = sandbox
         return sandbox
 

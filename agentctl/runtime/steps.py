@@ -48,7 +48,7 @@ from agentctl.protocol import (
     UsageData,
 )
 from agentctl.providers import Message, ToolCall
-from agentctl.providers.retry import RetryPolicy, breaker_for, call_with_retries
+from agentctl.providers.retry import breaker_for, call_with_retries
 from agentctl.state import CallPhase, SessionState, ToolCallState
 from agentctl.tools import ToolCallError, ToolContext, ToolOutcome
 
@@ -92,22 +92,29 @@ def next_action(state: SessionState) -> Action:
     return Action("model")
 
 
-def to_messages(state: SessionState, cache: dict[int, list[Message]] | None = None) -> list[Message]:
+def to_messages(
+    state: SessionState, cache: dict[int, list[Message]] | None = None
+) -> list[Message]:
     """The transcript as provider messages. The transcript only grows, so with a
     cache (keyed by the state object) each turn is converted once, not once per step."""
     known = cache.get(id(state), []) if cache is not None else []
     if len(known) > len(state.transcript):
         known = []
-    known = known + [
-        Message(
-            role=turn.role,  # type: ignore[arg-type]
-            content=turn.content,
-            tool_calls=tuple(ToolCall(id=i, name=n, arguments=a) for i, n, a in turn.tool_calls),
-            tool_call_id=turn.tool_call_id,
-            name=turn.name,
-        )
-        for turn in state.transcript[len(known) :]
-    ]
+    known = (
+        known
+        + [
+            Message(
+                role=turn.role,  # type: ignore[arg-type]
+                content=turn.content,
+                tool_calls=tuple(
+                    ToolCall(id=i, name=n, arguments=a) for i, n, a in turn.tool_calls
+                ),
+                tool_call_id=turn.tool_call_id,
+                name=turn.name,
+            )
+            for turn in state.transcript[len(known) :]
+        ]
+    )
     if cache is not None:
         cache[id(state)] = known
     return known
@@ -231,7 +238,9 @@ class StepMachine:
 
         async def on_attempt(attempt: int) -> None:
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))])
+                self.journal.submit(
+                    sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))]
+                )
 
         async def on_failure(err: ProviderError, attempt: int, retry_in_ms: float | None) -> None:
             async with self.journal.lock(sid):
@@ -299,7 +308,11 @@ class StepMachine:
             return False
         verdict = self.rt.policy_of(state).evaluate(call.name, args)
         proposed = ToolProposed(
-            call_id=call.call_id, name=call.name, args=args, tier=verdict.tier.value, rule=verdict.rule
+            call_id=call.call_id,
+            name=call.name,
+            args=args,
+            tier=verdict.tier.value,
+            rule=verdict.rule,
         )
         if verdict.tier is Tier.DENY:
             refusal = _refusal(call, f"denied by policy ({verdict.rule})")
@@ -318,7 +331,10 @@ class StepMachine:
             args=args,
             tier="ask",
             context=ApprovalContext(
-                last_message=state.last_assistant_text, diff=sandbox_diff, rule=verdict.rule, reason="policy"
+                last_message=state.last_assistant_text,
+                diff=sandbox_diff,
+                rule=verdict.rule,
+                reason="policy",
             ),
             expires_at=_deadline(verdict.timeout_s),
             on_expiry=verdict.on_expiry.value,
@@ -329,7 +345,12 @@ class StepMachine:
                 [
                     ("tool.proposed", proposed),
                     ("approval.requested", request),
-                    ("session.status", SessionStatusChanged(status=SessionStatus.WAITING, reason=f"approval {request.approval_id}")),
+                    (
+                        "session.status",
+                        SessionStatusChanged(
+                            status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
+                        ),
+                    ),
                 ],
             )
         self.rt.schedule_expiry(sid, request.approval_id)
@@ -363,7 +384,12 @@ class StepMachine:
                 [
                     ("tool.interrupted", ToolInterrupted(call_id=call.call_id)),
                     ("approval.requested", request),
-                    ("session.status", SessionStatusChanged(status=SessionStatus.WAITING, reason=f"approval {request.approval_id}")),
+                    (
+                        "session.status",
+                        SessionStatusChanged(
+                            status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
+                        ),
+                    ),
                 ],
             )
         await self.rt.sandboxes.pause(sid)
@@ -378,7 +404,12 @@ class StepMachine:
         if tool.recover is None:
             return False
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
-        ctx = ToolContext(session_id=sid, sandbox=sandbox, output_cap=self.rt.output_cap, call_key=_key(sid, call, call.started_count))
+        ctx = ToolContext(
+            session_id=sid,
+            sandbox=sandbox,
+            output_cap=self.rt.output_cap,
+            call_key=_key(sid, call, call.started_count),
+        )
         try:
             outcome = await asyncio.to_thread(tool.recover, ctx)
         except Exception:
@@ -391,7 +422,9 @@ class StepMachine:
             self.journal.submit(sid, [("tool.finished", self._finished(sid, call, outcome, 0.0))])
         return True
 
-    def _finished(self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float) -> ToolFinished:
+    def _finished(
+        self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float
+    ) -> ToolFinished:
         return ToolFinished(
             call_id=call.call_id,
             exit_code=outcome.exit_code,
@@ -403,7 +436,9 @@ class StepMachine:
             timed_out=outcome.timed_out,
         )
 
-    async def _execute(self, sid: str, state: SessionState, call: ToolCallState, args: dict[str, Any]) -> None:
+    async def _execute(
+        self, sid: str, state: SessionState, call: ToolCallState, args: dict[str, Any]
+    ) -> None:
         try:
             tool, parsed = self.rt.tools.validate(call.name, args)
         except ToolCallError as exc:
@@ -433,7 +468,11 @@ class StepMachine:
         )
         t0 = time.perf_counter()
         try:
-            outcome = tool.run(ctx, parsed) if tool.inline else await asyncio.to_thread(tool.run, ctx, parsed)
+            outcome = (
+                tool.run(ctx, parsed)
+                if tool.inline
+                else await asyncio.to_thread(tool.run, ctx, parsed)
+            )
         except ToolCallError as exc:
             outcome = ToolOutcome(exit_code=None, error=str(exc))
         except Exception as exc:  # a tool crashing is a result for the model, not a dead session
@@ -456,7 +495,9 @@ class StepMachine:
         shutil.move(str(outcome.full_output), folder / name)
         return f"{sid}/{name}"
 
-    async def _diff(self, sid: str, state: SessionState, name: str, args: dict[str, Any]) -> str | None:
+    async def _diff(
+        self, sid: str, state: SessionState, name: str, args: dict[str, Any]
+    ) -> str | None:
         """A unified diff of a file write against the file as it is in the sandbox."""
         if name not in ("write_file", "edit_file"):
             return None
@@ -498,14 +539,17 @@ class StepMachine:
                 image = checkpoint.image
                 parent = state.latest_checkpoint.image if state.latest_checkpoint else None
             self.journal.submit(
-                sid, [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))]
+                sid,
+                [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))],
             )
 
     async def _set_status(self, sid: str, status: SessionStatus, reason: str) -> None:
         async with self.journal.lock(sid):
             if self.journal.state(sid).status is status:
                 return
-            await self.journal.append(sid, [("session.status", SessionStatusChanged(status=status, reason=reason))])
+            await self.journal.append(
+                sid, [("session.status", SessionStatusChanged(status=status, reason=reason))]
+            )
 
     async def _pause(self, sid: str, reason: str) -> None:
         log.warning("pausing %s: %s", sid, reason)

@@ -21,19 +21,26 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
 ) -> None:
     model = recording([reply("go", ("shell", {"command": "true"})), reply("done")])
     for run in range(50):
-        created = daemon.create_session(CreateSession(task=f"race {run}", model=model, image="none"))
+        created = daemon.create_session(
+            CreateSession(task=f"race {run}", model=model, image="none")
+        )
         wait_status(daemon, created.id, "waiting")
         [approval] = daemon.approvals(session=created.id)
         barrier = threading.Barrier(2)
         outcomes: list[object] = [None, None]
 
-        def decide(i: int) -> None:
+        def decide(
+            i: int,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[object] = outcomes,
+            approval_id: str = approval.id,
+        ) -> None:
             with Client.connect(paths, autostart=False) as client:
                 barrier.wait()
                 try:
                     decision = "approve" if i == 0 else "deny"
                     outcomes[i] = client.decide(
-                        approval.id, Decide(decision=decision, approver=f"client{i}", reason="race")
+                        approval_id, Decide(decision=decision, approver=f"client{i}", reason="race")
                     )
                 except ConflictError as exc:
                     outcomes[i] = exc
@@ -54,14 +61,19 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
 
 @pytest.mark.docker
 def test_waiting_holds_no_task_and_pauses_the_container_and_a_denied_write_changes_nothing(
-    daemon: Client, recording: Callable[[list[Response]], str], docker_client: object, tmp_path: Path
+    daemon: Client,
+    recording: Callable[[list[Response]], str],
+    docker_client: object,
+    tmp_path: Path,
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "keep.txt").write_text("original\n")
     model = recording(
         [
-            reply("overwrite", ("write_file", {"path": "keep.txt", "content": "clobbered\n"}), step=0),
+            reply(
+                "overwrite", ("write_file", {"path": "keep.txt", "content": "clobbered\n"}), step=0
+            ),
             reply("look", ("shell", {"command": "cat keep.txt"}), step=1),
             reply("done"),
         ]
@@ -75,7 +87,9 @@ def test_waiting_holds_no_task_and_pauses_the_container_and_a_denied_write_chang
     assert container.status == "paused"
     [approval] = daemon.approvals(session=created.id)
     assert approval.tool == "write_file"
-    assert "-original" in (approval.context.diff or "") and "+clobbered" in (approval.context.diff or "")
+    assert "-original" in (approval.context.diff or "") and "+clobbered" in (
+        approval.context.diff or ""
+    )
     daemon.decide(approval.id, Decide(decision="deny", approver="alice", reason="keep it"))
     wait_status(daemon, created.id, "completed")  # `cat` is read-only: the default policy allows it
     finished = [e.data for e in daemon.events(created.id) if e.type == "tool.finished"]

@@ -67,7 +67,7 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
     checkpoints = seqs(before, "checkpoint.created")
     assert len(checkpoints) == 4
     other = [
-                shell("ls", "o_ls"),
+        shell("ls", "o_ls"),
         tool("write_file", {"path": "g.txt", "content": "other\n"}, "o_write"),
         final("took another way"),
     ]
@@ -187,9 +187,7 @@ def test_a_fork_before_any_checkpoint_keeps_the_workspace(
     cut = seqs(events, "tool.finished", call_id="l1")[0]
     fork = daemon.fork(
         sid,
-        ForkSession(
-            at=cut, model=recording("ls", [shell("ls", "f_ls"), final()])
-        ),
+        ForkSession(at=cut, model=recording("ls", [shell("ls", "f_ls"), final()])),
     ).id
     sessions_cleanup.append(fork)
     assert wait_status(daemon, fork, "completed", "paused", "failed", timeout=120) == "completed"

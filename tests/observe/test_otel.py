@@ -205,9 +205,10 @@ def test_agentctl_imports_without_the_sdk(tmp_path: Path) -> None:
         "import agentctl.cli.main, agentctl.daemon.server, agentctl.observe.otel;"
         "from agentctl.paths import get_paths;"
         "agentctl.observe.otel.start_export(get_paths(), None).close();"
-        "import sys; print('ok', [m for m in sys.modules if m.startswith('opentelemetry')])"
+        "import sys; print('ok', [m for m in sys.modules if m.startswith('opentelemetry')]);"
+        "import opentelemetry"  # the blocker works: this one fails
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok []"
+    assert result.stdout.strip() == "ok []", result.stderr
+    assert result.stderr.strip().endswith("ModuleNotFoundError: opentelemetry")

@@ -24,7 +24,9 @@ from store import DuckDBEventStore
 async def main(db: Path, recording: Path) -> int:
     crash = CrashPoints()
     store = DuckDBEventStore(db, before_commit=crash.mid_batch)
-    rt = Runtime(store, paths=get_paths().ensure(), crash=crash, retry_policy=RetryPolicy(base_delay_s=0.01))
+    rt = Runtime(
+        store, paths=get_paths().ensure(), crash=crash, retry_policy=RetryPolicy(base_delay_s=0.01)
+    )
     await rt.start()
     sessions = rt.sessions()
     if sessions:

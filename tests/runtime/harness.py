@@ -19,13 +19,20 @@ from store import EventStore
 
 def write_recording(path: Path, responses: Sequence[dict[str, Any]]) -> Path:
     lines = [json.dumps({"format": "agentctl-recording", "version": 1})]
-    lines += [json.dumps({"usage": {"input_tokens": 10, "output_tokens": 5}, **r}) for r in responses]
+    lines += [
+        json.dumps({"usage": {"input_tokens": 10, "output_tokens": 5}, **r}) for r in responses
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def call(name: str, args: dict[str, Any] | str, call_id: str | None = None, text: str = "") -> dict[str, Any]:
-    return {"text": text, "tool_calls": [{"id": call_id or f"c_{name}", "name": name, "args": args}]}
+def call(
+    name: str, args: dict[str, Any] | str, call_id: str | None = None, text: str = ""
+) -> dict[str, Any]:
+    return {
+        "text": text,
+        "tool_calls": [{"id": call_id or f"c_{name}", "name": name, "args": args}],
+    }
 
 
 def final(text: str = "done") -> dict[str, Any]:
@@ -48,7 +55,14 @@ class Counter:
             self.runs.append(args.n)
             return ToolOutcome(exit_code=0, output=f"ran {args.n}")
 
-        return Tool(name, "count a side effect", NoopArgs, idempotent=idempotent, run=run, needs_sandbox=False)
+        return Tool(
+            name,
+            "count a side effect",
+            NoopArgs,
+            idempotent=idempotent,
+            run=run,
+            needs_sandbox=False,
+        )
 
 
 def registry(*tools: Tool) -> ToolRegistry:
@@ -58,10 +72,14 @@ def registry(*tools: Tool) -> ToolRegistry:
     return reg
 
 
-async def start_runtime(store: EventStore, tools: ToolRegistry | None = None, **kwargs: Any) -> Runtime:
+async def start_runtime(
+    store: EventStore, tools: ToolRegistry | None = None, **kwargs: Any
+) -> Runtime:
     from agentctl.providers.retry import RetryPolicy
 
-    kwargs.setdefault("retry_policy", RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05))
+    kwargs.setdefault(
+        "retry_policy", RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05)
+    )
     rt = Runtime(store, paths=get_paths().ensure(), tools=tools, **kwargs)
     await rt.start()
     return rt
@@ -69,6 +87,7 @@ async def start_runtime(store: EventStore, tools: ToolRegistry | None = None, **
 
 async def settle(rt: Runtime, sid: str, timeout: float = 60.0) -> SessionStatus:
     """Wait until the session's actor stops; its status then."""
+
     async def loop() -> SessionStatus:
         while True:
             await rt.wait_idle(sid)

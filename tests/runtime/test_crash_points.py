@@ -43,36 +43,62 @@ CRASH_POINTS = {
     "store:mid-batch:tool.finished:3": {"interrupted": set()},
 }
 RECOVERY_TYPES = {
-    "session.status", "tool.interrupted", "approval.requested", "approval.decided",
-    "sandbox.created", "sandbox.restored", "model.requested", "model.failed", "tool.started",
+    "session.status",
+    "tool.interrupted",
+    "approval.requested",
+    "approval.decided",
+    "sandbox.created",
+    "sandbox.restored",
+    "model.requested",
+    "model.failed",
+    "tool.started",
 }
 
 
 def recording(path: Path) -> Path:
     lines = [{"format": "agentctl-recording", "version": 1}]
     for i in range(1, STEPS + 1):
-        lines.append({
-            "text": f"step {i}",
+        lines.append(
+            {
+                "text": f"step {i}",
+                "tool_calls": [
+                    {
+                        "id": f"w{i}",
+                        "name": "shell",
+                        "args": {"command": f"echo line-{i} >> /workspace/log.txt"},
+                    },
+                    {"id": f"r{i}", "name": "read_file", "args": {"path": "log.txt"}},
+                ],
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            }
+        )
+    lines.append(
+        {
+            "text": "show",
             "tool_calls": [
-                {"id": f"w{i}", "name": "shell", "args": {"command": f"echo line-{i} >> /workspace/log.txt"}},
-                {"id": f"r{i}", "name": "read_file", "args": {"path": "log.txt"}},
+                {"id": "cat", "name": "shell", "args": {"command": "cat /workspace/log.txt"}}
             ],
-            "usage": {"input_tokens": 10, "output_tokens": 5},
-        })
-    lines.append({"text": "show", "tool_calls": [{"id": "cat", "name": "shell", "args": {"command": "cat /workspace/log.txt"}}]})
+        }
+    )
     lines.append({"text": "done", "tool_calls": []})
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     return path
 
 
-def drive(db: Path, rec: Path, crash_at: str | None, home: Path) -> subprocess.CompletedProcess[str]:
+def drive(
+    db: Path, rec: Path, crash_at: str | None, home: Path
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AGENTCTL_HOME": str(home)}
     env.pop("AGENTCTL_CRASH_AT", None)
     if crash_at:
         env["AGENTCTL_CRASH_AT"] = crash_at
     return subprocess.run(
         [sys.executable, "-m", "tests.runtime.crash_driver", str(db), str(rec)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -105,7 +131,9 @@ def lines_in(events: list[tuple[int, str, dict]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, docker_client: object) -> list[tuple[int, str, dict]]:
+def baseline(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: object
+) -> list[tuple[int, str, dict]]:
     tmp = tmp_path_factory.mktemp("baseline")
     rec = recording(tmp / "rec.jsonl")
     done = drive(tmp / "e.duckdb", rec, None, tmp)
@@ -131,7 +159,9 @@ def test_crash_point_loses_nothing_and_repeats_nothing(
     after = read(db)
 
     assert after[: len(before)] == before  # nothing committed was lost or changed
-    assert lines_in(after) == [f"line-{i}" for i in range(1, STEPS + 1)]  # each side effect exactly once
+    assert lines_in(after) == [
+        f"line-{i}" for i in range(1, STEPS + 1)
+    ]  # each side effect exactly once
     assert essential(after) == essential(baseline)
     starts = [d["call_id"] for _, t, d in after if t == "tool.started"]
     interrupted = {d["call_id"] for _, t, d in after if t == "tool.interrupted"}

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.docker
 
 
-async def test_demo_needs_one_approval_then_fixes_the_test(tmp_path: Path, docker_client: object) -> None:
+async def test_demo_needs_one_approval_then_fixes_the_test(
+    tmp_path: Path, docker_client: object
+) -> None:
     store = DuckDBEventStore(tmp_path / "events.duckdb")
     rt = await start_runtime(store)
     sid = await rt.create_session(

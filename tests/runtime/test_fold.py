@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -28,23 +29,28 @@ def _log() -> list[StoredEvent]:
                 call("count", {"n": 1}, "a"),
                 call("count", {"n": 2}, "b"),
                 call("count", {"n": 3}, "c"),
-                {"text": "two at once", "tool_calls": [
-                    {"id": "d", "name": "count", "args": {"n": 4}},
-                    {"id": "e", "name": "count", "args": {"n": 5}},
-                ]},
+                {
+                    "text": "two at once",
+                    "tool_calls": [
+                        {"id": "d", "name": "count", "args": {"n": 4}},
+                        {"id": "e", "name": "count", "args": {"n": 5}},
+                    ],
+                },
                 final("finished"),
             ],
         )
         store = InMemoryEventStore()
         rt = await start_runtime(store, registry(counter.tool()))
         sid = await rt.create_session(create("t", rec, policy="strict", budget=Budget(max_steps=4)))
-        decisions = iter([
-            Decide(decision="approve", approver="a"),
-            Decide(decision="deny", approver="b", reason="no"),
-            Decide(decision="approve", approver="c", args={"n": 30}),
-            Decide(decision="approve", approver="d"),
-            Decide(decision="approve", approver="e"),
-        ])
+        decisions = iter(
+            [
+                Decide(decision="approve", approver="a"),
+                Decide(decision="deny", approver="b", reason="no"),
+                Decide(decision="approve", approver="c", args={"n": 30}),
+                Decide(decision="approve", approver="d"),
+                Decide(decision="approve", approver="e"),
+            ]
+        )
         while True:
             status = await settle(rt, sid)
             if status.value == "waiting":
@@ -77,7 +83,13 @@ LOG = _log()
 
 def test_the_log_covers_every_kind_of_event() -> None:
     kinds = {e.type for e in LOG}
-    assert {"approval.requested", "approval.decided", "budget.exceeded", "tool.finished", "model.responded"} <= kinds
+    assert {
+        "approval.requested",
+        "approval.decided",
+        "budget.exceeded",
+        "tool.finished",
+        "model.responded",
+    } <= kinds
     assert LOG[-1].type == "session.status" and LOG[-1].data["status"] == "completed"
 
 
@@ -95,7 +107,7 @@ def test_prefix_then_rest_equals_everything(cut: int) -> None:
 def test_batching_does_not_matter(cuts: list[int]) -> None:
     bounds = sorted({0, len(LOG), *cuts})
     state = SessionState()
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         state = fold_events(LOG[lo:hi], state)
     one_by_one = SessionState()
     for event in LOG:
@@ -112,7 +124,13 @@ def test_the_fold_explains_the_session() -> None:
     state = fold_events(LOG)
     assert state.steps == 6
     decisions = [(a.decision, a.approver) for a in state.approvals.values()]
-    assert decisions == [("approved", "a"), ("denied", "b"), ("approved", "c"), ("approved", "d"), ("approved", "e")]
+    assert decisions == [
+        ("approved", "a"),
+        ("denied", "b"),
+        ("approved", "c"),
+        ("approved", "d"),
+        ("approved", "e"),
+    ]
     tool_results = [t.content for t in state.transcript if t.role == "tool"]
     assert tool_results[0].startswith("error: arguments of count are not valid JSON")
     assert "denied by b: no" in tool_results[2]

@@ -13,7 +13,18 @@ from agentctl.protocol import Budget, Decide, ResumeSession, SessionStatus
 from agentctl.tools import Tool, ToolContext, ToolOutcome
 from store import DuckDBEventStore, InMemoryEventStore
 
-from .harness import Counter, NoopArgs, call, create, final, registry, settle, start_runtime, types, write_recording
+from .harness import (
+    Counter,
+    NoopArgs,
+    call,
+    create,
+    final,
+    registry,
+    settle,
+    start_runtime,
+    types,
+    write_recording,
+)
 
 
 def finished(rt, sid):  # type: ignore[no-untyped-def]
@@ -66,7 +77,12 @@ async def test_approve_deny_edit_and_late_decision_conflict(tmp_path: Path) -> N
     counter = Counter()
     rec = write_recording(
         tmp_path / "r.jsonl",
-        [call("count", {"n": 1}, "a"), call("count", {"n": 2}, "b"), call("count", {"n": 3}, "c"), final()],
+        [
+            call("count", {"n": 1}, "a"),
+            call("count", {"n": 2}, "b"),
+            call("count", {"n": 3}, "c"),
+            final(),
+        ],
     )
     rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()))
     sid = await rt.create_session(create("t", rec, policy="strict"))
@@ -96,7 +112,9 @@ async def test_approve_deny_edit_and_late_decision_conflict(tmp_path: Path) -> N
     events = rt.store.read_stream(sid)
     decided = [e.data for e in events if e.type == "approval.decided"]
     assert [(d["decision"], d["approver"]) for d in decided] == [
-        ("approved", "alice"), ("denied", "bob"), ("approved", "carol"),
+        ("approved", "alice"),
+        ("denied", "bob"),
+        ("approved", "carol"),
     ]
     started = [e.data for e in events if e.type == "tool.started"]
     assert started[-1]["args"] == {"n": 30}
@@ -112,7 +130,10 @@ async def test_racing_deciders_exactly_one_wins(tmp_path: Path) -> None:
         assert await settle(rt, sid) is SessionStatus.WAITING
         [approval] = rt.approvals(sid)
         results = await asyncio.gather(
-            *(rt.decide(approval.id, Decide(decision="approve", approver=f"u{i}")) for i in range(5)),
+            *(
+                rt.decide(approval.id, Decide(decision="approve", approver=f"u{i}"))
+                for i in range(5)
+            ),
             return_exceptions=True,
         )
         assert sum(not isinstance(r, Exception) for r in results) == 1
@@ -123,7 +144,9 @@ async def test_racing_deciders_exactly_one_wins(tmp_path: Path) -> None:
 
 async def test_budget_pauses_and_a_raised_budget_continues(tmp_path: Path) -> None:
     counter = Counter()
-    rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": i}, f"c{i}") for i in range(4)] + [final()])
+    rec = write_recording(
+        tmp_path / "r.jsonl", [call("count", {"n": i}, f"c{i}") for i in range(4)] + [final()]
+    )
     rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()))
     sid = await rt.create_session(create("t", rec, budget=Budget(max_steps=2)))
     assert await settle(rt, sid) is SessionStatus.PAUSED
@@ -137,7 +160,9 @@ async def test_budget_pauses_and_a_raised_budget_continues(tmp_path: Path) -> No
 
 
 async def test_token_and_cost_budgets(tmp_path: Path) -> None:
-    rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": i}, f"c{i}") for i in range(4)] + [final()])
+    rec = write_recording(
+        tmp_path / "r.jsonl", [call("count", {"n": i}, f"c{i}") for i in range(4)] + [final()]
+    )
     rt = await start_runtime(InMemoryEventStore(), registry(Counter().tool()))
     sid = await rt.create_session(create("t", rec, budget=Budget(max_tokens=30)))
     assert await settle(rt, sid) is SessionStatus.PAUSED
@@ -164,7 +189,9 @@ class _Gate:
 
 
 @pytest.mark.parametrize("idempotent", [False, True])
-async def test_a_call_found_in_flight_reruns_only_if_idempotent(tmp_path: Path, idempotent: bool) -> None:
+async def test_a_call_found_in_flight_reruns_only_if_idempotent(
+    tmp_path: Path, idempotent: bool
+) -> None:
     gate = _Gate()
     rec = write_recording(tmp_path / "r.jsonl", [call("gate", {}), final()])
     store = DuckDBEventStore(tmp_path / "e.duckdb")
@@ -225,10 +252,20 @@ async def test_a_model_request_without_response_is_asked_again(tmp_path: Path) -
     from agentctl.protocol import SessionStatusChanged
 
     n = store.last_seq(sid)
-    store.append(sid, [
-        NewEvent("session.status", event_data("session.status", SessionStatusChanged(status=SessionStatus.RUNNING, budget=Budget(max_steps=9)))),
-        NewEvent("model.requested", event_data("model.requested", ModelRequested(attempt=1))),
-    ], n + 1)
+    store.append(
+        sid,
+        [
+            NewEvent(
+                "session.status",
+                event_data(
+                    "session.status",
+                    SessionStatusChanged(status=SessionStatus.RUNNING, budget=Budget(max_steps=9)),
+                ),
+            ),
+            NewEvent("model.requested", event_data("model.requested", ModelRequested(attempt=1))),
+        ],
+        n + 1,
+    )
     rt2 = await start_runtime(store, registry(counter.tool()))
     assert await settle(rt2, sid) is SessionStatus.COMPLETED
     kinds = types(rt2, sid)
@@ -260,7 +297,9 @@ async def test_approval_deadline_expires_with_its_action(tmp_path: Path) -> None
 
 async def test_expiry_across_a_restart_pauses_at_once(tmp_path: Path) -> None:
     policy = tmp_path / "p.toml"
-    policy.write_text('[[rule]]\ntool = "count"\ntier = "ask"\ntimeout = 0.2\non_expiry = "pause"\n')
+    policy.write_text(
+        '[[rule]]\ntool = "count"\ntier = "ask"\ntimeout = 0.2\non_expiry = "pause"\n'
+    )
     rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": 1}), final()])
     store = DuckDBEventStore(tmp_path / "e.duckdb")
     rt = await start_runtime(store, registry(Counter().tool()))
@@ -305,7 +344,9 @@ async def test_model_endpoint_down_retries_then_pauses(tmp_path: Path) -> None:
 
     rt = await start_runtime(InMemoryEventStore())
     sid = await rt.create_session(
-        CreateSession(task="t", model="openai:m", base_url=f"http://127.0.0.1:{port}/v1", image="none")
+        CreateSession(
+            task="t", model="openai:m", base_url=f"http://127.0.0.1:{port}/v1", image="none"
+        )
     )
     assert await settle(rt, sid) is SessionStatus.PAUSED
     kinds = types(rt, sid)
@@ -335,7 +376,9 @@ async def test_wall_time_budget(tmp_path: Path) -> None:
         return ToolOutcome(exit_code=0)
 
     tool = Tool("slow", "sleeps", NoopArgs, idempotent=True, run=slow, needs_sandbox=False)
-    rec = write_recording(tmp_path / "r.jsonl", [call("slow", {}, f"s{i}") for i in range(10)] + [final()])
+    rec = write_recording(
+        tmp_path / "r.jsonl", [call("slow", {}, f"s{i}") for i in range(10)] + [final()]
+    )
     rt = await start_runtime(InMemoryEventStore(), registry(tool))
     sid = await rt.create_session(create("t", rec, budget=Budget(max_wall_s=0.5)))
     assert await settle(rt, sid) is SessionStatus.PAUSED
