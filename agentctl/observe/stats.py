@@ -157,6 +157,7 @@ SELECT coalesce(decision, 'all') AS decision, count(*) AS approvals,
        round(max(wait_s), 3) AS max_s
 FROM waits
 GROUP BY GROUPING SETS ((decision), ())
+HAVING count(*) > 0
 ORDER BY decision IS NULL, approvals DESC, decision
 """
 )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Callable
 
 from agentctl.client import Client
@@ -15,6 +16,7 @@ from agentctl.errors import ExitCode
 from .conftest import Run, final, one_line, only_session, read, wait_status, write
 
 Recording = Callable[[list[dict[str, object]]], str]
+Spawn = Callable[..., subprocess.Popen[str]]
 
 
 def test_0_completed_with_the_timeline_on_stdout_and_progress_on_stderr(
@@ -86,13 +88,12 @@ def test_4_paused_by_the_step_budget_then_resumed_with_a_raised_one(
 
 
 def test_5_cancelled_by_another_client_while_attached(
-    daemon: Client, cli: Run, spawn: Callable[..., object], recording: Recording
+    daemon: Client, cli: Run, spawn: Spawn, recording: Recording
 ) -> None:
     model = recording([write("a.txt"), final()])
     sid = cli("run", "write", "--model", model, "--image", "none", "--detach").stdout.strip()
     wait_status(daemon, sid, "waiting")
     attach = spawn("attach", sid)  # piped: waits for a decision from another client
-    assert isinstance(attach, __import__("subprocess").Popen)
     cancelled = cli("cancel", sid)
     assert cancelled.returncode == 0 and cancelled.stdout.strip() == f"{sid} cancelled"
     stdout, stderr = attach.communicate(timeout=30)
@@ -101,13 +102,10 @@ def test_5_cancelled_by_another_client_while_attached(
 
 
 def test_130_on_sigint_and_the_session_goes_on_in_the_daemon(
-    daemon: Client, cli: Run, spawn: Callable[..., object], recording: Recording
+    daemon: Client, cli: Run, spawn: Spawn, recording: Recording
 ) -> None:
-    import subprocess
-
     model = recording([write("a.txt"), final()])
     run = spawn("run", "write a file", "--model", model, "--image", "none")
-    assert isinstance(run, subprocess.Popen)
     sid = only_session(daemon)
     wait_status(daemon, sid, "waiting")
     last = daemon.session(sid).last_seq
@@ -118,7 +116,7 @@ def test_130_on_sigint_and_the_session_goes_on_in_the_daemon(
         assert line, f"the client ended early: {seen}"
         seen += line
     run.send_signal(signal.SIGINT)
-    stdout, stderr = run.communicate(timeout=30)
+    _, stderr = run.communicate(timeout=30)
     stderr = seen + stderr
     assert run.returncode == ExitCode.INTERRUPTED, stderr
     assert "Traceback" not in stderr

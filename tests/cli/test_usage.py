@@ -15,22 +15,23 @@ from agentctl.errors import ExitCode
 
 from .conftest import ROOT, Run, env, one_line
 
-
 BAD = [
-        (["run", "fix it", "--bogus"], "--bogus"),
-        (["run"], "TASK"),
-        (["run", "fix it", "--image", "none", "--network", "wifi"], "--network"),
-        (["run", "fix it", "--image", "none", "--label", "team"], "--label"),
-        (["run", "fix it", "--model", "replay:/no/such/file.jsonl"], "--model"),
-        (["approve", "apr_x", "--args", "{not json"], "--args"),
-        (["deny", "apr_x"], "--reason"),
-        (["ls", "--status", "sleeping"], "--status"),
-        (["frobnicate"], "frobnicate"),
+    (["run", "fix it", "--bogus"], "--bogus"),
+    (["run"], "TASK"),
+    (["run", "fix it", "--image", "none", "--network", "wifi"], "--network"),
+    (["run", "fix it", "--image", "none", "--label", "team"], "--label"),
+    (["run", "fix it", "--model", "replay:/no/such/file.jsonl"], "--model"),
+    (["approve", "apr_x", "--args", "{not json"], "--args"),
+    (["deny", "apr_x"], "--reason"),
+    (["ls", "--status", "sleeping"], "--status"),
+    (["frobnicate"], "frobnicate"),
 ]
 
 
 @pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+def bad_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every bad command line, run at once (each is a fresh interpreter: ~1 s apiece)."""
     home = tmp_path_factory.mktemp("usage-home")
     processes = {

@@ -64,7 +64,9 @@ def recording(tmp_path: Path) -> Callable[[str, list[Response]], str]:
 def cli() -> Cli:
     """`agentctl ARGS` as a subprocess on the test's AGENTCTL_HOME (the fixture's daemon)."""
 
-    def run(*args: str, input: str | None = None, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "agentctl", *args],
             capture_output=True,
@@ -91,5 +93,5 @@ def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
             driver.remove_stream(sid)
             for checkpoint in driver.list_checkpoints(sid):
                 docker_client.images.remove(checkpoint.image, force=True)
-        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the test's result
+        except Exception as exc:  # cleanup must not hide the test's result
             print(f"cleanup of {sid}: {exc}", file=sys.stderr)

@@ -32,7 +32,9 @@ def two_sessions(daemon: Client, recording: Any) -> list[str]:
     return ids
 
 
-def test_sql_answers_as_a_table_json_and_csv(daemon: Client, cli: Cli, two_sessions: list[str]) -> None:
+def test_sql_answers_as_a_table_json_and_csv(
+    daemon: Client, cli: Cli, two_sessions: list[str]
+) -> None:
     query = (
         "SELECT stream, count(*) AS events, sum((data->>'$.cost_usd')::DOUBLE) AS usd "
         "FROM events GROUP BY stream ORDER BY stream"
@@ -41,14 +43,20 @@ def test_sql_answers_as_a_table_json_and_csv(daemon: Client, cli: Cli, two_sessi
     assert as_json.returncode == 0, as_json.stderr
     rows = [json.loads(line) for line in as_json.stdout.splitlines()]
     expected_events = daemon.session(two_sessions[0]).last_seq
-    assert rows == [{"stream": sid, "events": expected_events, "usd": 0.5} for sid in sorted(two_sessions)]
+    assert rows == [
+        {"stream": sid, "events": expected_events, "usd": 0.5} for sid in sorted(two_sessions)
+    ]
 
     as_csv = cli("sql", query, "--csv")
     assert as_csv.returncode == 0, as_csv.stderr
     table = list(csv.reader(io.StringIO(as_csv.stdout)))
     assert table[0] == ["stream", "events", "usd"] and len(table) == 3
 
-    drawn = cli("sql", "-", input="SELECT type, data FROM events WHERE type = 'message.user' OR seq = 1 LIMIT 1")
+    drawn = cli(
+        "sql",
+        "-",
+        input="SELECT type, data FROM events WHERE type = 'message.user' OR seq = 1 LIMIT 1",
+    )
     assert drawn.returncode == 0, drawn.stderr
     assert "session.created" in drawn.stdout
 
@@ -101,7 +109,9 @@ def stored(daemon: Client, session: str | None = None) -> list[Envelope]:
     return list(daemon.events(session) if session else daemon.all_events())
 
 
-def test_parquet_round_trips(daemon: Client, cli: Cli, two_sessions: list[str], tmp_path: Path) -> None:
+def test_parquet_round_trips(
+    daemon: Client, cli: Cli, two_sessions: list[str], tmp_path: Path
+) -> None:
     one = tmp_path / "one.parquet"
     result = cli("export", two_sessions[0], "--format", "parquet", "-o", str(one), "--json")
     assert result.returncode == 0, result.stderr
@@ -112,7 +122,9 @@ def test_parquet_round_trips(daemon: Client, cli: Cli, two_sessions: list[str], 
     every = tmp_path / "all.parquet"
     assert cli("export", "--all", "-f", "parquet", "-o", str(every)).returncode == 0
     for path, expected in ((one, events), (every, stored(daemon))):
-        rows = duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY \"offset\"").fetchall()
+        rows = duckdb.execute(
+            f"SELECT * FROM read_parquet('{path}') ORDER BY \"offset\""
+        ).fetchall()
         frame = pd.read_parquet(path)
         assert len(rows) == len(frame) == len(expected)
         assert list(frame.columns) == ["offset", "stream", "seq", "ts", "type", "data"]
@@ -124,10 +136,14 @@ def test_parquet_round_trips(daemon: Client, cli: Cli, two_sessions: list[str], 
         assert [json.loads(r[5]) for r in rows] == [e.data for e in expected]
         ts = [t.to_pydatetime().replace(tzinfo=None) for t in frame["ts"]]
         assert ts == [e.ts.replace(tzinfo=None) for e in expected]
-        assert str(frame["seq"].dtype) == "int64" and str(frame["ts"].dtype).startswith("datetime64")
+        assert str(frame["seq"].dtype) == "int64" and str(frame["ts"].dtype).startswith(
+            "datetime64"
+        )
 
 
-def test_jsonl_export_is_the_log(daemon: Client, cli: Cli, two_sessions: list[str], tmp_path: Path) -> None:
+def test_jsonl_export_is_the_log(
+    daemon: Client, cli: Cli, two_sessions: list[str], tmp_path: Path
+) -> None:
     path = tmp_path / "all.jsonl"
     result = cli("export", "--all", "-o", str(path))
     assert result.returncode == 0, result.stderr
@@ -137,7 +153,9 @@ def test_jsonl_export_is_the_log(daemon: Client, cli: Cli, two_sessions: list[st
 
     piped = cli("export", two_sessions[1])  # -o - by default: the envelopes on stdout
     assert piped.returncode == 0, piped.stderr
-    assert [Envelope.model_validate_json(x) for x in piped.stdout.splitlines()] == stored(daemon, two_sessions[1])
+    assert [Envelope.model_validate_json(x) for x in piped.stdout.splitlines()] == stored(
+        daemon, two_sessions[1]
+    )
 
     log = cli("log", two_sessions[1], "--json")
     assert log.stdout == piped.stdout  # the same envelopes as `agentctl log --json`

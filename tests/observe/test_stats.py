@@ -68,8 +68,15 @@ def test_stats_of_real_sessions(daemon: Client, cli: Cli, recording: Any) -> Non
     tools = by(report.tools, "tool")
     # without a sandbox every tool fails: the failure rates say so
     assert tools["read_file"] | {"total_s": 0, "p50_ms": 0, "p95_ms": 0} == {
-        "tool": "read_file", "proposed": 1, "calls": 1, "failed": 1, "failure_rate": 1.0,
-        "total_s": 0, "p50_ms": 0, "p95_ms": 0, "cost_usd": 0.25,
+        "tool": "read_file",
+        "proposed": 1,
+        "calls": 1,
+        "failed": 1,
+        "failure_rate": 1.0,
+        "total_s": 0,
+        "p50_ms": 0,
+        "p95_ms": 0,
+        "cost_usd": 0.25,
     }
     assert tools["shell"]["cost_usd"] == pytest.approx(1.0) and tools["shell"]["calls"] == 1
     assert tools["list_files"]["cost_usd"] == pytest.approx(0.125)
@@ -98,7 +105,7 @@ def test_retries_failures_and_approval_percentiles(tmp_path: Path) -> None:
     old = now - timedelta(days=10)
     with DuckDBEventStore(tmp_path / "events.duckdb") as store:
 
-        def session(sid: str, model: str, events: list[tuple[str, dict[str, Any], datetime]]) -> None:
+        def session(sid: str, model: str, events: list[tuple[str, Any, datetime]]) -> None:
             created = NewEvent("session.created", {"model": model, "parent": None}, ts=events[0][2])
             store.append(sid, [created, *(NewEvent(t, d, ts=ts) for t, d, ts in events)], 1)
 
@@ -112,10 +119,18 @@ def test_retries_failures_and_approval_percentiles(tmp_path: Path) -> None:
                 ("model.requested", {"attempt": 2}, now),
                 ("model.failed", {"error": "500", "retryable": True, "attempt": 2}, now),
                 ("model.requested", {"attempt": 3}, now),
-                ("model.responded", {"usage": {"input_tokens": 7}, "cost_usd": 0.5, "tool_calls": []}, now),
+                (
+                    "model.responded",
+                    {"usage": {"input_tokens": 7}, "cost_usd": 0.5, "tool_calls": []},
+                    now,
+                ),
             ]
             + [
-                (kind, {"approval_id": f"apr_{i}", "decision": "approved"}, now + timedelta(seconds=s))
+                (
+                    kind,
+                    {"approval_id": f"apr_{i}", "decision": "approved"},
+                    now + timedelta(seconds=s),
+                )
                 for i in range(1, 5)
                 for kind, s in (("approval.requested", 0), ("approval.decided", i * 10))
             ]
@@ -133,11 +148,18 @@ def test_retries_failures_and_approval_percentiles(tmp_path: Path) -> None:
         report = compute_stats(store, None)
         providers = by(report.providers, "provider")
         assert providers["openai"] | {"retry_rate": None} == {
-            "provider": "openai", "requests": 3, "retries": 2, "failures": 2,
-            "retryable_failures": 2, "retry_rate": None,
+            "provider": "openai",
+            "requests": 3,
+            "retries": 2,
+            "failures": 2,
+            "retryable_failures": 2,
+            "retry_rate": None,
         }
         assert providers["openai"]["retry_rate"] == pytest.approx(2 / 3, abs=1e-4)
-        assert providers["anthropic"]["failures"] == 1 and providers["anthropic"]["retryable_failures"] == 0
+        assert (
+            providers["anthropic"]["failures"] == 1
+            and providers["anthropic"]["retryable_failures"] == 0
+        )
         waits = by(report.approvals, "decision")["approved"]
         assert (waits["approvals"], waits["p50_s"], waits["max_s"]) == (4, 25.0, 40.0)
         assert waits["p90_s"] == pytest.approx(37.0)

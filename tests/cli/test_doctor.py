@@ -1,0 +1,48 @@
+"""`agentctl doctor`: each problem with what to do about it; exit 1 when a check fails."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentctl.client import Client
+from agentctl.errors import ExitCode
+
+from .conftest import Run
+
+SECRET = "sk-test-0123456789-do-not-print"
+
+
+def test_a_missing_engine_fails_with_what_to_do_and_keys_are_never_printed(
+    daemon: Client, cli: Run
+) -> None:
+    bad = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "OPENAI_API_KEY": SECRET}
+    text = cli("doctor", **bad)
+    assert text.returncode == ExitCode.FAILED
+    assert SECRET not in text.stdout + text.stderr
+    lines = text.stdout.splitlines()
+    engine = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["engine"])
+    assert lines[engine].startswith("✗") and "→" in lines[engine + 1]  # the fix, on the next line
+    report = json.loads(cli("doctor", "--json", **bad).stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert report["ok"] is False
+    assert checks["engine"]["status"] == "fail" and checks["engine"]["fix"]
+    assert checks["image"]["status"] == "skip"
+    assert (
+        checks["daemon"]["status"] == "ok"
+        and str(daemon.status().pid) in checks["daemon"]["detail"]
+    )
+    assert checks["database"]["status"] == "ok"
+    assert checks["openai"]["status"] == "ok" and SECRET not in json.dumps(report)
+    assert {"replay", "anthropic", "config"} <= set(checks)
+
+
+@pytest.mark.docker
+def test_all_ok_with_the_engine_and_the_image(
+    docker_client: object, daemon: Client, cli: Run
+) -> None:
+    result = cli("doctor", "--json")
+    report = json.loads(result.stdout)
+    failed = [c for c in report["checks"] if c["status"] == "fail"]
+    assert result.returncode == 0 and report["ok"] and not failed, failed
