@@ -319,9 +319,8 @@ class StepMachine:
             async with self.journal.lock(sid):
                 self.journal.submit(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
             return False
-        if verdict.tier is Tier.ALLOW:
-            async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.proposed", proposed)])
+        if verdict.tier is Tier.ALLOW:  # proposed and started go to the log together
+            await self._execute(sid, state, call, args, proposed=proposed)
             return False
         sandbox_diff = await self._diff(sid, state, call.name, args)
         request = ApprovalRequested(
@@ -437,13 +436,19 @@ class StepMachine:
         )
 
     async def _execute(
-        self, sid: str, state: SessionState, call: ToolCallState, args: dict[str, Any]
+        self,
+        sid: str,
+        state: SessionState,
+        call: ToolCallState,
+        args: dict[str, Any],
+        proposed: ToolProposed | None = None,
     ) -> None:
         try:
             tool, parsed = self.rt.tools.validate(call.name, args)
         except ToolCallError as exc:
+            items: list[tuple[str, object]] = [("tool.proposed", proposed)] if proposed else []
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
+                self.journal.submit(sid, [*items, ("tool.finished", _refusal(call, str(exc)))])
             return
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
         started = ToolStarted(
@@ -454,7 +459,10 @@ class StepMachine:
             idempotent=tool.idempotent,
         )
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("tool.started", started)])
+            if proposed is not None:
+                self.journal.submit(sid, [("tool.proposed", proposed), ("tool.started", started)])
+            else:
+                self.journal.submit(sid, [("tool.started", started)])
         if not tool.idempotent:
             # Write-ahead: durable before the side effect begins. An idempotent
             # tool has none to protect; if a crash loses its start, it runs again.
