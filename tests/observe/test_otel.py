@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import opentelemetry.sdk  # noqa: F401  (a dev dependency: never skipped)
-
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
