@@ -322,7 +322,6 @@ class StepMachine:
         if verdict.tier is Tier.ALLOW:  # proposed and started go to the log together
             await self._execute(sid, state, call, args, proposed=proposed)
             return False
-        sandbox_diff = await self._diff(sid, state, call.name, args)
         request = ApprovalRequested(
             approval_id=ids.approval_id(),
             call_id=call.call_id,
@@ -331,29 +330,14 @@ class StepMachine:
             tier="ask",
             context=ApprovalContext(
                 last_message=state.last_assistant_text,
-                diff=sandbox_diff,
+                diff=await self._diff(sid, state, call.name, args),
                 rule=verdict.rule,
                 reason="policy",
             ),
             expires_at=_deadline(verdict.timeout_s),
             on_expiry=verdict.on_expiry.value,
         )
-        async with self.journal.lock(sid):
-            await self.journal.append(
-                sid,
-                [
-                    ("tool.proposed", proposed),
-                    ("approval.requested", request),
-                    (
-                        "session.status",
-                        SessionStatusChanged(
-                            status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
-                        ),
-                    ),
-                ],
-            )
-        self.rt.schedule_expiry(sid, request.approval_id)
-        await self.rt.sandboxes.pause(sid)
+        await self._ask(sid, ("tool.proposed", proposed), request)
         return True
 
     async def _resume_call(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
@@ -364,35 +348,33 @@ class StepMachine:
             return False
         if await self._recover(sid, state, call):
             return False
-        args = call.run_args or {}
         request = ApprovalRequested(
             approval_id=ids.approval_id(),
             call_id=call.call_id,
             name=call.name,
-            args=args,
+            args=call.run_args or {},
             tier="ask",
             context=ApprovalContext(
                 last_message=state.last_assistant_text,
                 rule=call.rule,
-                reason="interrupted: the daemon stopped while this call was running; it may or may not have taken effect",
+                reason="interrupted: the daemon stopped while this call was running; "
+                "it may or may not have taken effect",
             ),
+        )
+        await self._ask(sid, ("tool.interrupted", ToolInterrupted(call_id=call.call_id)), request)
+        return True
+
+    async def _ask(self, sid: str, first: tuple[str, object], request: ApprovalRequested) -> None:
+        """Ask a person: the request and `waiting`, durable; then hold nothing."""
+        waiting = SessionStatusChanged(
+            status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
         )
         async with self.journal.lock(sid):
             await self.journal.append(
-                sid,
-                [
-                    ("tool.interrupted", ToolInterrupted(call_id=call.call_id)),
-                    ("approval.requested", request),
-                    (
-                        "session.status",
-                        SessionStatusChanged(
-                            status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
-                        ),
-                    ),
-                ],
+                sid, [first, ("approval.requested", request), ("session.status", waiting)]
             )
+        self.rt.schedule_expiry(sid, request.approval_id)
         await self.rt.sandboxes.pause(sid)
-        return True
 
     async def _recover(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """Use the completion record a call left in the sandbox, if it finished before the crash."""
