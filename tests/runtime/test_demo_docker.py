@@ -44,3 +44,45 @@ async def test_demo_needs_one_approval_then_fixes_the_test(
     finally:
         await rt.stop()
         store.close()
+
+
+async def test_a_container_removed_behind_our_back_is_restored_from_its_checkpoint(
+    tmp_path: Path, docker_client: object
+) -> None:
+    from agentctl.protocol import Budget, ResumeSession
+
+    from .harness import call, final, write_recording
+
+    rec = write_recording(
+        tmp_path / "r.jsonl",
+        [
+            call("write_file", {"path": "notes.txt", "content": "kept\n"}, "w"),
+            call("shell", {"command": "cat notes.txt"}, "cat"),
+            final(),
+        ],
+    )
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    rt = await start_runtime(store)
+    sid = await rt.create_session(
+        CreateSession(
+            task="t", model=f"replay:{rec}", policy="permissive", budget=Budget(max_steps=1)
+        )
+    )
+    try:
+        assert (
+            await settle(rt, sid, 120) is SessionStatus.PAUSED
+        )  # after the write and its checkpoint
+        container = rt.journal.state(sid).container
+        docker_client.containers.get(container).remove(force=True)  # type: ignore[attr-defined]
+        rt.sandboxes.live.clear()  # as after a daemon restart
+        await rt.resume(sid, ResumeSession(budget=Budget(max_steps=5)))
+        assert await settle(rt, sid, 120) is SessionStatus.COMPLETED
+        events = store.read_stream(sid)
+        restored = [e.data for e in events if e.type == "sandbox.restored"]
+        checkpoints = [e.data["image"] for e in events if e.type == "checkpoint.created"]
+        assert restored and restored[0]["image"] == checkpoints[0]
+        [cat] = [e.data for e in events if e.type == "tool.finished" and e.data["call_id"] == "cat"]
+        assert cat["output"] == "kept\n"
+    finally:
+        await rt.stop()
+        store.close()
