@@ -16,6 +16,12 @@ import pytest
 
 REQUIRE_DOCKER = os.environ.get("AGENTCTL_REQUIRE_DOCKER") == "1"
 
+# Every sandbox this test run creates (in-process or in a daemon it spawns) carries
+# this label, and so does every checkpoint committed from it: the session's
+# finalizer below removes exactly those, and nothing else on the engine.
+RUN_LABEL = f"agentctl.test-run=pytest-{os.getpid()}"
+os.environ["AGENTCTL_SANDBOX_LABELS"] = RUN_LABEL
+
 
 @pytest.fixture(autouse=True)
 def agentctl_home(
@@ -44,4 +50,18 @@ def _docker_or_skip():  # type: ignore[no-untyped-def]
 def docker_client() -> Iterator[object]:
     client = _docker_or_skip()
     yield client
+    _remove_run_leftovers(client)
     client.close()
+
+
+def _remove_run_leftovers(client) -> None:  # type: ignore[no-untyped-def]
+    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+        try:
+            container.remove(force=True)
+        except Exception:  # noqa: BLE001 - best effort: gone already
+            pass
+    for image in client.images.list(filters={"label": RUN_LABEL}):
+        try:
+            client.images.remove(image.id, force=True)
+        except Exception:  # noqa: BLE001 - best effort: still in use, or gone
+            pass

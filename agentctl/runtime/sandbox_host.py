@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from agentctl.protocol import SandboxConfig, SandboxEvent
@@ -20,9 +21,17 @@ from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec
 log = logging.getLogger(__name__)
 
 
+def extra_labels() -> dict[str, str]:
+    """`AGENTCTL_SANDBOX_LABELS=k=v,k2=v2`: labels on every container (and so on its
+    checkpoints), e.g. to find and clean up what one CI run created."""
+    pairs = (p.partition("=") for p in os.environ.get("AGENTCTL_SANDBOX_LABELS", "").split(","))
+    return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip()}
+
+
 def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
     assert config.image is not None
     return SandboxSpec(
+        labels=extra_labels(),
         image=image or config.image,
         network=config.network,
         memory_mb=config.limits.memory_mb,
