@@ -8,6 +8,7 @@ CI), where a missing engine is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,13 +56,10 @@ def docker_client() -> Iterator[object]:
 
 
 def _remove_run_leftovers(client) -> None:  # type: ignore[no-untyped-def]
+    # best effort: a container or image may be gone already, or an image still in use
     for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-        try:
+        with contextlib.suppress(Exception):
             container.remove(force=True)
-        except Exception:  # noqa: BLE001 - best effort: gone already
-            pass
     for image in client.images.list(filters={"label": RUN_LABEL}):
-        try:
+        with contextlib.suppress(Exception):
             client.images.remove(image.id, force=True)
-        except Exception:  # noqa: BLE001 - best effort: still in use, or gone
-            pass
