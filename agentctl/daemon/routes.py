@@ -29,7 +29,7 @@ from agentctl.protocol import (
 )
 
 from .context import Daemon
-from .stream import Cursor, ndjson, stream_events
+from .stream import Cursor, envelope_dict, ndjson, stream_events
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
 
 
@@ -176,8 +176,8 @@ async def list_approvals(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     body = await read_body(request, Decide)
-    envelope = await daemon_of(request).runtime.decide(request.path_params["id"], body)
-    return json_response(envelope)
+    event = await daemon_of(request).runtime.decide(request.path_params["id"], body)
+    return json_response(envelope_dict(event))
 
 
 ROUTES: list[BaseRoute] = [

@@ -51,7 +51,7 @@ from agentctl.runtime.steps import StepMachine
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
 from sandboxes import DockerSandboxDriver
-from store import EventStore, NewEvent
+from store import EventStore, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +342,8 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         await self.sandboxes.release(sid)
 
-    async def decide(self, approval_id: str, req: Decide) -> dict[str, Any]:
+    async def decide(self, approval_id: str, req: Decide) -> StoredEvent:
+        """Record a decision; the `approval.decided` event as stored."""
         sid = self.journal.approval_index.get(approval_id)
         if sid is None:
             raise NotFoundError(f"no approval {approval_id!r}", hint="see `agentctl approvals`")
@@ -392,19 +393,10 @@ class Runtime:
             timer.cancel()
         if self.journal.state(sid).status is SessionStatus.RUNNING:
             self._spawn(sid)
-        first = stored[0]
-        return {
-            "v": 1,
-            "session": sid,
-            "seq": first.seq,
-            "offset": first.offset,
-            "ts": first.ts.isoformat().replace("+00:00", "Z"),
-            "type": first.type,
-            "data": first.data,
-        }
+        return stored[0]
 
     async def fork(self, sid: str, req: ForkSession) -> str:
-        parent = self.journal.state(sid)
+        parent = self.journal.durable_state(sid)  # a fork copies what the log holds
         events = await asyncio.to_thread(self.store.read_stream, sid, 0, req.at)
         if req.at > parent.last_seq:
             raise UsageError(
