@@ -349,6 +349,7 @@ class DaemonStatus(BaseModel):
     uptime_s: float
     sessions: dict[str, int]
     last_offset: int
+    schema_version: int | None = None
     tcp: str | None = None
 
 

@@ -162,8 +162,21 @@ class DockerSandboxDriver:
         checkpoints.sort(key=lambda cp: (cp.stream, cp.seq, cp.image))
         return checkpoints
 
+    def has_image(self, ref: str) -> bool:
+        """Whether the engine has an image (a tag or an id)."""
+        with self._engine("inspect an image"):
+            try:
+                self.api.inspect_image(ref)
+            except docker.errors.ImageNotFound:
+                return False
+        return True
+
     def gc(self, keep_streams: Collection[str], older_than: timedelta | None = None) -> GcReport:
         """Remove stopped containers and checkpoint images of streams not in `keep_streams`.
+
+        Every stream on the engine that is not kept is swept, including other
+        data directories' sessions: on a shared engine, prefer
+        `remove_checkpoints` with the checkpoints of the streams you own.
 
         Running or paused containers are left alone (use `remove_stream`), as
         is an image a container still uses. `freed_bytes` is an estimate: the

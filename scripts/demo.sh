@@ -21,20 +21,18 @@ fi
 
 sid=$($agentctl "${run[@]}" --detach "$task")
 echo "started $sid" >&2
-set +e
-$agentctl attach "$sid" --no-wait
-code=$?
-set -e
-if [ "$code" = 3 ]; then
+after=0
+while :; do
+    set +e
+    $agentctl attach "$sid" --after "$after" --no-wait
+    code=$?
+    set -e
+    [ "$code" = 3 ] || break # 3: waiting for an approval
     after=$($agentctl show "$sid" --json | jq .last_seq)
     for id in $($agentctl approvals --json | jq -r --arg s "$sid" '.[] | select(.session == $s) | .id'); do
         echo "approving $id from a second client (as make-demo)" >&2
-        $agentctl approve "$id" --as make-demo --reason "approved by scripts/demo.sh"
+        $agentctl approve "$id" --as make-demo --reason "approved by scripts/demo.sh" >&2
     done
-    set +e
-    $agentctl attach "$sid" --after "$after"
-    code=$?
-    set -e
-fi
+done
 echo "session $sid ended with exit code $code; see it again with: $agentctl log $sid" >&2
 exit "$code"

@@ -27,10 +27,29 @@ os.environ["AGENTCTL_SANDBOX_LABELS"] = RUN_LABEL
 @pytest.fixture(autouse=True)
 def agentctl_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AGENTCTL_HOME", str(home))
-    return home
+    yield home
+    _stop_daemon_of_home()  # a CLI command in the test may have started one on demand
+
+
+def _stop_daemon_of_home() -> None:
+    import signal
+    import time
+
+    from agentctl.paths import get_paths
+
+    try:
+        pid = int(get_paths().pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            time.sleep(0.05)
+            os.kill(pid, 0)  # raises once it is gone
+        os.kill(pid, signal.SIGKILL)
 
 
 def _docker_or_skip():  # type: ignore[no-untyped-def]

@@ -65,15 +65,11 @@ def _engine(ctx: _Context) -> Check:
 def _image(ctx: _Context) -> Check:
     if not ctx.engine_ok:
         return Check("image", "skip", "needs the engine")
-    import docker.errors
-
     from sandboxes import DockerSandboxDriver
     from sandboxes.build import image_tag
 
     tag = image_tag()
-    try:
-        DockerSandboxDriver().client.images.get(tag)
-    except docker.errors.ImageNotFound:
+    if not DockerSandboxDriver().has_image(tag):
         return Check(
             "image",
             "fail",

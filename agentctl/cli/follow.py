@@ -153,7 +153,7 @@ def show(event: Envelope, as_json: bool, *, fold: bool = True) -> None:
 def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
     ctx = approval.context
     err.print(
-        f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  ({approval.rule})"
+        f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  ({escape(approval.rule)})"
     )
     if ctx.last_message:
         err.print(f"[dim]agent:[/] {escape(ctx.last_message)}")
@@ -168,7 +168,7 @@ def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
         err.print(f"[dim]expires at {approval.expires_at:%H:%M:%S} UTC[/]")
     while True:
         choice = Prompt.ask(
-            "[a]pprove, [d]eny, [e]dit arguments, [s]how diff, [w]ait for another client",
+            r"\[a]pprove, \[d]eny, \[e]dit arguments, \[s]how diff, \[w]ait for another client",
             choices=["a", "d", "e", "s", "w"],
             default="a",
             console=err,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,7 +17,9 @@ from rich.table import Table
 from agentctl.cli.common import client, command, err, out, print_json
 from agentctl.errors import ExitCode
 from agentctl.paths import get_paths
-from agentctl.replay import ReplayReport, replay_session, write_session_recording
+
+if TYPE_CHECKING:  # the replay machinery loads every provider: only when a command runs
+    from agentctl.replay import ReplayReport
 
 
 @command
@@ -28,6 +30,8 @@ def record(
     ] = None,
 ) -> None:
     """Write a session's recording (JSONL of its model responses) for `--model replay:FILE`."""
+    from agentctl.replay import write_session_recording
+
     events = list(client().events(session))
     if output is None:
         write_session_recording(events, session, sys.stdout)
@@ -52,6 +56,8 @@ def replay(
     Approvals get the original's decisions (approver "replay"). Exit 0 when the runs are identical,
     1 when they diverge.
     """
+    from agentctl.replay import replay_session
+
     report = replay_session(
         client(),
         session,

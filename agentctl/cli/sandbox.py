@@ -46,7 +46,7 @@ def ls_(
     session: Annotated[str | None, typer.Option(help="Only this session's checkpoints.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
-    """List checkpoint images."""
+    """List checkpoint images (of every session on the engine, or of one)."""
     from sandboxes import DockerSandboxDriver
 
     checkpoints = DockerSandboxDriver().list_checkpoints(session)
@@ -78,21 +78,29 @@ def ls_(
 def gc(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Remove checkpoint images of sessions that have ended and are not referenced by a live fork."""
+    """Remove the containers and checkpoint images of this daemon's sessions that have ended.
+
+    A checkpoint an unfinished fork descends from is kept, and so is everything of sessions
+    this daemon does not know (another AGENTCTL_HOME may share the engine).
+    """
     from agentctl.cli.common import client
 
     sessions = {s.id: s for s in client().sessions()}
     keep: set[str] = set()
     for s in sessions.values():
-        if s.status.value in ("completed", "failed", "cancelled"):
+        if s.status.ended:
             continue
         node: SessionSummary | None = s  # a live fork may still need its ancestors' checkpoints
         while node is not None and node.id not in keep:
             keep.add(node.id)
             node = sessions.get(node.parent.session) if node.parent else None
+    doomed = set(sessions) - keep
     from sandboxes import DockerSandboxDriver
 
-    report = DockerSandboxDriver().gc(keep)
+    driver = DockerSandboxDriver()
+    for session_id in sorted(doomed):  # containers first: a fork's container uses a checkpoint
+        driver.remove_stream(session_id)
+    report = driver.remove_checkpoints([c for c in driver.list_checkpoints() if c.stream in doomed])
     if as_json:
         print_json({"removed": report.removed, "freed_bytes": report.freed_bytes})
         return

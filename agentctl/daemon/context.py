@@ -42,5 +42,6 @@ class Daemon:
             uptime_s=round(time.monotonic() - self.started, 3),
             sessions=self.runtime.counts_by_status(),
             last_offset=self.store.last_offset(),
+            schema_version=self.store.schema_version(),
             tcp=self.tcp,
         )

@@ -115,8 +115,10 @@ async def session_events(request: Request) -> Response:
             hint=f"attach with --after {last} or less",
         )
     cursor = Cursor(session=session_id, after=after)
-    until_end = query_flag(request, "until_end")
-    return NDJSONResponse(_ndjson(daemon, cursor, follow=follow, until_end=until_end))
+    # until_end: stop at the end status that is current, not at an older one of a
+    # session that was resumed since (an end at or after the log's end when asked)
+    until = last if query_flag(request, "until_end") else None
+    return NDJSONResponse(_ndjson(daemon, cursor, follow=follow, until_seq=until))
 
 
 async def all_events(request: Request) -> Response:
@@ -134,7 +136,7 @@ async def all_events(request: Request) -> Response:
 
 
 async def _ndjson(
-    daemon: Daemon, cursor: Cursor, *, follow: bool, until_end: bool = False
+    daemon: Daemon, cursor: Cursor, *, follow: bool, until_seq: int | None = None
 ) -> AsyncIterator[bytes]:
     events = stream_events(
         daemon.store,
@@ -145,8 +147,15 @@ async def _ndjson(
     )
     try:
         async for batch in events:
-            if until_end:
-                end = next((i for i, e in enumerate(batch) if _ends_session(e.type, e.data)), None)
+            if until_seq is not None:
+                end = next(
+                    (
+                        i
+                        for i, e in enumerate(batch)
+                        if e.seq >= until_seq and _ends_session(e.type, e.data)
+                    ),
+                    None,
+                )
                 if end is not None:
                     yield ndjson(batch[: end + 1])
                     return

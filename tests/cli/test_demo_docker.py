@@ -70,3 +70,21 @@ def test_run_approve_from_another_client_and_fork(
     fork_id = next(s.id for s in daemon.sessions() if s.parent is not None)
     tree = cli("tree", sid).stdout
     assert f"@{at} {fork_id}" in tree
+
+
+def test_sandbox_build_ls_and_gc_of_this_daemons_ended_sessions(
+    daemon: Client, cli: Run, sh: Run, cleanup: None
+) -> None:
+    built = cli("sandbox", "build")  # the image exists: a no-op that prints its tag
+    assert built.returncode == 0 and built.stdout.startswith("agentctl-default:")
+    run = cli("run", "fix the tests", *DEMO, "--policy", "permissive", timeout=120)
+    assert run.returncode == 0, run.stderr
+    [session] = daemon.sessions()
+    listed = sh(f"agentctl sandbox ls --session {session.id} --json | jq -r '.[].image'")
+    images = listed.stdout.split()
+    assert len(images) >= 2 and all(session.id.lower() in image for image in images)
+    assert session.id in cli("sandbox", "ls", "--session", session.id).stdout
+    gc = sh("agentctl sandbox gc --json | jq -r '.removed[]'")
+    assert gc.returncode == 0, gc.stderr
+    assert set(images) <= set(gc.stdout.split())
+    assert cli("sandbox", "ls", "--session", session.id).stdout.strip() == "no checkpoints"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 from agentctl.client import Client
@@ -57,30 +59,50 @@ def test_ls_show_approvals_and_log_for_people(
     assert ls.returncode == 0 and ls.stderr == ""
 
 
-def _in_a_terminal(*args: str, **extra: str) -> str:
-    """The output of `agentctl ARGS` with stdout and stderr on a pseudo-terminal."""
+def _in_a_terminal(
+    *args: str, answer: tuple[str, str] | None = None, **extra: str
+) -> tuple[int, str]:
+    """Exit code and output of `agentctl ARGS` on a pseudo-terminal; `answer` = (prompt, reply)."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "agentctl", *args],
-        stdin=subprocess.DEVNULL,
+        stdin=terminal,
         stdout=terminal,
         stderr=terminal,
         env=env(TERM="xterm-256color", COLUMNS="120", **extra),
         cwd=ROOT,
     )
     os.close(terminal)
-    chunks = []
-    while True:
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.2)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
         try:
             chunk = os.read(controller, 65536)
         except OSError:  # EIO: the other side closed
             break
         if not chunk:
             break
-        chunks.append(chunk)
+        output += chunk
+        if answer and answer[0].encode() in output:
+            os.write(controller, answer[1].encode() + b"\n")
+            answer = None
     os.close(controller)
-    assert process.wait(30) == 0
-    return b"".join(chunks).decode()
+    if process.poll() is None:
+        process.kill()
+    return process.wait(10), output.decode(errors="replace")
+
+
+def test_in_a_terminal_run_asks_inline(daemon: Client, recording: Recording) -> None:
+    model = recording([write("notes.txt"), final("wrote it")])
+    args = ("run", "write the notes", "--model", model, "--image", "none", "--as", "carol")
+    code, output = _in_a_terminal(*args, answer=("[a]pprove, [d]eny", "a"), NO_COLOR="1")
+    assert code == ExitCode.COMPLETED, output
+    assert "write_file" in output and "approved by carol" in output and "wrote it" in output
 
 
 def test_no_styles_when_piped_or_with_no_color(
@@ -89,6 +111,6 @@ def test_no_styles_when_piped_or_with_no_color(
     cli("run", "hi", "--model", recording([final()]), "--image", "none")
     piped = cli("ls")
     assert piped.stdout and "\x1b[" not in piped.stdout + piped.stderr
-    assert "\x1b[" in _in_a_terminal("ls")  # a terminal gets styles …
-    plain = _in_a_terminal("ls", NO_COLOR="1")  # … unless NO_COLOR says not to
-    assert "completed" in plain and "\x1b[" not in plain
+    assert "\x1b[" in _in_a_terminal("ls")[1]  # a terminal gets styles …
+    code, plain = _in_a_terminal("ls", NO_COLOR="1")  # … unless NO_COLOR says not to
+    assert code == 0 and "completed" in plain and "\x1b[" not in plain
