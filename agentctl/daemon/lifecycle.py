@@ -37,6 +37,9 @@ def start_background(
 ) -> int:
     """Spawn a detached daemon and wait until it answers; return the pid of the one answering."""
     paths = (paths or get_paths()).ensure()
+    running = status(paths)
+    if running is not None:
+        return running.pid
     command = [sys.executable, "-m", "agentctl.daemon", "--background"]
     if tcp_port is not None:
         command += ["--tcp", str(tcp_port)]
@@ -57,6 +60,10 @@ def start_background(
         while True:
             answer = _status(client)
             if answer is not None:
+                if answer.pid != process.pid and process.poll() is None:
+                    # Another client's daemon won; ours must not take over later,
+                    # when that one stops and releases the lock.
+                    process.terminate()
                 return answer.pid
             code = process.poll()
             if code is not None:

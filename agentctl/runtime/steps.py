@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl import ids
 from agentctl.errors import AgentctlError, ProviderError
-from agentctl.policy import Policy, Tier
+from agentctl.policy import Tier
 from agentctl.protocol import (
     ApprovalContext,
     ApprovalRequested,
@@ -559,4 +559,4 @@ def _deadline(timeout_s: float | None) -> datetime | None:
     return datetime.now(UTC) + timedelta(seconds=timeout_s) if timeout_s else None
 
 
-__all__ = ["Action", "Policy", "StepMachine", "budget_exceeded", "next_action", "to_messages"]
+__all__ = ["Action", "StepMachine", "budget_exceeded", "next_action", "to_messages"]
