@@ -110,6 +110,10 @@ def test_fork_dialog_shows_the_refusal(snap_compare: Any) -> None:
         await pilot.pause()
         await pilot.click("#submit")
         await until(pilot, lambda: bool(app.screen.query_one("#error").display), what="the error")
+        # the pressed button's brief "-active" look ends on a timer: a loaded machine
+        # could otherwise take the snapshot inside it
+        submit = app.screen.query_one("#submit")
+        await until(pilot, lambda: not submit.has_class("-active"), what="the press effect to end")
         await pilot.pause()
 
     assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
