@@ -396,6 +396,15 @@ class Runtime:
         return stored[0]
 
     async def fork(self, sid: str, req: ForkSession) -> str:
+        # The parent's lock is held until the fork has its container: `gc` takes the
+        # locks of the ended sessions it cleans, so it cannot remove the checkpoint
+        # image a fork is starting from.
+        async with self.journal.lock(sid):
+            new_sid = await self._fork_locked(sid, req)
+        self._spawn(new_sid)
+        return new_sid
+
+    async def _fork_locked(self, sid: str, req: ForkSession) -> str:
         parent = self.journal.durable_state(sid)  # a fork copies what the log holds
         events = await asyncio.to_thread(self.store.read_stream, sid, 0, req.at)
         if req.at > parent.last_seq:
@@ -455,7 +464,6 @@ class Runtime:
                 )
             )
             await self.journal.append(new_sid, items)
-        self._spawn(new_sid)
         return new_sid
 
     # -- queries (projections of the log) ------------------------------------------------
