@@ -173,11 +173,12 @@ class DuckDBEventStore(GroupCommitStore):
         return self._schema_version
 
     def query(
-        self, sql: str, params: Sequence[Any] = ()
+        self, sql: str, params: Sequence[Any] = (), *, max_rows: int | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one read-only statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN); (columns, rows).
 
         Anything else is refused with a `StoreError` ("read-only: ... refused").
+        With `max_rows`, at most that many rows are fetched.
         """
         check_read_only(sql)
         with self._cursor() as cursor:
@@ -185,7 +186,7 @@ class DuckDBEventStore(GroupCommitStore):
             try:
                 cursor.execute(sql, list(params))
                 columns = [column[0] for column in cursor.description or ()]
-                rows = cursor.fetchall()
+                rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows)
             finally:
                 cursor.rollback()
         return columns, rows

@@ -62,7 +62,9 @@ async def stats(request: Request) -> Response:
 
 def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
     try:
-        columns, rows = store.query(body.sql, body.params)
+        # one row past the limit tells whether the result was cut, without fetching it all
+        max_rows = body.limit + 1 if body.limit is not None else None
+        columns, rows = store.query(body.sql, body.params, max_rows=max_rows)
     except StoreClosedError as exc:
         raise DaemonError(str(exc)) from None
     except StoreError as exc:

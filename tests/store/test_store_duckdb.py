@@ -216,6 +216,13 @@ def filled(tmp_path: Path) -> DuckDBEventStore:
     return log
 
 
+def test_query_fetches_at_most_max_rows(filled: DuckDBEventStore) -> None:
+    with filled as log:
+        sql = 'SELECT stream FROM events ORDER BY "offset"'
+        assert log.query(sql, max_rows=1)[1] == [("a",)]
+        assert log.query(sql, max_rows=5)[1] == [("a",), ("b",)]
+
+
 def test_query_answers_read_only_statements(filled: DuckDBEventStore) -> None:
     with filled as log:
         columns, rows = log.query(
