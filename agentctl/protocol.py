@@ -288,6 +288,16 @@ class CancelSession(_Request):
     reason: str = Field(default="cancelled by operator", min_length=1)
 
 
+def default_approver() -> str:
+    """Who decides when no name is given (`--as`): the OS user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        return "unknown"
+
+
 class Decide(_Request):
     decision: Literal["approve", "deny"]
     approver: str = Field(min_length=1)

@@ -7,7 +7,6 @@ so the rendering snapshots can feed it a fixed set of events without a daemon
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -49,11 +48,3 @@ class DaemonAPI(Protocol):
 
 
 ClientFactory = Callable[[], Awaitable[DaemonAPI]]
-
-
-def default_approver() -> str:
-    """Who decides from this terminal: the OS user, like `agentctl approve`."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database (a container): still a name
-        return "unknown"

@@ -30,8 +30,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from agentctl.errors import AgentctlError, DaemonError
-from agentctl.protocol import ApprovalView, Decide, Envelope, ForkSession
-from tui.api import ClientFactory, DaemonAPI, default_approver
+from agentctl.protocol import ApprovalView, Decide, Envelope, ForkSession, default_approver
+from tui.api import ClientFactory, DaemonAPI
 from tui.commands import AgentctlCommands
 from tui.follow import Backoff, Cursor, Link, by_offset, by_seq, follow
 from tui.messages import (

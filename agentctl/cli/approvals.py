@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from agentctl.cli.common import client, command, default_approver, out, print_json
-from agentctl.protocol import Decide
+from agentctl.cli.common import client, command, out, print_json
+from agentctl.protocol import Decide, default_approver
 from agentctl.render import approvals_view
 
 

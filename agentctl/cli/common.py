@@ -64,16 +64,6 @@ def debug_enabled() -> bool:
     return _debug["on"]
 
 
-def default_approver() -> str:
-    """Who decides when `--as` is not given: the OS user."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in the environment or the password database
-        return "unknown"
-
-
 def client() -> Client:
     """A connected client; starts the daemon when none runs."""
     from agentctl.client import Client

@@ -23,9 +23,9 @@ from rich.markup import escape
 from rich.prompt import Prompt
 from rich.syntax import Syntax
 
-from agentctl.cli.common import default_approver, err, out
+from agentctl.cli.common import err, out
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
-from agentctl.protocol import ApprovalView, Decide, Envelope
+from agentctl.protocol import ApprovalView, Decide, Envelope, default_approver
 from agentctl.render import render_event
 
 if TYPE_CHECKING:

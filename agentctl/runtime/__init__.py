@@ -1,6 +1,6 @@
 """The durable runtime: sessions as actors over the event log (DESIGN §4)."""
 
-from agentctl.runtime.runtime import Runtime, default_approver, summarize
+from agentctl.runtime.runtime import Runtime, summarize
 from agentctl.runtime.steps import next_action
 
-__all__ = ["Runtime", "default_approver", "next_action", "summarize"]
+__all__ = ["Runtime", "next_action", "summarize"]

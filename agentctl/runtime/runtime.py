@@ -11,7 +11,6 @@ The daemon hosts one `Runtime`; tests and benchmarks can host one in-process.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -557,10 +556,3 @@ def _nearest_valid(events: Sequence[Any], at: int) -> str:
     if after:
         parts.append(f"{after[0]} (after)")
     return ", ".join(parts) or "none"
-
-
-def default_approver() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
