@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +74,23 @@ def docker_client() -> Iterator[object]:
     yield client
     _remove_run_leftovers(client)
     client.close()
+
+
+@pytest.fixture
+def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
+    """Session ids whose containers and checkpoint images go at the end of the test."""
+    from sandboxes import DockerSandboxDriver
+
+    made: list[str] = []
+    yield made
+    driver = DockerSandboxDriver()
+    for sid in made:
+        try:
+            driver.remove_stream(sid)
+            for checkpoint in driver.list_checkpoints(sid):
+                docker_client.images.remove(checkpoint.image, force=True)
+        except Exception as exc:  # cleanup must not hide the test's result
+            print(f"cleanup of {sid}: {exc}", file=sys.stderr)
 
 
 def _remove_run_leftovers(client) -> None:  # type: ignore[no-untyped-def]

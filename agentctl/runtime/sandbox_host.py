@@ -47,6 +47,7 @@ class SandboxHost:
         self.journal = journal
         self.driver = driver
         self.live: dict[str, Sandbox] = {}
+        self.paused: set[str] = set()  # the ones this process paused (waiting for a person)
 
     def _driver(self) -> DockerSandboxDriver:
         if self.driver is None:
@@ -63,6 +64,9 @@ class SandboxHost:
         driver = self._driver()
         if sandbox is None and state.container is not None:
             sandbox = await asyncio.to_thread(driver.find, sid)
+            self.paused.discard(sid)  # what we knew was of a container handle we no longer have
+            if sandbox is not None and await asyncio.to_thread(sandbox.status) == "paused":
+                self.paused.add(sid)  # paused by the daemon before a restart
             if sandbox is None:
                 checkpoint = state.latest_checkpoint
                 if checkpoint is not None and checkpoint.image:
@@ -75,13 +79,15 @@ class SandboxHost:
                     sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
                 )
         if sandbox is None:
+            self.paused.discard(sid)
             sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
             self.journal.submit(
                 sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
             )
         self.live[sid] = sandbox
-        if await asyncio.to_thread(sandbox.status) == "paused":
+        if sid in self.paused:  # no engine round trip on the hot path: we know who we paused
             await asyncio.to_thread(sandbox.unpause)
+            self.paused.discard(sid)
         return sandbox
 
     async def create(self, session_id: str, config: SandboxConfig) -> Sandbox:
@@ -104,12 +110,14 @@ class SandboxHost:
             return
         try:
             await asyncio.to_thread(sandbox.pause)
+            self.paused.add(session_id)
         except Exception as exc:  # a container gone or already paused must not fail the session
             log.warning("could not pause the sandbox of %s: %s", session_id, exc)
 
     async def release(self, session_id: str) -> None:
         """An ended session's container goes; its checkpoints stay for forks."""
         sandbox = self.live.pop(session_id, None)
+        self.paused.discard(session_id)
         if sandbox is None and self.driver is not None:
             sandbox = await asyncio.to_thread(self.driver.find, session_id)
         if sandbox is not None:

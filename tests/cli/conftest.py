@@ -9,36 +9,29 @@ run on recordings; `--image none` sessions need no Docker.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agentctl.client import Client
-from tests.daemon.conftest import daemon, daemon_process, paths, spawn_daemon  # noqa: F401
+from tests.daemon.conftest import (  # noqa: F401  (fixtures)
+    daemon,
+    daemon_process,
+    paths,
+    recording,
+    spawn_daemon,
+)
+from tests.daemon.support import Response, reply, wait_status  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-Response = dict[str, Any]
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def reply(text: str, *calls: tuple[str, dict[str, Any]], step: int = 0) -> Response:
-    return {
-        "text": text,
-        "tool_calls": [
-            {"id": f"call_{step}_{i}", "name": name, "args": args}
-            for i, (name, args) in enumerate(calls)
-        ],
-        "usage": {"input_tokens": 10, "output_tokens": 5},
-    }
 
 
 def write(path: str, step: int = 0) -> Response:
@@ -61,20 +54,6 @@ def env(**extra: str) -> dict[str, str]:
     base["PATH"] = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
     base.update(extra)
     return base
-
-
-@pytest.fixture
-def recording(tmp_path: Path) -> Callable[[list[Response]], str]:
-    """Write a replay recording; returns the model spec `replay:PATH` (absolute)."""
-    counter = iter(range(1_000_000))
-
-    def make(responses: list[Response]) -> str:
-        path = tmp_path / f"recording-{next(counter)}.jsonl"
-        lines = [{"format": "agentctl-recording", "version": 1}, *responses]
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        return f"replay:{path}"
-
-    return make
 
 
 @pytest.fixture
@@ -139,17 +118,6 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=10)
-
-
-def wait_status(client: Client, session_id: str, *wanted: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.session(session_id).status.value
-        if status in wanted:
-            return status
-        if time.monotonic() > deadline:
-            raise AssertionError(f"session {session_id} is {status}, not {wanted}")
-        time.sleep(0.05)
 
 
 def only_session(client: Client) -> str:

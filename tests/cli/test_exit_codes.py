@@ -92,7 +92,7 @@ def test_5_cancelled_by_another_client_while_attached(
 ) -> None:
     model = recording([write("a.txt"), final()])
     sid = cli("run", "write", "--model", model, "--image", "none", "--detach").stdout.strip()
-    wait_status(daemon, sid, "waiting")
+    wait_status(daemon, sid, "waiting", timeout=30)
     attach = spawn("attach", sid)  # piped: waits for a decision from another client
     cancelled = cli("cancel", sid)
     assert cancelled.returncode == 0 and cancelled.stdout.strip() == f"{sid} cancelled"
@@ -107,7 +107,7 @@ def test_130_on_sigint_and_the_session_goes_on_in_the_daemon(
     model = recording([write("a.txt"), final()])
     run = spawn("run", "write a file", "--model", model, "--image", "none")
     sid = only_session(daemon)
-    wait_status(daemon, sid, "waiting")
+    wait_status(daemon, sid, "waiting", timeout=30)
     last = daemon.session(sid).last_seq
     assert run.stderr is not None
     seen = ""
@@ -125,5 +125,5 @@ def test_130_on_sigint_and_the_session_goes_on_in_the_daemon(
     assert daemon.session(sid).status.value == "waiting"  # the session did not stop with us
     [approval] = daemon.approvals(session=sid)
     assert cli("approve", approval.id).returncode == 0
-    wait_status(daemon, sid, "completed")
+    wait_status(daemon, sid, "completed", timeout=30)
     assert daemon.session(sid).last_seq > last

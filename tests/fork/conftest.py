@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,20 +73,3 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
-
-
-@pytest.fixture
-def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
-    """Session ids to clean up: their containers and checkpoint images go at the end."""
-    from sandboxes import DockerSandboxDriver
-
-    made: list[str] = []
-    yield made
-    driver = DockerSandboxDriver()
-    for sid in made:
-        try:
-            driver.remove_stream(sid)
-            for checkpoint in driver.list_checkpoints(sid):
-                docker_client.images.remove(checkpoint.image, force=True)
-        except Exception as exc:
-            print(f"cleanup of {sid}: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +78,3 @@ def cli() -> Cli:
         )
 
     return run
-
-
-@pytest.fixture
-def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
-    """Session ids whose containers and checkpoint images go at the end."""
-    from sandboxes import DockerSandboxDriver
-
-    made: list[str] = []
-    yield made
-    driver = DockerSandboxDriver()
-    for sid in made:
-        try:
-            driver.remove_stream(sid)
-            for checkpoint in driver.list_checkpoints(sid):
-                docker_client.images.remove(checkpoint.image, force=True)
-        except Exception as exc:  # cleanup must not hide the test's result
-            print(f"cleanup of {sid}: {exc}", file=sys.stderr)

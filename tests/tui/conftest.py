@@ -7,16 +7,15 @@ with the same factory the CLI uses, given an `AsyncClient` on that socket.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agentctl.client import AsyncClient, Client
 from agentctl.paths import Paths, get_paths
-from tests.daemon.conftest import DaemonProcess
+from tests.daemon.conftest import DaemonProcess, recording  # noqa: F401  (a fixture)
+from tests.daemon.support import Response, reply  # noqa: F401  (re-exported for the tests)
 from tui.app import AgentctlApp
 from tui.follow import Backoff
 
@@ -80,31 +79,3 @@ def tui_daemon(agentctl_home: Path, tmp_path: Path) -> Iterator[TuiDaemon]:
     yield daemon
     if daemon.process is not None and daemon.process.process.poll() is None:
         daemon.stop()
-
-
-Response = dict[str, Any]
-
-
-def reply(text: str, *calls: tuple[str, dict[str, Any]], step: int = 0) -> Response:
-    return {
-        "text": text,
-        "tool_calls": [
-            {"id": f"call_{step}_{i}", "name": name, "args": args}
-            for i, (name, args) in enumerate(calls)
-        ],
-        "usage": {"input_tokens": 10, "output_tokens": 5},
-    }
-
-
-@pytest.fixture
-def recording(tmp_path: Path) -> Callable[[list[Response]], str]:
-    """Write a replay recording; returns the model spec `replay:PATH`."""
-    counter = iter(range(1_000_000))
-
-    def write(responses: list[Response]) -> str:
-        path = tmp_path / f"recording-{next(counter)}.jsonl"
-        lines = [{"format": "agentctl-recording", "version": 1}, *responses]
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        return f"replay:{path}"
-
-    return write
