@@ -8,12 +8,19 @@ that does not answer is a `DaemonError` with a message saying where it was
 looked for. Streams (`events`, `all_events`) are lazy generators of
 `Envelope`s read line by line from NDJSON: the request is sent on the first
 `next()`, and `close()` (or leaving the loop) closes the connection.
+
+Creating a session and forking one carry a request id the client chooses, so
+either can be retried without making a second session: a daemon that died
+mid-request either had not made it, or made it whole and finds it by the id.
+A `Client` from `connect()` retries those two itself, starting the daemon
+again, when the connection breaks before the answer arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +31,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from agentctl import ids
 from agentctl.errors import (
     AgentctlError,
     ConflictError,
@@ -61,6 +69,7 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 5.0
+RETRY_WINDOW_S = 60.0  # how long a create or fork is retried while the daemon comes back
 TOKEN_ENV = "AGENTCTL_TOKEN"
 
 
@@ -246,6 +255,16 @@ def unreachable(where: str, exc: httpx.TransportError) -> DaemonError:
 
 # --- the clients --------------------------------------------------------------------
 
+R = TypeVar("R", CreateSession, ForkSession)
+
+
+def with_request_id(req: R) -> R:
+    """`req` with a request id of its own, so that it can be retried."""
+    if req.request_id is not None:
+        return req
+    return req.model_copy(update={"request_id": f"req_{ids.ulid()}"})
+
+
 
 @dataclass(frozen=True)
 class _Endpoint:
@@ -281,6 +300,7 @@ class Client:
     ) -> None:
         self._endpoint = _Endpoint.of(socket, base_url, token)
         self._timeout = timeout
+        self._autostart: Paths | None = None  # set by connect(): may start the daemon again
         transport = httpx.HTTPTransport(uds=self._endpoint.uds)
         self._http = httpx.Client(
             transport=transport,
@@ -303,6 +323,8 @@ class Client:
 
             lifecycle.start_background(paths)
             client.health()
+        if autostart:
+            client._autostart = paths
         return client
 
     def close(self) -> None:
@@ -325,6 +347,24 @@ class Client:
             raise error_from(response.status_code, response.content, response.reason_phrase)
         return call.parse(response.content)
 
+    def _call_retrying(self, call: Call[T]) -> T:
+        """A call that is safe to repeat (it carries a request id): sent again, with the
+        daemon started again, when the connection breaks before the answer."""
+        deadline = time.monotonic() + RETRY_WINDOW_S
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **call.request())
+            except httpx.TransportError as exc:
+                if self._autostart is None or time.monotonic() > deadline:
+                    raise unreachable(self._endpoint.where, exc) from None
+                from agentctl.daemon import lifecycle
+
+                lifecycle.start_background(self._autostart)
+                continue
+            if response.is_error:
+                raise error_from(response.status_code, response.content, response.reason_phrase)
+            return call.parse(response.content)
+
     def _stream(self, call: Call[Envelope]) -> Generator[Envelope, None, None]:
         try:
             with self._http.stream(
@@ -346,7 +386,7 @@ class Client:
         return self._call(Routes.status())
 
     def create_session(self, req: CreateSession) -> SessionSummary:
-        return self._call(Routes.create_session(req))
+        return self._call_retrying(Routes.create_session(with_request_id(req)))
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
         return self._call(Routes.sessions(status))
@@ -372,7 +412,7 @@ class Client:
         self._call(Routes.cancel(session_id, reason))
 
     def fork(self, session_id: str, req: ForkSession) -> SessionSummary:
-        return self._call(Routes.fork(session_id, req))
+        return self._call_retrying(Routes.fork(session_id, with_request_id(req)))
 
     def approvals(self, session: str | None = None) -> list[ApprovalView]:
         return self._call(Routes.approvals(session))
@@ -474,7 +514,7 @@ class AsyncClient:
         return await self._call(Routes.status())
 
     async def create_session(self, req: CreateSession) -> SessionSummary:
-        return await self._call(Routes.create_session(req))
+        return await self._call(Routes.create_session(with_request_id(req)))
 
     async def sessions(self, status: str | None = None) -> list[SessionSummary]:
         return await self._call(Routes.sessions(status))
@@ -500,7 +540,7 @@ class AsyncClient:
         await self._call(Routes.cancel(session_id, reason))
 
     async def fork(self, session_id: str, req: ForkSession) -> SessionSummary:
-        return await self._call(Routes.fork(session_id, req))
+        return await self._call(Routes.fork(session_id, with_request_id(req)))
 
     async def approvals(self, session: str | None = None) -> list[ApprovalView]:
         return await self._call(Routes.approvals(session))

@@ -11,6 +11,21 @@ exits at once (`os._exit`, no cleanup, no flush) when one is reached:
     store:mid-batch:TYPE[:N]      inside the batch holding the Nth event of TYPE, e.g.
                                   store:mid-batch:tool.finished:3
 
+and the moments between the runtime acting outside the log and the event
+that records it:
+
+    sandbox:created[:N]           a container created, not yet started
+    sandbox:started[:N]           a container started (its workspace not yet copied,
+                                  `sandbox.created` not yet appended)
+    sandbox:paused[:N]            a container paused (waiting for a person)
+    sandbox:unpaused[:N]          a container unpaused (a decision came)
+    sandbox:committed[:N]         a checkpoint image committed, `checkpoint.created` not
+                                  yet appended
+    tool:ran[:N]                  a tool returned (a shell call's completion record is
+                                  written), `tool.finished` not yet appended
+    artifact:moved[:N]            a long output moved into the artifacts folder,
+                                  `tool.finished` not yet appended
+
 N counts occurrences in this process and defaults to 1. The crash tests kill
 a session at each point in turn, restart, and prove nothing is lost and no
 side effect repeats.

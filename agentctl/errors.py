@@ -58,6 +58,13 @@ class DaemonError(AgentctlError):
     http_status = 503
 
 
+class DaemonRunningError(DaemonError):
+    """Another daemon holds this data directory's lock (it may still be starting)."""
+
+    code = "daemon_running"
+    PROCESS_EXIT = 75  # a daemon that lost the start-up race exits with this (EX_TEMPFAIL)
+
+
 class ProviderError(AgentctlError):
     """A model provider failed. `retryable` says whether backoff may help."""
 

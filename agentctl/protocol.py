@@ -91,6 +91,7 @@ class SessionCreated(_Data):
     labels: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
     model_since_step: int = 0  # a fork with a new model: its first response is this step's
+    request_id: str | None = None  # the client's key: a retried create or fork finds this session
     version: str
 
 
@@ -98,6 +99,10 @@ class SessionStatusChanged(_Data):
     status: SessionStatus
     reason: str = ""
     budget: Budget | None = None  # set when a resume raises the budget
+    # A pause caused by a fault outside the session (the engine, the log, a bug)
+    # names it: the daemon retries such a pause when it next starts.
+    fault: Literal["sandbox", "internal"] | None = None
+    auto_resume: int | None = None  # set on a retry of a fault pause: its attempt number
 
 
 class UserMessage(_Data):
@@ -254,6 +259,9 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+REQUEST_ID = r"^[A-Za-z0-9_.:-]{1,100}$"
+
+
 class CreateSession(_Request):
     task: str = Field(min_length=1)
     model: str = "replay:recordings/demo.jsonl"
@@ -266,6 +274,8 @@ class CreateSession(_Request):
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
+    # Chosen by the client; a retry with the same id returns the session the first made.
+    request_id: str | None = Field(default=None, pattern=REQUEST_ID)
 
 
 class ResumeSession(_Request):
@@ -282,6 +292,7 @@ class ForkSession(_Request):
     message: str | None = None
     model: str | None = None
     policy: str | None = None
+    request_id: str | None = Field(default=None, pattern=REQUEST_ID)  # as in CreateSession
 
 
 class CancelSession(_Request):

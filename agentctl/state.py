@@ -127,6 +127,8 @@ class SessionState:
     running_since: datetime | None = None
     last_assistant_text: str = ""
     model_retries: int = 0
+    fault: str | None = None  # what paused the session, when it was a fault the daemon retries
+    auto_resumes: int = 0  # retries of fault pauses since the session last ran on its own
 
     # -- derived views ------------------------------------------------------
 
@@ -187,6 +189,9 @@ def _session_status(state: SessionState, event: EventLike) -> None:
         state.running_since = event.ts
     state.status = new
     state.reason = d.get("reason", "")
+    state.fault = d.get("fault")
+    if new is SessionStatus.RUNNING:
+        state.auto_resumes = d.get("auto_resume") or 0
     if d.get("budget"):
         state.budget = dict(d["budget"])
 

@@ -183,12 +183,15 @@ def _ms(started: float) -> float:
 
 
 # The shell tool keeps a completion record per call inside the sandbox: the
-# command's exit code and its (capped) output, written the moment it ends. If
-# the daemon dies after the command but before `tool.finished` is committed,
-# resume finds the record and uses it: the side effect happened once and its
-# result is not lost. The record lives in the container, so it follows the
-# container's fate: a container restored from a checkpoint has none, which is
-# right, because the effects after that checkpoint are gone too.
+# command's exit code and its (capped) output, written the moment it ends (the
+# exit code last, by a rename, so a record with `rc` is whole). If the daemon
+# dies after the command but before `tool.finished` is committed, resume finds
+# the record and uses it: the side effect happened once and its result is not
+# lost. The record lives in the container, so it follows the container's fate:
+# a container restored from a checkpoint has none, which is right, because the
+# effects after that checkpoint are gone too. Each shell call first removes the
+# records of earlier calls: it runs after a write-ahead barrier, so every
+# earlier call's `tool.finished` is durable and no recovery can need them.
 CALLS_DIR = "$HOME/.agentctl/calls"
 
 
@@ -198,10 +201,13 @@ def _record_dir(key: str) -> str:
 
 def _recorded_command(command: str, key: str, cap: int) -> str:
     d = _record_dir(key)
+    own = d.rsplit("/", 1)[1]
     return (
         f'd="{d}"; mkdir -p "$d"; '
+        f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
-        f'head -c {cap} "$d/out" > "$d/kept"; wc -c < "$d/out" > "$d/size"; echo $rc > "$d/rc"; '
+        f'head -c {cap} "$d/out" > "$d/kept"; wc -c < "$d/out" > "$d/size"; '
+        f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
         f'cat "$d/out"; rm -f "$d/out"; exit $rc'
     )
 

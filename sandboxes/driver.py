@@ -11,6 +11,13 @@ Names derive from the stream id: container `<prefix><stream lowercased>`,
 checkpoint `<checkpoint_repo>:<stream lowercased>-<seq>`; the exact stream
 id is kept in a label, which is what `find`, `list_checkpoints` and `gc`
 select on. A failed create removes what it made: nothing is left behind.
+
+Between the engine doing something (a container created, started, paused,
+committed) and the caller recording it, the caller's process can die. The
+driver names each such moment to a `hook` (the runtime's crash points) and
+makes the next attempt safe: `create(replace=True)` first removes whatever a
+dead attempt left under the stream's name and label, `restore` always does,
+and a checkpoint committed again under the same tag replaces the old one.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import contextlib
 import re
 import tarfile
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +49,12 @@ FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root
 MAIN_COMMAND = ["sleep", "infinity"]  # with init=True: starts in milliseconds, reaps zombies
 _LIVE_STATES = {"running", "paused", "restarting"}
 
+Hook = Callable[[str], None]  # told each engine step as it completes: "sandbox:created", …
+
+
+def _no_hook(step: str) -> None:
+    return None
+
 
 class DockerSandboxDriver:
     """Creates, finds, restores and garbage-collects sandboxes on one Docker engine."""
@@ -53,6 +66,8 @@ class DockerSandboxDriver:
         label_key: str = "agentctl.stream",
         name_prefix: str = "agentctl-",
         checkpoint_repo: str = "agentctl-checkpoint",
+        hook: Hook | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         if client is None:
             try:
@@ -64,6 +79,8 @@ class DockerSandboxDriver:
         self.label_key = label_key
         self.name_prefix = name_prefix
         self.checkpoint_repo = checkpoint_repo
+        self.hook: Hook = hook or _no_hook
+        self.spill_dir = spill_dir  # where whole outputs over the cap are spilled (None: tmp)
 
     # -- engine ---------------------------------------------------------------
 
@@ -73,10 +90,17 @@ class DockerSandboxDriver:
 
     # -- sandboxes ------------------------------------------------------------
 
-    def create(self, stream: str, spec: SandboxSpec) -> Sandbox:
-        """A new, started container for `stream` from `spec.image`, workspace copied in."""
+    def create(self, stream: str, spec: SandboxSpec, *, replace: bool = False) -> Sandbox:
+        """A new, started container for `stream` from `spec.image`, workspace copied in.
+
+        `replace=True` first removes any container the stream already has: a
+        caller that has no record of one (it died before recording it) knows
+        that whatever is there was never used, and must not be refused by it.
+        """
         name = self.container_name(stream)
         user = self._image_user(spec.image)
+        if replace:
+            self.remove_stream(stream)
         sandbox = self._start(stream, name, spec.image, spec, user)
         if spec.workspace is not None and not spec.mount_workspace:
             try:
@@ -116,6 +140,16 @@ class DockerSandboxDriver:
             if info["State"]["Status"] in ("created", "exited"):
                 self.api.start(container["Id"])
         return self._handle(stream, info)
+
+    def streams(self) -> set[str]:
+        """Every stream that has a container on this engine (any state)."""
+        with self._engine("list sandbox containers"):
+            containers = self.api.containers(all=True, filters={"label": self.label_key})
+        return {
+            owner
+            for c in containers
+            if (owner := (c.get("Labels") or {}).get(self.label_key)) is not None
+        }
 
     def remove_stream(self, stream: str) -> None:
         """Remove the container(s) of `stream`; its checkpoints stay."""
@@ -311,12 +345,14 @@ class DockerSandboxDriver:
                     ) from exc
                 raise
         container_id = str(created["Id"])
+        self.hook("sandbox:created")
         try:
             with self._engine(f"start the sandbox of {stream}"):
                 self.api.start(container_id)
         except BaseException:
             self._remove_container(container_id)
             raise
+        self.hook("sandbox:started")
         return Sandbox(
             self.api,
             stream=stream,
@@ -326,6 +362,8 @@ class DockerSandboxDriver:
             user=user,
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            hook=self.hook,
+            spill_dir=self.spill_dir,
         )
 
     def _handle(self, stream: str, info: dict[str, Any]) -> Sandbox:
@@ -339,6 +377,8 @@ class DockerSandboxDriver:
             user=str(config.get("User") or FALLBACK_USER),
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            hook=self.hook,
+            spill_dir=self.spill_dir,
         )
 
     def _copy_workspace(self, sandbox: Sandbox, folder: Path) -> None:

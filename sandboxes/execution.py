@@ -173,8 +173,9 @@ class CappedOutput:
 
     MARKER_BUDGET = 160
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, spill_dir: Path | None = None) -> None:
         self.cap = max(cap, 0)
+        self.spill_dir = spill_dir
         budget = max(self.cap - min(self.MARKER_BUDGET, self.cap // 2), 0)
         self.head_keep = budget // 2
         self.tail_keep = budget - self.head_keep
@@ -190,7 +191,7 @@ class CappedOutput:
                 self.head += data
                 return
             self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this call
-                prefix="agentctl-output-", suffix=".log", delete=False
+                prefix="agentctl-output-", suffix=".log", delete=False, dir=self.spill_dir
             )
             self.spill.write(self.head)
             # The head keeps its first head_keep bytes; the tail holds what follows them.

@@ -7,8 +7,9 @@ gets an equivalent handle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -44,6 +45,8 @@ class Sandbox:
         user: str,
         label_key: str,
         checkpoint_repo: str,
+        hook: Callable[[str], None] | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         self.stream = stream
         self.name = name
@@ -53,6 +56,8 @@ class Sandbox:
         self._api = api
         self._label_key = label_key
         self._checkpoint_repo = checkpoint_repo
+        self._hook = hook or (lambda step: None)
+        self.spill_dir = spill_dir
         self._oom_kills: int | None = None  # last oom_kill count seen, for the next OOM verdict
 
     def __repr__(self) -> str:
@@ -75,7 +80,7 @@ class Sandbox:
         when it ends (see _RUNNER).
         """
         argv = ["bash", "-c", _RUNNER, "exec", f"{max(timeout_s, 0.001):g}", command]
-        sink = CappedOutput(output_cap)
+        sink = CappedOutput(output_cap, spill_dir=self.spill_dir)
         try:
             raw = run(
                 self._api,
@@ -208,11 +213,13 @@ class Sandbox:
         if self.status() == "paused":
             return
         self._call("pause", self._api.pause, self.container_id)
+        self._hook("sandbox:paused")
 
     def unpause(self) -> None:
         if self.status() != "paused":
             return
         self._call("unpause", self._api.unpause, self.container_id)
+        self._hook("sandbox:unpaused")
 
     def checkpoint(self, seq: int) -> Checkpoint:
         """`docker commit` the container as `<checkpoint_repo>:<stream>-<seq>`, labelled."""
@@ -228,6 +235,7 @@ class Sandbox:
             changes=changes,
             pause=True,
         )
+        self._hook("sandbox:committed")
         image = f"{self._checkpoint_repo}:{tag}"
         info = self._call("checkpoint", self._api.inspect_image, image)
         return Checkpoint(

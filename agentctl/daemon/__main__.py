@@ -13,7 +13,7 @@ import logging
 import sys
 from logging.handlers import RotatingFileHandler
 
-from agentctl.errors import AgentctlError
+from agentctl.errors import AgentctlError, DaemonRunningError
 from agentctl.paths import Paths, get_paths
 
 from .server import configured_token, serve
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("agentctl.daemon").error("cannot start: %s", exc)
         if not args.background:  # in the background stderr is the log file: say it once
             print(f"agentctl daemon: {exc}", file=sys.stderr)
+        if args.background and isinstance(exc, DaemonRunningError):
+            return DaemonRunningError.PROCESS_EXIT  # the client that spawned it waits for the winner
         return 1
     except KeyboardInterrupt:
         return 130

@@ -3,8 +3,9 @@
 `start_background` spawns `python -m agentctl.daemon` in its own session (it
 outlives the client that started it), with its output in the daemon log, and
 waits until it answers on its socket. If another client started one at the
-same moment, the loser exits on the store lock and the winner answers: either
-way the caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
+same moment, the loser exits on the store lock (with `DaemonRunningError`'s
+exit code) and the caller waits for the winner to answer: either way the
+caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
 only after the timeout.
 
 This module talks to the daemon only through `agentctl.client` and never
@@ -24,7 +25,7 @@ from collections import deque
 from pathlib import Path
 
 from agentctl.client import Client
-from agentctl.errors import DaemonError
+from agentctl.errors import DaemonError, DaemonRunningError
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import DaemonStatus
 
@@ -66,7 +67,8 @@ def start_background(
                     process.terminate()
                 return answer.pid
             code = process.poll()
-            if code is not None:
+            lost_race = code == DaemonRunningError.PROCESS_EXIT
+            if code is not None and not lost_race:
                 answer = _status(client)  # another client's daemon may have won the lock
                 if answer is not None:
                     return answer.pid
@@ -75,8 +77,9 @@ def start_background(
                     hint=f"see the daemon log {paths.daemon_log}",
                 )
             if time.monotonic() > deadline:
+                who = "the daemon that holds the lock" if lost_race else f"the daemon (pid {process.pid})"
                 raise DaemonError(
-                    f"the daemon (pid {process.pid}) did not answer on {paths.socket} within {timeout:.0f}s",
+                    f"{who} did not answer on {paths.socket} within {timeout:.0f}s",
                     hint=f"see the daemon log {paths.daemon_log}",
                 )
             time.sleep(0.05)

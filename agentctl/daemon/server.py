@@ -35,7 +35,7 @@ from starlette.types import ASGIApp
 
 from agentctl import __version__
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import DaemonError, UsageError
+from agentctl.errors import DaemonError, DaemonRunningError, UsageError
 from agentctl.observe.otel import start_export
 from agentctl.paths import Paths
 from agentctl.runtime import Runtime
@@ -173,7 +173,7 @@ def open_store(paths: Paths, crash: CrashPoints | None = None) -> DuckDBEventSto
     except LockHeldError as exc:
         pid = exc.pid if exc.pid is not None else _pid_from(paths.pidfile)
         holder = f"pid {pid}" if pid is not None else "another process"
-        raise DaemonError(
+        raise DaemonRunningError(
             f"an agentctl daemon is already running for {paths.data} ({holder}, socket {paths.socket})",
             hint="use it, or stop it with `agentctl daemon stop`",
         ) from None

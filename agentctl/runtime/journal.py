@@ -54,6 +54,7 @@ class Journal:
         self.states: dict[str, SessionState] = {}
         self.durable: dict[str, SessionState] = {}
         self.approval_index: dict[str, str] = {}  # approval id -> session id
+        self.request_index: dict[str, str] = {}  # a client's create/fork request id -> session id
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
 
@@ -93,6 +94,8 @@ class Journal:
         apply_event(state, event)
         if event.type == "approval.requested":  # a fork's copy does not take over its parent's ids
             self.approval_index.setdefault(event.data["approval_id"], event.stream)
+        elif event.type == "session.created" and event.data.get("request_id"):
+            self.request_index.setdefault(event.data["request_id"], event.stream)
 
     def _fold_durable(self, event: StoredEvent) -> None:
         state = self.durable.get(event.stream)
@@ -123,10 +126,7 @@ class Journal:
         state = self.states.get(session_id)
         first = state.last_seq + 1 if state else 1
         now = datetime.now(UTC)
-        events = [
-            NewEvent(type_, self.redact(event_data(type_, data)), ts=now)  # type: ignore[arg-type]
-            for type_, data in items
-        ]
+        events = self.shape(items, now)
         future = self.store.append_future(session_id, events, first)
         future.add_done_callback(self._on_durable(asyncio.get_running_loop()))
         if self.crash.armed:
@@ -141,6 +141,13 @@ class Journal:
         for event in provisional:
             self._fold(event)
         return provisional
+
+    def shape(self, items: Sequence[Item], ts: datetime) -> list[NewEvent]:
+        """Validated, redacted events ready for the store."""
+        return [
+            NewEvent(type_, self.redact(event_data(type_, data)), ts=ts)  # type: ignore[arg-type]
+            for type_, data in items
+        ]
 
     def _crash_after(self, events: Sequence[NewEvent]) -> Callable[[Pending], None]:
         def check(future: Pending) -> None:

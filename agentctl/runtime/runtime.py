@@ -11,8 +11,9 @@ The daemon hosts one `Runtime`; tests and benchmarks can host one in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,13 @@ from agentctl.protocol import (
 from agentctl.providers import Provider, load_provider
 from agentctl.providers.retry import RetryPolicy
 from agentctl.redact import Redactor
+from agentctl.runtime import recovery
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.sandbox_host import SandboxHost
-from agentctl.runtime.steps import StepMachine
+from agentctl.runtime.steps import Fault, StepMachine
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
-from sandboxes import DockerSandboxDriver
+from sandboxes import DockerSandboxDriver, SandboxError
 from store import EventStore, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,14 @@ class Runtime:
         self.store = store
         self.paths = paths
         self.tools = tools or default_registry()
-        self.journal = Journal(store, crash=crash or CrashPoints(), redact=Redactor())
-        self.sandboxes = SandboxHost(self.journal, driver)
+        self.crash = crash or CrashPoints()
+        self.journal = Journal(store, crash=self.crash, redact=Redactor())
+        self.sandboxes = SandboxHost(
+            self.journal,
+            driver,
+            hook=self.crash.reach if self.crash.armed else None,
+            spill_dir=recovery.spill_dir(paths.artifacts),
+        )
         self.steps = StepMachine(self)
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
@@ -90,13 +98,17 @@ class Runtime:
             str, Provider
         ] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
+        self._requests: dict[str, asyncio.Lock] = {}  # request id -> held while it is served
         self.started_at = datetime.now(UTC)
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild state from the log, resume `running` sessions, re-arm deadlines."""
+        """Rebuild state from the log, clear what a crash left outside it, retry the
+        sessions a fault paused, resume `running` ones, re-arm deadlines."""
         await asyncio.to_thread(self.journal.load)
+        await asyncio.to_thread(recovery.sweep, self)  # before any actor runs: see recovery
+        await recovery.retry_fault_pauses(self)
         for sid, state in self.journal.states.items():
             if state.status is SessionStatus.RUNNING:
                 self._spawn(sid)
@@ -137,12 +149,21 @@ class Runtime:
                     break
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except SandboxError as exc:  # the engine, not the session: retried on the next start
+            log.warning("session %s paused: its sandbox failed: %s", sid, exc)
+            await self._fault_pause(sid, "sandbox", f"the sandbox failed: {exc}")
+        except Exception as exc:
             log.exception("session %s stopped on an unexpected error", sid)
-            try:
-                await self.steps._pause(sid, "internal error; see the daemon log")
-            except Exception:
-                log.exception("could not record the pause of %s", sid)
+            what = f"an internal error stopped it ({type(exc).__name__}: {exc})"
+            await self._fault_pause(sid, "internal", what)
+
+    async def _fault_pause(self, sid: str, fault: Fault, what: str) -> None:
+        try:
+            state = self.journal.state(sid)
+            reason = recovery.fault_reason(sid, what, state.auto_resumes)
+            await self.steps._pause(sid, reason, fault=fault)
+        except Exception:
+            log.exception("could not record the pause of %s", sid)
 
     async def wait_idle(self, sid: str) -> None:
         """Until the session's actor (if any) has stopped (tests, in-process use)."""
@@ -206,6 +227,26 @@ class Runtime:
     # -- commands ------------------------------------------------------------------------
 
     async def create_session(self, req: CreateSession) -> str:
+        async with self._request(req.request_id) as known:
+            if known is not None:
+                return known
+            return await self._create_session(req)
+
+    @contextlib.asynccontextmanager
+    async def _request(self, request_id: str | None) -> AsyncIterator[str | None]:
+        """Serve a create or fork once per client request id: the session a retry
+        finds (spawned again if it should run), or None to make it."""
+        if request_id is None:
+            yield None
+            return
+        lock = self._requests.setdefault(request_id, asyncio.Lock())
+        async with lock:
+            known = self.journal.request_index.get(request_id)
+            if known is not None and self.journal.state(known).status is SessionStatus.RUNNING:
+                self._spawn(known)
+            yield known
+
+    async def _create_session(self, req: CreateSession) -> str:
         policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
         if req.network == "bridge" and not policy.network:
             raise UsageError(
@@ -237,6 +278,7 @@ class Runtime:
             ),
             budget=req.budget,
             labels=req.labels,
+            request_id=req.request_id,
             version=__version__,
         )
         self._providers[sid] = load_provider(
@@ -398,8 +440,11 @@ class Runtime:
         # The parent's lock is held until the fork has its container: `gc` takes the
         # locks of the ended sessions it cleans, so it cannot remove the checkpoint
         # image a fork is starting from.
-        async with self.journal.lock(sid):
-            new_sid = await self._fork_locked(sid, req)
+        async with self._request(req.request_id) as known:
+            if known is not None:
+                return known
+            async with self.journal.lock(sid):
+                new_sid = await self._fork_locked(sid, req)
         self._spawn(new_sid)
         return new_sid
 
@@ -418,6 +463,7 @@ class Runtime:
             )
         created = SessionCreated.model_validate(events[0].data)
         created.parent = ParentRef(session=sid, seq=req.at)
+        created.request_id = req.request_id
         new_sid = ids.session_id()
         if req.model:
             self._providers[new_sid] = load_provider(req.model, base_url=created.base_url)
@@ -438,9 +484,20 @@ class Runtime:
             copied.append(
                 NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts)
             )
+        # The fork exists, whole, in one batch: its copy, its message and `running`.
+        # A daemon killed after it finishes the fork on start like any running
+        # session (the first step makes its container from the checkpoint and
+        # records `sandbox.restored`), and a retried request finds it by its id.
+        tail: list[tuple[str, object]] = []
+        if req.message:
+            tail.append(("message.user", UserMessage(text=req.message)))
+        running = SessionStatusChanged(
+            status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}"
+        )
+        tail.append(("session.status", running))
+        copied += self.journal.shape(tail, datetime.now(UTC))
         async with self.journal.lock(new_sid):
             await self.journal.append_copy(new_sid, copied)
-            items: list[tuple[str, object]] = []
             if created.sandbox.image is not None:
                 checkpoint = prefix.latest_checkpoint
                 if checkpoint and checkpoint.image:
@@ -449,20 +506,8 @@ class Runtime:
                 else:  # before the first checkpoint: the session's image and its workspace
                     image = created.sandbox.image
                     sandbox = await self.sandboxes.create(new_sid, created.sandbox)
-                items.append(
-                    ("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))
-                )
-            if req.message:
-                items.append(("message.user", UserMessage(text=req.message)))
-            items.append(
-                (
-                    "session.status",
-                    SessionStatusChanged(
-                        status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}"
-                    ),
-                )
-            )
-            await self.journal.append(new_sid, items)
+                restored = SandboxEvent(container=sandbox.name, image=image)
+                await self.journal.append(new_sid, [("sandbox.restored", restored)])
         return new_sid
 
     # -- queries (projections of the log) ------------------------------------------------

@@ -2,8 +2,10 @@
 
 A session's container is found again by label after a restart; a container
 removed behind the runtime's back is recreated from the session's latest
-checkpoint, and a `sandbox.restored` event says so (DESIGN §5). All Docker
-calls are blocking, so they run in threads.
+checkpoint, and a `sandbox.restored` event says so (DESIGN §5). A container
+is always made with `replace=True`: when the log names none, whatever carries
+the session's name is a leftover of a daemon that died before recording it.
+All Docker calls are blocking, so they run in threads.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from agentctl.protocol import SandboxConfig, SandboxEvent
@@ -43,15 +46,34 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
 
 
 class SandboxHost:
-    def __init__(self, journal: Journal, driver: DockerSandboxDriver | None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        driver: DockerSandboxDriver | None,
+        *,
+        hook: Callable[[str], None] | None = None,
+        spill_dir: Path | None = None,
+    ) -> None:
         self.journal = journal
         self.driver = driver
+        self.hook = hook  # told each engine step (the crash points)
+        self.spill_dir = spill_dir
         self.live: dict[str, Sandbox] = {}
         self.paused: set[str] = set()  # the ones this process paused (waiting for a person)
+        if driver is not None:
+            self._configure(driver)
 
-    def _driver(self) -> DockerSandboxDriver:
+    def _configure(self, driver: DockerSandboxDriver) -> None:
+        if self.hook is not None:
+            driver.hook = self.hook
+        if self.spill_dir is not None:
+            driver.spill_dir = self.spill_dir
+
+    def engine(self) -> DockerSandboxDriver:
+        """The driver, connected on first use."""
         if self.driver is None:
             self.driver = DockerSandboxDriver()
+            self._configure(self.driver)
         return self.driver
 
     async def ensure(self, state: SessionState) -> Sandbox | None:
@@ -61,7 +83,7 @@ class SandboxHost:
             return None
         sid = state.session_id
         sandbox = self.live.get(sid)
-        driver = self._driver()
+        driver = self.engine()
         if sandbox is None and state.container is not None:
             sandbox = await asyncio.to_thread(driver.find, sid)
             self.paused.discard(sid)  # what we knew was of a container handle we no longer have
@@ -74,13 +96,15 @@ class SandboxHost:
                     sandbox = await asyncio.to_thread(driver.restore, sid, spec_of(config), image)
                 else:  # nothing was checkpointed: start over from the image and the workspace
                     image = config.image
-                    sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
+                    sandbox = await asyncio.to_thread(
+                        driver.create, sid, spec_of(config), replace=True
+                    )
                 self.journal.submit(
                     sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
                 )
         if sandbox is None:
             self.paused.discard(sid)
-            sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config))
+            sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config), replace=True)
             self.journal.submit(
                 sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
             )
@@ -92,14 +116,16 @@ class SandboxHost:
 
     async def create(self, session_id: str, config: SandboxConfig) -> Sandbox:
         """A new container from the session's image, with its workspace copied in."""
-        sandbox = await asyncio.to_thread(self._driver().create, session_id, spec_of(config))
+        sandbox = await asyncio.to_thread(
+            self.engine().create, session_id, spec_of(config), replace=True
+        )
         self.live[session_id] = sandbox
         return sandbox
 
     async def start_from(self, session_id: str, config: SandboxConfig, image: str) -> Sandbox:
         """A new container for a fork, from a checkpoint image."""
         sandbox = await asyncio.to_thread(
-            self._driver().restore, session_id, spec_of(config), image
+            self.engine().restore, session_id, spec_of(config), image
         )
         self.live[session_id] = sandbox
         return sandbox

@@ -25,7 +25,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl import ids
 from agentctl.errors import AgentctlError, ProviderError
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from agentctl.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+Fault = Literal["sandbox", "internal"]
 
 
 @dataclass(frozen=True)
@@ -468,6 +470,7 @@ class StepMachine:
         except Exception as exc:  # a tool crashing is a result for the model, not a dead session
             log.exception("tool %s failed", call.name)
             outcome = ToolOutcome(exit_code=None, error=f"{type(exc).__name__}: {exc}")
+        self.journal.crash.reach("tool:ran")  # its effect is done, its result not yet recorded
         finished = self._finished(sid, call, outcome, round((time.perf_counter() - t0) * 1000, 3))
         async with self.journal.lock(sid):
             self.journal.submit(sid, [("tool.finished", finished)])
@@ -483,6 +486,7 @@ class StepMachine:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{call_id}.out"
         shutil.move(str(outcome.full_output), folder / name)
+        self.journal.crash.reach("artifact:moved")
         return f"{sid}/{name}"
 
     async def _diff(
@@ -533,17 +537,18 @@ class StepMachine:
                 [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))],
             )
 
-    async def _set_status(self, sid: str, status: SessionStatus, reason: str) -> None:
+    async def _set_status(
+        self, sid: str, status: SessionStatus, reason: str, fault: Fault | None = None
+    ) -> None:
         async with self.journal.lock(sid):
             if self.journal.state(sid).status is status:
                 return
-            await self.journal.append(
-                sid, [("session.status", SessionStatusChanged(status=status, reason=reason))]
-            )
+            changed = SessionStatusChanged(status=status, reason=reason, fault=fault)
+            await self.journal.append(sid, [("session.status", changed)])
 
-    async def _pause(self, sid: str, reason: str) -> None:
+    async def _pause(self, sid: str, reason: str, fault: Fault | None = None) -> None:
         log.warning("pausing %s: %s", sid, reason)
-        await self._set_status(sid, SessionStatus.PAUSED, reason)
+        await self._set_status(sid, SessionStatus.PAUSED, reason, fault)
         await self.rt.sandboxes.pause(sid)
 
 
