@@ -265,7 +265,6 @@ def with_request_id(req: R) -> R:
     return req.model_copy(update={"request_id": f"req_{ids.ulid()}"})
 
 
-
 @dataclass(frozen=True)
 class _Endpoint:
     base_url: str

@@ -183,15 +183,17 @@ def _ms(started: float) -> float:
 
 
 # The shell tool keeps a completion record per call inside the sandbox: the
-# command's exit code and its (capped) output, written the moment it ends (the
+# command's whole output and its exit code, written the moment it ends (the
 # exit code last, by a rename, so a record with `rc` is whole). If the daemon
 # dies after the command but before `tool.finished` is committed, resume finds
-# the record and uses it: the side effect happened once and its result is not
-# lost. The record lives in the container, so it follows the container's fate:
-# a container restored from a checkpoint has none, which is right, because the
-# effects after that checkpoint are gone too. Each shell call first removes the
-# records of earlier calls: it runs after a write-ahead barrier, so every
-# earlier call's `tool.finished` is durable and no recovery can need them.
+# the record and uses it: the side effect happened once, and its result (capped
+# the same way, the whole output kept as an artifact) is not lost. The record
+# lives in the container, so it follows the container's fate: a container
+# restored from a checkpoint has none, which is right, because the effects
+# after that checkpoint are gone too. Each shell call first removes the records
+# of earlier calls: it runs after a write-ahead barrier, so every earlier
+# call's `tool.finished` is durable and no recovery can need them; at most one
+# call's output is kept in the container (and so in its checkpoint).
 CALLS_DIR = "$HOME/.agentctl/calls"
 
 
@@ -199,16 +201,15 @@ def _record_dir(key: str) -> str:
     return f"{CALLS_DIR}/{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}"
 
 
-def _recorded_command(command: str, key: str, cap: int) -> str:
+def _recorded_command(command: str, key: str) -> str:
     d = _record_dir(key)
     own = d.rsplit("/", 1)[1]
     return (
         f'd="{d}"; mkdir -p "$d"; '
         f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
-        f'head -c {cap} "$d/out" > "$d/kept"; wc -c < "$d/out" > "$d/size"; '
         f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
-        f'cat "$d/out"; rm -f "$d/out"; exit $rc'
+        f'cat "$d/out"; exit $rc'
     )
 
 
@@ -216,7 +217,7 @@ def _run_shell(ctx: ToolContext, args: ShellArgs) -> ToolOutcome:
     sandbox = _require_sandbox(ctx)
     command = args.command
     if ctx.call_key:
-        command = _recorded_command(command, ctx.call_key, ctx.output_cap)
+        command = _recorded_command(command, ctx.call_key)
     result = sandbox.exec(
         command, timeout_s=args.timeout_s or ctx.timeout_s, output_cap=ctx.output_cap
     )
@@ -234,17 +235,27 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     if ctx.sandbox is None or not ctx.call_key:
         return None
     d = _record_dir(ctx.call_key)
-    probe = ctx.sandbox.exec(
-        f'd="{d}"; test -f "$d/rc" && cat "$d/rc" "$d/size" && cat "$d/kept"', timeout_s=30
-    )
-    if probe.exit_code != 0:
-        return None
-    rc, size, output = ([*probe.output.split("\n", 2), "", ""])[:3]
+    probe = ctx.sandbox.exec(f'cat "{d}/rc" 2>/dev/null', timeout_s=30, output_cap=4096)
+    if probe.full_output is not None:  # not a record: nothing of it is kept
+        probe.full_output.unlink(missing_ok=True)
     try:
-        exit_code, total = int(rc.strip()), int(size.strip())
+        exit_code = int(probe.output.strip()) if probe.exit_code == 0 else None
     except ValueError:
+        exit_code = None
+    if exit_code is None:  # no record: the command did not finish (or never ran)
         return None
-    return ToolOutcome(exit_code=exit_code, output=output, truncated=total > len(output.encode()))
+    out = ctx.sandbox.exec(f'cat "{d}/out"', timeout_s=120, output_cap=ctx.output_cap)
+    if out.exit_code != 0:
+        if out.full_output is not None:
+            out.full_output.unlink(missing_ok=True)
+        return None
+    return ToolOutcome(
+        exit_code=exit_code,
+        output=out.output,
+        truncated=out.truncated,
+        full_output=out.full_output,
+        duration_ms=0.0,
+    )
 
 
 def _read(sb: Sandbox, a: ReadFileArgs) -> str:

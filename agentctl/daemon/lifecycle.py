@@ -77,7 +77,11 @@ def start_background(
                     hint=f"see the daemon log {paths.daemon_log}",
                 )
             if time.monotonic() > deadline:
-                who = "the daemon that holds the lock" if lost_race else f"the daemon (pid {process.pid})"
+                who = (
+                    "the daemon that holds the lock"
+                    if lost_race
+                    else f"the daemon (pid {process.pid})"
+                )
                 raise DaemonError(
                     f"{who} did not answer on {paths.socket} within {timeout:.0f}s",
                     hint=f"see the daemon log {paths.daemon_log}",

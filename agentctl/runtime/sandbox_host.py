@@ -86,6 +86,11 @@ class SandboxHost:
         driver = self.engine()
         if sandbox is None and state.container is not None:
             sandbox = await asyncio.to_thread(driver.find, sid)
+            if sandbox is not None and sandbox.name != state.container:
+                # Not the container the log names (a fork's log names its parent's until
+                # `sandbox.restored`): one a daemon made and died before recording. It
+                # may lack its workspace, so it is replaced, not adopted.
+                sandbox = None
             self.paused.discard(sid)  # what we knew was of a container handle we no longer have
             if sandbox is not None and await asyncio.to_thread(sandbox.status) == "paused":
                 self.paused.add(sid)  # paused by the daemon before a restart
@@ -124,9 +129,7 @@ class SandboxHost:
 
     async def start_from(self, session_id: str, config: SandboxConfig, image: str) -> Sandbox:
         """A new container for a fork, from a checkpoint image."""
-        sandbox = await asyncio.to_thread(
-            self.engine().restore, session_id, spec_of(config), image
-        )
+        sandbox = await asyncio.to_thread(self.engine().restore, session_id, spec_of(config), image)
         self.live[session_id] = sandbox
         return sandbox
 

@@ -1,10 +1,13 @@
 """A runtime process for the crash tests: start or resume, approve whatever is asked, until done.
 
-    python -m tests.runtime.crash_driver DB RECORDING
+    python -m tests.runtime.crash_driver DB RECORDING [POLICY]
+    python -m tests.runtime.crash_driver DB RECORDING POLICY --fork SESSION SEQ REQUEST_ID
 
 `AGENTCTL_CRASH_AT` (see agentctl.crashpoints) makes it die at a named point;
 run again without it, it recovers from the log and finishes. Prints the
-session id and exits 0 when the session completed.
+session id and exits 0 when the session completed. With `--fork` it forks
+SESSION at SEQ with the client request id REQUEST_ID (a retry with the same
+id must find the same fork) and drives the fork instead.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from pathlib import Path
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.paths import get_paths
-from agentctl.protocol import CreateSession, Decide, SessionStatus
+from agentctl.protocol import CreateSession, Decide, ForkSession, SessionStatus
 from agentctl.providers.retry import RetryPolicy
 from agentctl.runtime import Runtime
 from store import DuckDBEventStore
 
 
-async def main(db: Path, recording: Path) -> int:
+async def main(db: Path, recording: Path, policy: str, fork: list[str]) -> int:
     crash = CrashPoints()
     store = DuckDBEventStore(db, before_commit=crash.mid_batch)
     rt = Runtime(
@@ -29,11 +32,14 @@ async def main(db: Path, recording: Path) -> int:
     )
     await rt.start()
     sessions = rt.sessions()
-    if sessions:
+    if fork:
+        parent, at, request_id = fork
+        sid = await rt.fork(parent, ForkSession(at=int(at), request_id=request_id))
+    elif sessions:
         sid = sessions[0].id
     else:
         sid = await rt.create_session(
-            CreateSession(task="append lines", model=f"replay:{recording}", policy="permissive")
+            CreateSession(task="append lines", model=f"replay:{recording}", policy=policy)
         )
     for _ in range(200):
         await rt.wait_idle(sid)
@@ -53,4 +59,7 @@ async def main(db: Path, recording: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2]))))
+    args = sys.argv[1:]
+    fork = args[args.index("--fork") + 1 :] if "--fork" in args else []
+    policy = args[2] if len(args) > 2 and args[2] != "--fork" else "permissive"
+    sys.exit(asyncio.run(main(Path(args[0]), Path(args[1]), policy, fork)))

@@ -1,0 +1,77 @@
+"""Two clients starting the daemon at once: the one that loses connects to the winner.
+
+The race's loser spawns a daemon that finds the store lock taken and exits
+(with `DaemonRunningError.PROCESS_EXIT`) while the winner is still starting —
+recovering its sessions, not yet answering. The loser must wait for the
+winner instead of failing with "an agentctl daemon is already running".
+Here the test itself holds the lock for the winner, so the window is as wide
+as the test wants it to be.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from agentctl.daemon import lifecycle
+from agentctl.paths import Paths
+from store import DuckDBEventStore
+
+from .conftest import SpawnDaemon
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def test_the_client_that_loses_the_start_race_connects_to_the_winner(
+    paths: Paths, spawn_daemon: SpawnDaemon
+) -> None:
+    holder = DuckDBEventStore(paths.database, lock=True)  # the winner, not answering yet
+    outcome: dict[str, object] = {}
+
+    def start() -> None:
+        try:
+            outcome["pid"] = lifecycle.start_background(paths, timeout=60)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    loser = threading.Thread(target=start)
+    loser.start()
+    # The daemon the loser spawned has found the lock taken and exited ...
+    _wait_for(
+        lambda: paths.daemon_log.exists() and "already running" in paths.daemon_log.read_text()
+    )
+    # ... and the loser goes on waiting (it used to fail within its next 50 ms poll).
+    loser.join(3.0)
+    assert loser.is_alive(), outcome
+    holder.close()
+    winner = spawn_daemon()
+    winner.wait_ready().close()
+    loser.join(60)
+    assert outcome == {"pid": winner.pid}
+
+
+def test_many_clients_starting_at_once_all_get_the_same_daemon(paths: Paths) -> None:
+    pids: list[object] = []
+
+    def start() -> None:
+        try:
+            pids.append(lifecycle.start_background(paths, timeout=60))
+        except Exception as exc:
+            pids.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    try:
+        assert len(pids) == 4 and all(isinstance(p, int) for p in pids), pids
+        assert len(set(pids)) == 1
+    finally:
+        lifecycle.stop(paths)
