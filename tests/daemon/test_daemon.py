@@ -395,3 +395,25 @@ def _assert_no_completed_call_started_again(events: list) -> None:  # type: igno
             assert call not in finished, f"call {call} finished twice"
             finished.add(call)
     assert events[-1].type == "session.status" and events[-1].data["status"] == "completed"
+
+
+def test_a_retried_create_or_fork_with_the_same_request_id_makes_nothing_new(
+    spawn_daemon: SpawnDaemon, recording: Recording
+) -> None:
+    daemon_process = spawn_daemon()
+    daemon = daemon_process.wait_ready()
+    req = session_req(recording([reply("done")])).model_copy(update={"request_id": "req_one"})
+    first = daemon.create_session(req)
+    assert daemon.create_session(req).id == first.id
+    wait_status(daemon, first.id, "completed")
+    fork = ForkSession(at=daemon.session(first.id).last_seq, message="again", request_id="req_two")
+    forked = daemon.fork(first.id, fork)
+    assert daemon.fork(first.id, fork).id == forked.id
+    # across a restart of the daemon too: the id is in the log
+    daemon.close()
+    daemon_process.kill()
+    again = spawn_daemon().wait_ready()
+    assert again.create_session(req).id == first.id
+    assert again.fork(first.id, fork).id == forked.id
+    assert sorted(s.id for s in again.sessions()) == sorted([first.id, forked.id])
+    again.close()

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
+import pytest
+
+from agentctl.client import Client
 from agentctl.daemon import lifecycle
 from agentctl.paths import Paths
+from agentctl.protocol import CreateSession
 from store import DuckDBEventStore
 
 from .conftest import SpawnDaemon
+from .support import Response, reply
 
 
 def _wait_for(condition: object, timeout: float = 60.0) -> None:
@@ -75,3 +81,19 @@ def test_many_clients_starting_at_once_all_get_the_same_daemon(paths: Paths) -> 
         assert len(set(pids)) == 1
     finally:
         lifecycle.stop(paths)
+
+
+def test_a_create_cut_off_by_a_daemon_crash_is_retried_and_finds_its_session(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch, recording: Callable[[list[Response]], str]
+) -> None:
+    # The daemon dies right after the new session is durable, before it answers.
+    monkeypatch.setenv("AGENTCTL_CRASH_AT", "after:session.created:1")
+    client = Client.connect(paths)
+    first_pid = client.status().pid
+    summary = client.create_session(
+        CreateSession(task="t", model=recording([reply("done")]), image="none")
+    )
+    # The client started a daemon again and sent the same request id: no second session.
+    assert client.status().pid != first_pid
+    assert [s.id for s in client.sessions()] == [summary.id]
+    client.close()
