@@ -193,7 +193,9 @@ def _ms(started: float) -> float:
 # after that checkpoint are gone too. Each shell call first removes the records
 # of earlier calls: it runs after a write-ahead barrier, so every earlier
 # call's `tool.finished` is durable and no recovery can need them; at most one
-# call's output is kept in the container (and so in its checkpoint).
+# call's output is kept in the container (and so in its checkpoint). A daemon
+# that died does not stop the command (the engine runs it); recovery waits for
+# a command whose recorded pid is still alive before deciding it did not finish.
 CALLS_DIR = "$HOME/.agentctl/calls"
 
 
@@ -205,7 +207,7 @@ def _recorded_command(command: str, key: str) -> str:
     d = _record_dir(key)
     own = d.rsplit("/", 1)[1]
     return (
-        f'd="{d}"; mkdir -p "$d"; '
+        f'd="{d}"; mkdir -p "$d"; echo $$ > "$d/pid"; '
         f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
         f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
@@ -235,7 +237,14 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     if ctx.sandbox is None or not ctx.call_key:
         return None
     d = _record_dir(ctx.call_key)
-    probe = ctx.sandbox.exec(f'cat "{d}/rc" 2>/dev/null', timeout_s=30, output_cap=4096)
+    # A command still running (the daemon died, the exec went on) is waited for: its
+    # record is about to be written, and running it again would repeat it.
+    wait = f'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
+    probe = ctx.sandbox.exec(
+        f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
+        timeout_s=max(ctx.timeout_s, 30.0),
+        output_cap=4096,
+    )
     if probe.full_output is not None:  # not a record: nothing of it is kept
         probe.full_output.unlink(missing_ok=True)
     try:
