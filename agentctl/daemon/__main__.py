@@ -65,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.background:  # in the background stderr is the log file: say it once
             print(f"agentctl daemon: {exc}", file=sys.stderr)
         if args.background and isinstance(exc, DaemonRunningError):
-            return (
-                DaemonRunningError.PROCESS_EXIT
-            )  # the client that spawned it waits for the winner
+            # Lost the start-up race: the client that spawned it waits for the winner.
+            return DaemonRunningError.PROCESS_EXIT
         return 1
     except KeyboardInterrupt:
         return 130

@@ -98,7 +98,8 @@ class Runtime:
             str, Provider
         ] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
-        self._requests: dict[str, asyncio.Lock] = {}  # request id -> held while it is served
+        # request id -> (held while it is served, how many requests hold or wait for it)
+        self._requests: dict[str, tuple[asyncio.Lock, int]] = {}
         self.started_at = datetime.now(UTC)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -239,12 +240,20 @@ class Runtime:
         if request_id is None:
             yield None
             return
-        lock = self._requests.setdefault(request_id, asyncio.Lock())
-        async with lock:
-            known = self.journal.request_index.get(request_id)
-            if known is not None and self.journal.state(known).status is SessionStatus.RUNNING:
-                self._spawn(known)
-            yield known
+        lock, users = self._requests.get(request_id, (asyncio.Lock(), 0))
+        self._requests[request_id] = (lock, users + 1)
+        try:
+            async with lock:
+                known = self.journal.request_index.get(request_id)
+                if known is not None and self.journal.state(known).status is SessionStatus.RUNNING:
+                    self._spawn(known)
+                yield known
+        finally:
+            lock, users = self._requests[request_id]
+            if users == 1:  # the last one: the log's index answers from now on
+                del self._requests[request_id]
+            else:
+                self._requests[request_id] = (lock, users - 1)
 
     async def _create_session(self, req: CreateSession) -> str:
         policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
