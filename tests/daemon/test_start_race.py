@@ -23,7 +23,7 @@ from agentctl.protocol import CreateSession
 from store import DuckDBEventStore
 
 from .conftest import SpawnDaemon
-from .support import Response, reply
+from .support import Response, reply, start_racing
 
 
 def _wait_for(condition: object, timeout: float = 60.0) -> None:
@@ -63,20 +63,8 @@ def test_the_client_that_loses_the_start_race_connects_to_the_winner(
 
 
 def test_many_clients_starting_at_once_all_get_the_same_daemon(paths: Paths) -> None:
-    pids: list[object] = []
-
-    def start() -> None:
-        try:
-            pids.append(lifecycle.start_background(paths, timeout=60))
-        except Exception as exc:
-            pids.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
     try:
+        pids = start_racing(paths, 4)
         assert len(pids) == 4 and all(isinstance(p, int) for p in pids), pids
         assert len(set(pids)) == 1
     finally:
