@@ -239,7 +239,7 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     d = _record_dir(ctx.call_key)
     # A command still running (the daemon died, the exec went on) is waited for: its
     # record is about to be written, and running it again would repeat it.
-    wait = f'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
+    wait = 'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
     probe = ctx.sandbox.exec(
         f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
         timeout_s=max(ctx.timeout_s, 30.0),

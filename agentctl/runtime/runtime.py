@@ -114,6 +114,7 @@ class Runtime:
             if state.status is SessionStatus.RUNNING:
                 self._spawn(sid)
             elif state.status is SessionStatus.WAITING:
+                await self.sandboxes.hold(state)
                 for approval in state.pending_approvals:
                     self.schedule_expiry(sid, approval.approval_id)
 
@@ -228,15 +229,19 @@ class Runtime:
     # -- commands ------------------------------------------------------------------------
 
     async def create_session(self, req: CreateSession) -> str:
-        async with self._request(req.request_id) as known:
+        async with self._request(req.request_id, parent=None, task=req.task) as known:
             if known is not None:
                 return known
             return await self._create_session(req)
 
     @contextlib.asynccontextmanager
-    async def _request(self, request_id: str | None) -> AsyncIterator[str | None]:
+    async def _request(
+        self, request_id: str | None, *, parent: dict[str, Any] | None, task: str | None = None
+    ) -> AsyncIterator[str | None]:
         """Serve a create or fork once per client request id: the session a retry
-        finds (spawned again if it should run), or None to make it."""
+        finds (spawned again if it should run), or None to make it. The id names one
+        request: a create of `task` (`parent` None) or a fork at `parent`; a request
+        of another kind under it is refused, not answered with a session it did not make."""
         if request_id is None:
             yield None
             return
@@ -245,8 +250,19 @@ class Runtime:
         try:
             async with lock:
                 known = self.journal.request_index.get(request_id)
-                if known is not None and self.journal.state(known).status is SessionStatus.RUNNING:
-                    self._spawn(known)
+                if known is not None:
+                    created = self.journal.state(known).created
+                    same = created.get("parent") == parent and (
+                        task is None or created.get("task") == task
+                    )
+                    if not same:
+                        raise ConflictError(
+                            f"request id {request_id!r} was used for another request "
+                            f"(it made session {known})",
+                            hint="give each create or fork a request id of its own",
+                        )
+                    if self.journal.state(known).status is SessionStatus.RUNNING:
+                        self._spawn(known)
                 yield known
         finally:
             lock, users = self._requests[request_id]
@@ -449,7 +465,7 @@ class Runtime:
         # The parent's lock is held until the fork has its container: `gc` takes the
         # locks of the ended sessions it cleans, so it cannot remove the checkpoint
         # image a fork is starting from.
-        async with self._request(req.request_id) as known:
+        async with self._request(req.request_id, parent={"session": sid, "seq": req.at}) as known:
             if known is not None:
                 return known
             async with self.journal.lock(sid):
@@ -509,12 +525,18 @@ class Runtime:
             await self.journal.append_copy(new_sid, copied)
             if created.sandbox.image is not None:
                 checkpoint = prefix.latest_checkpoint
-                if checkpoint and checkpoint.image:
-                    image = checkpoint.image
-                    sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
-                else:  # before the first checkpoint: the session's image and its workspace
-                    image = created.sandbox.image
-                    sandbox = await self.sandboxes.create(new_sid, created.sandbox)
+                try:
+                    if checkpoint and checkpoint.image:
+                        image = checkpoint.image
+                        sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
+                    else:  # before the first checkpoint: the session's image and its workspace
+                        image = created.sandbox.image
+                        sandbox = await self.sandboxes.create(new_sid, created.sandbox)
+                except SandboxError as exc:
+                    # The fork is in the log, `running`: its actor makes the container
+                    # (as after a crash here), or pauses it on the fault, retried on start.
+                    log.warning("the fork %s has no container yet: %s", new_sid, exc)
+                    return new_sid
                 restored = SandboxEvent(container=sandbox.name, image=image)
                 await self.journal.append(new_sid, [("sandbox.restored", restored)])
         return new_sid

@@ -143,6 +143,24 @@ class SandboxHost:
         except Exception as exc:  # a container gone or already paused must not fail the session
             log.warning("could not pause the sandbox of %s: %s", session_id, exc)
 
+    async def hold(self, state: SessionState) -> None:
+        """On start: the container of a session waiting for a person is paused (a daemon
+        killed between `waiting` and `docker pause` left it running)."""
+        sid = state.session_id
+        if state.container is None or sid in self.live:
+            return
+        try:
+            sandbox = await asyncio.to_thread(self.engine().find, sid)
+            if sandbox is None or sandbox.name != state.container:
+                return  # none, or not the log's: the next step replaces it
+            if await asyncio.to_thread(sandbox.status) != "paused":
+                await asyncio.to_thread(sandbox.pause)
+        except Exception as exc:  # the engine may be down: the step unpauses what it finds
+            log.warning("could not pause the sandbox of %s: %s", sid, exc)
+            return
+        self.live[sid] = sandbox
+        self.paused.add(sid)
+
     async def release(self, session_id: str) -> None:
         """An ended session's container goes; its checkpoints stay for forks."""
         sandbox = self.live.pop(session_id, None)

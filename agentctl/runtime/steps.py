@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import hashlib
 import logging
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -484,7 +486,7 @@ class StepMachine:
             return None
         folder = self.rt.paths.artifacts / sid
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{call_id}.out"
+        name = f"{_file_name(call_id)}.out"  # the call id is the model's: one path component
         shutil.move(str(outcome.full_output), folder / name)
         self.journal.crash.reach("artifact:moved")
         return f"{sid}/{name}"
@@ -550,6 +552,14 @@ class StepMachine:
         log.warning("pausing %s: %s", sid, reason)
         await self._set_status(sid, SessionStatus.PAUSED, reason, fault)
         await self.rt.sandboxes.pause(sid)
+
+
+def _file_name(call_id: str) -> str:
+    """`call_id` as a file name: one path component, distinct for distinct ids."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", call_id)[:100]
+    if safe == call_id:
+        return safe
+    return f"{safe}-{hashlib.sha256(call_id.encode()).hexdigest()[:12]}"
 
 
 def _key(sid: str, call: ToolCallState, attempt: int) -> str:
