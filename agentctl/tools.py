@@ -242,7 +242,7 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     wait = 'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
     probe = ctx.sandbox.exec(
         f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
-        timeout_s=max(ctx.timeout_s, 30.0),
+        timeout_s=ctx.timeout_s + 30.0,  # the call's timeout, and its runner's kill after it
         output_cap=4096,
     )
     if probe.full_output is not None:  # not a record: nothing of it is kept

@@ -4,8 +4,8 @@
 outlives the client that started it), with its output in the daemon log, and
 waits until it answers on its socket. If another client started one at the
 same moment, the loser exits on the store lock (with `DaemonRunningError`'s
-exit code) and the caller waits for the winner to answer: either way the
-caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
+exit code) and the caller waits for the winner to answer, or starts one again
+if the winner died before answering: either way the caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
 only after the timeout.
 
 This module talks to the daemon only through `agentctl.client` and never

@@ -532,7 +532,7 @@ class Runtime:
                     else:  # before the first checkpoint: the session's image and its workspace
                         image = created.sandbox.image
                         sandbox = await self.sandboxes.create(new_sid, created.sandbox)
-                except SandboxError as exc:
+                except Exception as exc:
                     # The fork is in the log, `running`: its actor makes the container
                     # (as after a crash here), or pauses it on the fault, retried on start.
                     log.warning("the fork %s has no container yet: %s", new_sid, exc)

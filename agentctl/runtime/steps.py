@@ -389,10 +389,15 @@ class StepMachine:
         if tool.recover is None:
             return False
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
+        # The call may still be running (the engine went on when the daemon died), for as
+        # long as its own timeout, which can be above the runtime's.
+        args = call.run_args or call.args or {}
+        timeout = args.get("timeout_s") if isinstance(args, dict) else None
         ctx = ToolContext(
             session_id=sid,
             sandbox=sandbox,
             output_cap=self.rt.output_cap,
+            timeout_s=float(timeout or self.rt.tool_timeout_s),
             call_key=_key(sid, call, call.started_count),
         )
         try:

@@ -64,3 +64,44 @@ def test_kill_while_a_command_runs_then_its_record_is_used(
     ]
     assert len(slow) == 1  # started once: recovered, not re-run
     client.close()
+
+
+def test_kill_while_a_command_with_a_long_timeout_runs_waits_for_it(
+    spawn_daemon: SpawnDaemon,
+    recording: Callable[[list[Response]], str],
+    docker_client: Any,
+    sessions_cleanup: list[str],
+) -> None:
+    # The call's own timeout (300 s) is above the runtime's tool timeout (120 s), and the
+    # command outlives that: recovery must wait for it as long as the call may run, or
+    # it asks a person to run again a command that is still running.
+    slow = "sleep 125; echo once >> /workspace/n.txt"
+    model = recording(
+        [
+            reply("slow", ("shell", {"command": slow, "timeout_s": 300})),
+            reply("show", ("shell", {"command": "cat /workspace/n.txt"}), step=1),
+            reply("done"),
+        ]
+    )
+    first = spawn_daemon()
+    client = first.wait_ready()
+    sid = client.create_session(CreateSession(task="t", model=model, policy="permissive")).id
+    sessions_cleanup.append(sid)
+    deadline = time.monotonic() + 120
+    while True:  # until the slow command runs in the sandbox
+        found = docker_client.containers.list(filters={"label": f"agentctl.stream={sid}"})
+        if found:
+            top = found[0].top(ps_args="-eo pid,args").get("Processes") or []
+            if any("sleep 125" in " ".join(p) for p in top):
+                break
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+    client.close()
+    first.kill()
+
+    client = spawn_daemon().wait_ready()
+    wait_status(client, sid, "completed", "waiting", timeout=300)
+    events = list(client.events(sid))
+    assert not [e for e in events if e.type == "tool.interrupted"]
+    assert [e.data["output"].strip() for e in events if e.type == "tool.finished"][-1] == "once"
+    client.close()
