@@ -14,6 +14,7 @@ benchmark's no-op tool); the CLI offers no way to do it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import shlex
@@ -200,14 +201,17 @@ CALLS_DIR = "$HOME/.agentctl/calls"
 
 
 def _record_dir(key: str) -> str:
-    return f"{CALLS_DIR}/{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}"
+    """The record's folder: a name of the key's safe characters and a hash of the whole
+    key, so that two keys (call ids are the model's) never share one."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:120]
+    return f"{CALLS_DIR}/{safe}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def _recorded_command(command: str, key: str) -> str:
     d = _record_dir(key)
     own = d.rsplit("/", 1)[1]
     return (
-        f'd="{d}"; mkdir -p "$d"; echo $$ > "$d/pid"; '
+        f'd="{d}"; mkdir -p "$d"; rm -f "$d/rc"; echo $$ > "$d/pid"; '
         f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
         f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
