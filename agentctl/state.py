@@ -129,6 +129,7 @@ class SessionState:
     model_retries: int = 0
     fault: str | None = None  # what paused the session, when it was a fault the daemon retries
     auto_resumes: int = 0  # retries of fault pauses since the session last ran on its own
+    # (a decision or resume, a model response, a checkpoint)
 
     # -- derived views ------------------------------------------------------
 
@@ -213,6 +214,7 @@ def _model_failed(state: SessionState, event: EventLike) -> None:
 
 def _model_responded(state: SessionState, event: EventLike) -> None:
     d = event.data
+    state.auto_resumes = 0  # a step went on: the session ran on its own since any retry
     state.awaiting_model = False
     state.model_attempts = 0
     state.steps += 1
@@ -337,6 +339,7 @@ def tool_result_text(data: dict[str, Any]) -> str:
 def _checkpoint_created(state: SessionState, event: EventLike) -> None:
     state.checkpoints.append(CheckpointRef(seq=event.seq, image=event.data["image"]))
     state.step_mutated = False
+    state.auto_resumes = 0  # a step was done: the session ran on its own since any retry
 
 
 def _sandbox(state: SessionState, event: EventLike) -> None:

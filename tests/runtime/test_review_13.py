@@ -148,3 +148,55 @@ async def test_a_wait_killed_before_its_container_was_paused_is_paused_on_start(
     done = drive(db, rec, None, tmp_path, "default")  # a decision unpauses it and it goes on
     assert done.returncode == 0, done.stderr
     assert lines_in(read(db)) == [f"line-{i}" for i in range(1, 12)]
+
+
+class _FailingCommit(DockerSandboxDriver):
+    """The real driver, but its `fail_at`-th checkpoint fails after the commit (a fault)."""
+
+    def __init__(self, fail_at: int | None) -> None:
+        self.commits = 0
+        self.fail_at = fail_at
+        super().__init__(hook=self._step)
+
+    def _step(self, step: str) -> None:
+        if step == "sandbox:committed":
+            self.commits += 1
+            if self.commits == self.fail_at:
+                raise RuntimeError("the engine lost the commit (injected)")
+
+
+@pytest.mark.docker
+async def test_fault_retries_count_again_once_the_session_made_progress(
+    tmp_path: Path, docker_client: Any, sessions_cleanup: list[str]
+) -> None:
+    # Each start the session makes a step of progress on its own, then meets a new fault:
+    # it never failed "3 times in a row without running on its own", so it is never left
+    # for a person.
+    steps = 5
+    rec = write_recording(
+        tmp_path / "r.jsonl",
+        [call("shell", {"command": f"echo {i} >> /workspace/f"}, f"w{i}") for i in range(steps)]
+        + [call("shell", {"command": "cat /workspace/f"}, "cat"), final()],
+    )
+    store = DuckDBEventStore(tmp_path / "e.duckdb")
+    rt = await start_runtime(store, driver=_FailingCommit(1))
+    sid = await rt.create_session(create("t", rec, image=None))
+    sessions_cleanup.append(sid)
+    assert await settle(rt, sid) is SessionStatus.PAUSED
+    await rt.stop()
+    for _ in range(steps - 1):
+        rt = await start_runtime(store, driver=_FailingCommit(2))
+        assert rt.journal.state(sid).status is SessionStatus.RUNNING  # retried
+        assert await settle(rt, sid) is SessionStatus.PAUSED
+        assert rt.journal.state(sid).fault == "internal"
+        await rt.stop()
+    rt = await start_runtime(store, driver=_FailingCommit(None))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    [cat] = [
+        e.data
+        for e in store.read_stream(sid)
+        if e.type == "tool.finished" and e.data["call_id"] == "cat"
+    ]
+    assert cat["output"].split() == [str(i) for i in range(steps)]
+    await rt.stop()
+    store.close()
