@@ -211,7 +211,10 @@ def _recorded_command(command: str, key: str) -> str:
     d = _record_dir(key)
     own = d.rsplit("/", 1)[1]
     return (
-        f'd="{d}"; mkdir -p "$d"; rm -f "$d/rc"; echo $$ > "$d/pid"; '
+        # The pid with its start time (field 22 of /proc/PID/stat): a pid alone may
+        # name another process later (the container restarted, pids wrapped).
+        f'd="{d}"; mkdir -p "$d"; rm -f "$d/rc"; '
+        f'echo "$$ $(cut -d" " -f22 /proc/$$/stat)" > "$d/pid"; '
         f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
         f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
@@ -243,7 +246,11 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     d = _record_dir(ctx.call_key)
     # A command still running (the daemon died, the exec went on) is waited for: its
     # record is about to be written, and running it again would repeat it.
-    wait = 'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
+    alive = (
+        'set -- $(cat "$d/pid" 2>/dev/null); '
+        '[ -n "$2" ] && [ "$(cut -d" " -f22 "/proc/$1/stat" 2>/dev/null)" = "$2" ]'
+    )
+    wait = f'while [ ! -f "$d/rc" ] && {{ {alive}; }}; do sleep 0.1; done'
     probe = ctx.sandbox.exec(
         f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
         timeout_s=ctx.timeout_s + 30.0,  # the call's timeout, and its runner's kill after it

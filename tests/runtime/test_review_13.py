@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,36 @@ async def test_fault_retries_count_again_once_the_session_made_progress(
     assert cat["output"].split() == [str(i) for i in range(steps)]
     await rt.stop()
     store.close()
+
+
+@pytest.mark.docker
+def test_a_record_whose_pid_names_another_process_is_not_waited_for(
+    docker_client: Any, sessions_cleanup: list[str]
+) -> None:
+    # A command killed with its container (restarted since), and its pid now another
+    # process's: recovery must not wait out the call's whole timeout for it.
+    from agentctl.runtime.sandbox_host import extra_labels
+    from agentctl.tools import _record_dir, _recorded_command, _recover_shell
+    from sandboxes import ensure_default_image
+
+    stream = "ses_review13pidreuse"
+    sessions_cleanup.append(stream)
+    driver = DockerSandboxDriver()
+    sandbox = driver.create(
+        stream, SandboxSpec(image=ensure_default_image(), labels=extra_labels()), replace=True
+    )
+    key = f"{stream}:c1:1"
+    assert sandbox.exec(_recorded_command("true", key), timeout_s=30).exit_code == 0
+    # The record as a command cut off leaves it (no exit code), its pid now pid 1's.
+    cut_off = f'd="{_record_dir(key)}"; rm -f "$d/rc"; sed -i "s/^[0-9]*/1/" "$d/pid"'
+    assert sandbox.exec(cut_off, timeout_s=30).exit_code == 0
+
+    result: dict[str, object] = {}
+    ctx = ToolContext(session_id=stream, sandbox=sandbox, timeout_s=600, call_key=key)
+    worker = threading.Thread(
+        target=lambda: result.update(outcome=_recover_shell(ctx)), daemon=True
+    )
+    worker.start()
+    worker.join(30)  # it used to wait the call's timeout (and 30 s) before giving up
+    assert not worker.is_alive(), "recovery waits for a process that is not the command"
+    assert result == {"outcome": None}  # not finished: the call goes back to a person
