@@ -3,7 +3,8 @@
 The race's loser spawns a daemon that finds the store lock taken and exits
 (with `DaemonRunningError.PROCESS_EXIT`) while the winner is still starting —
 recovering its sessions, not yet answering. The loser must wait for the
-winner instead of failing with "an agentctl daemon is already running".
+winner instead of failing with "an agentctl daemon is already running", and
+start one again if the winner dies before it answers.
 Here the test itself holds the lock for the winner, so the window is as wide
 as the test wants it to be.
 """
