@@ -109,14 +109,15 @@ class ModelRequested(_Data):
 
 
 class ToolCallData(_Data):
-    id: str
+    id: str  # the model's id (or ours, when its was unusable): the conversation's only
     name: str
     args: dict[str, Any] | str  # a string when the model's JSON did not parse
+    refusal: str | None = None  # set when the runtime refuses the call as recorded (too large)
 
 
 class UsageData(_Data):
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
 
 
 class ModelResponded(_Data):

@@ -58,6 +58,7 @@ class ToolCallState:
     exit_code: int | None = None
     error: str | None = None
     executed: bool = False  # a tool.started preceded the finish: the tool really ran
+    refusal: str | None = None  # refused as recorded (model.responded): never proposed
 
 
 @dataclass
@@ -212,8 +213,9 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     state.model_attempts = 0
     state.steps += 1
     usage = d.get("usage") or {}
-    state.input_tokens += int(usage.get("input_tokens", 0))
-    state.output_tokens += int(usage.get("output_tokens", 0))
+    # never below zero, whatever an old log holds: a negative count would undo a budget
+    state.input_tokens += max(int(usage.get("input_tokens", 0)), 0)
+    state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
     state.cost_usd += float(d.get("cost_usd", 0.0))
     calls = d.get("tool_calls") or []
     state.transcript.append(
@@ -226,7 +228,10 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     if d.get("text"):
         state.last_assistant_text = d["text"]
     state.calls = {
-        c["id"]: ToolCallState(call_id=c["id"], name=c["name"], args=c["args"]) for c in calls
+        c["id"]: ToolCallState(
+            call_id=c["id"], name=c["name"], args=c["args"], refusal=c.get("refusal")
+        )
+        for c in calls
     }
     state.step_mutated = False
 

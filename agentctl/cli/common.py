@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentctl.errors import AgentctlError, ExitCode
+from agentctl.terminal import clean_line
 
 if TYPE_CHECKING:
     from agentctl.client import Client
@@ -74,7 +75,8 @@ def client() -> Client:
 def error_line(message: str) -> None:
     """The one line an error gets on stderr (a multi-line message is joined)."""
     line = "; ".join(part.strip() for part in message.splitlines() if part.strip())
-    err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+    # an error may quote what a model or a tool said: no control sequence gets through
+    err.print(f"[bold red]error:[/] {escape(clean_line(line))}", markup=True, highlight=False)
 
 
 def fail(message: str, code: int = ExitCode.FAILED) -> NoReturn:
