@@ -275,7 +275,8 @@ class DockerSandboxDriver:
         if spec.mount_workspace:
             if spec.workspace is None:
                 raise SandboxError("mount_workspace needs a workspace folder")
-            binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:rw"]
+            mode = "ro" if spec.mount_read_only else "rw"
+            binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:{mode}"]
         memory = spec.memory_mb * 1024 * 1024
         with self._engine(f"create the sandbox of {stream}"):
             host_config = self.api.create_host_config(

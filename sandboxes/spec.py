@@ -20,7 +20,8 @@ class SandboxSpec:
     `workspace` is a host folder copied into /workspace when the sandbox is
     created (owned by the sandbox user); with `mount_workspace=True` it is
     bind-mounted instead, which the user must ask for: the agent then writes
-    to the host folder directly.
+    to the host folder directly (a `.git/hooks/` script it plants runs on the
+    host at the user's next commit), unless `mount_read_only`.
     """
 
     image: str
@@ -30,6 +31,7 @@ class SandboxSpec:
     pids: int = 256
     workspace: Path | None = None
     mount_workspace: bool = False
+    mount_read_only: bool = False  # the bind mount is read-only: the host folder cannot change
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -94,6 +94,11 @@ def errors_to_exit() -> Iterator[None]:
             err.print_exception()
         error_line(str(exc))
         raise typer.Exit(exc.exit_code) from None
+    except ValidationError as exc:  # a request the CLI built from bad input (a 2 MB task)
+        if debug_enabled():
+            err.print_exception()
+        error_line(_invalid(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "sandboxes":
             raise
@@ -102,6 +107,14 @@ def errors_to_exit() -> Iterator[None]:
             err.print_exception()
         error_line(str(exc))
         raise typer.Exit(ExitCode.FAILED) from None
+
+
+def _invalid(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "input"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return f"invalid {exc.title}: " + "; ".join(problems)
 
 
 def print_json(value: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentctl import __version__, ids
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.protocol import (
@@ -49,7 +49,7 @@ from agentctl.runtime.sandbox_host import SandboxHost
 from agentctl.runtime.steps import StepMachine
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
-from sandboxes import DockerSandboxDriver
+from sandboxes import DockerSandboxDriver, SandboxError
 from store import EventStore, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,8 @@ class Runtime:
                 network=req.network,
                 limits=req.limits,
                 workspace=workspace,
-                mount_workspace=req.mount_workspace,
+                mount_workspace=req.mount_workspace or req.mount_read_only,
+                mount_read_only=req.mount_read_only,
             ),
             budget=req.budget,
             labels=req.labels,
@@ -262,6 +263,16 @@ class Runtime:
             from sandboxes import ensure_default_image
 
             return await asyncio.to_thread(ensure_default_image)
+        try:  # checked now: a session must not start only to fail at its first tool call
+            present = await self.sandboxes.has_image(image)
+        except SandboxError as exc:
+            raise DaemonError(f"cannot check the image {image!r}: {exc}") from None
+        if not present:
+            raise UsageError(
+                f"image {image!r} is not in the Docker engine",
+                hint="pull or build it first (`docker pull`, `agentctl sandbox build`), "
+                "or leave --image out for the default image",
+            )
         return image
 
     async def post_message(self, sid: str, text: str) -> None:
