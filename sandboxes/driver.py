@@ -2,8 +2,9 @@
 
 Every container is created locked down: no network unless asked, all
 capabilities dropped, no-new-privileges, a non-root user, pids, memory (no
-swap) and CPU limits, an init process that reaps zombies, and no host path
-or Docker socket mounted. A workspace is copied in (a tar streamed to `tar
+swap) and CPU limits, an init process that reaps zombies (running as
+`nobody`, a different uid from the agent's commands), and no host path or
+Docker socket mounted. A workspace is copied in (a tar streamed to `tar
 -x` running as the sandbox user, so the files are the user's) unless the
 user asks for a bind mount.
 
@@ -39,6 +40,11 @@ from sandboxes.spec import WORKSPACE, Checkpoint, GcReport, SandboxSpec
 
 STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root user
+# The container's own processes (init, which reaps zombies, and its sleeping
+# child) run as `nobody`, not as the agent: the agent's commands can then
+# neither signal nor ptrace-stop them (a stopped init reaps nothing, and the
+# zombies would eat the session's pids limit).
+RUNTIME_USER = "65534:65534"
 MAIN_COMMAND = ["sleep", "infinity"]  # with init=True: starts in milliseconds, reaps zombies
 _LIVE_STATES = {"running", "paused", "restarting"}
 
@@ -295,8 +301,8 @@ class DockerSandboxDriver:
                     image,
                     command=MAIN_COMMAND,
                     name=name,
-                    user=user,
-                    labels={**spec.labels, self.label_key: stream},
+                    user=RUNTIME_USER,  # commands run as `user`, by exec
+                    labels={**spec.labels, self.label_key: stream, f"{self.label_key}.user": user},
                     environment=dict(spec.env),
                     working_dir=WORKSPACE,
                     host_config=host_config,
@@ -331,13 +337,16 @@ class DockerSandboxDriver:
 
     def _handle(self, stream: str, info: dict[str, Any]) -> Sandbox:
         config = info.get("Config") or {}
+        labels = config.get("Labels") or {}
+        # the agent's user is a label: the container's own user is RUNTIME_USER
+        user = labels.get(f"{self.label_key}.user") or config.get("User") or FALLBACK_USER
         return Sandbox(
             self.api,
             stream=stream,
             name=str(info["Name"]).lstrip("/"),
             container_id=str(info["Id"]),
             image=str(config.get("Image") or info.get("Image")),
-            user=str(config.get("User") or FALLBACK_USER),
+            user=str(user),
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
         )

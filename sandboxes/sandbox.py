@@ -219,6 +219,8 @@ class Sandbox:
         tag = f"{self.stream.lower()}-{seq}"
         labels = {self._label_key: self.stream, f"{self._label_key}.seq": str(seq)}
         changes = [f'LABEL {key}="{value}"' for key, value in labels.items()]
+        # The container runs as the runtime's user; the image keeps the agent's.
+        changes.append(f"USER {self.user}")
         self._call(
             "checkpoint",
             self._api.commit,
