@@ -65,6 +65,7 @@ class Limits(_Data):
     memory_mb: int = 1024
     cpus: float = 1.0
     pids: int = 256
+    disk_mb: int = 2048  # what the sandbox may write (its container's writable layer)
 
 
 class SandboxConfig(_Data):
@@ -291,6 +292,7 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
     "memory_mb": (64, 65_536),
     "cpus": (0.01, 64),
     "pids": (32, 32_768),
+    "disk_mb": (64, 1_048_576),
 }
 
 

@@ -326,8 +326,10 @@ def tool_result_text(data: dict[str, Any]) -> str:
     if data.get("error"):
         return f"error: {data['error']}"
     parts = [data.get("output", "")]
-    if data.get("truncated"):
+    if data.get("truncated") and data.get("artifact"):
         parts.append(f"\n[output truncated; the whole output is kept as {data.get('artifact')}]")
+    elif data.get("truncated"):
+        parts.append("\n[output truncated]")
     if data.get("timed_out"):
         parts.append("\n[killed: the command timed out]")
     parts.append(f"\n[exit code {data.get('exit_code')}]")

@@ -3,8 +3,13 @@
 Every container is created locked down: no network unless asked, all
 capabilities dropped, no-new-privileges, a non-root user, pids, memory (no
 swap) and CPU limits, an init process that reaps zombies (running as
-`nobody`, a different uid from the agent's commands), and no host path or
-Docker socket mounted. A workspace is copied in (a tar streamed to `tar
+`nobody`, a different uid from the agent's commands), a bound on its disk,
+and no host path or Docker socket mounted.
+
+The disk bound is `--storage-opt size` where the storage driver supports it
+(overlay2 on xfs with pquota); elsewhere (overlay2 on ext4, the common case)
+the sandbox runs a watchdog on its writable layer during and after each
+command (`Sandbox.exec`). A workspace is copied in (a tar streamed to `tar
 -x` running as the sandbox user, so the files are the user's) unless the
 user asks for a bind mount.
 
@@ -70,6 +75,9 @@ class DockerSandboxDriver:
         self.label_key = label_key
         self.name_prefix = name_prefix
         self.checkpoint_repo = checkpoint_repo
+        # Whether the engine's storage driver takes `--storage-opt size` (overlay2 on
+        # xfs with pquota does; on ext4 it does not): learnt at the first create.
+        self.storage_opt: bool | None = None
 
     # -- engine ---------------------------------------------------------------
 
@@ -285,38 +293,17 @@ class DockerSandboxDriver:
             binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:{mode}"]
         memory = spec.memory_mb * 1024 * 1024
         with self._engine(f"create the sandbox of {stream}"):
-            host_config = self.api.create_host_config(
-                network_mode=spec.network,
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                pids_limit=spec.pids,
-                mem_limit=memory,
-                memswap_limit=memory,  # equal: no swap, so a memory bomb ends in the OOM killer
-                nano_cpus=int(spec.cpus * 1e9),
-                init=True,
-                binds=binds,
-            )
+            engine_disk = spec.disk_mb is not None and self.storage_opt is not False
             try:
-                created = self.api.create_container(
-                    image,
-                    command=MAIN_COMMAND,
-                    name=name,
-                    user=RUNTIME_USER,  # commands run as `user`, by exec
-                    labels={**spec.labels, self.label_key: stream, f"{self.label_key}.user": user},
-                    environment=dict(spec.env),
-                    working_dir=WORKSPACE,
-                    host_config=host_config,
-                    detach=True,
-                    tty=False,
-                    stdin_open=False,
-                )
+                created = self._create(stream, name, image, spec, user, binds, memory, engine_disk)
             except docker.errors.APIError as exc:
-                if exc.status_code == 409:
-                    raise SandboxError(
-                        f"a sandbox named {name} already exists for stream {stream}: "
-                        "find() it, or remove_stream() first"
-                    ) from exc
-                raise
+                if not (engine_disk and "storage-opt" in str(exc.explanation or exc)):
+                    raise
+                # This storage driver cannot bound a container's disk: the watchdog will.
+                self.storage_opt = engine_disk = False
+                created = self._create(stream, name, image, spec, user, binds, memory, False)
+            if engine_disk:
+                self.storage_opt = True
         container_id = str(created["Id"])
         try:
             with self._engine(f"start the sandbox of {stream}"):
@@ -333,13 +320,63 @@ class DockerSandboxDriver:
             user=user,
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            disk_watch_bytes=None if engine_disk or spec.disk_mb is None else spec.disk_mb << 20,
         )
+
+    def _create(
+        self,
+        stream: str,
+        name: str,
+        image: str,
+        spec: SandboxSpec,
+        user: str,
+        binds: list[str] | None,
+        memory: int,
+        engine_disk: bool,
+    ) -> Any:
+        host_config = self.api.create_host_config(
+            network_mode=spec.network,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=spec.pids,
+            mem_limit=memory,
+            memswap_limit=memory,  # equal: no swap, so a memory bomb ends in the OOM killer
+            nano_cpus=int(spec.cpus * 1e9),
+            init=True,
+            binds=binds,
+            storage_opt={"size": f"{spec.disk_mb}M"} if engine_disk else None,
+        )
+        labels = {**spec.labels, self.label_key: stream, f"{self.label_key}.user": user}
+        if spec.disk_mb is not None and not engine_disk:
+            labels[f"{self.label_key}.disk_watch_mb"] = str(spec.disk_mb)
+        try:
+            return self.api.create_container(
+                image,
+                command=MAIN_COMMAND,
+                name=name,
+                user=RUNTIME_USER,  # commands run as `user`, by exec
+                labels=labels,
+                environment=dict(spec.env),
+                working_dir=WORKSPACE,
+                host_config=host_config,
+                detach=True,
+                tty=False,
+                stdin_open=False,
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise SandboxError(
+                    f"a sandbox named {name} already exists for stream {stream}: "
+                    "find() it, or remove_stream() first"
+                ) from exc
+            raise
 
     def _handle(self, stream: str, info: dict[str, Any]) -> Sandbox:
         config = info.get("Config") or {}
         labels = config.get("Labels") or {}
         # the agent's user is a label: the container's own user is RUNTIME_USER
         user = labels.get(f"{self.label_key}.user") or config.get("User") or FALLBACK_USER
+        watch = str(labels.get(f"{self.label_key}.disk_watch_mb") or "")
         return Sandbox(
             self.api,
             stream=stream,
@@ -349,6 +386,7 @@ class DockerSandboxDriver:
             user=str(user),
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            disk_watch_bytes=int(watch) << 20 if watch.isdigit() else None,
         )
 
     def _copy_workspace(self, sandbox: Sandbox, folder: Path) -> None:

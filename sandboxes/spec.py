@@ -29,6 +29,7 @@ class SandboxSpec:
     memory_mb: int = 1024
     cpus: float = 1.0
     pids: int = 256
+    disk_mb: int | None = 2048  # the container's writable layer (see DockerSandboxDriver)
     workspace: Path | None = None
     mount_workspace: bool = False
     mount_read_only: bool = False  # the bind mount is read-only: the host folder cannot change
@@ -54,6 +55,7 @@ class ExecResult:
     timed_out: bool
     duration_ms: float
     oom_killed: bool = False
+    disk_exceeded: bool = False  # stopped (or found) over the sandbox's disk limit
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ class Runtime:
         retry_policy: RetryPolicy | None = None,
         output_cap: int = 64_000,
         tool_timeout_s: float = 120.0,
+        artifact_cap: int = 256 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.paths = paths
@@ -83,6 +84,7 @@ class Runtime:
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
         self.tool_timeout_s = tool_timeout_s
+        self.artifact_cap = artifact_cap  # bytes of whole outputs kept per session
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}

@@ -37,6 +37,7 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         memory_mb=config.limits.memory_mb,
         cpus=config.limits.cpus,
         pids=config.limits.pids,
+        disk_mb=config.limits.disk_mb,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
         mount_read_only=config.mount_read_only,

@@ -22,10 +22,12 @@ import asyncio
 import difflib
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentctl import ids
@@ -524,12 +526,13 @@ class StepMachine:
     def _finished(
         self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float
     ) -> ToolFinished:
+        artifact, note = self._keep_artifact(sid, call.call_id, outcome)
         return ToolFinished(
             call_id=call.call_id,
             exit_code=outcome.exit_code,
-            output=outcome.output,
+            output=outcome.output + note,
             truncated=outcome.truncated,
-            artifact=self._keep_artifact(sid, call.call_id, outcome),
+            artifact=artifact,
             duration_ms=outcome.duration_ms or fallback_ms,
             error=_clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
             timed_out=outcome.timed_out,
@@ -594,14 +597,37 @@ class StepMachine:
         async with self.journal.lock(sid):
             return await self.rt.sandboxes.ensure(self.journal.state(sid))
 
-    def _keep_artifact(self, sid: str, call_id: str, outcome: ToolOutcome) -> str | None:
-        if outcome.full_output is None:
-            return None
+    def _keep_artifact(
+        self, sid: str, call_id: str, outcome: ToolOutcome
+    ) -> tuple[str | None, str]:
+        """Move a truncated call's whole output into the session's artifacts: (its name, a note).
+
+        What the host keeps is bounded: per call by the sandbox (`keep_cap`), per
+        session here (`artifact_cap`). Over the cap, or on a full disk, the output
+        is not kept and the note says so; the call's result stands either way.
+        """
+        spill = outcome.full_output
+        if spill is None:
+            return None, ""
         folder = self.rt.paths.artifacts / sid
-        folder.mkdir(parents=True, exist_ok=True)
         name = f"{ids.call_ref(sid, call_id)}.out"  # never the model's id: see ids.call_ref
-        shutil.move(str(outcome.full_output), folder / name)
-        return f"{sid}/{name}"
+        try:
+            size = spill.stat().st_size
+            used = _folder_bytes(folder)
+            if used + size > self.rt.artifact_cap:
+                spill.unlink(missing_ok=True)
+                return None, (
+                    f"\n[the whole output ({size} bytes) was not kept: this session's kept "
+                    f"outputs reached their {self.rt.artifact_cap} byte cap]"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(spill), folder / name)
+        except OSError as exc:  # a full disk: the result goes on without its artifact
+            log.warning("could not keep the output of %s in %s: %s", call_id, sid, exc)
+            spill.unlink(missing_ok=True)
+            (folder / name).unlink(missing_ok=True)
+            return None, f"\n[the whole output was not kept: {exc.strerror or exc}]"
+        return f"{sid}/{name}", ""
 
     async def _diff(
         self, sid: str, state: SessionState, name: str, args: dict[str, Any]
@@ -664,6 +690,13 @@ class StepMachine:
         log.warning("pausing %s: %s", sid, reason)
         await self._set_status(sid, SessionStatus.PAUSED, reason)
         await self.rt.sandboxes.pause(sid)
+
+
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def _key(sid: str, call: ToolCallState, attempt: int) -> str:
