@@ -23,6 +23,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -155,6 +156,9 @@ MAX_ERROR_BYTES = 16_000  # an error result (it may quote a path the model gave)
 MAX_CONTEXT_BYTES = 64_000  # the agent's last message and the diff shown to an approver
 
 
+_UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
 
@@ -163,8 +167,7 @@ def _scrub(value: Any) -> Any:
     """Strings the log can hold: no NUL, no lone surrogate (neither encodes as UTF-8)."""
     if isinstance(value, str):
         if "\0" in value or _has_surrogates(value):
-            value = value.replace("\0", "\ufffd")
-            return value.encode("utf-8", "replace").decode("utf-8")
+            return _UNENCODABLE.sub("\ufffd", value)
         return value
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
