@@ -72,8 +72,6 @@ async def read_body(request: Request, model: type[Body]) -> Body:
         if any(error.get("type") == "json_invalid" for error in errors):
             raise InvalidBody(f"the request body is not valid JSON: {errors[0]['msg']}") from None
         raise InvalidBody(_summarise(model, errors), errors) from None
-    if _has_lone_surrogate(body.model_dump()):  # "\ud800" parses, but is no text: it cannot be kept
-        raise InvalidBody("the request body holds a lone UTF-16 surrogate escape: not valid text")
     return body
 
 
@@ -89,16 +87,6 @@ async def _read_capped(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
 
 
 class PayloadTooLarge(UsageError):

@@ -27,7 +27,7 @@ def raw(paths: Paths, method: str, path: str, body: bytes | None = None) -> http
 
 def error_of(response: httpx.Response) -> dict[str, str]:
     assert response.headers["content-type"] == "application/json", response.text
-    body = response.json()
+    body: dict[str, str] = response.json()
     assert set(body) == {"code", "message", "detail"}
     return body
 
@@ -85,15 +85,15 @@ def test_unknown_routes_and_methods_answer_json(daemon: Client, paths: Paths) ->
 
 
 def test_ids_that_look_like_paths_name_no_session(daemon: Client, paths: Paths, cli: Run) -> None:
-    for args in (
-        ("show", "../../etc/passwd"),
-        ("log", "../../etc/passwd"),
-        ("attach", "../../etc/passwd"),
-        ("approve", "../../etc/passwd"),
-    ):
-        result = cli(*args)
+    commands: list[tuple[str, str]] = [
+        ("show", "session"),
+        ("log", "session"),
+        ("attach", "session"),
+        ("approve", "approval"),
+    ]
+    for command, kind in commands:
+        result = cli(command, "../../etc/passwd")
         assert result.returncode == 1, result
-        kind = "approval" if args[0] == "approve" else "session"
         assert f"error: no {kind} '../../etc/passwd'" in result.stderr, result.stderr
     answer = raw(paths, "GET", "/v1/sessions/..%2F..%2Fetc%2Fpasswd/events")
     assert answer.status_code == 404
