@@ -493,6 +493,9 @@ class SqlQuery(_Request):
     sql: str = Field(min_length=1)
     params: list[Any] = Field(default_factory=list)
     limit: int | None = Field(default=10_000, ge=1, le=1_000_000)  # None: every row (capped)
+    # The daemon's bounds on one query; a client may ask for less, never more.
+    timeout_s: float = Field(default=30.0, gt=0, le=30.0)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=64 * 1024 * 1024)
 
 
 class SqlResult(BaseModel):

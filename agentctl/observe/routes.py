@@ -60,11 +60,9 @@ async def stats(request: Request) -> Response:
     return json_response(report)
 
 
-# What one query may cost the daemon. It runs in the daemon's process, which
-# holds the log and answers every client: bounded in time, rows and bytes.
-SQL_TIMEOUT_S = 30.0
+# One query runs in the daemon's process, which holds the log and answers every
+# client: bounded in time and bytes (SqlQuery's timeout_s, max_bytes) and rows.
 SQL_MAX_ROWS = 1_000_000  # `--limit 0` (every row) still stops here
-SQL_MAX_BYTES = 64 * 1024 * 1024
 
 
 def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
@@ -75,8 +73,8 @@ def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
             body.sql,
             body.params,
             max_rows=max_rows,
-            max_bytes=SQL_MAX_BYTES,
-            timeout_s=SQL_TIMEOUT_S,
+            max_bytes=body.max_bytes,
+            timeout_s=body.timeout_s,
         )
     except StoreClosedError as exc:
         raise DaemonError(str(exc)) from None
