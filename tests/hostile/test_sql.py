@@ -76,7 +76,7 @@ def test_the_settings_stay_locked(keyed: Client) -> None:
 
 
 def test_a_query_that_runs_too_long_is_stopped(keyed: Client) -> None:
-    with pytest.raises(UsageError, match="ran longer than 0.5 s and was stopped"):
+    with pytest.raises(UsageError, match=r"ran longer than 0\.5 s and was stopped"):
         keyed.sql(SqlQuery(sql="SELECT count(*) FROM range(1000000000000)", timeout_s=0.5))
     assert keyed.sql(SqlQuery(sql="SELECT 42")).rows == [[42]]  # and the daemon answers
 
