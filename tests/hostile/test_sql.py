@@ -68,7 +68,7 @@ def test_the_settings_stay_locked(keyed: Client) -> None:
             "('enable_external_access', 'lock_configuration', 'autoload_known_extensions')"
         )
     )
-    assert dict(map(tuple, result.rows)) == {  # type: ignore[arg-type]
+    assert {row[0]: row[1] for row in result.rows} == {
         "enable_external_access": "false",
         "lock_configuration": "true",
         "autoload_known_extensions": "false",
