@@ -75,7 +75,7 @@ def test_a_full_disk_loses_artifacts_not_results(
     try:
         model.send(completion("hello " * 20_000))
         try:
-            sid2, status2 = run_to_end(small_daemon, model)
+            _, status2 = run_to_end(small_daemon, model)
         except AgentctlError as exc:  # refused at create: a clear message, no traceback
             assert "the event log refused an append" in str(exc)
             assert "No space left on device" in str(exc)
@@ -87,5 +87,5 @@ def test_a_full_disk_loses_artifacts_not_results(
         filler.unlink()
     os.sync()
     model.send(completion("after"))
-    sid3, status3 = run_to_end(small_daemon, model)
+    _, status3 = run_to_end(small_daemon, model)
     assert status3 == "completed"  # the same daemon, with space again
