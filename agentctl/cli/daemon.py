@@ -43,8 +43,10 @@ def foreground(
 @app.command()
 @command
 def start(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Start the daemon in the background (no-op when one runs); `daemon --tcp PORT start`
-    adds the TCP listener (needs AGENTCTL_TOKEN)."""
+    """Start the daemon in the background (no-op when one runs).
+
+    `agentctl daemon --tcp PORT start` also listens on 127.0.0.1:PORT (needs AGENTCTL_TOKEN).
+    """
     from agentctl.daemon import lifecycle
 
     tcp = (ctx.obj or {}).get("tcp")
