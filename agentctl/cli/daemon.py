@@ -101,7 +101,10 @@ def status(as_json: JsonOpt = False) -> None:
     if current is None:
         silent = lifecycle.silent_daemon()
         if as_json:
-            print_json({"running": silent is not None, "answering": False, "pid": silent})
+            gone = {"running": False}
+            print_json(
+                gone if silent is None else {"running": True, "answering": False, "pid": silent}
+            )
         elif silent is not None:
             err.print(_silent_message(silent), highlight=False)
         else:
