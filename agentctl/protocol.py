@@ -122,7 +122,6 @@ class ToolCallData(_Data):
     id: str  # the model's id (or ours, when its was unusable): the conversation's only
     name: str
     args: dict[str, Any] | str  # a string when the model's JSON did not parse
-    refusal: str | None = None  # set when the runtime refuses the call as recorded (too large)
 
 
 class UsageData(_Data):
@@ -136,6 +135,8 @@ class ModelResponded(_Data):
     usage: UsageData = Field(default_factory=UsageData)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    # call id -> why the runtime refuses it as recorded (arguments too large for the log)
+    refused: dict[str, str] = Field(default_factory=dict)
 
 
 class ModelFailed(_Data):

@@ -218,6 +218,7 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
     state.cost_usd += float(d.get("cost_usd", 0.0))
     calls = d.get("tool_calls") or []
+    refused = d.get("refused") or {}
     state.transcript.append(
         Turn(
             "assistant",
@@ -229,7 +230,7 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
         state.last_assistant_text = d["text"]
     state.calls = {
         c["id"]: ToolCallState(
-            call_id=c["id"], name=c["name"], args=c["args"], refusal=c.get("refusal")
+            call_id=c["id"], name=c["name"], args=c["args"], refusal=refused.get(c["id"])
         )
         for c in calls
     }

@@ -206,7 +206,9 @@ def _plain_id(call_id: str) -> bool:
     return 0 < len(call_id) <= MAX_CALL_ID_CHARS and call_id.isascii() and call_id.isprintable()
 
 
-def _unique_calls(calls: tuple[ToolCall, ...], step: int) -> list[ToolCallData]:
+def _unique_calls(
+    calls: tuple[ToolCall, ...], step: int
+) -> tuple[list[ToolCallData], dict[str, str]]:
     """The reply's calls as the log records them.
 
     An id that is empty, long, or not plain printable ASCII is replaced by one of
@@ -216,6 +218,7 @@ def _unique_calls(calls: tuple[ToolCall, ...], step: int) -> list[ToolCallData]:
     """
     seen: set[str] = set()
     out = []
+    refused: dict[str, str] = {}
     room = MAX_REPLY_ARGS_BYTES
     for i, call in enumerate(calls[:MAX_CALLS_PER_REPLY]):
         call_id = call.id if _plain_id(call.id) else f"call_{step}_{i}"
@@ -236,10 +239,12 @@ def _unique_calls(calls: tuple[ToolCall, ...], step: int) -> list[ToolCallData]:
         elif _has_nul(call.arguments):
             refusal = "the arguments of this call contain a NUL byte, which no tool accepts"
         room -= min(size, room)
-        out.append(ToolCallData(id=call_id, name=name, args=args, refusal=refusal))
+        out.append(ToolCallData(id=call_id, name=name, args=args))
+        if refusal is not None:
+            refused[call_id] = refusal
     if len(calls) > MAX_CALLS_PER_REPLY:
         log.warning("a reply asked for %d tool calls; kept %d", len(calls), MAX_CALLS_PER_REPLY)
-    return out
+    return out, refused
 
 
 def _usage(response: ModelResponse) -> UsageData:
@@ -399,12 +404,14 @@ class StepMachine:
             await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
             await self.rt.sandboxes.pause(sid)
             return True
+        calls, refused = _unique_calls(response.tool_calls, state.steps)
         data = ModelResponded(
             text=_clean_text(response.text, MAX_REPLY_TEXT_BYTES),
-            tool_calls=_unique_calls(response.tool_calls, state.steps),
+            tool_calls=calls,
             usage=usage,
             cost_usd=response.cost_usd,
             latency_ms=response.latency_ms,
+            refused=refused,
         )
         async with self.journal.lock(sid):
             self.journal.submit(sid, [("model.responded", data)])
