@@ -207,5 +207,5 @@ def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
                 continue
             return  # wait
         except AgentctlError as exc:
-            err.print(str(exc), style="red", markup=False)
+            err.print(clean(str(exc)), style="red", markup=False)
             return

@@ -65,7 +65,7 @@ def replay(
         session,
         data_dir=get_paths().ensure().data,
         image=image,
-        progress=None if as_json else (lambda line: err.print(f"[dim]{line}[/]")),
+        progress=None if as_json else (lambda line: err.print(clean_line(line), style="dim")),
     )
     if as_json:
         print_json(report.to_dict())
