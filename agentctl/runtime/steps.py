@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import logging
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -44,16 +42,21 @@ from agentctl.protocol import (
     ModelResponded,
     SessionStatus,
     SessionStatusChanged,
-    ToolCallData,
     ToolFinished,
     ToolInterrupted,
     ToolProposed,
     ToolStarted,
-    UsageData,
 )
 from agentctl.providers import Message, ToolCall
-from agentctl.providers.base import ModelResponse
 from agentctl.providers.retry import breaker_for, call_with_retries
+from agentctl.runtime.replies import (
+    MAX_CONTEXT_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_REPLY_TEXT_BYTES,
+    checked_usage,
+    clean_text,
+    recorded_calls,
+)
 from agentctl.state import CallPhase, SessionState, ToolCallState
 from agentctl.tools import ToolCallError, ToolContext, ToolOutcome
 
@@ -141,134 +144,6 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
         if wall >= b["max_wall_s"]:
             return BudgetExceeded(limit="wall_s", value=round(wall, 3))
     return None
-
-
-# What one model reply may bring into the log. An event holds at most the
-# store's limit (1 MB of JSON); a reply is cut to fit well inside it, and what
-# is cut is said, to the model and to a person reading the log.
-MAX_REPLY_TEXT_BYTES = 256_000
-MAX_REPLY_ARGS_BYTES = 512_000  # all the calls of one reply together
-MAX_CALL_ID_CHARS = 128
-MAX_CALL_NAME_CHARS = 128
-MAX_CALLS_PER_REPLY = 64
-MAX_TOKENS_PER_REPLY = 1_000_000_000
-MAX_ERROR_BYTES = 16_000  # an error result (it may quote a path the model gave)
-MAX_CONTEXT_BYTES = 64_000  # the agent's last message and the diff shown to an approver
-
-
-_UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-
-
-def _scrub(value: Any) -> Any:
-    """Strings the log can hold: no NUL, no lone surrogate (neither encodes as UTF-8)."""
-    if isinstance(value, str):
-        if "\0" in value or _has_surrogates(value):
-            return _UNENCODABLE.sub("\ufffd", value)
-        return value
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\0" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
-def _clean_text(text: str, limit: int) -> str:
-    """Model text as the log keeps it: scrubbed, and at most `limit` bytes of JSON."""
-    text = _scrub(text)
-    size = _json_size(text)
-    if size <= limit:
-        return text
-    kept = text
-    while _json_size(kept) > limit:  # escapes (control characters) can make JSON 6x the text
-        kept = kept[: max(len(kept) * limit // _json_size(kept) - 1, 0)]
-    return kept + f"\n[cut: {size} bytes, more than the {limit} the log keeps of it]"
-
-
-def _plain_id(call_id: str) -> bool:
-    return 0 < len(call_id) <= MAX_CALL_ID_CHARS and call_id.isascii() and call_id.isprintable()
-
-
-def _unique_calls(
-    calls: tuple[ToolCall, ...], step: int
-) -> tuple[list[ToolCallData], dict[str, str]]:
-    """The reply's calls as the log records them.
-
-    An id that is empty, long, or not plain printable ASCII is replaced by one of
-    ours (the conversation stays consistent: it echoes what the log holds); names
-    are cut; arguments too large for the log are dropped and the call is refused
-    with a reason the model can act on, as is one with a NUL byte in its arguments.
-    """
-    seen: set[str] = set()
-    out = []
-    refused: dict[str, str] = {}
-    room = MAX_REPLY_ARGS_BYTES
-    for i, call in enumerate(calls[:MAX_CALLS_PER_REPLY]):
-        call_id = call.id if _plain_id(call.id) else f"call_{step}_{i}"
-        if call_id in seen:
-            call_id = f"{call_id}_{i}"
-        seen.add(call_id)
-        name = _clean_text(call.name, MAX_CALL_NAME_CHARS)
-        args: dict[str, Any] | str = _scrub(call.arguments)
-        refusal = None
-        size = _json_size(args)
-        if size > room:
-            args = f"(arguments of {size} bytes dropped)"
-            refusal = (
-                f"the arguments of this call were {size} bytes, more than the "
-                f"{MAX_REPLY_ARGS_BYTES} the calls of one reply may carry together: "
-                "split the work into smaller calls (e.g. write a file in parts)"
-            )
-        elif _has_nul(call.arguments):
-            refusal = "the arguments of this call contain a NUL byte, which no tool accepts"
-        room -= min(size, room)
-        out.append(ToolCallData(id=call_id, name=name, args=args))
-        if refusal is not None:
-            refused[call_id] = refusal
-    if len(calls) > MAX_CALLS_PER_REPLY:
-        log.warning("a reply asked for %d tool calls; kept %d", len(calls), MAX_CALLS_PER_REPLY)
-    return out, refused
-
-
-def _usage(response: ModelResponse) -> UsageData:
-    """The reply's token counts, which budgets add up: whole, non-negative, plausible."""
-    counts = {
-        "input_tokens": response.usage.input_tokens,
-        "output_tokens": response.usage.output_tokens,
-    }
-    for name, value in counts.items():
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not 0 <= value <= MAX_TOKENS_PER_REPLY
-        ):
-            raise ProviderError(
-                f"the reply reports an invalid token count ({name}={value!r}): "
-                f"counts must be whole numbers from 0 to {MAX_TOKENS_PER_REPLY}, "
-                "or token budgets mean nothing",
-                retryable=False,
-            )
-    cost = response.cost_usd
-    if not isinstance(cost, int | float) or not 0 <= cost < 1e6:
-        raise ProviderError(f"the reply's cost is invalid ({cost!r} USD)", retryable=False)
-    return UsageData(**counts)
 
 
 class StepMachine:
@@ -399,14 +274,14 @@ class StepMachine:
                 await self.rt.sandboxes.pause(sid)
             return True
         try:
-            usage = _usage(response)
+            usage = checked_usage(response)
         except ProviderError as exc:
             await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
             await self.rt.sandboxes.pause(sid)
             return True
-        calls, refused = _unique_calls(response.tool_calls, state.steps)
+        calls, refused = recorded_calls(response.tool_calls, state.steps)
         data = ModelResponded(
-            text=_clean_text(response.text, MAX_REPLY_TEXT_BYTES),
+            text=clean_text(response.text, MAX_REPLY_TEXT_BYTES),
             tool_calls=calls,
             usage=usage,
             cost_usd=response.cost_usd,
@@ -459,7 +334,7 @@ class StepMachine:
             args=args,
             tier="ask",
             context=ApprovalContext(
-                last_message=_clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
+                last_message=clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
                 diff=await self._diff(sid, state, call.name, args),
                 rule=verdict.rule,
                 reason="policy",
@@ -485,7 +360,7 @@ class StepMachine:
             args=call.run_args or {},
             tier="ask",
             context=ApprovalContext(
-                last_message=_clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
+                last_message=clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
                 rule=call.rule,
                 reason="interrupted: the daemon stopped while this call was running; "
                 "it may or may not have taken effect",
@@ -544,7 +419,7 @@ class StepMachine:
             truncated=outcome.truncated,
             artifact=artifact,
             duration_ms=outcome.duration_ms or fallback_ms,
-            error=_clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
+            error=clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
             timed_out=outcome.timed_out,
         )
 
@@ -669,7 +544,7 @@ class StepMachine:
                 tofile=f"b/{args['path']}",
             )
         )
-        return _clean_text(diff, MAX_CONTEXT_BYTES)
+        return clean_text(diff, MAX_CONTEXT_BYTES)
 
     # -- checkpoints and status ------------------------------------------------------
 
@@ -715,7 +590,7 @@ def _key(sid: str, call: ToolCallState, attempt: int) -> str:
 
 
 def _refusal(call: ToolCallState, text: str) -> ToolFinished:
-    error = _clean_text(text, MAX_ERROR_BYTES)  # errors quote arguments, which can be large
+    error = clean_text(text, MAX_ERROR_BYTES)  # errors quote arguments, which can be large
     return ToolFinished(call_id=call.call_id, exit_code=None, output="", error=error)
 
 

@@ -154,3 +154,28 @@ def test_a_shell_call_without_a_sandbox_is_an_error_result(
     assert status == "completed"
     (finished,) = events(daemon, sid, "tool.finished")
     assert finished.data["error"] == "this session has no sandbox"
+
+
+def test_ids_made_unique_never_collide_with_the_models(
+    daemon: Client, model: HostileModelServer
+) -> None:
+    calls = [(cid, "read_file", json.dumps({"path": "x"})) for cid in ("x", "x", "x_1")]
+    model.send(completion("", calls))
+    sid, status = run_to_end(daemon, model)
+    assert status == "completed"
+    ids = [c["id"] for c in events(daemon, sid, "model.responded")[0].data["tool_calls"]]
+    assert ids == ["x", "x_1", "x_1_2"]
+    assert len(events(daemon, sid, "tool.finished")) == 3  # none folded into another
+
+
+def test_one_oversized_call_does_not_starve_the_others(
+    daemon: Client, model: HostileModelServer
+) -> None:
+    big = json.dumps({"path": "big.txt", "content": "x" * 600_000})
+    small = json.dumps({"path": "x"})
+    model.send(completion("", [("c1", "write_file", big), ("c2", "read_file", small)]))
+    sid, status = run_to_end(daemon, model)
+    assert status == "completed"
+    first, second = (e.data for e in events(daemon, sid, "tool.finished"))
+    assert "more than the 512000" in first["error"]
+    assert second["error"] == "this session has no sandbox"  # it was proposed, not refused
