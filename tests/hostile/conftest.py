@@ -22,6 +22,7 @@ from tests.daemon.conftest import (  # noqa: F401  (fixtures)
     spawn_daemon,
 )
 from tests.daemon.support import wait_status
+from tests.tui.conftest import tui_daemon  # noqa: F401  (fixture)
 
 from .server import HostileModelServer
 
