@@ -58,6 +58,7 @@ class ToolCallState:
     exit_code: int | None = None
     error: str | None = None
     executed: bool = False  # a tool.started preceded the finish: the tool really ran
+    refusal: str | None = None  # refused as recorded (model.responded): never proposed
 
 
 @dataclass
@@ -219,10 +220,12 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     state.model_attempts = 0
     state.steps += 1
     usage = d.get("usage") or {}
-    state.input_tokens += int(usage.get("input_tokens", 0))
-    state.output_tokens += int(usage.get("output_tokens", 0))
+    # never below zero, whatever an old log holds: a negative count would undo a budget
+    state.input_tokens += max(int(usage.get("input_tokens", 0)), 0)
+    state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
     state.cost_usd += float(d.get("cost_usd", 0.0))
     calls = d.get("tool_calls") or []
+    refused = d.get("refused") or {}
     state.transcript.append(
         Turn(
             "assistant",
@@ -233,7 +236,10 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     if d.get("text"):
         state.last_assistant_text = d["text"]
     state.calls = {
-        c["id"]: ToolCallState(call_id=c["id"], name=c["name"], args=c["args"]) for c in calls
+        c["id"]: ToolCallState(
+            call_id=c["id"], name=c["name"], args=c["args"], refusal=refused.get(c["id"])
+        )
+        for c in calls
     }
     state.step_mutated = False
 
@@ -328,8 +334,10 @@ def tool_result_text(data: dict[str, Any]) -> str:
     if data.get("error"):
         return f"error: {data['error']}"
     parts = [data.get("output", "")]
-    if data.get("truncated"):
+    if data.get("truncated") and data.get("artifact"):
         parts.append(f"\n[output truncated; the whole output is kept as {data.get('artifact')}]")
+    elif data.get("truncated"):
+        parts.append("\n[output truncated]")
     if data.get("timed_out"):
         parts.append("\n[killed: the command timed out]")
     parts.append(f"\n[exit code {data.get('exit_code')}]")

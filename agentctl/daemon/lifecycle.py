@@ -142,6 +142,14 @@ def stop(paths: Paths | None = None, timeout: float = STOP_TIMEOUT_S) -> int | N
     return pid
 
 
+def silent_daemon(paths: Paths | None = None) -> int | None:
+    """The pid of a daemon that runs but does not answer (its socket removed, or hung)."""
+    paths = paths or get_paths()
+    if status(paths) is not None:
+        return None
+    return _daemon_pid(paths)
+
+
 # --- helpers ------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from agentctl import __version__, ids
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.protocol import (
@@ -75,6 +75,7 @@ class Runtime:
         retry_policy: RetryPolicy | None = None,
         output_cap: int = 64_000,
         tool_timeout_s: float = 120.0,
+        artifact_cap: int = 256 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.paths = paths
@@ -91,6 +92,7 @@ class Runtime:
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
         self.tool_timeout_s = tool_timeout_s
+        self.artifact_cap = artifact_cap  # bytes of whole outputs kept per session
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -299,7 +301,8 @@ class Runtime:
                 network=req.network,
                 limits=req.limits,
                 workspace=workspace,
-                mount_workspace=req.mount_workspace,
+                mount_workspace=req.mount_workspace or req.mount_read_only,
+                mount_read_only=req.mount_read_only,
             ),
             budget=req.budget,
             labels=req.labels,
@@ -329,6 +332,16 @@ class Runtime:
             from sandboxes import ensure_default_image
 
             return await asyncio.to_thread(ensure_default_image)
+        try:  # checked now: a session must not start only to fail at its first tool call
+            present = await self.sandboxes.has_image(image)
+        except SandboxError as exc:
+            raise DaemonError(f"cannot check the image {image!r}: {exc}") from None
+        if not present:
+            raise UsageError(
+                f"image {image!r} is not in the Docker engine",
+                hint="pull or build it first (`docker pull`, `agentctl sandbox build`), "
+                "or leave --image out for the default image",
+            )
         return image
 
     async def post_message(self, sid: str, text: str) -> None:

@@ -40,8 +40,10 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         memory_mb=config.limits.memory_mb,
         cpus=config.limits.cpus,
         pids=config.limits.pids,
+        disk_mb=config.limits.disk_mb,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
+        mount_read_only=config.mount_read_only,
     )
 
 
@@ -118,6 +120,9 @@ class SandboxHost:
             await asyncio.to_thread(sandbox.unpause)
             self.paused.discard(sid)
         return sandbox
+
+    async def has_image(self, image: str) -> bool:
+        return await asyncio.to_thread(self.engine().has_image, image)
 
     async def create(self, session_id: str, config: SandboxConfig) -> Sandbox:
         """A new container from the session's image, with its workspace copied in."""
