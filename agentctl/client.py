@@ -36,6 +36,7 @@ from agentctl.errors import (
     AgentctlError,
     ConflictError,
     DaemonError,
+    ForbiddenError,
     NotFoundError,
     PolicyError,
     RecordingError,
@@ -209,10 +210,19 @@ class Routes:
 
 _BY_CODE: dict[str, type[AgentctlError]] = {
     cls.code: cls
-    for cls in (UsageError, NotFoundError, ConflictError, DaemonError, PolicyError, RecordingError)
+    for cls in (
+        UsageError,
+        NotFoundError,
+        ConflictError,
+        DaemonError,
+        PolicyError,
+        RecordingError,
+        ForbiddenError,
+    )
 }
 _BY_STATUS: dict[int, type[AgentctlError]] = {
     400: UsageError,
+    403: ForbiddenError,
     404: NotFoundError,
     409: ConflictError,
     422: UsageError,

@@ -20,10 +20,11 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentctl.providers.base import ToolSpec
 from sandboxes import Sandbox, SandboxError
@@ -160,6 +161,37 @@ class ListFilesArgs(_Args):
     depth: int = Field(default=3, ge=1, le=10)
 
 
+WAIT_TOOL = "wait"
+MAX_WAIT_S = 30 * 86400.0
+
+
+class WaitArgs(_Args):
+    seconds: float | None = Field(
+        default=None, gt=0, le=MAX_WAIT_S, description="Sleep this many seconds."
+    )
+    until: datetime | None = Field(
+        default=None, description="Or sleep until this ISO 8601 time (UTC when no zone is given)."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> WaitArgs:
+        if (self.seconds is None) == (self.until is None):
+            raise ValueError("give exactly one of `seconds` and `until`")
+        return self
+
+    def due_at(self, now: datetime) -> datetime:
+        if self.seconds is not None:
+            return now + timedelta(seconds=self.seconds)
+        assert self.until is not None
+        until = self.until if self.until.tzinfo else self.until.replace(tzinfo=UTC)
+        return max(until, now)
+
+
+def _wait_runs_in_the_runtime(ctx: ToolContext, args: WaitArgs) -> ToolOutcome:
+    # The step machine turns a `wait` call into a durable timer (agentctl.triggers.timers).
+    raise ToolCallError("wait is carried out by the runtime, not run as a tool")
+
+
 def _require_sandbox(ctx: ToolContext) -> Sandbox:
     if ctx.sandbox is None:
         raise ToolCallError("this session has no sandbox")
@@ -239,7 +271,7 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     d = _record_dir(ctx.call_key)
     # A command still running (the daemon died, the exec went on) is waited for: its
     # record is about to be written, and running it again would repeat it.
-    wait = f'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
+    wait = 'while [ ! -f "$d/rc" ] && kill -0 "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done'
     probe = ctx.sandbox.exec(
         f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
         timeout_s=max(ctx.timeout_s, 30.0),
@@ -322,6 +354,15 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         ListFilesArgs,
         idempotent=True,
         run=_file_tool(_list),
+    ),
+    Tool(
+        WAIT_TOOL,
+        "Sleep for a number of seconds or until a time, e.g. for a deployment window. "
+        "The session holds nothing while it waits and survives restarts.",
+        WaitArgs,
+        idempotent=True,
+        run=_wait_runs_in_the_runtime,
+        needs_sandbox=False,
     ),
 )
 
