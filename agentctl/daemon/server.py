@@ -42,8 +42,10 @@ from agentctl.runtime import Runtime
 from store import DuckDBEventStore, LockHeldError
 
 from .context import Daemon
+from .peers import PeerAwareH11
 from .routes import ROUTES
 from .stream import BUFFER_CAPACITY
+from .trigger_routes import HookDeliveries
 from .web import EXCEPTION_HANDLERS, BearerAuth
 
 log = logging.getLogger("agentctl.daemon")
@@ -161,7 +163,7 @@ def _uvicorn(app: ASGIApp) -> _Server:
         log_config=None,  # logging is the daemon's (stderr and the rotating log file)
         access_log=False,
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
-        http="h11",
+        http=PeerAwareH11,  # h11, with the peer's credentials in each request's state
     )
     return _Server(config)
 
@@ -237,7 +239,7 @@ async def _serve(
     servers: list[tuple[_Server, socket.socket]] = [(_uvicorn(app), unix_sock)]
     if tcp_sock is not None:
         assert token
-        servers.append((_uvicorn(BearerAuth(app, token)), tcp_sock))
+        servers.append((_uvicorn(HookDeliveries(BearerAuth(app, token), app)), tcp_sock))
 
     loop = asyncio.get_running_loop()
 
