@@ -74,6 +74,7 @@ class ApprovalState:
     on_expiry: str
     decision: str | None = None
     approver: str | None = None
+    claimed: str | None = None  # the name the decider gave, when not the verified user
     reason: str = ""
     decided_args: dict[str, Any] | None = None
     decided_at: datetime | None = None
@@ -84,6 +85,12 @@ class ApprovalState:
     @property
     def pending(self) -> bool:
         return self.decision is None
+
+    @property
+    def decided_by(self) -> str:
+        """Who decided, as a person reads it: `root (as alice)` when a name was claimed."""
+        who = self.approver or "?"
+        return f"{who} (as {self.claimed})" if self.claimed else who
 
 
 @dataclass
@@ -295,6 +302,7 @@ def _approval_decided(state: SessionState, event: EventLike) -> None:
         return
     approval.decision = d["decision"]
     approval.approver = d.get("approver")
+    approval.claimed = d.get("claimed")
     approval.reason = d.get("reason", "")
     approval.decided_args = d.get("args")
     approval.decided_at = event.ts

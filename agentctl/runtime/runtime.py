@@ -435,7 +435,7 @@ class Runtime:
                     f" at {approval.decided_at:%Y-%m-%d %H:%M:%S}Z" if approval.decided_at else ""
                 )
                 raise ConflictError(
-                    f"approval {approval_id} was already {approval.decision} by {approval.approver}{when}"
+                    f"approval {approval_id} was already {approval.decision} by {approval.decided_by}{when}"
                     + (f" ({approval.reason})" if approval.reason else "")
                 )
             if not who.may_decide(approval.approvers):

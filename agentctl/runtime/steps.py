@@ -204,7 +204,7 @@ class StepMachine:
             return await self._resume_call(sid, state, call)
         if kind == "refuse":
             approval = state.approvals[call.approval_id or ""]
-            who = approval.approver or "?"
+            who = approval.decided_by
             why = f": {approval.reason}" if approval.reason else ""
             text = f"the call was {approval.decision} by {who}{why}"
             async with self.journal.lock(sid):

@@ -54,9 +54,9 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
         losses = [o for o in outcomes if isinstance(o, ConflictError)]
         assert len(wins) == 1 and len(losses) == 1, outcomes
         winner = "client0" if outcomes[0] is wins[0] else "client1"
-        assert f"by {winner}" in str(losses[0])  # the loser is told who decided first
+        assert f"(as {winner})" in str(losses[0])  # the loser is told who decided first
         decided = [e for e in daemon.events(created.id) if e.type == "approval.decided"]
-        assert len(decided) == 1 and decided[0].data["approver"] == winner
+        assert len(decided) == 1 and decided[0].data["claimed"] == winner
 
 
 @pytest.mark.docker
