@@ -58,8 +58,10 @@ async def main(count: int) -> dict[str, object]:
         )
     add_s = time.perf_counter() - t0
     wait = (due - datetime.now(UTC)).total_seconds()
-    print(f"added {count} schedules in {add_s:.2f}s; all due at {due:%H:%M:%S}Z, in {wait:.0f}s",
-          file=sys.stderr)
+    print(
+        f"added {count} schedules in {add_s:.2f}s; all due at {due:%H:%M:%S}Z, in {wait:.0f}s",
+        file=sys.stderr,
+    )
     await asyncio.sleep(max(0.0, wait))
 
     def done() -> int:
@@ -79,7 +81,9 @@ async def main(count: int) -> dict[str, object]:
         if not state.created:
             continue
         events = store.read_stream(sid)
-        running = next(e for e in events if e.type == "session.status" and e.data["status"] == "running")
+        running = next(
+            e for e in events if e.type == "session.status" and e.data["status"] == "running"
+        )
         latencies.append((running.ts - due).total_seconds())
         finished.append((events[-1].ts - due).total_seconds())
     await rt.stop()

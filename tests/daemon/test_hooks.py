@@ -39,7 +39,9 @@ def add_hook(daemon: Client, model: str, template: str, max_body: int = 4096) ->
 
 
 def post(http: httpx.Client, body: bytes, **headers: str) -> httpx.Response:
-    return http.post("/v1/hooks/gh", content=body, headers={"content-type": "application/json", **headers})
+    return http.post(
+        "/v1/hooks/gh", content=body, headers={"content-type": "application/json", **headers}
+    )
 
 
 def test_signed_deliveries_start_sessions_and_bad_ones_are_refused(
@@ -49,7 +51,11 @@ def test_signed_deliveries_start_sessions_and_bad_ones_are_refused(
     paths: Paths,
     recording: Callable[[list[Response]], str],
 ) -> None:
-    secret = add_hook(daemon, recording([reply("reviewed")]), "Review PR #{{payload.number}}: {{payload.pull_request.title}}")
+    secret = add_hook(
+        daemon,
+        recording([reply("reviewed")]),
+        "Review PR #{{payload.number}}: {{payload.pull_request.title}}",
+    )
     payload = {
         "number": 42,
         "pull_request": {"title": "Fix {{payload.secret}} $(rm -rf /) `id`\x1b[31m"},
@@ -69,23 +75,35 @@ def test_signed_deliveries_start_sessions_and_bad_ones_are_refused(
     artifact = paths.artifacts / created["trigger"]["payload"]
     assert json.loads(artifact.read_bytes()) == payload  # the payload, whole
 
-    replay = post(http, body, **{"X-Hub-Signature-256": sign(secret, body), "X-GitHub-Delivery": "d-1"})
+    replay = post(
+        http, body, **{"X-Hub-Signature-256": sign(secret, body), "X-GitHub-Delivery": "d-1"}
+    )
     assert replay.status_code == 409 and "seen before" in replay.json()["message"]
-    wrong = post(http, body, **{"X-Hub-Signature-256": sign("not-the-secret", body), "X-GitHub-Delivery": "d-2"})
+    wrong = post(
+        http,
+        body,
+        **{"X-Hub-Signature-256": sign("not-the-secret", body), "X-GitHub-Delivery": "d-2"},
+    )
     assert wrong.status_code == 401 and "does not match" in wrong.json()["message"]
     tampered = body.replace(b"42", b"43")
-    forged = post(http, tampered, **{"X-Hub-Signature-256": sign(secret, body), "X-GitHub-Delivery": "d-3"})
+    forged = post(
+        http, tampered, **{"X-Hub-Signature-256": sign(secret, body), "X-GitHub-Delivery": "d-3"}
+    )
     assert forged.status_code == 401
     unsigned = post(http, body, **{"X-GitHub-Delivery": "d-4"})
     assert unsigned.status_code == 401
     big = json.dumps({"number": 1, "pull_request": {"title": "x" * 5000}}).encode()
-    too_big = post(http, big, **{"X-Hub-Signature-256": sign(secret, big), "X-GitHub-Delivery": "d-5"})
+    too_big = post(
+        http, big, **{"X-Hub-Signature-256": sign(secret, big), "X-GitHub-Delivery": "d-5"}
+    )
     assert too_big.status_code == 413
     not_json = b"[1, 2"
     bad = post(http, not_json, **{"X-Hub-Signature-256": sign(secret, not_json)})
     assert bad.status_code == 400
     lacking = json.dumps({"number": 7}).encode()
-    missing = post(http, lacking, **{"X-Hub-Signature-256": sign(secret, lacking), "X-GitHub-Delivery": "d-6"})
+    missing = post(
+        http, lacking, **{"X-Hub-Signature-256": sign(secret, lacking), "X-GitHub-Delivery": "d-6"}
+    )
     assert missing.status_code == 422 and "payload.pull_request" in missing.json()["message"]
     # A bearer token works too; a replay without a delivery id is caught by the body's hash.
     plain = json.dumps({"number": 8, "pull_request": {"title": "t"}}).encode()
@@ -141,7 +159,9 @@ def test_on_tcp_a_delivery_needs_the_hook_secret_not_the_daemon_token(
         secret = add_hook(client, recording([reply("ok")]), "task {{payload.n}}")
         body = b'{"n": 3}'
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as tcp:
-            signed = tcp.post("/v1/hooks/gh", content=body, headers={"X-Hub-Signature-256": sign(secret, body)})
+            signed = tcp.post(
+                "/v1/hooks/gh", content=body, headers={"X-Hub-Signature-256": sign(secret, body)}
+            )
             assert signed.status_code == 202, signed.text
             assert tcp.post("/v1/hooks/gh", content=b'{"n": 4}').status_code == 401
             assert tcp.get("/v1/hooks").status_code == 401  # everything else needs the daemon token

@@ -51,7 +51,9 @@ def second_user() -> Iterator[str]:
     try:
         pwd.getpwnam(USER)
     except KeyError:
-        subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-G", GROUP, USER], check=True)
+        subprocess.run(
+            ["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-G", GROUP, USER], check=True
+        )
         made_user = True
     yield USER
     if made_user:
@@ -67,23 +69,43 @@ def shared_socket(daemon: Client, paths: Paths, second_user: str) -> Iterator[Pa
     os.chown(folder, 0, gid)
     folder.chmod(0o750)
     link = folder / "agentctl.sock"
-    os.link(paths.socket, link)  # the same socket (inode), reachable from a folder the group may enter
+    os.link(
+        paths.socket, link
+    )  # the same socket (inode), reachable from a folder the group may enter
     os.chown(link, 0, gid)
     link.chmod(0o660)
     yield link
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def decide_as(user: str, socket: Path, approval: str, claimed: str) -> tuple[int, dict[str, object]]:
+def decide_as(
+    user: str, socket: Path, approval: str, claimed: str
+) -> tuple[int, dict[str, object]]:
     body = json.dumps({"decision": "approve", "approver": claimed, "reason": "looks fine"})
     done = subprocess.run(
         [
-            "runuser", "-u", user, "--",
-            "curl", "-sS", "--unix-socket", str(socket), "-X", "POST",
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "curl",
+            "-sS",
+            "--unix-socket",
+            str(socket),
+            "-X",
+            "POST",
             f"http://agentctl/v1/approvals/{approval}",
-            "-H", "content-type: application/json", "-d", body, "-w", "\n%{http_code}",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+            "-w",
+            "\n%{http_code}",
         ],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     text, _, code = done.stdout.rpartition("\n")
     return int(code), json.loads(text)

@@ -70,7 +70,7 @@ async def test_an_escalation_chain_moves_on_across_a_restart_then_expires(
         await settled(rt, sid, SessionStatus.COMPLETED)
         [decided] = events(rt, sid, "approval.decided")
         assert decided.data["decision"] == "expired"
-        refusal = [e for e in events(rt, sid, "tool.finished") if e.data["call_id"] == "c1"][0]
+        refusal = next(e for e in events(rt, sid, "tool.finished") if e.data["call_id"] == "c1")
         assert "expired" in refusal.data["error"]
     finally:
         await host.stop()
@@ -85,7 +85,9 @@ async def test_the_named_approver_decides_and_is_recorded(tmp_path: Path, policy
         sid = await rt.create_session(create("deploy", rec, policy=policy, image="none"))
         await settled(rt, sid, SessionStatus.WAITING)
         [approval] = rt.approvals(sid)
-        stored = await rt.decide(approval.id, Decide(decision="deny", approver="alice", reason="not now"))
+        stored = await rt.decide(
+            approval.id, Decide(decision="deny", approver="alice", reason="not now")
+        )
         assert stored.data["approver"] == "alice" and stored.data["via"] == "in-process"
         await settled(rt, sid, SessionStatus.COMPLETED)
     finally:

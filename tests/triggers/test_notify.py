@@ -35,7 +35,11 @@ def deliveries(rt: Runtime, target: str) -> list[dict[str, object]]:
 async def test_a_failing_notifier_is_retried_with_backoff_and_never_blocks_a_session(
     tmp_path: Path, receiver: FakeModelServer
 ) -> None:
-    failing = [sys.executable, "-c", "import sys; sys.stdin.read(); print('pager down', file=sys.stderr); sys.exit(3)"]
+    failing = [
+        sys.executable,
+        "-c",
+        "import sys; sys.stdin.read(); print('pager down', file=sys.stderr); sys.exit(3)",
+    ]
     write_config(
         "[notify]\n"
         f"command = {json.dumps(failing)}\n"
@@ -74,7 +78,9 @@ async def test_a_failing_notifier_is_retried_with_backoff_and_never_blocks_a_ses
         await host.stop()
 
 
-async def test_alerts_cover_expiry_failure_and_budget(tmp_path: Path, receiver: FakeModelServer) -> None:
+async def test_alerts_cover_expiry_failure_and_budget(
+    tmp_path: Path, receiver: FakeModelServer
+) -> None:
     write_config(f'[notify]\nurl = "{receiver.url}/a"\nretries = 0\n')
     receiver.script(*[Reply.json({}) for _ in range(10)])
     clock = ManualClock()
@@ -91,7 +97,11 @@ async def test_alerts_cover_expiry_failure_and_budget(tmp_path: Path, receiver: 
         empty = write_recording(tmp_path / "e.jsonl", [])
         failed = await rt.create_session(create("fail", empty, image="none"))
         await settled(rt, failed, SessionStatus.FAILED)
-        await until(lambda: {r.body["kind"] for r in receiver.requests} >= {"budget.exceeded", "session.failed"})
+        await until(
+            lambda: (
+                {r.body["kind"] for r in receiver.requests} >= {"budget.exceeded", "session.failed"}
+            )
+        )
     finally:
         await host.stop()
 

@@ -93,7 +93,9 @@ async def test_overlap_skip_queue_allow(tmp_path: Path, clock: ManualClock) -> N
         await host.stop()
 
 
-async def test_firings_missed_while_down_fire_once_on_start(tmp_path: Path, clock: ManualClock) -> None:
+async def test_firings_missed_while_down_fire_once_on_start(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     rec = write_recording(tmp_path / "r.jsonl", [final()])
     host = Host(clock)
     rt = await host.start()

@@ -20,7 +20,9 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-async def test_run_at_creates_now_and_starts_at_its_time(tmp_path: Path, clock: ManualClock) -> None:
+async def test_run_at_creates_now_and_starts_at_its_time(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     host = Host(clock)
     rt = await host.start()
     try:
@@ -71,7 +73,8 @@ async def test_wait_tool_sleeps_holding_nothing_and_resumes_after_a_restart(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     rec = write_recording(
-        tmp_path / "r.jsonl", [call("wait", {"seconds": 600}, call_id="w1"), final("after the wait")]
+        tmp_path / "r.jsonl",
+        [call("wait", {"seconds": 600}, call_id="w1"), final("after the wait")],
     )
     host = Host(clock)
     rt = await host.start()
@@ -100,7 +103,9 @@ async def test_a_cancel_wins_over_a_timer(tmp_path: Path, clock: ManualClock) ->
     rt = await host.start()
     try:
         rec = write_recording(tmp_path / "r.jsonl", [final()])
-        sid = await rt.create_session(create("later", rec, start_at=clock.now() + timedelta(minutes=1)))
+        sid = await rt.create_session(
+            create("later", rec, start_at=clock.now() + timedelta(minutes=1))
+        )
         await rt.cancel(sid)
         await clock.advance(120)
         assert status(rt, sid) is SessionStatus.CANCELLED
