@@ -566,7 +566,10 @@ class Runtime:
     # -- queries (projections of the log) ------------------------------------------------
 
     def session(self, sid: str) -> SessionSummary:
-        return summarize(self.journal.durable_state(sid))
+        state = self.journal.durable_state(sid)
+        if not state.created:  # a schedule's, a hook's or the alerts' stream
+            raise NotFoundError(f"no session {sid!r}", hint="see `agentctl ls`")
+        return summarize(state)
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
         out = [summarize(s) for s in self.journal.durable.values() if s.created]
