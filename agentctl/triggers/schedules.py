@@ -158,10 +158,14 @@ class Scheduler:
                 self._owner[sid] = schedule.name
         self.rt.journal.listeners.append(self._on_event)
         for schedule in list(self.schedules.values()):
-            await self._catch_up(schedule)
-            self._arm(schedule)
-            if schedule.queued and not self._live(schedule):
-                self.rt.background(self._dequeue(schedule.name), f"schedule:{schedule.name}:queue")
+            # In the background: a daemon with many schedules to catch up answers meanwhile.
+            self.rt.background(self._resume(schedule), f"schedule:{schedule.name}:start")
+
+    async def _resume(self, schedule: Schedule) -> None:
+        await self._catch_up(schedule)
+        self._arm(schedule)
+        if schedule.queued and not self._live(schedule):
+            await self._dequeue(schedule.name)
 
     def stop(self) -> None:
         for handle in self._handles.values():
@@ -191,8 +195,9 @@ class Scheduler:
             old.cancel()
         if schedule.paused or schedule.removed or self.rt.stopping:
             return
-        after = max(self.rt.clock.now(), schedule.last_due or schedule.added_at)
-        due = next_due(schedule.cron, schedule.tz, after)
+        # From the last firing, not from now: a firing due while the one before was
+        # still being made fires at once (late) instead of being lost.
+        due = next_due(schedule.cron, schedule.tz, schedule.last_due or schedule.added_at)
         name = schedule.name
         self._handles[name] = self.rt.clock.call_at(
             due, lambda: self.rt.background(self._fire_and_rearm(name, due), f"schedule:{name}")
