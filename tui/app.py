@@ -52,7 +52,9 @@ from tui.widgets.timeline import Timeline
 DEBOUNCE_S = 0.15
 # Events that change the approval queue: a new request, a decision, an interrupted call.
 DECISIVE_ACTIONS = frozenset({"approve", "deny", "edit", "fork", "cancel_session"})
-QUEUE_EVENTS = frozenset({"approval.requested", "approval.decided", "session.status"})
+QUEUE_EVENTS = frozenset(
+    {"approval.requested", "approval.decided", "approval.escalated", "session.status"}
+)
 TRIGGER_EVENTS = frozenset({"schedule", "hook", "alert"})  # streams that are not sessions
 
 
