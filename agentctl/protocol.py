@@ -280,7 +280,7 @@ class ScheduleChanged(_Data):  # schedule.paused / schedule.resumed / schedule.r
 class ScheduleFired(_Data):
     due_at: datetime
     late_s: float = 0.0
-    outcome: Literal["started", "skipped", "queued"]
+    outcome: Literal["started", "skipped", "queued", "failed"]
     session: str | None = None
     manual: bool = False  # `schedule run-now`
     from_queue: bool = False  # a queued firing started when the one before it ended

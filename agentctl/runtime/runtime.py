@@ -325,7 +325,10 @@ class Runtime:
         )  # fails early on a bad model
         first = self.timers.start_items(req.start_at)  # running, or waiting for --at
         await self.journal.append(sid, [("session.created", created), *first])
-        self._spawn(sid) if self.journal.state(sid).timer_hold is None else self.timers.arm(sid)
+        if self.journal.state(sid).timer_hold is None:
+            self._spawn(sid)
+        else:
+            self.timers.arm(sid)
         return sid
 
     async def _resolve_image(self, image: str | None) -> str | None:

@@ -245,7 +245,7 @@ class Hooks:
                     409,
                     f"delivery {delivery[:80]!r} was seen before (session {hook.deliveries[delivery]})",
                 )
-            key = hashlib.sha256(delivery.encode()).hexdigest()[:40]
+            key = hashlib.sha256(delivery.encode()).hexdigest()[:30]  # hook:NAME:KEY ≤ 100 chars
             artifact = f"{PAYLOADS}/{name}/{key}.json"
             target = self.rt.paths.artifacts / artifact
             await asyncio.to_thread(_write_payload, target, body)

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from agentctl.errors import ConflictError, NotFoundError, UsageError
+from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageError
 from agentctl.protocol import (
     AddSchedule,
     CreateSession,
@@ -244,12 +244,18 @@ class Scheduler:
                 fired.reason = f"after {live[-1]}"
             else:
                 key = f"sch:{name}:{due:%Y%m%dT%H%M%S}" + (f":m{schedule.fired}" if manual else "")
-                fired.session = await self._start(schedule, due, key)
-                fired.reason = f"fired{late_note(late_s)}" + (
-                    f"; stands for {missed} earlier firings missed while the daemon was down"
-                    if missed
-                    else ""
-                )
+                try:
+                    fired.session = await self._start(schedule, due, key)
+                except AgentctlError as exc:  # e.g. its policy file is gone: say so, fire next time
+                    fired.outcome = "failed"
+                    fired.reason = f"could not start a session: {exc}"
+                    log.warning("schedule %s: %s", name, fired.reason)
+                else:
+                    fired.reason = f"fired{late_note(late_s)}" + (
+                        f"; stands for {missed} earlier firings missed while the daemon was down"
+                        if missed
+                        else ""
+                    )
             await self._record(schedule, [("schedule.fired", fired)])
             if late_s > 1 and not manual:
                 log.info("schedule %s fired %s%s", name, fired.outcome, late_note(late_s))

@@ -60,7 +60,8 @@ async def test_an_escalation_chain_moves_on_across_a_restart_then_expires(
         assert step1.data["step"] == 1 and step1.data["approvers"] == ["bob"]
         # Down for 25 minutes: past bob's 20-minute deadline, so it escalates at once on start.
         rt = await host.restart(after=timedelta(minutes=25))
-        await until(lambda: len(events(rt, sid, "approval.escalated")) == 2)
+        await until(lambda: rt.approvals(sid)[0].escalation_step == 2)  # committed and folded
+        assert len(events(rt, sid, "approval.escalated")) == 2
         [approval] = rt.approvals(sid)
         assert approval.approvers == ["carol"] and approval.escalation_step == 2
         assert approval.expires_at == clock.now() + timedelta(hours=1)

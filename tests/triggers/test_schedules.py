@@ -88,7 +88,7 @@ async def test_overlap_skip_queue_allow(tmp_path: Path, clock: ManualClock) -> N
         assert len(sessions_of(rt, "queue")) == 2
         last = fired(rt, "queue")[-1]
         assert last["from_queue"] is True and last["outcome"] == "started"
-        assert rt.triggers.schedules.views()[1].queued == 0
+        await until(lambda: rt.triggers.schedules.views()[1].queued == 0)
     finally:
         await host.stop()
 
@@ -168,3 +168,28 @@ def test_time_zones_follow_the_wall_clock_across_dst() -> None:
     winter = next_due("0 9 * * *", "Europe/Paris", datetime(2026, 3, 1, tzinfo=UTC))
     summer = next_due("0 9 * * *", "Europe/Paris", datetime(2026, 4, 1, tzinfo=UTC))
     assert (winter.hour, summer.hour) == (8, 7)
+
+
+async def test_a_firing_that_cannot_start_is_recorded_and_the_next_one_still_fires(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    policy = tmp_path / "policy.toml"
+    policy.write_text('default = "allow"\n')
+    host = Host(clock)
+    rt = await host.start()
+    try:
+        await add(rt, "tick", rec, policy=str(policy))
+        policy.unlink()  # the run it was added with can no longer start
+        await clock.advance(timedelta(minutes=5))
+        await until(lambda: len(fired(rt, "tick")) == 1)
+        [failed] = fired(rt, "tick")
+        assert failed["outcome"] == "failed" and "could not start a session" in str(
+            failed["reason"]
+        )
+        policy.write_text('default = "allow"\n')
+        await clock.advance(timedelta(minutes=5))
+        await until(lambda: len(fired(rt, "tick")) == 2)  # once per due time, not a hot loop
+        assert fired(rt, "tick")[1]["outcome"] == "started"
+    finally:
+        await host.stop()
