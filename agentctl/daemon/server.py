@@ -39,6 +39,7 @@ from agentctl.errors import DaemonError, DaemonRunningError, UsageError
 from agentctl.observe.otel import start_export
 from agentctl.paths import Paths
 from agentctl.runtime import Runtime
+from agentctl.triggers.clock import clock_from_env
 from store import DuckDBEventStore, LockHeldError
 
 from .context import Daemon
@@ -210,7 +211,7 @@ async def serve(
         unix_sock = bind_unix(paths.socket)
         socket_inode = paths.socket.stat().st_ino
         tcp_sock = bind_tcp(tcp_port) if tcp_port is not None else None
-        runtime = Runtime(store, paths=paths, crash=crash)
+        runtime = Runtime(store, paths=paths, crash=crash, clock=clock_from_env())
         tcp = f"127.0.0.1:{tcp_sock.getsockname()[1]}" if tcp_sock is not None else None
         daemon = Daemon(
             paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity

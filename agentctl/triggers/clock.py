@@ -69,6 +69,26 @@ class SystemClock:
         return _SystemHandle(self, when, callback)
 
 
+class SkewedClock(SystemClock):
+    """The system clock moved by a fixed offset: a daemon test "starts an hour later"."""
+
+    def __init__(self, offset_s: float) -> None:
+        self.offset = timedelta(seconds=offset_s)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+SKEW_ENV = "AGENTCTL_CLOCK_SKEW_S"  # tests only: the daemon's clock runs this far ahead
+
+
+def clock_from_env() -> Clock:
+    import os
+
+    raw = os.environ.get(SKEW_ENV)
+    return SkewedClock(float(raw)) if raw else SystemClock()
+
+
 class _ManualHandle:
     def __init__(self) -> None:
         self.cancelled = False
@@ -148,4 +168,13 @@ def parse_when(text: str, now: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-__all__ = ["Clock", "Handle", "ManualClock", "SystemClock", "parse_when", "sleep"]
+__all__ = [
+    "Clock",
+    "Handle",
+    "ManualClock",
+    "SkewedClock",
+    "SystemClock",
+    "clock_from_env",
+    "parse_when",
+    "sleep",
+]
