@@ -136,9 +136,8 @@ class Runtime:
             timer.cancel()
         self.timers.cancel_all()
         await self.triggers.stop()
-        for job in list(
-            self._background
-        ):  # timer firings, alert retries: the log says what is left
+        # Timer firings, alert retries: the log says what is left of them.
+        for job in list(self._background):
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         tasks = [t for t in self._tasks.values() if not t.done()]
