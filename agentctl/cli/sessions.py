@@ -29,7 +29,9 @@ NoWaitOpt = Annotated[
 AsOpt = Annotated[
     str | None,
     typer.Option(
-        "--as", metavar="NAME", help="Approver name for inline decisions (default: OS user)."
+        "--as",
+        metavar="NAME",
+        help="A name for inline decisions, recorded beside your verified OS user.",
     ),
 ]
 
