@@ -36,6 +36,7 @@ from agentctl.errors import (
     AgentctlError,
     ConflictError,
     DaemonError,
+    ForbiddenError,
     NotFoundError,
     PolicyError,
     RecordingError,
@@ -43,6 +44,8 @@ from agentctl.errors import (
 )
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import (
+    AddHook,
+    AddSchedule,
     ApprovalView,
     CancelSession,
     CreateSession,
@@ -56,13 +59,16 @@ from agentctl.protocol import (
     GcRequest,
     GcResult,
     Health,
+    HookView,
     PostMessage,
     ResumeSession,
+    ScheduleView,
     SessionSummary,
     SessionTrace,
     SqlQuery,
     SqlResult,
     StatsReport,
+    TriggerStarted,
 )
 
 T = TypeVar("T")
@@ -207,15 +213,58 @@ class Routes:
     def gc(req: GcRequest) -> Call[GcResult]:
         return Call("POST", "/v1/gc", _model(GcResult), body=req)
 
+    # triggers: schedules and webhooks
+
+    @staticmethod
+    def add_schedule(req: AddSchedule) -> Call[ScheduleView]:
+        return Call("POST", "/v1/schedules", _model(ScheduleView), body=req)
+
+    @staticmethod
+    def schedules() -> Call[list[ScheduleView]]:
+        return Call("GET", "/v1/schedules", TypeAdapter(list[ScheduleView]).validate_json)
+
+    @staticmethod
+    def schedule_action(name: str, action: str) -> Call[ScheduleView]:
+        return Call("POST", f"/v1/schedules/{_seg(name)}/{action}", _model(ScheduleView))
+
+    @staticmethod
+    def remove_schedule(name: str) -> Call[None]:
+        return Call("DELETE", f"/v1/schedules/{_seg(name)}", _nothing)
+
+    @staticmethod
+    def run_schedule(name: str) -> Call[TriggerStarted]:
+        return Call("POST", f"/v1/schedules/{_seg(name)}/run", _model(TriggerStarted))
+
+    @staticmethod
+    def add_hook(req: AddHook) -> Call[HookView]:
+        return Call("POST", "/v1/hooks", _model(HookView), body=req)
+
+    @staticmethod
+    def hooks() -> Call[list[HookView]]:
+        return Call("GET", "/v1/hooks", TypeAdapter(list[HookView]).validate_json)
+
+    @staticmethod
+    def remove_hook(name: str) -> Call[None]:
+        return Call("DELETE", f"/v1/hooks/{_seg(name)}", _nothing)
+
 
 # --- errors -------------------------------------------------------------------------
 
 _BY_CODE: dict[str, type[AgentctlError]] = {
     cls.code: cls
-    for cls in (UsageError, NotFoundError, ConflictError, DaemonError, PolicyError, RecordingError)
+    for cls in (
+        UsageError,
+        NotFoundError,
+        ConflictError,
+        DaemonError,
+        PolicyError,
+        RecordingError,
+        ForbiddenError,
+    )
 }
 _BY_STATUS: dict[int, type[AgentctlError]] = {
     400: UsageError,
+    403: ForbiddenError,
     404: NotFoundError,
     409: ConflictError,
     422: UsageError,
@@ -433,6 +482,30 @@ class Client:
 
     def export(self, req: ExportRequest) -> ExportResult:
         return self._call(Routes.export(req))
+
+    def add_schedule(self, req: AddSchedule) -> ScheduleView:
+        return self._call(Routes.add_schedule(req))
+
+    def schedules(self) -> list[ScheduleView]:
+        return self._call(Routes.schedules())
+
+    def schedule_action(self, name: str, action: str) -> ScheduleView:
+        return self._call(Routes.schedule_action(name, action))
+
+    def remove_schedule(self, name: str) -> None:
+        self._call(Routes.remove_schedule(name))
+
+    def run_schedule(self, name: str) -> TriggerStarted:
+        return self._call(Routes.run_schedule(name))
+
+    def add_hook(self, req: AddHook) -> HookView:
+        return self._call(Routes.add_hook(req))
+
+    def hooks(self) -> list[HookView]:
+        return self._call(Routes.hooks())
+
+    def remove_hook(self, name: str) -> None:
+        self._call(Routes.remove_hook(name))
 
     def gc(self, req: GcRequest) -> GcResult:
         return self._call(Routes.gc(req))

@@ -53,6 +53,13 @@ class ConflictError(AgentctlError):
     http_status = 409
 
 
+class ForbiddenError(AgentctlError):
+    """The caller is not among those who may do this (an approval's approvers)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class DaemonError(AgentctlError):
     code = "daemon_error"
     http_status = 503

@@ -81,6 +81,7 @@ class Tier(StrEnum):
     ALLOW = "allow"
     ASK = "ask"
     DENY = "deny"
+    HALT = "halt"  # stop the session at once and alert a person
 
 
 class OnExpiry(StrEnum):
@@ -160,6 +161,30 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 # --- rules -----------------------------------------------------------------------------
 
+_APPROVER = re.compile(r"(?:group:)?[A-Za-z0-9_][A-Za-z0-9_.@$-]*")
+
+
+def _approvers(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise _RuleProblem(
+            f'{key!r} must be a non-empty list of names, like ["alice", "group:oncall"]', key=key
+        )
+    for name in value:
+        if not isinstance(name, str) or not _APPROVER.fullmatch(name):
+            raise _RuleProblem(f"{key!r}: {name!r} is not a user name or group:NAME", key=key)
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One step of an escalation chain: who may decide next, and for how long."""
+
+    approvers: tuple[str, ...]
+    timeout_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"approvers": list(self.approvers), "timeout_s": self.timeout_s}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Rule:
@@ -173,6 +198,8 @@ class Rule:
     on_expiry: OnExpiry = OnExpiry.DENY
     name: str = ""
     line: int | None = None
+    approvers: tuple[str, ...] = ()  # ask only: who may decide (empty: anyone)
+    escalate: tuple[Escalation, ...] = ()  # ask only, needs a timeout: the chain after it
 
     _tool_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _command_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
@@ -220,6 +247,22 @@ class Rule:
                 raise _RuleProblem(
                     "'on_expiry' needs a 'timeout' (when else would it expire?)", key="on_expiry"
                 )
+        if self.approvers:
+            if tier is not Tier.ASK:
+                raise _RuleProblem(
+                    f"'approvers' applies only to ask rules (this one is {tier})", key="approvers"
+                )
+            set_("approvers", _approvers(list(self.approvers), "approvers"))
+        if self.escalate:
+            if tier is not Tier.ASK:
+                raise _RuleProblem(
+                    f"'escalate' applies only to ask rules (this one is {tier})", key="escalate"
+                )
+            if self.timeout_s is None:
+                raise _RuleProblem(
+                    "'escalate' needs a 'timeout': the first deadline, after which it escalates",
+                    key="escalate",
+                )
 
     def matches(self, tool: str, args: Mapping[str, Any]) -> bool:
         if not self._tool_re.match(tool):
@@ -242,8 +285,14 @@ class Rule:
         if self.path is not None:
             parts.append(f"path ~ {self.path}")
         outcome = str(self.tier)
+        if self.approvers:
+            outcome += f" by {', '.join(self.approvers)}"
         if self.timeout_s is not None:
-            outcome += f" within {format_duration(self.timeout_s)}, then {self.on_expiry}"
+            then = "".join(
+                f", then {', '.join(e.approvers)} within {format_duration(e.timeout_s)}"
+                for e in self.escalate
+            )
+            outcome += f" within {format_duration(self.timeout_s)}{then}, then {self.on_expiry}"
         return f"{' '.join(parts)} → {outcome}"
 
     @property
@@ -263,6 +312,8 @@ class Rule:
             "on_expiry": str(self.on_expiry),
             "name": self.name,
             "line": self.line,
+            "approvers": list(self.approvers),
+            "escalate": [step.to_dict() for step in self.escalate],
         }
 
     @classmethod
@@ -279,6 +330,11 @@ class Rule:
         if "tier" not in data:
             raise PolicyError("stored rule has no 'tier'")
         timeout = data.get("timeout_s")
+        escalate = []
+        for step in data.get("escalate") or []:
+            _check_keys(step, ("approvers", "timeout_s"), "escalation step")
+            _check_number(step, "timeout_s")
+            escalate.append(Escalation(tuple(step["approvers"]), float(step["timeout_s"])))
         return cls(
             tool=data.get("tool", "*"),
             command=data.get("command"),
@@ -288,10 +344,23 @@ class Rule:
             on_expiry=data.get("on_expiry", OnExpiry.DENY),
             name=data.get("name", ""),
             line=line,
+            approvers=tuple(data.get("approvers") or ()),
+            escalate=tuple(escalate),
         )
 
 
-_RULE_FIELDS = ("tool", "command", "path", "tier", "timeout_s", "on_expiry", "name", "line")
+_RULE_FIELDS = (
+    "tool",
+    "command",
+    "path",
+    "tier",
+    "timeout_s",
+    "on_expiry",
+    "name",
+    "line",
+    "approvers",
+    "escalate",
+)
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -332,6 +401,8 @@ class Verdict:
     rule: str  # the label of the rule that matched, or "default: <tier>"
     timeout_s: float | None  # ask only: how long a person has to decide
     on_expiry: OnExpiry
+    approvers: tuple[str, ...] = ()  # ask only: who may decide (empty: anyone)
+    escalate: tuple[Escalation, ...] = ()  # ask only: the chain after the first deadline
 
 
 @dataclass(frozen=True)
@@ -355,6 +426,8 @@ class Policy:
                     rule=rule.label,
                     timeout_s=rule.timeout_s if asks else None,
                     on_expiry=rule.on_expiry if asks else OnExpiry.DENY,
+                    approvers=rule.approvers if asks else (),
+                    escalate=rule.escalate if asks else (),
                 )
         return Verdict(
             tier=self.default_tier,
@@ -391,7 +464,17 @@ class Policy:
 # --- the file format -------------------------------------------------------------------
 
 _TOP_KEYS = ("default", "network", "extends", "rule")
-_RULE_KEYS = ("tool", "command", "path", "tier", "timeout", "on_expiry", "name")
+_RULE_KEYS = (
+    "tool",
+    "command",
+    "path",
+    "tier",
+    "timeout",
+    "on_expiry",
+    "name",
+    "approvers",
+    "escalate",
+)
 _TYPE_NAMES = {str: "a string", bool: "true or false"}
 
 
@@ -572,7 +655,7 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
     tier = table["tier"]
     if tier not in set(Tier):
         fail(f"unknown tier {tier!r} ({_choices(Tier)})", "tier")
-    for key in ("timeout", "on_expiry"):
+    for key in ("timeout", "on_expiry", "approvers", "escalate"):
         if key in table and tier != Tier.ASK:
             fail(f"{key!r} applies only to ask rules (this one is {tier})", key)
 
@@ -596,6 +679,37 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
     if on_expiry not in set(OnExpiry):
         fail(f"unknown on_expiry {on_expiry!r} ({_choices(OnExpiry)})", "on_expiry")
 
+    escalate: list[Escalation] = []
+    raw_chain = table.get("escalate", [])
+    if not isinstance(raw_chain, list) or not all(isinstance(step, dict) for step in raw_chain):
+        fail(
+            "'escalate' must be a list of tables like { approvers = [...], timeout = \"30m\" }",
+            "escalate",
+        )
+    for number, step in enumerate(raw_chain, start=1):
+        unknown = sorted(set(step) - {"approvers", "timeout"})
+        if unknown or "approvers" not in step or "timeout" not in step:
+            fail(f"escalation step {number} needs exactly 'approvers' and 'timeout'", "escalate")
+        try:
+            step_approvers = _approvers(step["approvers"], "escalate")
+            step_timeout = (
+                parse_duration(step["timeout"])
+                if isinstance(step["timeout"], str)
+                else float(step["timeout"])
+            )
+        except (ValueError, TypeError) as exc:
+            fail(f"escalation step {number}: {exc}", "escalate")
+        except _RuleProblem as exc:
+            fail(f"escalation step {number}: {exc.message}", "escalate")
+        if not math.isfinite(step_timeout) or step_timeout <= 0:
+            fail(f"escalation step {number}: timeout must be a positive duration", "escalate")
+        escalate.append(Escalation(step_approvers, step_timeout))
+
+    if "approvers" in table:
+        try:
+            _approvers(table["approvers"], "approvers")
+        except _RuleProblem as exc:
+            fail(exc.message, "approvers")
     try:
         rule = Rule(
             tool=table.get("tool", "*"),
@@ -606,6 +720,8 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
             on_expiry=OnExpiry(on_expiry),
             name=table.get("name", ""),
             line=header,
+            approvers=tuple(table.get("approvers") or ()),
+            escalate=tuple(escalate),
         )
     except _RuleProblem as exc:
         fail(exc.message, exc.key)
@@ -661,6 +777,7 @@ def _load_file(path: Path) -> Policy:
 
 __all__ = [
     "PRESETS",
+    "Escalation",
     "OnExpiry",
     "Policy",
     "Rule",

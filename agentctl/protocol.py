@@ -102,6 +102,7 @@ class SessionCreated(_Data):
     parent: ParentRef | None = None
     model_since_step: int = 0  # a fork with a new model: its first response is this step's
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
+    trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     version: str
 
 
@@ -113,6 +114,7 @@ class SessionStatusChanged(_Data):
     # names it: the daemon retries such a pause when it next starts.
     fault: Literal["sandbox", "internal"] | None = None
     auto_resume: int | None = None  # set on a retry of a fault pause: its attempt number
+    timer: str | None = None  # waiting for this timer (`timer.set`), not for a person
 
 
 class UserMessage(_Data):
@@ -155,7 +157,7 @@ class ToolProposed(_Data):
     call_id: str
     name: str
     args: dict[str, Any] | str
-    tier: Literal["allow", "ask", "deny"]
+    tier: Literal["allow", "ask", "deny", "halt"]
     rule: str
 
 
@@ -164,6 +166,11 @@ class ApprovalContext(_Data):
     diff: str | None = None
     rule: str = ""
     reason: str = ""  # why a person is asked: the policy, or an interrupted call
+
+
+class EscalationStep(_Data):
+    approvers: list[str]
+    timeout_s: float
 
 
 class ApprovalRequested(_Data):
@@ -175,6 +182,8 @@ class ApprovalRequested(_Data):
     context: ApprovalContext = Field(default_factory=ApprovalContext)
     expires_at: datetime | None = None
     on_expiry: Literal["deny", "pause"] = "deny"
+    approvers: list[str] = Field(default_factory=list)  # who may decide (empty: anyone)
+    escalation: list[EscalationStep] = Field(default_factory=list)  # after expires_at, in order
 
 
 class Decision(StrEnum):
@@ -189,6 +198,11 @@ class ApprovalDecided(_Data):
     approver: str
     reason: str = ""
     args: dict[str, Any] | None = None
+    # Who decided, as the daemon verified it (the socket's peer credentials), and the
+    # name the client claimed (`--as`) when it differs; `via` how the request came.
+    verified_user: str | None = None
+    claimed: str | None = None
+    via: Literal["socket", "tcp", "in-process"] | None = None
 
 
 class ToolStarted(_Data):
@@ -229,6 +243,95 @@ class BudgetExceeded(_Data):
     value: float
 
 
+class ApprovalEscalated(_Data):
+    approval_id: str
+    step: int  # 1 for the first escalation
+    approvers: list[str]
+    expires_at: datetime
+    reason: str = ""
+
+
+class TimerSet(_Data):
+    timer_id: str
+    due_at: datetime
+    purpose: Literal["start", "wait"]
+    call_id: str | None = None  # the `wait` tool call it ends
+
+
+class TimerFired(_Data):
+    timer_id: str
+    due_at: datetime
+    late_s: float  # how long after due_at it fired (a daemon that was down fires late)
+
+
+class SessionHalted(_Data):
+    call_id: str
+    rule: str
+
+
+# Triggers: each schedule and each webhook is a stream of its own
+# (`schedule:NAME`, `hook:NAME`); alert deliveries go to the `alerts` stream.
+
+Overlap = Literal["skip", "queue", "allow"]
+
+
+class ScheduleAdded(_Data):
+    name: str
+    cron: str
+    tz: str = "UTC"
+    overlap: Overlap = "skip"
+    run: dict[str, Any]  # the CreateSession of each firing (its task, model, policy...)
+    added_by: str = ""
+    added_at: datetime  # by the runtime's clock: firings are due after it
+
+
+class ScheduleChanged(_Data):  # schedule.paused / schedule.resumed / schedule.removed
+    by: str = ""
+
+
+class ScheduleFired(_Data):
+    due_at: datetime
+    late_s: float = 0.0
+    outcome: Literal["started", "skipped", "queued", "failed"]
+    session: str | None = None
+    manual: bool = False  # `schedule run-now`
+    from_queue: bool = False  # a queued firing started when the one before it ended
+    missed: int = 0  # earlier firings that fell due while the daemon was down (fired once)
+    reason: str = ""
+
+
+class HookAdded(_Data):
+    name: str
+    task_template: str
+    run: dict[str, Any]
+    secret_sha256: str  # the secret itself is a file (0600) beside the log, never in it
+    max_body: int
+    added_by: str = ""
+
+
+class HookRemoved(_Data):
+    by: str = ""
+
+
+class HookDelivered(_Data):
+    delivery: str
+    session: str
+    payload: str  # the artifact holding the payload, under the artifacts folder
+    sha256: str
+    auth: Literal["signature", "token"]
+
+
+class AlertDelivery(_Data):
+    alert_id: str
+    kind: str
+    session: str
+    target: Literal["command", "url"]
+    attempt: int
+    ok: bool
+    error: str = ""
+    retry_in_s: float | None = None  # None: no retry after this attempt
+
+
 EVENT_DATA: dict[str, type[_Data]] = {
     "session.created": SessionCreated,
     "session.status": SessionStatusChanged,
@@ -246,6 +349,19 @@ EVENT_DATA: dict[str, type[_Data]] = {
     "sandbox.created": SandboxEvent,
     "sandbox.restored": SandboxEvent,
     "budget.exceeded": BudgetExceeded,
+    "approval.escalated": ApprovalEscalated,
+    "timer.set": TimerSet,
+    "timer.fired": TimerFired,
+    "session.halted": SessionHalted,
+    "schedule.added": ScheduleAdded,
+    "schedule.paused": ScheduleChanged,
+    "schedule.resumed": ScheduleChanged,
+    "schedule.removed": ScheduleChanged,
+    "schedule.fired": ScheduleFired,
+    "hook.added": HookAdded,
+    "hook.removed": HookRemoved,
+    "hook.delivered": HookDelivered,
+    "alert.delivery": AlertDelivery,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
 
@@ -319,6 +435,8 @@ class CreateSession(_Request):
     limits: Limits = Field(default_factory=Limits)
     # Chosen by the client; a retry with the same id returns the session the first made.
     request_id: str | None = Field(default=None, pattern=REQUEST_ID)
+    start_at: datetime | None = None  # created now, started then (`run --at`)
+    trigger: dict[str, Any] | None = None  # set by a schedule or a webhook: what started it
 
     @field_validator("limits")
     @classmethod
@@ -384,6 +502,58 @@ class Decide(_Request):
         return self
 
 
+TRIGGER_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class AddSchedule(_Request):
+    name: str = Field(pattern=TRIGGER_NAME)
+    cron: str = Field(min_length=1)
+    tz: str = "UTC"
+    overlap: Overlap = "skip"
+    run: CreateSession
+    added_by: str = ""
+
+
+class ScheduleView(BaseModel):
+    name: str
+    cron: str
+    tz: str
+    overlap: str
+    task: str
+    paused: bool
+    next_at: datetime | None
+    last_due: datetime | None
+    last_session: str | None
+    fired: int
+    queued: int
+
+
+class AddHook(_Request):
+    name: str = Field(pattern=TRIGGER_NAME)
+    task_template: str = Field(min_length=1)
+    run: CreateSession
+    max_body: int = Field(default=256 * 1024, ge=1, le=16 * 1024 * 1024)
+    added_by: str = ""
+
+
+class HookView(BaseModel):
+    name: str
+    path: str
+    task_template: str
+    secret_sha256: str
+    deliveries: int
+    last_session: str | None
+    secret: str | None = None  # only in the answer to `hook add`
+
+
+class TriggerStarted(BaseModel):
+    """The answer to a webhook delivery or a `schedule run-now`."""
+
+    session: str | None
+    outcome: str
+    delivery: str | None = None
+
+
 class SessionSummary(BaseModel):
     id: str
     status: SessionStatus
@@ -416,6 +586,8 @@ class ApprovalView(BaseModel):
     expires_at: datetime | None
     on_expiry: str
     seq: int
+    approvers: list[str] = Field(default_factory=list)  # who may decide now (empty: anyone)
+    escalation_step: int = 0
 
 
 class ErrorBody(BaseModel):

@@ -128,7 +128,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         decision = d.get("decision", "")
         style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
         head = _head(event, f"{decision} ", f"bold {style}")
-        head.append(f"by {d.get('approver')}")
+        head.append(
+            f"by {d.get('approver')}" + (f" (as {d['claimed']})" if d.get("claimed") else "")
+        )
         if d.get("reason"):
             head.append(f": {d['reason']}", style="dim")
         return head

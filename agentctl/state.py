@@ -75,13 +75,23 @@ class ApprovalState:
     on_expiry: str
     decision: str | None = None
     approver: str | None = None
+    claimed: str | None = None  # the name the decider gave, when not the verified user
     reason: str = ""
     decided_args: dict[str, Any] | None = None
     decided_at: datetime | None = None
+    approvers: list[str] = field(default_factory=list)  # who may decide now (empty: anyone)
+    escalation: list[dict[str, Any]] = field(default_factory=list)  # the chain, in order
+    escalation_step: int = 0  # how many escalations have happened
 
     @property
     def pending(self) -> bool:
         return self.decision is None
+
+    @property
+    def decided_by(self) -> str:
+        """Who decided, as a person reads it: `root (as alice)` when a name was claimed."""
+        who = self.approver or "?"
+        return f"{who} (as {self.claimed})" if self.claimed else who
 
 
 @dataclass
@@ -93,6 +103,14 @@ class Turn:
     tool_calls: tuple[tuple[str, str, dict[str, Any] | str], ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+
+
+@dataclass
+class TimerState:
+    timer_id: str
+    due_at: datetime
+    purpose: str  # start | wait
+    call_id: str | None = None
 
 
 @dataclass
@@ -131,6 +149,8 @@ class SessionState:
     fault: str | None = None  # what paused the session, when it was a fault the daemon retries
     auto_resumes: int = 0  # retries of fault pauses since the session last ran on its own
     # (a decision or resume, a model response, a checkpoint)
+    timers: dict[str, TimerState] = field(default_factory=dict)  # set, not yet fired
+    timer_hold: str | None = None  # the timer a `waiting` session waits for
 
     # -- derived views ------------------------------------------------------
 
@@ -194,6 +214,7 @@ def _session_status(state: SessionState, event: EventLike) -> None:
     state.fault = d.get("fault")
     if new is SessionStatus.RUNNING:
         state.auto_resumes = d.get("auto_resume") or 0
+    state.timer_hold = d.get("timer")
     if d.get("budget"):
         state.budget = dict(d["budget"])
 
@@ -273,6 +294,8 @@ def _approval_requested(state: SessionState, event: EventLike) -> None:
         requested_at=event.ts,
         expires_at=datetime.fromisoformat(expires) if isinstance(expires, str) else expires,
         on_expiry=d.get("on_expiry", "deny"),
+        approvers=list(d.get("approvers") or []),
+        escalation=list(d.get("escalation") or []),
     )
     call = _call(state, event)
     if call is not None:
@@ -287,6 +310,7 @@ def _approval_decided(state: SessionState, event: EventLike) -> None:
         return
     approval.decision = d["decision"]
     approval.approver = d.get("approver")
+    approval.claimed = d.get("claimed")
     approval.reason = d.get("reason", "")
     approval.decided_args = d.get("args")
     approval.decided_at = event.ts
@@ -297,6 +321,32 @@ def _approval_decided(state: SessionState, event: EventLike) -> None:
         call.phase = CallPhase.APPROVED
         call.run_args = dict(d.get("args") or approval.args)
     # denied / expired: the runtime records the refusal as a tool.finished next
+
+
+def _approval_escalated(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    approval = state.approvals.get(d["approval_id"])
+    if approval is None or not approval.pending:
+        return
+    approval.escalation_step = d["step"]
+    approval.approvers = list(d["approvers"])
+    expires = d["expires_at"]
+    approval.expires_at = datetime.fromisoformat(expires) if isinstance(expires, str) else expires
+
+
+def _timer_set(state: SessionState, event: EventLike) -> None:
+    d = event.data
+    due = d["due_at"]
+    state.timers[d["timer_id"]] = TimerState(
+        timer_id=d["timer_id"],
+        due_at=datetime.fromisoformat(due) if isinstance(due, str) else due,
+        purpose=d["purpose"],
+        call_id=d.get("call_id"),
+    )
+
+
+def _timer_fired(state: SessionState, event: EventLike) -> None:
+    state.timers.pop(event.data["timer_id"], None)
 
 
 def _tool_started(state: SessionState, event: EventLike) -> None:
@@ -365,6 +415,9 @@ _HANDLERS = {
     "tool.proposed": _tool_proposed,
     "approval.requested": _approval_requested,
     "approval.decided": _approval_decided,
+    "approval.escalated": _approval_escalated,
+    "timer.set": _timer_set,
+    "timer.fired": _timer_fired,
     "tool.started": _tool_started,
     "tool.interrupted": _tool_interrupted,
     "tool.finished": _tool_finished,

@@ -21,10 +21,11 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentctl.providers.base import ToolSpec
 from sandboxes import Sandbox, SandboxError
@@ -159,6 +160,37 @@ class EditFileArgs(_Args):
 class ListFilesArgs(_Args):
     path: str = Field(default=".", description="A folder relative to /workspace.")
     depth: int = Field(default=3, ge=1, le=10)
+
+
+WAIT_TOOL = "wait"
+MAX_WAIT_S = 30 * 86400.0
+
+
+class WaitArgs(_Args):
+    seconds: float | None = Field(
+        default=None, gt=0, le=MAX_WAIT_S, description="Sleep this many seconds."
+    )
+    until: datetime | None = Field(
+        default=None, description="Or sleep until this ISO 8601 time (UTC when no zone is given)."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> WaitArgs:
+        if (self.seconds is None) == (self.until is None):
+            raise ValueError("give exactly one of `seconds` and `until`")
+        return self
+
+    def due_at(self, now: datetime) -> datetime:
+        if self.seconds is not None:
+            return now + timedelta(seconds=self.seconds)
+        assert self.until is not None
+        until = self.until if self.until.tzinfo else self.until.replace(tzinfo=UTC)
+        return max(until, now)
+
+
+def _wait_runs_in_the_runtime(ctx: ToolContext, args: WaitArgs) -> ToolOutcome:
+    # The step machine turns a `wait` call into a durable timer (agentctl.triggers.timers).
+    raise ToolCallError("wait is carried out by the runtime, not run as a tool")
 
 
 def _require_sandbox(ctx: ToolContext) -> Sandbox:
@@ -333,6 +365,15 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         ListFilesArgs,
         idempotent=True,
         run=_file_tool(_list),
+    ),
+    Tool(
+        WAIT_TOOL,
+        "Sleep for a number of seconds or until a time, e.g. for a deployment window. "
+        "The session holds nothing while it waits and survives restarts.",
+        WaitArgs,
+        idempotent=True,
+        run=_wait_runs_in_the_runtime,
+        needs_sandbox=False,
     ),
 )
 

@@ -53,7 +53,10 @@ from tui.widgets.timeline import Timeline
 DEBOUNCE_S = 0.15
 # Events that change the approval queue: a new request, a decision, an interrupted call.
 DECISIVE_ACTIONS = frozenset({"approve", "deny", "edit", "fork", "cancel_session"})
-QUEUE_EVENTS = frozenset({"approval.requested", "approval.decided", "session.status"})
+QUEUE_EVENTS = frozenset(
+    {"approval.requested", "approval.decided", "approval.escalated", "session.status"}
+)
+TRIGGER_EVENTS = frozenset({"schedule", "hook", "alert"})  # streams that are not sessions
 
 
 def utc_now() -> datetime:
@@ -239,6 +242,10 @@ class AgentctlApp(App[None]):
     @on(GlobalEvent)
     def _global_event(self, message: GlobalEvent) -> None:
         event = message.event
+        if (
+            event.type.partition(".")[0] in TRIGGER_EVENTS
+        ):  # a schedule's, a hook's, an alert's stream
+            return
         self._dirty.add(event.session)
         if event.type in QUEUE_EVENTS:
             self._queue_dirty = True

@@ -51,7 +51,10 @@ def approve(
     ] = None,
     reason: Annotated[str, typer.Option(help="Why.")] = "",
     as_: Annotated[
-        str | None, typer.Option("--as", help="Approver name (default: OS user).")
+        str | None,
+        typer.Option(
+            "--as", help="A name recorded beside your OS user, which the daemon verifies."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision event.")] = False,
 ) -> None:
@@ -78,7 +81,10 @@ def deny(
     approval_id: Annotated[str, typer.Argument(metavar="ID", help="Approval id.")],
     reason: Annotated[str, typer.Option(help="Why; the model is told.")],
     as_: Annotated[
-        str | None, typer.Option("--as", help="Approver name (default: OS user).")
+        str | None,
+        typer.Option(
+            "--as", help="A name recorded beside your OS user, which the daemon verifies."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision event.")] = False,
 ) -> None:

@@ -67,6 +67,7 @@ def _register_optional() -> None:
         "agentctl.cli.replay",
         "agentctl.cli.tui",
         "agentctl.cli.observe",
+        "agentctl.cli.triggers",
     ):
         try:
             module = importlib.import_module(name)

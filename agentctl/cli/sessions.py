@@ -10,6 +10,7 @@ import typer
 
 from agentctl.cli.common import client, command, err, out, print_json
 from agentctl.cli.follow import follow
+from agentctl.cli.triggers import start_time
 from agentctl.errors import ExitCode
 from agentctl.protocol import Budget, CreateSession, ForkSession, Limits, ResumeSession
 
@@ -28,7 +29,9 @@ NoWaitOpt = Annotated[
 AsOpt = Annotated[
     str | None,
     typer.Option(
-        "--as", metavar="NAME", help="Approver name for inline decisions (default: OS user)."
+        "--as",
+        metavar="NAME",
+        help="A name for inline decisions, recorded beside your verified OS user.",
     ),
 ]
 
@@ -145,6 +148,15 @@ def run(
     label: Annotated[
         list[str], typer.Option(metavar="K=V", help="A label KEY=VALUE; repeatable.")
     ] = [],  # noqa: B006
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="WHEN",
+            help="Create it now, start it then: an ISO time (2026-12-24T09:00:00Z) or +30m. "
+            "Prints the session id and does not follow.",
+        ),
+    ] = None,
     detach: DetachOpt = False,
     no_wait: NoWaitOpt = False,
     approver: AsOpt = None,
@@ -155,6 +167,7 @@ def run(
     Exit code: 0 completed, 1 failed, 3 waiting (with --no-wait), 4 paused, 5 cancelled,
     130 when you detach with Ctrl-C.
     """
+    start_at = start_time(at)
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
     labels = _labels(label)
@@ -187,10 +200,13 @@ def run(
         ),
         labels=labels,
         limits=Limits(),
+        start_at=start_at,
     )
     c = client()
     summary = c.create_session(req)
-    _started(summary.id, as_json, detach)
+    if start_at is not None and not as_json:
+        err.print(f"[dim]session {summary.id} starts at {start_at:%Y-%m-%d %H:%M:%S}Z[/]")
+    _started(summary.id, as_json, detach or start_at is not None)
     raise typer.Exit(follow(c, summary.id, as_json=as_json, wait=not no_wait, approver=approver))
 
 

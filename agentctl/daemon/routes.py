@@ -29,7 +29,9 @@ from agentctl.protocol import (
 )
 
 from .context import Daemon
+from .peers import identity_of
 from .stream import Cursor, envelope_dict, ndjson, stream_events
+from .trigger_routes import TRIGGER_ROUTES
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
 
 
@@ -185,7 +187,8 @@ async def list_approvals(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     body = await read_body(request, Decide)
-    event = await daemon_of(request).runtime.decide(request.path_params["id"], body)
+    who = identity_of(request)  # the socket's peer, not what the body claims
+    event = await daemon_of(request).runtime.decide(request.path_params["id"], body, who)
     return json_response(envelope_dict(event))
 
 
@@ -204,4 +207,5 @@ ROUTES: list[BaseRoute] = [
     Route("/approvals", list_approvals, methods=["GET"]),
     Route("/approvals/{id}", decide, methods=["POST"]),
     *OBSERVE_ROUTES,  # trace, stats, sql, export, gc
+    *TRIGGER_ROUTES,  # schedules, webhooks
 ]

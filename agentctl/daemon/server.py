@@ -39,11 +39,14 @@ from agentctl.errors import DaemonError, DaemonRunningError, UsageError
 from agentctl.observe.otel import start_export
 from agentctl.paths import Paths
 from agentctl.runtime import Runtime
+from agentctl.triggers.clock import clock_from_env
 from store import DuckDBEventStore, LockHeldError
 
 from .context import Daemon
+from .peers import PeerAwareH11
 from .routes import ROUTES
 from .stream import BUFFER_CAPACITY
+from .trigger_routes import HookDeliveries
 from .web import EXCEPTION_HANDLERS, BearerAuth
 
 log = logging.getLogger("agentctl.daemon")
@@ -161,7 +164,7 @@ def _uvicorn(app: ASGIApp) -> _Server:
         log_config=None,  # logging is the daemon's (stderr and the rotating log file)
         access_log=False,
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
-        http="h11",
+        http=PeerAwareH11,  # h11, with the peer's credentials in each request's state
     )
     return _Server(config)
 
@@ -208,7 +211,7 @@ async def serve(
         unix_sock = bind_unix(paths.socket)
         socket_inode = paths.socket.stat().st_ino
         tcp_sock = bind_tcp(tcp_port) if tcp_port is not None else None
-        runtime = Runtime(store, paths=paths, crash=crash)
+        runtime = Runtime(store, paths=paths, crash=crash, clock=clock_from_env())
         tcp = f"127.0.0.1:{tcp_sock.getsockname()[1]}" if tcp_sock is not None else None
         daemon = Daemon(
             paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity
@@ -237,7 +240,7 @@ async def _serve(
     servers: list[tuple[_Server, socket.socket]] = [(_uvicorn(app), unix_sock)]
     if tcp_sock is not None:
         assert token
-        servers.append((_uvicorn(BearerAuth(app, token)), tcp_sock))
+        servers.append((_uvicorn(HookDeliveries(BearerAuth(app, token), app)), tcp_sock))
 
     loop = asyncio.get_running_loop()
 

@@ -57,6 +57,9 @@ class Journal:
         self.request_index: dict[str, str] = {}  # a client's create/fork request id -> session id
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
+        # Called on the loop with each committed event (not a fork's copy): what
+        # reacts to the log (alerts, a schedule's queue) without the runtime naming it.
+        self.listeners: list[Callable[[StoredEvent], None]] = []
 
     def lock(self, session_id: str) -> asyncio.Lock:
         return self._locks[session_id]
@@ -107,6 +110,12 @@ class Journal:
     def _fold_all_durable(self, events: Sequence[StoredEvent]) -> None:
         for event in events:
             self._fold_durable(event)
+        for listener in self.listeners:  # alerts, schedules: they only queue work
+            for event in events:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("a listener failed on %s %s", event.stream, event.type)
 
     def _on_durable(self, loop: asyncio.AbstractEventLoop) -> Callable[[Pending], None]:
         """Fold a committed batch into `durable`, on the loop, before any awaiter resumes."""

@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agentctl import __version__, ids
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFoundError, UsageError
+from agentctl.identity import Identity
+from agentctl.identity import claimed as claimed_identity
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.protocol import (
@@ -51,6 +53,10 @@ from agentctl.runtime.sandbox_host import SandboxHost
 from agentctl.runtime.steps import Fault, StepMachine
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
+from agentctl.triggers.clock import Clock, Handle, SystemClock
+from agentctl.triggers.escalation import escalation_for
+from agentctl.triggers.host import Triggers
+from agentctl.triggers.timers import Timers
 from sandboxes import DockerSandboxDriver, SandboxError
 from store import EventStore, NewEvent, StoredEvent
 
@@ -76,8 +82,10 @@ class Runtime:
         output_cap: int = 64_000,
         tool_timeout_s: float = 120.0,
         artifact_cap: int = 256 * 1024 * 1024,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
+        self.clock: Clock = clock or SystemClock()
         self.paths = paths
         self.tools = tools or default_registry()
         self.crash = crash or CrashPoints()
@@ -95,7 +103,7 @@ class Runtime:
         self.artifact_cap = artifact_cap  # bytes of whole outputs kept per session
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[str, Handle] = {}
         self._providers: dict[
             str, Provider
         ] = {}  # per session: a replay keeps the recording it began with
@@ -103,6 +111,9 @@ class Runtime:
         # request id -> (held while it is served, how many requests hold or wait for it)
         self._requests: dict[str, tuple[asyncio.Lock, int]] = {}
         self.started_at = datetime.now(UTC)
+        self.timers = Timers(self)
+        self.triggers = Triggers(self)  # schedules, webhooks, alerts
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -119,12 +130,20 @@ class Runtime:
                 await self.sandboxes.hold(state)
                 for approval in state.pending_approvals:
                     self.schedule_expiry(sid, approval.approval_id)
+                self.timers.arm(sid)
+        await self.triggers.start()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
         self.stopping = True
         for timer in self._timers.values():
             timer.cancel()
+        self.timers.cancel_all()
+        await self.triggers.stop()
+        # Timer firings, alert retries: the log says what is left of them.
+        for job in list(self._background):
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         tasks = [t for t in self._tasks.values() if not t.done()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace_s)
@@ -169,6 +188,17 @@ class Runtime:
         except Exception:
             log.exception("could not record the pause of %s", sid)
 
+    def background(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run `work` as a task the runtime keeps (a timer firing, a schedule, an alert)."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
     async def wait_idle(self, sid: str) -> None:
         """Until the session's actor (if any) has stopped (tests, in-process use)."""
         task = self._tasks.get(sid)
@@ -194,10 +224,12 @@ class Runtime:
         approval = self.journal.state(sid).approvals.get(approval_id)
         if approval is None or approval.expires_at is None or not approval.pending:
             return
-        delay = max(0.0, (approval.expires_at - datetime.now(UTC)).total_seconds())
-        loop = asyncio.get_running_loop()
-        self._timers[approval_id] = loop.call_later(
-            delay, lambda: asyncio.ensure_future(self._expire(sid, approval_id))
+        old = self._timers.pop(approval_id, None)
+        if old is not None:
+            old.cancel()
+        self._timers[approval_id] = self.clock.call_at(
+            approval.expires_at,
+            lambda: self.background(self._expire(sid, approval_id), f"expire:{approval_id}"),
         )
 
     async def _expire(self, sid: str, approval_id: str) -> None:
@@ -206,6 +238,11 @@ class Runtime:
             state = self.journal.state(sid)
             approval = state.approvals.get(approval_id)
             if approval is None or not approval.pending:
+                return
+            escalated = escalation_for(approval, self.clock.now())
+            if escalated is not None:  # the next approvers get a new deadline
+                await self.journal.append(sid, [("approval.escalated", escalated)])
+                self.schedule_expiry(sid, approval_id)
                 return
             decided = ApprovalDecided(
                 approval_id=approval_id,
@@ -307,22 +344,18 @@ class Runtime:
             budget=req.budget,
             labels=req.labels,
             request_id=req.request_id,
+            trigger=req.trigger,
             version=__version__,
         )
         self._providers[sid] = load_provider(
             req.model, base_url=req.base_url
         )  # fails early on a bad model
-        await self.journal.append(
-            sid,
-            [
-                ("session.created", created),
-                (
-                    "session.status",
-                    SessionStatusChanged(status=SessionStatus.RUNNING, reason="created"),
-                ),
-            ],
-        )
-        self._spawn(sid)
+        first = self.timers.start_items(req.start_at)  # running, or waiting for --at
+        await self.journal.append(sid, [("session.created", created), *first])
+        if self.journal.state(sid).timer_hold is None:
+            self._spawn(sid)
+        else:
+            self.timers.arm(sid)
         return sid
 
     async def _resolve_image(self, image: str | None) -> str | None:
@@ -358,6 +391,8 @@ class Runtime:
             status = state.status
             if status is SessionStatus.CANCELLED:
                 raise ConflictError(f"session {sid} was cancelled; fork it to continue")
+            if status is SessionStatus.WAITING and state.timer_hold:
+                raise ConflictError(f"session {sid} is {state.reason}; it continues then")
             if status is SessionStatus.WAITING:
                 pending = ", ".join(a.approval_id for a in state.pending_approvals)
                 raise ConflictError(
@@ -421,8 +456,14 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         await self.sandboxes.release(sid)
 
-    async def decide(self, approval_id: str, req: Decide) -> StoredEvent:
-        """Record a decision; the `approval.decided` event as stored."""
+    async def decide(
+        self, approval_id: str, req: Decide, identity: Identity | None = None
+    ) -> StoredEvent:
+        """Record a decision; the `approval.decided` event as stored.
+
+        `identity` is who the daemon verified (None: an in-process caller, trusted
+        with `req.approver`); a rule's `approvers` must include them."""
+        who = identity or claimed_identity(req.approver)
         sid = self.journal.approval_index.get(approval_id)
         if sid is None:
             raise NotFoundError(f"no approval {approval_id!r}", hint="see `agentctl approvals`")
@@ -434,8 +475,19 @@ class Runtime:
                     f" at {approval.decided_at:%Y-%m-%d %H:%M:%S}Z" if approval.decided_at else ""
                 )
                 raise ConflictError(
-                    f"approval {approval_id} was already {approval.decision} by {approval.approver}{when}"
+                    f"approval {approval_id} was already {approval.decision} by {approval.decided_by}{when}"
                     + (f" ({approval.reason})" if approval.reason else "")
+                )
+            if not who.may_decide(approval.approvers):
+                step = (
+                    f" (escalation step {approval.escalation_step})"
+                    if approval.escalation_step
+                    else ""
+                )
+                log.warning("refused a decision on %s by %s", approval_id, who.describe())
+                raise ForbiddenError(
+                    f"approval {approval_id} may be decided only by {', '.join(approval.approvers)}"
+                    f"{step}; you are {who.describe()}"
                 )
             args = None
             if req.decision == "approve":
@@ -451,9 +503,12 @@ class Runtime:
             decided = ApprovalDecided(
                 approval_id=approval_id,
                 decision=Decision.APPROVED if req.decision == "approve" else Decision.DENIED,
-                approver=req.approver,
+                approver=who.user,
                 reason=req.reason,
                 args=args,
+                verified_user=who.user if who.verified else None,
+                claimed=req.approver if req.approver != who.user else None,
+                via=who.via,
             )
             items: list[tuple[str, object]] = [("approval.decided", decided)]
             if len(state.pending_approvals) == 1 and state.status is SessionStatus.WAITING:
@@ -557,7 +612,10 @@ class Runtime:
     # -- queries (projections of the log) ------------------------------------------------
 
     def session(self, sid: str) -> SessionSummary:
-        return summarize(self.journal.durable_state(sid))
+        state = self.journal.durable_state(sid)
+        if not state.created:  # a schedule's, a hook's or the alerts' stream
+            raise NotFoundError(f"no session {sid!r}", hint="see `agentctl ls`")
+        return summarize(state)
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
         out = [summarize(s) for s in self.journal.durable.values() if s.created]
@@ -585,6 +643,8 @@ class Runtime:
                 expires_at=a.expires_at,
                 on_expiry=a.on_expiry,
                 seq=a.requested_seq,
+                approvers=a.approvers,
+                escalation_step=a.escalation_step,
             )
             for s in states
             for a in s.pending_approvals

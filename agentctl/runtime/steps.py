@@ -37,9 +37,11 @@ from agentctl.protocol import (
     ApprovalRequested,
     BudgetExceeded,
     CheckpointCreated,
+    EscalationStep,
     ModelFailed,
     ModelRequested,
     ModelResponded,
+    SessionHalted,
     SessionStatus,
     SessionStatusChanged,
     ToolFinished,
@@ -58,7 +60,7 @@ from agentctl.runtime.replies import (
     recorded_calls,
 )
 from agentctl.state import CallPhase, SessionState, ToolCallState
-from agentctl.tools import ToolCallError, ToolContext, ToolOutcome
+from agentctl.tools import WAIT_TOOL, ToolCallError, ToolContext, ToolOutcome, WaitArgs
 
 if TYPE_CHECKING:
     from agentctl.runtime.runtime import Runtime
@@ -198,7 +200,7 @@ class StepMachine:
             return await self._resume_call(sid, state, call)
         if kind == "refuse":
             approval = state.approvals[call.approval_id or ""]
-            who = approval.approver or "?"
+            who = approval.decided_by
             why = f": {approval.reason}" if approval.reason else ""
             text = f"the call was {approval.decision} by {who}{why}"
             async with self.journal.lock(sid):
@@ -326,6 +328,9 @@ class StepMachine:
             async with self.journal.lock(sid):
                 self.journal.submit(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
             return False
+        if verdict.tier is Tier.HALT:
+            await self._halt(sid, call, proposed, verdict.rule)
+            return True
         if verdict.tier is Tier.ALLOW:  # proposed and started go to the log together
             await self._execute(sid, state, call, args, proposed=proposed)
             return False
@@ -341,11 +346,34 @@ class StepMachine:
                 rule=verdict.rule,
                 reason="policy",
             ),
-            expires_at=_deadline(verdict.timeout_s),
+            expires_at=_deadline(verdict.timeout_s, self.rt.clock.now()),
             on_expiry=verdict.on_expiry.value,
+            approvers=list(verdict.approvers),
+            escalation=[
+                EscalationStep(approvers=list(e.approvers), timeout_s=e.timeout_s)
+                for e in verdict.escalate
+            ],
         )
         await self._ask(sid, ("tool.proposed", proposed), request)
         return True
+
+    async def _halt(self, sid: str, call: ToolCallState, proposed: ToolProposed, rule: str) -> None:
+        """A `halt` tier: refuse the call and stop the session now; the alert goes out."""
+        refusal = _refusal(call, f"halted by policy ({rule}): a person must look first")
+        paused = SessionStatusChanged(
+            status=SessionStatus.PAUSED, reason=f"halted by policy ({rule}) at {call.name}"
+        )
+        async with self.journal.lock(sid):
+            await self.journal.append(
+                sid,
+                [
+                    ("tool.proposed", proposed),
+                    ("tool.finished", refusal),
+                    ("session.halted", SessionHalted(call_id=call.call_id, rule=rule)),
+                    ("session.status", paused),
+                ],
+            )
+        await self.rt.sandboxes.pause(sid)
 
     async def _resume_call(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """A call found in flight: it may have had its side effect or not."""
@@ -444,6 +472,10 @@ class StepMachine:
             items: list[tuple[str, object]] = [("tool.proposed", proposed)] if proposed else []
             async with self.journal.lock(sid):
                 self.journal.submit(sid, [*items, ("tool.finished", _refusal(call, str(exc)))])
+            return
+        if tool.name == WAIT_TOOL:  # a durable timer, not a run: holds nothing while it waits
+            assert isinstance(parsed, WaitArgs)
+            await self.rt.timers.begin_wait(sid, call, parsed, proposed)
             return
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
         started = ToolStarted(
@@ -604,8 +636,8 @@ def _refusal(call: ToolCallState, text: str) -> ToolFinished:
     return ToolFinished(call_id=call.call_id, exit_code=None, output="", error=error)
 
 
-def _deadline(timeout_s: float | None) -> datetime | None:
-    return datetime.now(UTC) + timedelta(seconds=timeout_s) if timeout_s else None
+def _deadline(timeout_s: float | None, now: datetime) -> datetime | None:
+    return now + timedelta(seconds=timeout_s) if timeout_s else None
 
 
 __all__ = ["Action", "StepMachine", "budget_exceeded", "next_action", "to_messages"]

@@ -58,7 +58,7 @@ def test_run_approve_from_another_client_and_fork(
     assert cli("approve", approval.id, "--as", "alice").returncode == 0
     attached = cli("attach", sid, timeout=120)
     assert attached.returncode == 0, attached.stderr
-    assert "approved by alice" in attached.stdout and "Ran 3 tests" in attached.stdout
+    assert "(as alice)" in attached.stdout and "Ran 3 tests" in attached.stdout
     # fork from a checkpoint: `log` shows where
     checkpoints = [
         line.split()[0] for line in cli("log", sid).stdout.splitlines() if "◆ checkpoint" in line

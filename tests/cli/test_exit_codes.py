@@ -69,7 +69,7 @@ def test_3_waiting_with_no_wait_when_piped(daemon: Client, cli: Run, recording: 
     assert approved.returncode == 0 and approval.id in approved.stdout
     attached = cli("attach", sid)
     assert attached.returncode == ExitCode.COMPLETED
-    assert "approved by alice: fine" in attached.stdout
+    assert "(as alice): fine" in attached.stdout
 
 
 def test_4_paused_by_the_step_budget_then_resumed_with_a_raised_one(

@@ -105,9 +105,9 @@ def test_every_listing_is_json_for_jq(
         agentctl tree {sid} --json | jq -e '.session == "{sid}" and .forks == []'
         agentctl daemon status --json | jq -e '.sessions.waiting == 1 and (.pid | type) == "number"'
         agentctl deny "$(agentctl approvals --json | jq -r '.[0].id')" --reason no --as bob --json \
-            | jq -e '.type == "approval.decided" and .data.approver == "bob" and .data.decision == "denied"'
+            | jq -e '.type == "approval.decided" and .data.claimed == "bob" and .data.decision == "denied"'
         agentctl attach {sid} >/dev/null
-        agentctl log {sid} --json | jq -se 'map(select(.type == "tool.finished")) | .[0].data.error | test("denied by bob")'
+        agentctl log {sid} --json | jq -se 'map(select(.type == "tool.finished")) | .[0].data.error | test("denied by .* [(]as bob[)]")'
         """
     )
     assert result.returncode == 0, result.stdout + result.stderr

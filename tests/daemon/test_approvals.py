@@ -11,7 +11,7 @@ import pytest
 from agentctl.client import Client
 from agentctl.errors import ConflictError
 from agentctl.paths import Paths
-from agentctl.protocol import CreateSession, Decide
+from agentctl.protocol import CreateSession, Decide, default_approver
 
 from .support import Response, reply, wait_status
 
@@ -54,9 +54,9 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
         losses = [o for o in outcomes if isinstance(o, ConflictError)]
         assert len(wins) == 1 and len(losses) == 1, outcomes
         winner = "client0" if outcomes[0] is wins[0] else "client1"
-        assert f"by {winner}" in str(losses[0])  # the loser is told who decided first
+        assert f"(as {winner})" in str(losses[0])  # the loser is told who decided first
         decided = [e for e in daemon.events(created.id) if e.type == "approval.decided"]
-        assert len(decided) == 1 and decided[0].data["approver"] == winner
+        assert len(decided) == 1 and decided[0].data["claimed"] == winner
 
 
 @pytest.mark.docker
@@ -93,5 +93,8 @@ def test_waiting_holds_no_task_and_pauses_the_container_and_a_denied_write_chang
     daemon.decide(approval.id, Decide(decision="deny", approver="alice", reason="keep it"))
     wait_status(daemon, created.id, "completed")  # `cat` is read-only: the default policy allows it
     finished = [e.data for e in daemon.events(created.id) if e.type == "tool.finished"]
-    assert finished[0]["error"] == "the call was denied by alice: keep it"
+    # The socket says who decided; the name the client gave is beside it.
+    assert (
+        finished[0]["error"] == f"the call was denied by {default_approver()} (as alice): keep it"
+    )
     assert finished[1]["output"] == "original\n"  # the denied write left the sandbox unchanged

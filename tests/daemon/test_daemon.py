@@ -19,7 +19,7 @@ from agentctl.client import AsyncClient, Client
 from agentctl.daemon import lifecycle
 from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
-from agentctl.protocol import CreateSession, Decide, ForkSession, ResumeSession
+from agentctl.protocol import CreateSession, Decide, ForkSession, ResumeSession, default_approver
 
 from .conftest import DaemonProcess, SpawnDaemon
 from .support import Response, reads, reply, wait_status
@@ -165,7 +165,8 @@ def test_curl_creates_streams_and_decides(
              "-d", json.dumps({"decision": "approve", "approver": "curl"}))
     )  # fmt: skip
     assert decided["type"] == "approval.decided"
-    assert decided["data"]["approver"] == "curl"
+    assert decided["data"]["claimed"] == "curl"  # what curl said; the socket says who it was
+    assert decided["data"]["approver"] == decided["data"]["verified_user"] == default_approver()
     out, _ = follower.communicate(timeout=60)
     lines = [json.loads(line) for line in out.splitlines()]
     assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
-from agentctl.protocol import CreateSession, Decide
+from agentctl.protocol import CreateSession, Decide, default_approver
 from tests.daemon.support import wait_status
 
 from .conftest import ROOT, final, shell
@@ -56,9 +56,10 @@ def test_replay_of_an_unchanged_session_is_identical(
     assert replayed.labels["replay_of"] == sid and replayed.task == req.task
     decided = [e.data for e in daemon.events(replayed.id) if e.type == "approval.decided"]
     expected = "approved" if decision == "approve" else "denied"
-    assert [(d["decision"], d["approver"], d["reason"]) for d in decided] == [
+    assert [(d["decision"], d["claimed"], d["reason"]) for d in decided] == [
         (expected, "replay", "my call")
     ]
+    assert decided[0]["approver"] == decided[0]["verified_user"] == default_approver()
     assert Path(report["recording"]).is_file()
     # the original's policy was replayed, not a preset: edit_file asked again
     proposed = [e.data["tier"] for e in daemon.events(replayed.id) if e.type == "tool.proposed"]

@@ -93,7 +93,7 @@ INVALID = [
     pytest.param(
         'default = "maybe"\n',
         1,
-        "unknown tier 'maybe' for 'default' (allow, ask, deny)",
+        "unknown tier 'maybe' for 'default' (allow, ask, deny, halt)",
         id="default-tier",
     ),
     pytest.param('network = "yes"\n', 1, "'network' must be true or false", id="network-type"),
@@ -109,7 +109,7 @@ INVALID = [
     pytest.param(
         '[[rule]]\ntier = "allow"\n\n[[rule]]\ntool = "shell"\ntier = "ask"\n\n[[rule]]\n# a comment\ntool = "x"\ntier = "maybe"\n',
         11,
-        "rule 3: unknown tier 'maybe' (allow, ask, deny)",
+        "rule 3: unknown tier 'maybe' (allow, ask, deny, halt)",
         id="tier",
     ),
     pytest.param(

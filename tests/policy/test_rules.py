@@ -171,7 +171,7 @@ def test_rules_built_in_python_get_a_description() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"tier": "maybe"}, "unknown tier 'maybe' (allow, ask, deny)"),
+        ({"tier": "maybe"}, "unknown tier 'maybe' (allow, ask, deny, halt)"),
         ({"tier": Tier.ALLOW, "timeout_s": 5.0}, "'timeout' applies only to ask rules"),
         ({"tier": Tier.DENY, "on_expiry": OnExpiry.PAUSE}, "'on_expiry' applies only to ask rules"),
         ({"tier": Tier.ASK, "on_expiry": OnExpiry.PAUSE}, "'on_expiry' needs a 'timeout'"),

@@ -42,7 +42,7 @@ async def test_approve_lets_the_session_go_on(tui_daemon: TuiDaemon, recording: 
             what="the pane to show completed",
         )
     decided = events_of(tui_daemon.api, session_id, "approval.decided")
-    assert [(e.data["approval_id"], e.data["decision"], e.data["approver"]) for e in decided] == [
+    assert [(e.data["approval_id"], e.data["decision"], e.data["claimed"]) for e in decided] == [
         (approval_id, "approved", APPROVER)
     ]
     assert status_of(tui_daemon, session_id) is SessionStatus.COMPLETED
@@ -72,7 +72,7 @@ async def test_deny_with_a_reason(tui_daemon: TuiDaemon, recording: Recording) -
     assert len(decided) == 1
     assert decided[0].data["decision"] == "denied"
     assert decided[0].data["reason"] == "too dangerous"
-    assert decided[0].data["approver"] == APPROVER
+    assert decided[0].data["claimed"] == APPROVER
     assert events_of(tui_daemon.api, session_id, "tool.started") == []
 
 

@@ -58,4 +58,4 @@ async def test_command_palette_approves(tui_daemon: TuiDaemon, recording: Record
         await until(pilot, lambda: bool(events_of(tui_daemon.api, session_id, "approval.decided")))
     decided = events_of(tui_daemon.api, session_id, "approval.decided")
     assert decided[0].data["decision"] == "approved"
-    assert decided[0].data["approver"] == APPROVER
+    assert decided[0].data["claimed"] == APPROVER
