@@ -49,6 +49,7 @@ from agentctl.protocol import (
     GcResult,
     Health,
     PostMessage,
+    ProvidersView,
     ResumeSession,
     SessionSummary,
     SessionTrace,
@@ -117,6 +118,10 @@ class Routes:
         return Call("GET", "/v1/status", _model(DaemonStatus))
 
     @staticmethod
+    def providers() -> Call[ProvidersView]:
+        return Call("GET", "/v1/providers", _model(ProvidersView))
+
+    @staticmethod
     def create_session(req: CreateSession) -> Call[SessionSummary]:
         return Call("POST", "/v1/sessions", _model(SessionSummary), body=req)
 
@@ -159,11 +164,17 @@ class Routes:
 
     @staticmethod
     def events(
-        session_id: str, after: int = 0, follow: bool = False, until_end: bool = False
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        until_end: bool = False,
+        live: bool = False,
     ) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         if until_end:
             params["until_end"] = "1"
+        if live:  # `model.delta` envelopes too: a streamed response as it forms
+            params["live"] = "1"
         path = f"/v1/sessions/{_seg(session_id)}/events"
         return Call("GET", path, _model(Envelope), params=params)
 
@@ -345,6 +356,9 @@ class Client:
     def status(self) -> DaemonStatus:
         return self._call(Routes.status())
 
+    def providers(self) -> ProvidersView:
+        return self._call(Routes.providers())
+
     def create_session(self, req: CreateSession) -> SessionSummary:
         return self._call(Routes.create_session(req))
 
@@ -355,9 +369,15 @@ class Client:
         return self._call(Routes.session(session_id))
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> Generator[Envelope, None, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live))
 
     def all_events(self, after: int = 0, follow: bool = False) -> Generator[Envelope, None, None]:
         return self._stream(Routes.all_events(after, follow))
@@ -483,9 +503,15 @@ class AsyncClient:
         return await self._call(Routes.session(session_id))
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> AsyncGenerator[Envelope, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live))
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.all_events(after, follow))

@@ -9,6 +9,9 @@ under us, we reconnect with our cursor, so nothing is missed or shown twice.
 Status events older than the moment we started following are history (a
 resumed session has an old `completed` in its log); the status the session
 had when we started is acted on once the backlog has caught up with it.
+
+In a terminal (and not `--json`) the stream includes the live deltas of a
+streamed model response, shown as they arrive (`cli/live.py`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from rich.prompt import Prompt
 from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
+from agentctl.cli.live import LiveText
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
-from agentctl.protocol import ApprovalView, Decide, Envelope, default_approver
+from agentctl.protocol import LIVE_DELTA, ApprovalView, Decide, Envelope, default_approver
 from agentctl.render import render_event
 
 if TYPE_CHECKING:
@@ -96,6 +100,7 @@ def follow(
     )
     cursor = after
     reconnects = 0
+    live = LiveText() if not as_json and out.is_terminal else None
     try:
         start = client.session(session_id)
         caught_up = after >= start.last_seq
@@ -103,7 +108,14 @@ def follow(
             return code
         while True:
             try:
-                for event in client.events(session_id, after=cursor, follow=True):
+                events = client.events(session_id, after=cursor, follow=True, live=live is not None)
+                for event in events:
+                    if event.type == LIVE_DELTA:
+                        if live is not None:
+                            live.add(event)
+                        continue
+                    if live is not None:
+                        live.clear()
                     cursor = event.seq
                     reconnects = 0
                     show(event, as_json)
@@ -132,6 +144,8 @@ def follow(
                 raise DaemonError("the daemon keeps closing the stream")
             time.sleep(0.25)
     except KeyboardInterrupt:
+        if live is not None:
+            live.clear()
         err.print(
             f"\ndetached; the session goes on in the daemon. Re-attach with: "
             f"agentctl attach {session_id} --after {cursor}"

@@ -89,7 +89,13 @@ def run(
         ),
     ],
     model: Annotated[
-        str, typer.Option(metavar="M", help="replay:PATH, openai:MODEL or anthropic:MODEL.")
+        str,
+        typer.Option(
+            metavar="M",
+            help="replay:PATH, openai:MODEL, anthropic:MODEL, or ENDPOINT:MODEL for a "
+            "[providers.ENDPOINT] in config.toml or a built-in local one (ollama, vllm, "
+            "llamacpp, lmstudio, litellm); see docs/providers.md.",
+        ),
     ] = "replay:recordings/demo.jsonl",
     base_url: Annotated[
         str | None, typer.Option(metavar="URL", help="Base URL of an OpenAI-compatible server.")

@@ -8,7 +8,7 @@ mounts them side by side under `/v1`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,15 +21,17 @@ from agentctl.protocol import (
     CancelSession,
     CreateSession,
     Decide,
+    EndpointView,
     ForkSession,
     Health,
     PostMessage,
+    ProvidersView,
     ResumeSession,
     SessionStatus,
 )
 
 from .context import Daemon
-from .stream import Cursor, envelope_dict, ndjson, stream_events
+from .stream import Cursor, envelope_dict, ndjson, stream_events, with_live
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
 
 
@@ -47,6 +49,48 @@ async def health(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     return json_response(daemon_of(request).status())
+
+
+async def providers(request: Request) -> Response:
+    """The model endpoints and keys as this daemon resolves them (what `doctor` reports)."""
+    from agentctl.errors import AgentctlError
+    from agentctl.providers.loader import known_endpoints
+
+    runtime = daemon_of(request).runtime
+    config_error = None
+    try:
+        config = runtime.config()
+    except AgentctlError as exc:
+        from agentctl.config import Config
+
+        config, config_error = Config(), str(exc)
+    keys = runtime.keys
+    views = []
+    for endpoint in known_endpoints(config):
+        info = keys.info(endpoint.key_name) if endpoint.key_name else None
+        views.append(
+            EndpointView(
+                name=endpoint.name,
+                kind=endpoint.kind,  # type: ignore[arg-type]
+                base_url=endpoint.base_url,
+                source=endpoint.source,
+                key_name=endpoint.key_name,
+                key_env=info.env if info else None,
+                key_source=info.source if info else None,  # type: ignore[arg-type]
+            )
+        )
+    try:
+        stored = sorted(keys.stored())
+    except AgentctlError as exc:
+        stored, config_error = [], str(exc)
+    return json_response(
+        ProvidersView(
+            endpoints=views,
+            keys_file=str(keys.path),
+            stored_keys=stored,
+            config_error=config_error,
+        )
+    )
 
 
 # --- sessions ----------------------------------------------------------------------
@@ -100,7 +144,11 @@ async def fork(request: Request) -> Response:
 
 
 async def session_events(request: Request) -> Response:
-    """NDJSON of one session's events after `after` (a seq); `follow=1` stays open."""
+    """NDJSON of one session's events after `after` (a seq); `follow=1` stays open.
+
+    `live=1` (with `follow`) merges in the live `model.delta` envelopes of a
+    streamed model response, which are never stored.
+    """
     daemon = daemon_of(request)
     session_id = request.path_params["id"]
     summary = daemon.runtime.session(session_id)  # 404 for an unknown session
@@ -118,7 +166,11 @@ async def session_events(request: Request) -> Response:
     # until_end: stop at the end status that is current, not at an older one of a
     # session that was resumed since (an end at or after the log's end when asked)
     until = last if query_flag(request, "until_end") else None
-    return NDJSONResponse(_ndjson(daemon, cursor, follow=follow, until_seq=until))
+    body = _ndjson(daemon, cursor, follow=follow, until_seq=until)
+    if follow and query_flag(request, "live"):
+        live = daemon.runtime.live
+        body = with_live(body, lambda push: live.subscribe(session_id, push), session_id)
+    return NDJSONResponse(body)
 
 
 async def all_events(request: Request) -> Response:
@@ -137,7 +189,7 @@ async def all_events(request: Request) -> Response:
 
 async def _ndjson(
     daemon: Daemon, cursor: Cursor, *, follow: bool, until_seq: int | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     events = stream_events(
         daemon.store,
         cursor,
@@ -192,6 +244,7 @@ async def decide(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/health", health, methods=["GET"]),
     Route("/status", status, methods=["GET"]),
+    Route("/providers", providers, methods=["GET"]),
     Route("/sessions", create_session, methods=["POST"]),
     Route("/sessions", list_sessions, methods=["GET"]),
     Route("/sessions/{id}", get_session, methods=["GET"]),

@@ -90,7 +90,9 @@ class AnthropicMessagesProvider(Provider):
     def price_known(self) -> bool:
         return self._price is not None
 
-    def request_body(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> dict[str, Any]:
+    def request_body(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
         body: dict[str, Any] = {
             "model": self.model,
@@ -160,7 +162,7 @@ class AnthropicMessagesProvider(Provider):
                     stopped = True
                     break
                 if kind == "error":
-                    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+                    error = _mapping(data.get("error"))
                     detail = str(error.get("message") or data)[:300].replace(key, "***")
                     raise ProviderRequestError(
                         f"{self.spec}: the server reported an error mid-stream: {detail}",
@@ -176,7 +178,9 @@ class AnthropicMessagesProvider(Provider):
             latency_ms = (time.perf_counter() - opened.started) * 1000.0
         for block in message["content"]:
             if block.get("type") == "tool_use":
-                block["input"] = parse_arguments(block.pop("partial_json", "") or block.get("input"))
+                block["input"] = parse_arguments(
+                    block.pop("partial_json", "") or block.get("input")
+                )
         return self._parse(JsonReply(message, latency_ms), step, first_token_ms)
 
     def _parse(
@@ -247,7 +251,7 @@ def _fold_event(message: dict[str, Any], kind: str, data: dict[str, Any]) -> Del
     """One stream event folded into `message` (the non-streamed reply's shape); what it added."""
     blocks: list[dict[str, Any]] = message["content"]
     if kind == "message_start":
-        start = data.get("message") if isinstance(data.get("message"), dict) else {}
+        start = _mapping(data.get("message"))
         if isinstance(start.get("usage"), dict):
             message["usage"].update(start["usage"])
         return None
@@ -263,11 +267,15 @@ def _fold_event(message: dict[str, Any], kind: str, data: dict[str, Any]) -> Del
     if kind == "content_block_start":
         block = data.get("content_block")
         if isinstance(block, dict):
-            blocks[index] = {**block, "partial_json": ""} if block.get("type") == "tool_use" else dict(block)
+            blocks[index] = (
+                {**block, "partial_json": ""} if block.get("type") == "tool_use" else dict(block)
+            )
             if block.get("type") == "tool_use":
                 blocks[index].pop("input", None)
                 return Delta(
-                    tool_calls=(ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", ""))),)
+                    tool_calls=(
+                        ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", ""))),
+                    )
                 )
         return None
     if kind != "content_block_delta" or not isinstance(data.get("delta"), dict):
@@ -285,7 +293,9 @@ def _fold_event(message: dict[str, Any], kind: str, data: dict[str, Any]) -> Del
         piece = str(delta.get("partial_json", ""))
         block["partial_json"] = str(block.get("partial_json", "")) + piece
         return Delta(
-            tool_calls=(ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", "")), piece),)
+            tool_calls=(
+                ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", "")), piece),
+            )
         )
     return None
 
@@ -329,6 +339,10 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
             }
         )
     return blocks
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: object) -> int:

@@ -14,7 +14,9 @@ What real servers need, and why it is done this way:
   llama.cpp's function-calling chat format leaves the tools out of the
   prompt without it, and the model then answers in prose;
 - the reply is streamed (SSE) so a person sees it as it forms; a server
-  that ignores `stream` and answers with JSON is read as JSON;
+  that ignores `stream` and answers with JSON is read as JSON, and one that
+  answers a request with tools with an empty stream (llama-cpp-python's
+  function calling cannot stream `auto`) is asked again without streaming;
 - reasoning models' `reasoning_content` / `reasoning` are kept;
 - usage may be missing (no cost then) or partial (a total and one part).
 """
@@ -100,6 +102,8 @@ class OpenAIChatProvider(Provider):
         self.tool_choice = tool_choice
         self.parallel_tool_calls = parallel_tool_calls
         self.stream = stream
+        self.stream_tools = stream  # False once the server showed it cannot stream tool calls
+        self._streamed_tools = False  # it did stream one: an empty stream is then a glitch
         self.text_tool_calls = text_tool_calls
         self.params = dict(params or {})
         self.timeouts = timeouts or Timeouts.of(timeout_s)
@@ -112,7 +116,9 @@ class OpenAIChatProvider(Provider):
     def price_known(self) -> bool:
         return self._price is not None
 
-    def request_body(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> dict[str, Any]:
+    def request_body(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [_message_to_wire(m) for m in messages],
@@ -122,7 +128,7 @@ class OpenAIChatProvider(Provider):
             body["tool_choice"] = self.tool_choice
             if self.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = self.parallel_tool_calls
-        if self.stream:
+        if self.stream and (self.stream_tools or not tools):
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         body.update(self.params)
@@ -142,7 +148,7 @@ class OpenAIChatProvider(Provider):
         if key:
             headers["Authorization"] = f"Bearer {key}"
         names = [t.name for t in tools]
-        if not self.stream:
+        if not body.get("stream"):
             reply = await post_json(
                 self._client,
                 self.url,
@@ -168,7 +174,9 @@ class OpenAIChatProvider(Provider):
                 return self._parse(opened.json_reply, step, names)
             assert opened.events is not None
             assembly = _Assembly()
+            seen = 0
             async for event in opened.events:
+                seen += 1
                 if event.data.strip() == "[DONE]":
                     assembly.done = True
                     break
@@ -178,8 +186,17 @@ class OpenAIChatProvider(Provider):
                     if assembly.first_token_ms is None:
                         assembly.first_token_ms = (time.perf_counter() - opened.started) * 1000.0
                     await emit(on_delta, delta)
+            if seen == 0 and tools and not self._streamed_tools:
+                # An empty 200 stream: the server cannot stream this request.
+                # llama-cpp-python's function calling does this with tool_choice
+                # "auto". Ask again, once, without streaming, and keep doing so
+                # for requests with tools.
+                self.stream_tools = False
+                return await self.complete(messages, tools, step=step, on_delta=on_delta)
             if not assembly.done and assembly.finish_reason is None:
                 raise stream_broken(self.spec, self.url, "it ended before the reply was complete")
+            if tools:
+                self._streamed_tools = True
             latency_ms = (time.perf_counter() - opened.started) * 1000.0
         message: dict[str, Any] = {
             "content": assembly.text,
@@ -288,7 +305,9 @@ class _Assembly:
             text = str(detail)[:300]
             if secret:
                 text = text.replace(secret, "***")
-            raise ProviderRequestError(f"{spec}: the server reported an error mid-stream: {text}", retryable=True)
+            raise ProviderRequestError(
+                f"{spec}: the server reported an error mid-stream: {text}", retryable=True
+            )
         if chunk.get("usage"):
             self.usage = chunk["usage"]
         choices = chunk.get("choices")
@@ -312,13 +331,17 @@ class _Assembly:
                 continue
             index = self._index_of(raw)
             parts = self.calls.setdefault(index, _CallParts())
-            function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+            function = _mapping(raw.get("function"))
             if raw.get("id"):
                 parts.id = str(raw["id"])
             if function.get("name") and not parts.name:  # sent once, or (some servers) each time
                 parts.name = str(function["name"])
             args = function.get("arguments")
-            piece = args if isinstance(args, str) else (arguments_json(args) if isinstance(args, dict) else "")
+            piece = (
+                args
+                if isinstance(args, str)
+                else (arguments_json(args) if isinstance(args, dict) else "")
+            )
             parts.arguments += piece
             call_deltas.append(ToolCallDelta(index, parts.id, parts.name, piece))
         if not (text or reasoning or call_deltas):
@@ -334,7 +357,7 @@ class _Assembly:
         for known, parts in self.calls.items():
             if call_id and parts.id == call_id:
                 return known
-        function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+        function = _mapping(raw.get("function"))
         if call_id or function.get("name") or not self.calls:
             return len(self.calls)
         return max(self.calls)
@@ -357,6 +380,10 @@ def usage_of(body: object) -> Usage:
         elif prompt is None and completion is None:
             prompt = total
     return Usage(input_tokens=prompt or 0, output_tokens=completion or 0)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _count(body: Mapping[str, Any], *keys: str) -> int | None:

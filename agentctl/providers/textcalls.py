@@ -72,7 +72,9 @@ def _calls_of(value: Any, tools: Collection[str]) -> list[TextCall]:
                 decoded = args
             args = decoded
         calls.append(
-            TextCall(name, {str(k): v for k, v in args.items()} if isinstance(args, dict) else str(args))
+            TextCall(
+                name, {str(k): v for k, v in args.items()} if isinstance(args, dict) else str(args)
+            )
         )
     return calls
 

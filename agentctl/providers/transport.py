@@ -127,8 +127,14 @@ def error_detail(response: httpx.Response) -> str:
         return text.strip()[:_DETAIL_LIMIT]
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:_DETAIL_LIMIT]
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            if isinstance(message, str) and message.strip():
+                return message[:_DETAIL_LIMIT]
+            # An empty message (llama-cpp-python's 500s): the error's type says more than nothing.
+            kind = error.get("type") or error.get("code")
+            if isinstance(kind, str) and kind:
+                return kind[:_DETAIL_LIMIT]
         if isinstance(error, str):
             return error[:_DETAIL_LIMIT]
     return text.strip()[:_DETAIL_LIMIT]
@@ -255,7 +261,7 @@ def malformed_reply(spec: str, url: str, what: str) -> ProviderRequestError:
 
 async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEvent]:
     """Server-sent events from a body's lines (the WHATWG rules that matter here)."""
-    event, data = "", []
+    event, data = "", list[str]()
     async for line in lines:
         if not line:
             if data:
@@ -341,13 +347,13 @@ async def post_stream(
 
 def stream_broken(spec: str, url: str, what: str) -> ProviderRequestError:
     """A stream that ended early or carried garbage: a glitch a second attempt may get past."""
-    return ProviderRequestError(f"{spec}: broken stream from {display_url(url)}: {what}", retryable=True)
+    return ProviderRequestError(
+        f"{spec}: broken stream from {display_url(url)}: {what}", retryable=True
+    )
 
 
 def sse_json(spec: str, url: str, event: SSEvent) -> Any:
     try:
         return json.loads(event.data)
     except ValueError:
-        raise stream_broken(
-            spec, url, f"an event that is not JSON ({event.data[:80]!r})"
-        ) from None
+        raise stream_broken(spec, url, f"an event that is not JSON ({event.data[:80]!r})") from None
