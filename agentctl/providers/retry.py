@@ -168,7 +168,8 @@ class CircuitBreaker:
     def allow_trial(self) -> None:
         """Let the next call through at once (a person resumed: the endpoint may be back)."""
         if self._opened_at is not None:
-            self._opened_at = self._clock() - self.reset_after_s
+            # a second back, not exactly reset_after_s: float rounding must not keep it open
+            self._opened_at = self._clock() - self.reset_after_s - 1.0
             self._trial_started_at = None
 
     def record_success(self) -> None:
@@ -272,7 +273,7 @@ async def call_with_retries(
                 breaker.record_success()
             if not error.retryable or last:
                 await on_failure(error, attempt, None)
-                raise
+                raise error from None
             delay = policy.delay_s(attempt, retry_after_of(error), rng)
             await on_failure(error, attempt, delay * 1000.0)
             await sleep(delay)
