@@ -203,9 +203,9 @@ class FakeModelServer:
                 if index == reply.gate_after and not await hold():
                     return
                 yield chunk
-            if reply.gate_after is not None and reply.gate_after >= len(reply.chunks):
-                if not await hold():
-                    return
+            gate_at_end = reply.gate_after is not None and reply.gate_after >= len(reply.chunks)
+            if gate_at_end and not await hold():
+                return
             finished = True
         finally:
             if not finished:

@@ -162,7 +162,7 @@ async def test_an_empty_error_message_falls_back_to_its_type(
 ) -> None:
     # llama-cpp-python's 500s: {"error": {"message": "", "type": "internal_server_error"}}
     fake.script(Reply.json({"error": {"message": "", "type": "internal_server_error"}}, 500))
-    with pytest.raises(ProviderError, match="HTTP 500 .*: internal_server_error"):
+    with pytest.raises(ProviderError, match=r"HTTP 500 .*: internal_server_error"):
         await make_provider("local:m", config=endpoint(fake)).complete(ASK, [], step=0)
 
 
