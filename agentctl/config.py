@@ -55,6 +55,7 @@ class EndpointConfig(_Section):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None  # sent only when set
     stream: bool | None = None
+    stream_tools: bool | None = None  # stream requests that offer tools (default: as `stream`)
     text_tool_calls: bool | None = None  # parse tool calls the model wrote as text
     max_tokens: int | None = Field(default=None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # extra request-body fields

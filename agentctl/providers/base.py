@@ -117,6 +117,7 @@ class ProviderRequestError(ProviderError):
         super().__init__(message, retryable=retryable, status=status, hint=hint)
         self.retry_after_s = retry_after_s
         self.fingerprint: str | None = None  # the reply's status and body, hashed
+        self.dropped = False  # the connection was made, then dropped mid-request
 
 
 def retry_after_of(error: ProviderError) -> float | None:

@@ -173,6 +173,7 @@ def load_provider(
             rest,
             base_url=url,
             text_tool_calls=bool(endpoint.text_tool_calls),
+            stream_tools=endpoint.stream_tools,
             **common,  # type: ignore[arg-type]
         )
 

@@ -91,6 +91,7 @@ class OpenAIChatProvider(Provider):
         tool_choice: ToolChoice = "auto",
         parallel_tool_calls: bool | None = None,
         stream: bool = True,
+        stream_tools: bool | None = None,
         text_tool_calls: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> None:
@@ -102,7 +103,8 @@ class OpenAIChatProvider(Provider):
         self.tool_choice = tool_choice
         self.parallel_tool_calls = parallel_tool_calls
         self.stream = stream
-        self.stream_tools = stream  # False once the server showed it cannot stream tool calls
+        # False when configured so, or once the server showed it cannot stream tool calls.
+        self.stream_tools = stream if stream_tools is None else stream_tools
         self._streamed_tools = False  # it did stream one: an empty stream is then a glitch
         self.text_tool_calls = text_tool_calls
         self.params = dict(params or {})
@@ -160,44 +162,57 @@ class OpenAIChatProvider(Provider):
                 timeouts=self.timeouts,
             )
             return self._parse(reply, step, names)
-        async with post_stream(
-            self._client,
-            self.url,
-            body,
-            headers=headers,
-            spec=self.spec,
-            secret=key,
-            key_env=self._key_env,
-            timeouts=self.timeouts,
-        ) as opened:
-            if opened.json_reply is not None:
-                return self._parse(opened.json_reply, step, names)
-            assert opened.events is not None
-            assembly = _Assembly()
-            seen = 0
-            async for event in opened.events:
-                seen += 1
-                if event.data.strip() == "[DONE]":
-                    assembly.done = True
-                    break
-                chunk = sse_json(self.spec, self.url, event)
-                delta = assembly.add(chunk, self.spec, self.url, key)
-                if delta is not None:
-                    if assembly.first_token_ms is None:
-                        assembly.first_token_ms = (time.perf_counter() - opened.started) * 1000.0
-                    await emit(on_delta, delta)
-            if seen == 0 and tools and not self._streamed_tools:
-                # An empty 200 stream: the server cannot stream this request.
-                # llama-cpp-python's function calling does this with tool_choice
-                # "auto". Ask again, once, without streaming, and keep doing so
-                # for requests with tools.
-                self.stream_tools = False
-                return await self.complete(messages, tools, step=step, on_delta=on_delta)
-            if not assembly.done and assembly.finish_reason is None:
-                raise stream_broken(self.spec, self.url, "it ended before the reply was complete")
-            if tools:
-                self._streamed_tools = True
-            latency_ms = (time.perf_counter() - opened.started) * 1000.0
+        assembly = _Assembly()
+        seen = 0
+        try:
+            async with post_stream(
+                self._client,
+                self.url,
+                body,
+                headers=headers,
+                spec=self.spec,
+                secret=key,
+                key_env=self._key_env,
+                timeouts=self.timeouts,
+            ) as opened:
+                if opened.json_reply is not None:
+                    return self._parse(opened.json_reply, step, names)
+                assert opened.events is not None
+                async for event in opened.events:
+                    seen += 1
+                    if event.data.strip() == "[DONE]":
+                        assembly.done = True
+                        break
+                    chunk = sse_json(self.spec, self.url, event)
+                    delta = assembly.add(chunk, self.spec, self.url, key)
+                    if delta is not None:
+                        if assembly.first_token_ms is None:
+                            started = opened.started
+                            assembly.first_token_ms = (time.perf_counter() - started) * 1000.0
+                        await emit(on_delta, delta)
+                if seen == 0 and tools and not self._streamed_tools:
+                    raise _CannotStream
+                if not assembly.done and assembly.finish_reason is None:
+                    raise stream_broken(
+                        self.spec, self.url, "it ended before the reply was complete"
+                    )
+                latency_ms = (time.perf_counter() - opened.started) * 1000.0
+        except (_CannotStream, ProviderRequestError) as exc:
+            dropped = isinstance(exc, ProviderRequestError) and exc.dropped
+            cannot = isinstance(exc, _CannotStream) or (
+                dropped and seen == 0 and bool(tools) and not self._streamed_tools
+            )
+            if not cannot:
+                raise
+            # A stream that ends, or a connection dropped, before the first event,
+            # for a request with tools: the server cannot stream this request.
+            # llama-cpp-python's function calling does so with tool_choice
+            # "auto". Ask again without streaming, and keep doing so for
+            # requests with tools.
+            self.stream_tools = False
+            return await self.complete(messages, tools, step=step, on_delta=on_delta)
+        if tools:
+            self._streamed_tools = True
         message: dict[str, Any] = {
             "content": assembly.text,
             "reasoning_content": assembly.reasoning,
@@ -275,6 +290,10 @@ class OpenAIChatProvider(Provider):
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _CannotStream(Exception):
+    """A request with tools got a stream with no event: ask again without streaming."""
 
 
 @dataclass

@@ -190,10 +190,13 @@ def _transport_error(
             retryable=False,
             hint="check the base URL (it needs http:// or https://)",
         )
-    return ProviderRequestError(
+    error = ProviderRequestError(
         f"{spec}: cannot reach {where}: {type(exc).__name__}: {redact(str(exc), secret)}",
         retryable=True,
     )
+    # Connected, then dropped (not refused): the server took the request and failed on it.
+    error.dropped = isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError)
+    return error
 
 
 def _total_timeout(spec: str, where: str, timeouts: Timeouts) -> ProviderRequestError:
