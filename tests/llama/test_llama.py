@@ -20,7 +20,7 @@ from agentctl.client import Client
 from agentctl.config import Config, EndpointConfig
 from agentctl.paths import Paths
 from agentctl.protocol import LIVE_DELTA, Budget, CreateSession
-from agentctl.providers import Message, ToolSpec, load_provider
+from agentctl.providers import Message, load_provider
 from agentctl.providers.base import Delta, Provider
 from agentctl.tools import default_registry
 from tests.daemon.support import wait_status

@@ -101,7 +101,7 @@ async def test_a_bad_config_is_refused_with_the_key_that_is_wrong(tmp_path: Path
     config("[budget]\nmax_stepz = 2\n")
     rec = write_recording(tmp_path / "r.jsonl", [final()])
     rt = await start_runtime(InMemoryEventStore(), registry())
-    with pytest.raises(UsageError, match="budget.max_stepz"):
+    with pytest.raises(UsageError, match=r"budget\.max_stepz"):
         await rt.create_session(create("t", rec))
     await rt.stop()
 
