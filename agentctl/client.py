@@ -55,6 +55,7 @@ from agentctl.protocol import (
     SessionTrace,
     SqlQuery,
     SqlResult,
+    StartedSession,
     StatsReport,
 )
 
@@ -361,6 +362,44 @@ class Client:
 
     def create_session(self, req: CreateSession) -> SessionSummary:
         return self._call(Routes.create_session(req))
+
+    def create_and_follow(
+        self, req: CreateSession, *, live: bool = False
+    ) -> tuple[StartedSession, Generator[Envelope, None, None]]:
+        """Create a session and stream its events in one request (`agentctl run`).
+
+        The stream is subscribed before the session's first model call, so
+        nothing it streams is lost to the time a second request would take.
+        """
+        params = {"follow": "1", **({"live": "1"} if live else {})}
+        request = self._http.build_request(
+            "POST",
+            "/v1/sessions",
+            params=params,
+            content=req.model_dump_json(exclude_unset=True),
+            headers={"content-type": "application/json"},
+            timeout=_stream_timeout(self._timeout),
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+        if response.is_error:
+            response.read()
+            response.close()
+            raise error_from(response.status_code, response.content, response.reason_phrase)
+        started = StartedSession.model_validate_json(response.headers["x-agentctl-session"])
+        return started, self._lines(response)
+
+    def _lines(self, response: httpx.Response) -> Generator[Envelope, None, None]:
+        try:
+            for line in response.iter_lines():
+                if line:
+                    yield Envelope.model_validate_json(line)
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+        finally:
+            response.close()
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
         return self._call(Routes.sessions(status))

@@ -390,6 +390,14 @@ class DaemonStatus(BaseModel):
     tcp: str | None = None
 
 
+class StartedSession(BaseModel):
+    """Which session a create-and-follow stream is about (its `x-agentctl-session` header)."""
+
+    id: str
+    last_seq: int
+    status: SessionStatus
+
+
 class EndpointView(BaseModel):
     """A model endpoint as the daemon sees it (`GET /v1/providers`); never a key's value."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -29,7 +30,15 @@ from rich.syntax import Syntax
 from agentctl.cli.common import err, out
 from agentctl.cli.live import LiveText
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
-from agentctl.protocol import LIVE_DELTA, ApprovalView, Decide, Envelope, default_approver
+from agentctl.protocol import (
+    LIVE_DELTA,
+    ApprovalView,
+    Decide,
+    Envelope,
+    SessionSummary,
+    StartedSession,
+    default_approver,
+)
 from agentctl.render import render_event
 
 if TYPE_CHECKING:
@@ -93,22 +102,34 @@ def follow(
     as_json: bool = False,
     wait: bool = True,
     approver: str | None = None,
+    opened: tuple[StartedSession, Iterator[Envelope]] | None = None,
 ) -> int:
-    """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code."""
+    """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code.
+
+    `opened` is a stream already open (`run`'s create-and-follow) with where
+    the session was when it began; reconnects use the ordinary event stream.
+    """
     follower = _Follower(
         client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
     )
     cursor = after
     reconnects = 0
-    live = LiveText() if not as_json and out.is_terminal else None
+    live = LiveText() if live_wanted(as_json) else None
     try:
-        start = client.session(session_id)
+        start: StartedSession | SessionSummary
+        if opened is not None:
+            start, first_stream = opened
+        else:
+            start, first_stream = client.session(session_id), None
         caught_up = after >= start.last_seq
         if caught_up and (code := follower.settle(start.status.value)) is not None:
             return code
         while True:
             try:
-                events = client.events(session_id, after=cursor, follow=True, live=live is not None)
+                events = first_stream or client.events(
+                    session_id, after=cursor, follow=True, live=live is not None
+                )
+                first_stream = None
                 for event in events:
                     if event.type == LIVE_DELTA:
                         if live is not None:
@@ -151,6 +172,11 @@ def follow(
             f"agentctl attach {session_id} --after {cursor}"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def live_wanted(as_json: bool) -> bool:
+    """Live deltas are for a person at a terminal; pipes and --json get stored events only."""
+    return not as_json and out.is_terminal
 
 
 def show(event: Envelope, as_json: bool, *, fold: bool = True) -> None:

@@ -170,9 +170,21 @@ def run(
         limits=Limits(),
     )
     c = client()
-    summary = c.create_session(req)
-    _started(summary.id, as_json, detach)
-    raise typer.Exit(follow(c, summary.id, as_json=as_json, wait=not no_wait, approver=approver))
+    if detach:
+        _started(c.create_session(req).id, as_json, detach)
+    from agentctl.cli.follow import live_wanted
+
+    started, stream = c.create_and_follow(req, live=live_wanted(as_json))
+    _started(started.id, as_json, detach)
+    code = follow(
+        c,
+        started.id,
+        as_json=as_json,
+        wait=not no_wait,
+        approver=approver,
+        opened=(started, stream),
+    )
+    raise typer.Exit(code)
 
 
 @command

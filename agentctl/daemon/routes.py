@@ -8,6 +8,7 @@ mounts them side by side under `/v1`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
@@ -97,10 +98,32 @@ async def providers(request: Request) -> Response:
 
 
 async def create_session(request: Request) -> Response:
+    """201 and the new session; with `follow=1`, 201 and its event stream at once.
+
+    Create-and-follow (`agentctl run`) saves the client a second request and,
+    above all, is subscribed before the session's first model call starts, so
+    its first streamed token is not lost to the time a client takes to attach.
+    The stream's `x-agentctl-session` header says which session it is.
+    """
     body = await read_body(request, CreateSession)
-    runtime = daemon_of(request).runtime
+    daemon = daemon_of(request)
+    runtime = daemon.runtime
     session_id = await runtime.create_session(body)
-    return json_response(runtime.session(session_id), status=201)
+    summary = runtime.session(session_id)
+    if not query_flag(request, "follow"):
+        return json_response(summary, status=201)
+    # No await from here until the subscriptions exist: the actor cannot run before.
+    cursor = Cursor(session=session_id, after=0)
+    stream = _ndjson(daemon, cursor, follow=True)
+    if query_flag(request, "live"):
+        live = runtime.live
+        stream = with_live(stream, lambda push: live.subscribe(session_id, push), session_id)
+    response = NDJSONResponse(stream)
+    response.status_code = 201
+    response.headers["x-agentctl-session"] = json.dumps(
+        {"id": session_id, "last_seq": summary.last_seq, "status": summary.status.value}
+    )
+    return response
 
 
 async def list_sessions(request: Request) -> Response:

@@ -190,13 +190,15 @@ async def _wait(wake: asyncio.Event, stop: asyncio.Event | None) -> None:
 LIVE_LIMIT = 1024  # deltas held for a client that does not read; past it, deltas are dropped
 
 
-async def with_live(
+def with_live(
     batches: AsyncGenerator[bytes, None],
     subscribe: Callable[[Callable[[int, dict[str, object]], None]], Callable[[], None]],
     session_id: str,
 ) -> AsyncGenerator[bytes, None]:
     """`batches` (NDJSON of stored events) with the session's live deltas merged in.
 
+    The subscription is made now, not when the body starts to be sent: a
+    session created by the same request may start streaming at once.
     Deltas are ephemeral: one a slow client cannot take is dropped (the
     `model.responded` that follows has the whole text), so they never hold
     the writer or grow memory. Stored events keep their own bounded path.
@@ -210,6 +212,15 @@ async def with_live(
             wake.set()
 
     unsubscribe = subscribe(on_delta)
+    return _merged(batches, deltas, wake, unsubscribe)
+
+
+async def _merged(
+    batches: AsyncGenerator[bytes, None],
+    deltas: deque[bytes],
+    wake: asyncio.Event,
+    unsubscribe: Callable[[], None],
+) -> AsyncGenerator[bytes, None]:
     pending: asyncio.Future[bytes] | None = None
     try:
         while True:
