@@ -16,11 +16,12 @@ So the figure for agentctl is the whole path a token takes: server → daemon
 (SSE parse) → live bus → the daemon's NDJSON stream → the CLI → the
 terminal. CLI start-up and session creation happen before the request and
 are reported apart. Every request has the same prompt, so the server's
-prefix cache treats both alike. Target: agentctl ≤ 1.1 × curl + 20 ms.
+prefix cache treats both alike. Target: agentctl <= 1.1 x curl + 20 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -81,10 +82,8 @@ class Relay:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._stop = True
