@@ -118,3 +118,27 @@ def test_shutdown_closes_the_model_request_in_flight_and_start_asks_again(
     texts = [e.data["text"] for e in again.events(summary.id) if e.type == "model.responded"]
     assert texts == ["second time"]
     again.close()
+
+
+def test_a_stored_key_never_reaches_the_log_or_the_live_stream(
+    paths: Paths, server: FakeModelServer, daemon: Client
+) -> None:
+    from agentctl.keys import KeyStore
+
+    secret = "sk-local-SECRET-0123456789"
+    KeyStore(paths.config).set("local", secret)  # after the daemon started: read at request time
+    paths.config_file.write_text(
+        f'[providers.fake]\nbase_url = "{server.url}/v1"\napi_key_name = "local"\n'
+    )
+    server.script(Reply.sse(openai_chunks([f"the key is {secret}"])))
+    summary = daemon.create_session(CreateSession(task="leak", model="fake:m", image="none"))
+    seen = []
+    for event in daemon.events(summary.id, follow=True, live=True):
+        seen.append(event)
+        if event.type == "session.status" and event.data["status"] == "completed":
+            break
+    assert server.requests[0].headers["authorization"] == f"Bearer {secret}"
+    stored = list(daemon.events(summary.id))
+    assert secret not in "".join(e.model_dump_json() for e in stored + seen)
+    responded = next(e for e in stored if e.type == "model.responded")
+    assert "[REDACTED:key:local]" in responded.data["text"]
