@@ -147,6 +147,7 @@ class FakeModelServer:
 
     def stop(self) -> None:
         self._release.set()
+        self.gate.set()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()
@@ -192,7 +193,8 @@ class FakeModelServer:
         async def hold() -> bool:
             """Wait at the gate; False when the client went away meanwhile."""
             at_gate.set()
-            opened = asyncio.ensure_future(asyncio.to_thread(gate.wait, 10))
+            # Long enough for a loaded machine; stop() and reset() open it at the end.
+            opened = asyncio.ensure_future(asyncio.to_thread(gate.wait, 60))
             left = asyncio.ensure_future(client_left())
             done, _ = await asyncio.wait({opened, left}, return_when=asyncio.FIRST_COMPLETED)
             left.cancel()
