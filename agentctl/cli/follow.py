@@ -28,7 +28,7 @@ from rich.prompt import Prompt
 from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
-from agentctl.cli.live import LiveText
+from agentctl.cli.live import ENDS_CALL, LiveText
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
 from agentctl.protocol import (
     LIVE_DELTA,
@@ -136,10 +136,15 @@ def follow(
                             live.add(event)
                         continue
                     if live is not None:
-                        live.clear()
+                        live.hide()
                     cursor = event.seq
                     reconnects = 0
                     show(event, as_json)
+                    if live is not None:
+                        if event.type in ENDS_CALL:
+                            live.clear()
+                        else:
+                            live.show()
                     if event.seq < start.last_seq:
                         continue
                     if event.type == "session.status":

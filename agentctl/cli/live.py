@@ -2,8 +2,9 @@
 
 `run` and `attach` ask the daemon for live `model.delta` envelopes when
 stdout is a terminal. The text (and the tool calls as they form) is written
-as it arrives, dim, and erased when the stored `model.responded` comes: that
-event's ordinary rendering replaces it, so the screen ends up exactly as a
+as it arrives, dim, below the events; another event moves it down, and the
+stored `model.responded` (or `model.failed`) erases it: that event's
+ordinary rendering replaces it, so the screen ends up exactly as a
 non-live follow shows it, and the log stays one event per call. Piped
 output gets no deltas at all: a pipeline sees the stored events only.
 
@@ -36,6 +37,7 @@ class LiveText:
         self._column = 0
         self._open = False
         self._calls: dict[int, str] = {}
+        self._shown = ""  # the response so far, as shown
 
     @property
     def open(self) -> bool:
@@ -65,25 +67,25 @@ class LiveText:
 
     def add(self, event: Envelope) -> None:
         data = event.data
-        if not self._open:
-            self._open = True
-            self._write(PREFIX)
         if data.get("snapshot"):  # attached mid-call: the response so far
             self._calls.clear()
-        text = str(data.get("reasoning") or "") + str(data.get("text") or "")
-        if text:
-            self._write(printable(text))
+            self._shown = ""
+        piece = str(data.get("reasoning") or "") + str(data.get("text") or "")
         for call in data.get("tool_calls") or []:
             index = int(call.get("index", 0))
             if index not in self._calls:
                 self._calls[index] = str(call.get("name") or "")
-                self._write(printable(f"\n{PREFIX}→ {self._calls[index]} "))
-            args = str(call.get("args") or "")
-            if args:
-                self._write(printable(args))
+                piece += f"\n{PREFIX}→ {self._calls[index]} "
+            piece += str(call.get("args") or "")
+        self._shown += printable(piece)
+        if not self._open:
+            self._open = True
+            self._write(PREFIX + self._shown)
+        elif piece:
+            self._write(printable(piece))
 
-    def clear(self) -> None:
-        """Erase what was written, leaving the cursor where the region began."""
+    def hide(self) -> None:
+        """Erase the region for a moment (an event is printed above it); `show` puts it back."""
         if not self._open:
             return
         up = f"\x1b[{self._rows}A" if self._rows else ""
@@ -91,7 +93,19 @@ class LiveText:
         self.stream.flush()
         self._rows = self._column = 0
         self._open = False
+
+    def show(self) -> None:
+        if self._shown and not self._open:
+            self._open = True
+            self._write(PREFIX + self._shown)
+
+    def clear(self) -> None:
+        """The call is over: erase the region and forget what it held."""
+        self.hide()
         self._calls.clear()
+        self._shown = ""
 
 
-__all__ = ["LiveText", "printable"]
+ENDS_CALL = ("model.responded", "model.failed")
+
+__all__ = ["ENDS_CALL", "LiveText", "printable"]

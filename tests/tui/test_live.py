@@ -27,10 +27,17 @@ async def test_the_timeline_shows_the_response_as_it_streams(
     tui_daemon.paths.config_file.write_text(f'[providers.fake]\nbase_url = "{server.url}/v1"\n')
     server.script(Reply.sse(openai_chunks(["Stream", "ing now"]), gate_after=3))
     req = CreateSession(task="talk", model="fake:m", image="none")
-    session_id = tui_daemon.api.create_session(req).id
-    app = tui_daemon.app(session=session_id)
+    app = tui_daemon.app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.timeline.live_text == "Streaming now", what="live text")
+        await until(pilot, lambda: app.client is not None, what="the app's client")
+        assert app.client is not None
+        session_id = (await app.client.create_session(req)).id  # type: ignore[attr-defined]
+        await until(pilot, lambda: app.sessions.select(session_id), what="the session")
+        await until(
+            pilot,
+            lambda: app.timeline.live_text == "Streaming now",
+            what=f"live text ({app.timeline.live_text!r}, {app.timeline.received_seqs})",
+        )
         assert not server.gate.is_set()  # the server still holds the end of the reply
         assert any(o.id == "live" for o in app.timeline.options)
         server.open_gate()

@@ -123,10 +123,11 @@ class Timeline(OptionList):
         if event.seq <= log.cursor:
             return False
         log.events.append(event)
-        if log.live:
+        had_live = bool(log.live) and event.session == self.session
+        if had_live:
+            self._drop_live()  # back below the new event, or gone when the call is over
+        if event.type in ("model.responded", "model.failed"):
             log.live = ""
-            if event.session == self.session:
-                self._drop_live()
         if event.session == self.session:
             option = self._option(event, log)
             if option is not None:
@@ -135,7 +136,19 @@ class Timeline(OptionList):
                 if at_end:
                     self.highlighted = self.option_count - 1
             self._title()
+        if had_live and log.live:
+            self._show_live(log)
         return True
+
+    def _show_live(self, log: SessionLog) -> None:
+        prompt = Text("⋯ " + printable(log.live), style="dim italic")
+        if self._has_live():
+            self.replace_option_prompt(LIVE_ID, prompt)
+            return
+        at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
+        self.add_option(Option(prompt, id=LIVE_ID))
+        if at_end:
+            self.highlighted = self.option_count - 1
 
     def _live(self, event: Envelope, log: SessionLog) -> None:
         data = event.data
@@ -146,16 +159,8 @@ class Timeline(OptionList):
             if call.get("name") and not call.get("args"):
                 log.live += f"\n→ {call['name']} "
             log.live += str(call.get("args") or "")
-        if event.session != self.session or not log.live:
-            return
-        prompt = Text("⋯ " + printable(log.live), style="dim italic")
-        if self._has_live():
-            self.replace_option_prompt(LIVE_ID, prompt)
-        else:
-            at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
-            self.add_option(Option(prompt, id=LIVE_ID))
-            if at_end:
-                self.highlighted = self.option_count - 1
+        if event.session == self.session and log.live:
+            self._show_live(log)
 
     def _has_live(self) -> bool:
         return any(o.id == LIVE_ID for o in self.options)
