@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.llama.server import LlamaServer, missing  # noqa: E402
 
-RUNS = 7
+RUNS = 11
 TASK = "Say hello in one short sentence."
 PARAMS = {"temperature": 0, "seed": 1, "max_tokens": 12}
 
@@ -224,8 +224,10 @@ def main() -> int:
         f"curl {curl_median:.1f} ms (runs: {', '.join(f'{t:.1f}' for t in curl_ms)}); "
         f"agentctl run {ours:.1f} ms (runs: {', '.join(f'{t:.1f}' for t in agentctl_ms)}); "
         f"ratio {ours / curl_median:.2f}x; target <= 1.1x + 20 ms = {limit:.1f} ms: "
-        f"{'met' if ours <= limit else 'MISSED'}. Before the request: CLI start-up and session "
-        f"creation {statistics.median(startup_ms):.0f} ms (median)",
+        f"{'met' if ours <= limit else 'MISSED'}. Best runs: curl {min(curl_ms):.1f} ms, agentctl "
+        f"{min(agentctl_ms):.1f} ms. Before the request: CLI start-up and session creation "
+        f"{statistics.median(startup_ms):.0f} ms (median). Load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         file=sys.stderr,
     )
     print(
@@ -235,6 +237,8 @@ def main() -> int:
                 "ttft_agentctl_ms": round(ours, 1),
                 "ratio": round(ours / curl_median, 3),
                 "startup_ms": round(statistics.median(startup_ms), 1),
+                "best_curl_ms": round(min(curl_ms), 1),
+                "best_agentctl_ms": round(min(agentctl_ms), 1),
             }
         )
     )
