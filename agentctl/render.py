@@ -191,6 +191,13 @@ def _id_column(table: Table, name: str, ids: list[str]) -> None:
     table.add_column(name, no_wrap=True, min_width=max([len(name), *map(len, ids)]))
 
 
+def cost_text(s: SessionSummary) -> str:
+    """A session's cost; "unknown" (or a known part and "+") when a model had no price."""
+    if s.cost_known:
+        return f"${s.cost_usd:.4f}"
+    return f"${s.cost_usd:.4f}+?" if s.cost_usd else "unknown"
+
+
 def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
     """`agentctl ls`: one row per session, newest last; the task is what gives way to a narrow terminal."""
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -206,7 +213,7 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
             Text(s.status.value, style=STATUS_STYLE.get(s.status.value, "")),
             age(s.created_at, now),
             str(s.steps),
-            f"${s.cost_usd:.4f}",
+            cost_text(s),
             str(s.pending_approvals) if s.pending_approvals else "",
             f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
             Text(clean_line(s.task.splitlines()[0])) if s.task.strip() else "",  # Text: no markup
@@ -254,7 +261,7 @@ def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None
     grid.add_row("model", Text(clean_line(s.model)))
     grid.add_row("steps", str(s.steps))
     grid.add_row("tokens", f"{s.input_tokens} in, {s.output_tokens} out")
-    grid.add_row("cost", f"${s.cost_usd:.4f}")
+    grid.add_row("cost", cost_text(s))
     grid.add_row("events", str(s.last_seq))
     if s.parent:
         grid.add_row("parent", f"{s.parent.session} at seq {s.parent.seq}")

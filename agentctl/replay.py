@@ -221,7 +221,9 @@ def write_session_recording(events: Sequence[EventLike], session_id: str, fp: Te
         if event.type != "model.responded":
             continue
         data = {k: v for k, v in event.data.items() if k in _RESPONSE_FIELDS}
-        data["cost_usd"] = float(data.get("cost_usd", 0.0))
+        data["cost_usd"] = float(data.get("cost_usd") or 0.0)  # unknown is recorded as 0
+        usage = data.get("usage") or {}
+        data["usage"] = {k: v for k, v in usage.items() if k in ("input_tokens", "output_tokens")}
         data["latency_ms"] = float(data.get("latency_ms", 0.0))
         try:
             responses.append(response_from_data(data))

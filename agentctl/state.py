@@ -133,6 +133,7 @@ class SessionState:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_unknown: bool = False  # a response had no known cost: cost_usd is a lower bound
     model_attempts: int = 0  # attempts of the model request in progress
     awaiting_model: bool = False  # model.requested without a response
     calls: dict[str, ToolCallState] = field(default_factory=dict)  # the current step's calls
@@ -244,7 +245,11 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     # never below zero, whatever an old log holds: a negative count would undo a budget
     state.input_tokens += max(int(usage.get("input_tokens", 0)), 0)
     state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
-    state.cost_usd += float(d.get("cost_usd", 0.0))
+    cost = d.get("cost_usd", 0.0)
+    if cost is None:
+        state.cost_unknown = True
+    else:
+        state.cost_usd += float(cost)
     calls = d.get("tool_calls") or []
     refused = d.get("refused") or {}
     state.transcript.append(

@@ -31,7 +31,13 @@ class DaemonAPI(Protocol):
     async def session(self, session_id: str) -> SessionSummary: ...
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> AsyncIterator[Envelope]: ...
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]: ...

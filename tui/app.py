@@ -181,7 +181,7 @@ class AgentctlApp(App[None]):
             return
         cursor = Cursor(after)
         events = follow(
-            lambda a: client.events(session_id, a, follow=True),
+            lambda a: client.events(session_id, a, follow=True, live=True),
             cursor,
             key=by_seq,
             probe=client.health,

@@ -7,7 +7,8 @@ again from it. `follow` does that: a dropped or closed stream (the daemon
 stopped, crashed or restarted) is retried with exponential backoff, the
 daemon is probed before each retry so the caller learns at once when it is
 back, and anything at or before the cursor is dropped, so a consumer never
-sees an event twice even if a server resent one.
+sees an event twice even if a server resent one. Live `model.delta`
+envelopes (never stored) pass through without moving the cursor.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agentctl.errors import DaemonError
-from agentctl.protocol import Envelope
+from agentctl.protocol import LIVE_DELTA, Envelope
 
 
 class Link(StrEnum):
@@ -91,6 +92,9 @@ async def follow(
                     if lost:  # no probe: the first event says the daemon is back
                         lost, attempt = False, 0
                         on_link(Link.RESTORED, f"resuming after {cursor.value}")
+                    if event.type == LIVE_DELTA:  # live-only: it carries no new position
+                        yield event
+                        continue
                     position = key(event)
                     if position <= cursor.value:
                         continue

@@ -159,26 +159,48 @@ def _config(ctx: _Context) -> Check:
     return Check("config", "ok", ", ".join(found))
 
 
-def _key(name: str, provider: str, why: str) -> Check:
-    if os.environ.get(name):
-        return Check(provider, "ok", f"{name} is set")  # never the key itself
-    return Check(
-        provider,
-        "warn",
-        f"{name} is not set: {why}",
-        f"export {name}=…, then `agentctl daemon stop` (the daemon reads keys from the environment it starts in)",
-    )
-
-
 def _providers(ctx: _Context) -> list[Check]:
+    """The endpoints and keys as the daemon resolves them: what a session will really get.
+
+    Asking the daemon, not this shell's environment, is the point: a key
+    exported here after the daemon started is invisible to it, while one set
+    with `agentctl keys set` is seen at once.
+    """
     checks = [Check("replay", "ok", "replay:PATH plays a recording offline; no key needed")]
-    openai = _key(
-        "OPENAI_API_KEY", "openai", "openai:MODEL needs it, except a --base-url server without keys"
-    )
-    if os.environ.get("OPENAI_BASE_URL"):
-        openai.detail += f"; OPENAI_BASE_URL={os.environ['OPENAI_BASE_URL']}"
-    checks.append(openai)
-    checks.append(_key("ANTHROPIC_API_KEY", "anthropic", "anthropic:MODEL needs it"))
+    if ctx.daemon is None:
+        checks.append(Check("providers", "skip", "needs the daemon"))
+        return checks
+    from agentctl.client import Client
+
+    with Client.connect(ctx.paths, autostart=False) as client:
+        view = client.providers()
+    if view.config_error:
+        checks.append(Check("providers", "fail", view.config_error, "see docs/providers.md"))
+    for endpoint in view.endpoints:
+        where = f"{endpoint.kind} API at {endpoint.base_url} ({endpoint.source})"
+        if endpoint.key_source is None:
+            checks.append(Check(endpoint.name, "ok", f"{where}; no key needed"))
+        elif endpoint.key_source == "env":
+            detail = f"{where}; the daemon has key {endpoint.key_name!r} from {endpoint.key_env}"
+            checks.append(Check(endpoint.name, "ok", detail))  # never the key itself
+        elif endpoint.key_source == "file":
+            detail = f"{where}; key {endpoint.key_name!r} from {view.keys_file}"
+            checks.append(Check(endpoint.name, "ok", detail))
+        else:
+            needed = (
+                "needs it"
+                if endpoint.kind == "anthropic"
+                else "needs it unless the server wants none"
+            )
+            checks.append(
+                Check(
+                    endpoint.name,
+                    "warn",
+                    f"{where}; the daemon sees no key {endpoint.key_name!r}: {endpoint.name}:MODEL {needed}",
+                    f"`agentctl keys set {endpoint.key_name}` (used at once), or export "
+                    f"{endpoint.key_env} and restart the daemon (`agentctl daemon stop`)",
+                )
+            )
     return checks
 
 

@@ -9,6 +9,9 @@ under us, we reconnect with our cursor, so nothing is missed or shown twice.
 Status events older than the moment we started following are history (a
 resumed session has an old `completed` in its log); the status the session
 had when we started is acted on once the backlog has caught up with it.
+
+In a terminal (and not `--json`) the stream includes the live deltas of a
+streamed model response, shown as they arrive (`cli/live.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -24,8 +28,17 @@ from rich.prompt import Prompt
 from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
+from agentctl.cli.live import ENDS_CALL, LiveText
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
-from agentctl.protocol import ApprovalView, Decide, Envelope, default_approver
+from agentctl.protocol import (
+    LIVE_DELTA,
+    ApprovalView,
+    Decide,
+    Envelope,
+    SessionSummary,
+    StartedSession,
+    default_approver,
+)
 from agentctl.render import render_event
 from agentctl.terminal import clean, clean_line, exact
 
@@ -90,24 +103,49 @@ def follow(
     as_json: bool = False,
     wait: bool = True,
     approver: str | None = None,
+    opened: tuple[StartedSession, Iterator[Envelope]] | None = None,
 ) -> int:
-    """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code."""
+    """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code.
+
+    `opened` is a stream already open (`run`'s create-and-follow) with where
+    the session was when it began; reconnects use the ordinary event stream.
+    """
     follower = _Follower(
         client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
     )
     cursor = after
     reconnects = 0
+    live = LiveText() if live_wanted(as_json) else None
     try:
-        start = client.session(session_id)
+        start: StartedSession | SessionSummary
+        if opened is not None:
+            start, first_stream = opened
+        else:
+            start, first_stream = client.session(session_id), None
         caught_up = after >= start.last_seq
         if caught_up and (code := follower.settle(start.status.value)) is not None:
             return code
         while True:
             try:
-                for event in client.events(session_id, after=cursor, follow=True):
+                events = first_stream or client.events(
+                    session_id, after=cursor, follow=True, live=live is not None
+                )
+                first_stream = None
+                for event in events:
+                    if event.type == LIVE_DELTA:
+                        if live is not None:
+                            live.add(event)
+                        continue
+                    if live is not None:
+                        live.hide()
                     cursor = event.seq
                     reconnects = 0
                     show(event, as_json)
+                    if live is not None:
+                        if event.type in ENDS_CALL:
+                            live.clear()
+                        else:
+                            live.show()
                     if event.seq < start.last_seq:
                         continue
                     if event.type == "session.status":
@@ -133,11 +171,18 @@ def follow(
                 raise DaemonError("the daemon keeps closing the stream")
             time.sleep(0.25)
     except KeyboardInterrupt:
+        if live is not None:
+            live.clear()
         err.print(
             f"\ndetached; the session goes on in the daemon. Re-attach with: "
             f"agentctl attach {session_id} --after {cursor}"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def live_wanted(as_json: bool) -> bool:
+    """Live deltas are for a person at a terminal; pipes and --json get stored events only."""
+    return not as_json and out.is_terminal
 
 
 def show(event: Envelope, as_json: bool, *, fold: bool = True) -> None:

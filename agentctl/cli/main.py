@@ -16,7 +16,7 @@ import typer
 from typer._click import exceptions as click  # typer vendors click; its exceptions live here
 
 from agentctl import __version__
-from agentctl.cli import approvals, daemon, doctor, inspect, sandbox, sessions
+from agentctl.cli import approvals, daemon, doctor, inspect, keys, sandbox, sessions
 from agentctl.cli.common import debug_enabled, err, error_line, set_debug
 from agentctl.errors import ExitCode
 
@@ -56,6 +56,7 @@ inspect.register(app)
 approvals.register(app)
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(sandbox.app, name="sandbox")
+keys.register(app)
 doctor.register(app)
 
 

@@ -92,7 +92,13 @@ def run(
         ),
     ],
     model: Annotated[
-        str, typer.Option(metavar="M", help="replay:PATH, openai:MODEL or anthropic:MODEL.")
+        str,
+        typer.Option(
+            metavar="M",
+            help="replay:PATH, openai:MODEL, anthropic:MODEL, or ENDPOINT:MODEL for a "
+            "[providers.ENDPOINT] in config.toml or a built-in local one (ollama, vllm, "
+            "llamacpp, lmstudio, litellm); see docs/providers.md.",
+        ),
     ] = "replay:recordings/demo.jsonl",
     base_url: Annotated[
         str | None, typer.Option(metavar="URL", help="Base URL of an OpenAI-compatible server.")
@@ -203,11 +209,24 @@ def run(
         start_at=start_at,
     )
     c = client()
-    summary = c.create_session(req)
-    if start_at is not None and not as_json:
-        err.print(f"[dim]session {summary.id} starts at {start_at:%Y-%m-%d %H:%M:%S}Z[/]")
-    _started(summary.id, as_json, detach or start_at is not None)
-    raise typer.Exit(follow(c, summary.id, as_json=as_json, wait=not no_wait, approver=approver))
+    if detach or start_at is not None:  # --at: created now, started then; nothing to follow yet
+        summary = c.create_session(req)
+        if start_at is not None and not as_json:
+            err.print(f"[dim]session {summary.id} starts at {start_at:%Y-%m-%d %H:%M:%S}Z[/]")
+        _started(summary.id, as_json, True)
+    from agentctl.cli.follow import live_wanted
+
+    started, stream = c.create_and_follow(req, live=live_wanted(as_json))
+    _started(started.id, as_json, detach)
+    code = follow(
+        c,
+        started.id,
+        as_json=as_json,
+        wait=not no_wait,
+        approver=approver,
+        opened=(started, stream),
+    )
+    raise typer.Exit(code)
 
 
 @command

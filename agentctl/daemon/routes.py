@@ -8,7 +8,8 @@ mounts them side by side under `/v1`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,16 +22,18 @@ from agentctl.protocol import (
     CancelSession,
     CreateSession,
     Decide,
+    EndpointView,
     ForkSession,
     Health,
     PostMessage,
+    ProvidersView,
     ResumeSession,
     SessionStatus,
 )
 
 from .context import Daemon
 from .peers import identity_of
-from .stream import Cursor, envelope_dict, ndjson, stream_events
+from .stream import Cursor, envelope_dict, ndjson, stream_events, with_live
 from .trigger_routes import TRIGGER_ROUTES
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
 
@@ -51,14 +54,78 @@ async def status(request: Request) -> Response:
     return json_response(daemon_of(request).status())
 
 
+async def providers(request: Request) -> Response:
+    """The model endpoints and keys as this daemon resolves them (what `doctor` reports)."""
+    from agentctl.errors import AgentctlError
+    from agentctl.providers.loader import known_endpoints
+
+    runtime = daemon_of(request).runtime
+    config_error = None
+    try:
+        config = runtime.config()
+    except AgentctlError as exc:
+        from agentctl.config import Config
+
+        config, config_error = Config(), str(exc)
+    keys = runtime.keys
+    views = []
+    for endpoint in known_endpoints(config):
+        info = keys.info(endpoint.key_name) if endpoint.key_name else None
+        views.append(
+            EndpointView(
+                name=endpoint.name,
+                kind=endpoint.kind,  # type: ignore[arg-type]
+                base_url=endpoint.base_url,
+                source=endpoint.source,
+                key_name=endpoint.key_name,
+                key_env=info.env if info else None,
+                key_source=info.source if info else None,  # type: ignore[arg-type]
+            )
+        )
+    try:
+        stored = sorted(keys.stored())
+    except AgentctlError as exc:
+        stored, config_error = [], str(exc)
+    return json_response(
+        ProvidersView(
+            endpoints=views,
+            keys_file=str(keys.path),
+            stored_keys=stored,
+            config_error=config_error,
+        )
+    )
+
+
 # --- sessions ----------------------------------------------------------------------
 
 
 async def create_session(request: Request) -> Response:
+    """201 and the new session; with `follow=1`, 201 and its event stream at once.
+
+    Create-and-follow (`agentctl run`) saves the client a second request and,
+    above all, is subscribed before the session's first model call starts, so
+    its first streamed token is not lost to the time a client takes to attach.
+    The stream's `x-agentctl-session` header says which session it is.
+    """
     body = await read_body(request, CreateSession)
-    runtime = daemon_of(request).runtime
+    daemon = daemon_of(request)
+    runtime = daemon.runtime
     session_id = await runtime.create_session(body)
-    return json_response(runtime.session(session_id), status=201)
+    summary = runtime.session(session_id)
+    if not query_flag(request, "follow"):
+        return json_response(summary, status=201)
+    # No await from here until the subscriptions exist: the actor cannot run before.
+    cursor = Cursor(session=session_id, after=0)
+    stream = _ndjson(daemon, cursor, follow=True)
+    if query_flag(request, "live"):
+        live = runtime.live
+        stream = with_live(stream, lambda push: live.subscribe(session_id, push), session_id)
+    response = NDJSONResponse(stream)
+    response.status_code = 201
+    response.headers["x-agentctl-session"] = json.dumps(
+        {"id": session_id, "last_seq": summary.last_seq, "status": summary.status.value}
+    )
+    return response
 
 
 async def list_sessions(request: Request) -> Response:
@@ -102,7 +169,11 @@ async def fork(request: Request) -> Response:
 
 
 async def session_events(request: Request) -> Response:
-    """NDJSON of one session's events after `after` (a seq); `follow=1` stays open."""
+    """NDJSON of one session's events after `after` (a seq); `follow=1` stays open.
+
+    `live=1` (with `follow`) merges in the live `model.delta` envelopes of a
+    streamed model response, which are never stored.
+    """
     daemon = daemon_of(request)
     session_id = request.path_params["id"]
     summary = daemon.runtime.session(session_id)  # 404 for an unknown session
@@ -120,7 +191,11 @@ async def session_events(request: Request) -> Response:
     # until_end: stop at the end status that is current, not at an older one of a
     # session that was resumed since (an end at or after the log's end when asked)
     until = last if query_flag(request, "until_end") else None
-    return NDJSONResponse(_ndjson(daemon, cursor, follow=follow, until_seq=until))
+    body = _ndjson(daemon, cursor, follow=follow, until_seq=until)
+    if follow and query_flag(request, "live"):
+        live = daemon.runtime.live
+        body = with_live(body, lambda push: live.subscribe(session_id, push), session_id)
+    return NDJSONResponse(body)
 
 
 async def all_events(request: Request) -> Response:
@@ -139,7 +214,7 @@ async def all_events(request: Request) -> Response:
 
 async def _ndjson(
     daemon: Daemon, cursor: Cursor, *, follow: bool, until_seq: int | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     events = stream_events(
         daemon.store,
         cursor,
@@ -195,6 +270,7 @@ async def decide(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/health", health, methods=["GET"]),
     Route("/status", status, methods=["GET"]),
+    Route("/providers", providers, methods=["GET"]),
     Route("/sessions", create_session, methods=["POST"]),
     Route("/sessions", list_sessions, methods=["GET"]),
     Route("/sessions/{id}", get_session, methods=["GET"]),

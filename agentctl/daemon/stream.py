@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from agentctl.protocol import PROTOCOL_VERSION
+from agentctl.protocol import LIVE_DELTA, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     from store import EventStore, StoredEvent
@@ -183,6 +183,89 @@ async def _wait(wake: asyncio.Event, stop: asyncio.Event | None) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+# --- live deltas ----------------------------------------------------------------
+
+LIVE_LIMIT = 1024  # deltas held for a client that does not read; past it, deltas are dropped
+
+
+def with_live(
+    batches: AsyncGenerator[bytes, None],
+    subscribe: Callable[[Callable[[int, dict[str, object]], None]], Callable[[], None]],
+    session_id: str,
+) -> AsyncGenerator[bytes, None]:
+    """`batches` (NDJSON of stored events) with the session's live deltas merged in.
+
+    The subscription is made now, not when the body starts to be sent: a
+    session created by the same request may start streaming at once.
+    Deltas are ephemeral: one a slow client cannot take is dropped (the
+    `model.responded` that follows has the whole text), so they never hold
+    the writer or grow memory. Stored events keep their own bounded path.
+    """
+    deltas: deque[bytes] = deque()
+    wake = asyncio.Event()
+
+    def on_delta(seq: int, data: dict[str, object]) -> None:
+        if len(deltas) < LIVE_LIMIT:
+            deltas.append(live_line(session_id, seq, data))
+            wake.set()
+
+    unsubscribe = subscribe(on_delta)
+    return _merged(batches, deltas, wake, unsubscribe)
+
+
+async def _merged(
+    batches: AsyncGenerator[bytes, None],
+    deltas: deque[bytes],
+    wake: asyncio.Event,
+    unsubscribe: Callable[[], None],
+) -> AsyncGenerator[bytes, None]:
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if deltas:
+                chunk = b"".join(deltas)
+                deltas.clear()
+                yield chunk
+                continue
+            if pending is None:
+                pending = asyncio.ensure_future(anext(batches))
+            wake.clear()
+            waiter = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait(
+                    [pending, waiter],  # type: ignore[type-var]
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiter.cancel()
+            if pending.done():
+                try:
+                    chunk = pending.result()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    pending = None
+                if deltas:  # what was published before this batch was read goes first
+                    chunk = b"".join(deltas) + chunk
+                    deltas.clear()
+                yield chunk
+    finally:
+        unsubscribe()
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        await batches.aclose()
+
+
+def live_line(session_id: str, seq: int, data: dict[str, object]) -> bytes:
+    now = format_ts(datetime.now(UTC))
+    return (
+        f'{{"v":{PROTOCOL_VERSION},"session":{_dumps(session_id)},"seq":{seq},"offset":0,'
+        f'"ts":"{now}","type":"{LIVE_DELTA}","data":{_dumps(data)}}}\n'
+    ).encode()
 
 
 # --- NDJSON -----------------------------------------------------------------------

@@ -307,7 +307,7 @@ def _emit_child(
             attrs |= {
                 "gen_ai.usage.input_tokens": a.get("input_tokens", 0),
                 "gen_ai.usage.output_tokens": a.get("output_tokens", 0),
-                "agentctl.cost_usd": a.get("cost_usd", 0.0),
+                "agentctl.cost_usd": a.get("cost_usd") or 0.0,
                 "agentctl.latency_ms": a.get("latency_ms", 0.0),
             }
     elif span.kind == "tool":

@@ -144,7 +144,7 @@ class _Builder:
             step = self.steps[self.step]
             step.input_tokens += int(usage.get("input_tokens", 0))
             step.output_tokens += int(usage.get("output_tokens", 0))
-            step.cost_usd += float(d.get("cost_usd", 0.0))
+            step.cost_usd += float(d.get("cost_usd") or 0.0)
             self.latency_ms += float(d.get("latency_ms", 0.0))
             self.awaiting_model = False
             opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
@@ -155,7 +155,7 @@ class _Builder:
                 outcome="ok",
                 input_tokens=int(usage.get("input_tokens", 0)),
                 output_tokens=int(usage.get("output_tokens", 0)),
-                cost_usd=float(d.get("cost_usd", 0.0)),
+                cost_usd=float(d.get("cost_usd") or 0.0),
                 latency_ms=float(d.get("latency_ms", 0.0)),
                 tool_calls=len(d.get("tool_calls") or []),
             )

@@ -10,8 +10,8 @@ becomes an event in the log (DESIGN §3, §4).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agentctl.errors import ProviderError
@@ -53,8 +53,12 @@ class Message:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one response. `reported` is False when the server sent no usage at all
+    (some local servers, some streams): the counts are then 0 and the cost unknown."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    reported: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,36 @@ class ModelResponse:
     text: str
     tool_calls: tuple[ToolCall, ...]
     usage: Usage
-    cost_usd: float
+    cost_usd: float | None  # None: no price known for the model, or no usage reported
     latency_ms: float
+    reasoning: str = ""  # a reasoning model's thinking, when the server returns it
+    first_token_ms: float | None = None  # streamed: when the first delta arrived
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A tool call as it forms in a stream: `arguments` is the text received so far."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """New text, reasoning or tool-call text of a streamed response, as it arrives.
+
+    Deltas are shown live and never stored: only the finished `ModelResponse`
+    is committed (one `model.responded` per call).
+    """
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = field(default_factory=tuple)
+
+
+OnDelta = Callable[[Delta], Awaitable[None] | None]
 
 
 class ProviderRequestError(ProviderError):
@@ -84,6 +116,8 @@ class ProviderRequestError(ProviderError):
     ) -> None:
         super().__init__(message, retryable=retryable, status=status, hint=hint)
         self.retry_after_s = retry_after_s
+        self.fingerprint: str | None = None  # the reply's status and body, hashed
+        self.dropped = False  # the connection was made, then dropped mid-request
 
 
 def retry_after_of(error: ProviderError) -> float | None:
@@ -102,9 +136,16 @@ class Provider(ABC):
 
     @abstractmethod
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], *, step: int
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        step: int,
+        on_delta: OnDelta | None = None,
     ) -> ModelResponse:
         """Ask the model once. `step` is how many responses the session already has.
+
+        A provider that streams calls `on_delta` with each piece as it arrives.
 
         Raises `ProviderError`: retryable on timeouts, connection errors, 429 and
         5xx; not retryable on other 4xx and on answers that cannot be used.
@@ -118,6 +159,11 @@ class Provider(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    @property
+    def price_known(self) -> bool:
+        """Whether a cost can be computed for this model (see `pricing`)."""
+        return False
 
     def __repr__(self) -> str:
         # Never a field dump: a provider holds an API key.

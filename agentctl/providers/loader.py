@@ -1,22 +1,92 @@
 """`load_provider("scheme:rest")`: the one place a model spec becomes a provider.
 
-Configuration comes from arguments first, then the environment
-(`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`),
-then the public defaults. Keys are read here and handed to the provider; they
-never appear in a message.
+A scheme is `replay`, `openai`, `anthropic`, or the name of an endpoint:
+one of `[providers.NAME]` in config.toml, or a built-in local one (`ollama`,
+`vllm`, `llamacpp`, `lmstudio`, `litellm`), so `--model ollama:qwen3` works
+with no configuration at all. A `[providers.openai]` or
+`[providers.anthropic]` table adjusts those two.
+
+What wins: arguments (`--base-url`), then the endpoint's configuration, then
+the environment (`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`), then the public
+defaults. Keys are never read here into a message: the provider is handed a
+function that looks the key up (`agentctl.keys`) when it sends a request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from agentctl.config import Config, EndpointConfig
 from agentctl.errors import UsageError
+from agentctl.keys import KeyStore, env_var
 from agentctl.providers import anthropic_messages, openai_chat
 from agentctl.providers.base import Provider
 from agentctl.providers.replay import ReplayProvider
+from agentctl.providers.transport import Timeouts
 
-SCHEMES = ("replay:PATH", "openai:MODEL", "anthropic:MODEL")
+SCHEMES = ("replay:PATH", "openai:MODEL", "anthropic:MODEL", "ENDPOINT:MODEL")
+
+# Local servers at their usual ports; none wants a key unless configured.
+BUILTIN_ENDPOINTS: dict[str, EndpointConfig] = {
+    "ollama": EndpointConfig(base_url="http://127.0.0.1:11434/v1"),
+    "vllm": EndpointConfig(base_url="http://127.0.0.1:8000/v1"),
+    "llamacpp": EndpointConfig(base_url="http://127.0.0.1:8080/v1"),
+    "lmstudio": EndpointConfig(base_url="http://127.0.0.1:1234/v1"),
+    "litellm": EndpointConfig(base_url="http://127.0.0.1:4000/v1"),
+}
+_DEFAULT_KEYS = {"openai": "openai", "anthropic": "anthropic"}
+
+
+@dataclass(frozen=True)
+class ResolvedEndpoint:
+    """An endpoint as the daemon sees it: what `doctor` reports (never a key's value)."""
+
+    name: str
+    kind: str
+    base_url: str
+    key_name: str | None
+    source: str  # "config", "built-in"
+
+
+def endpoint_config(scheme: str, config: Config) -> EndpointConfig | None:
+    if scheme in config.providers:
+        return config.providers[scheme]
+    if scheme in BUILTIN_ENDPOINTS:
+        return BUILTIN_ENDPOINTS[scheme]
+    if scheme in _DEFAULT_KEYS:
+        return EndpointConfig(kind="anthropic" if scheme == "anthropic" else "openai")
+    return None
+
+
+def resolve_endpoint(scheme: str, config: Config) -> ResolvedEndpoint | None:
+    endpoint = endpoint_config(scheme, config)
+    if endpoint is None:
+        return None
+    return ResolvedEndpoint(
+        name=scheme,
+        kind=endpoint.kind,
+        base_url=_base_url(scheme, endpoint, None),
+        key_name=endpoint.api_key_name or _DEFAULT_KEYS.get(scheme),
+        source="config" if scheme in config.providers else "built-in",
+    )
+
+
+def known_endpoints(config: Config) -> list[ResolvedEndpoint]:
+    names = ["openai", "anthropic", *BUILTIN_ENDPOINTS, *config.providers]
+    out = [resolve_endpoint(n, config) for n in dict.fromkeys(names)]
+    return [e for e in out if e is not None]
+
+
+def _base_url(scheme: str, endpoint: EndpointConfig, given: str | None) -> str:
+    if given:
+        return given
+    if endpoint.base_url:
+        return endpoint.base_url
+    if endpoint.kind == "anthropic":
+        return os.environ.get("ANTHROPIC_BASE_URL") or anthropic_messages.DEFAULT_BASE_URL
+    return os.environ.get("OPENAI_BASE_URL") or openai_chat.DEFAULT_BASE_URL
 
 
 def load_provider(
@@ -24,51 +94,106 @@ def load_provider(
     *,
     base_url: str | None = None,
     api_key_env: str | None = None,
-    timeout_s: float = 120.0,
+    timeout_s: float | None = None,
     prices: Mapping[str, tuple[float, float]] | None = None,
+    config: Config | None = None,
+    keys: KeyStore | None = None,
 ) -> Provider:
+    config = config or Config()
     scheme, sep, rest = spec.partition(":")
-    valid = "valid model specs: " + ", ".join(SCHEMES)
-    if not sep or scheme not in ("replay", "openai", "anthropic"):
+    valid = (
+        "valid model specs: "
+        + ", ".join(SCHEMES)
+        + " (an ENDPOINT is a [providers.NAME] table in config.toml, or one of "
+        + ", ".join(BUILTIN_ENDPOINTS)
+        + ")"
+    )
+    endpoint = None if scheme == "replay" else endpoint_config(scheme, config)
+    if not sep or (scheme != "replay" and endpoint is None):
         raise UsageError(f"unknown model provider in {spec!r}", hint=valid)
     if not rest:
         what = "a path" if scheme == "replay" else "a model name"
         raise UsageError(f"model spec {spec!r} needs {what} after '{scheme}:'", hint=valid)
-    if timeout_s <= 0:
+    if timeout_s is not None and timeout_s <= 0:
         raise UsageError(f"timeout must be positive, got {timeout_s}")
 
     if scheme == "replay":
         return ReplayProvider(rest)
+    assert endpoint is not None
 
-    if scheme == "openai":
-        key_env = api_key_env or "OPENAI_API_KEY"
-        key = os.environ.get(key_env) or None
-        if api_key_env and key is None:
-            # Naming a variable that is not set is a mistake; the default may be absent
-            # (local servers need no key).
+    if keys is None:
+        from agentctl.paths import get_paths
+
+        keys = KeyStore(get_paths().config)
+    store = keys
+    key_name = endpoint.api_key_name or _DEFAULT_KEYS.get(scheme)
+    if api_key_env:
+        # An explicit variable: it must be set now, and it is what is used.
+        if not os.environ.get(api_key_env):
             raise UsageError(f"{api_key_env} is not set", hint="export it, or drop --api-key-env")
+        var = api_key_env
+
+        def key() -> str | None:
+            return os.environ.get(var) or None
+
+        key_env: str | None = api_key_env
+    elif key_name:
+        name = key_name
+
+        def key() -> str | None:
+            return store.get(name)
+
+        key_env = env_var(key_name)
+    else:
+
+        def key() -> str | None:
+            return None
+
+        key_env = None
+
+    timeouts = Timeouts.of(
+        timeout_s or endpoint.timeout_s, endpoint.connect_timeout_s, endpoint.read_timeout_s
+    )
+    prices = {**config.prices, **(prices or {})}
+    url = _base_url(scheme, endpoint, base_url)
+    common = {
+        "spec": spec,
+        "api_key": key,
+        "api_key_env": key_env,
+        "timeouts": timeouts,
+        "prices": prices,
+        "headers": endpoint.headers,
+        "tool_choice": endpoint.tool_choice or "auto",
+        "parallel_tool_calls": endpoint.parallel_tool_calls,
+        "stream": True if endpoint.stream is None else endpoint.stream,
+        "params": endpoint.params,
+    }
+    if endpoint.kind == "openai":
         return openai_chat.OpenAIChatProvider(
             rest,
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or openai_chat.DEFAULT_BASE_URL,
-            api_key=key,
-            api_key_env=key_env,
-            timeout_s=timeout_s,
-            prices=prices,
+            base_url=url,
+            text_tool_calls=bool(endpoint.text_tool_calls),
+            stream_tools=endpoint.stream_tools,
+            **common,  # type: ignore[arg-type]
         )
 
-    key_env = api_key_env or "ANTHROPIC_API_KEY"
-    key = os.environ.get(key_env)
-    if not key:
-        raise UsageError(
-            f"anthropic:{rest} needs an API key in {key_env}", hint=f"export {key_env}=..."
-        )
+    if not key():
+        hint = f"`agentctl keys set {key_name}`, or export {key_env}" if key_name else None
+        raise UsageError(f"{spec} needs an API key and none is set", hint=hint)
     return anthropic_messages.AnthropicMessagesProvider(
         rest,
-        api_key=key,
-        api_key_env=key_env,
-        base_url=base_url
-        or os.environ.get("ANTHROPIC_BASE_URL")
-        or anthropic_messages.DEFAULT_BASE_URL,
-        timeout_s=timeout_s,
-        prices=prices,
+        base_url=url,
+        max_tokens=endpoint.max_tokens or anthropic_messages.DEFAULT_MAX_TOKENS,
+        **common,  # type: ignore[arg-type]
     )
+
+
+__all__ = [
+    "BUILTIN_ENDPOINTS",
+    "SCHEMES",
+    "ResolvedEndpoint",
+    "endpoint_config",
+    "known_endpoints",
+    "load_provider",
+    "resolve_endpoint",
+]

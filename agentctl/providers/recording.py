@@ -88,7 +88,7 @@ class RecordedResponse(_Strict):
                 input_tokens=response.usage.input_tokens,
                 output_tokens=response.usage.output_tokens,
             ),
-            cost_usd=float(response.cost_usd),
+            cost_usd=float(response.cost_usd or 0.0),
             latency_ms=float(response.latency_ms),
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentctl.errors import ProviderError
-from agentctl.providers.base import Message, ModelResponse, Provider, ToolSpec
+from agentctl.providers.base import Message, ModelResponse, OnDelta, Provider, ToolSpec
 from agentctl.providers.recording import Recording, load_recording
 
 
@@ -23,8 +23,17 @@ class ReplayProvider(Provider):
         self.endpoint = f"replay:{self.path.resolve()}"
         self.recording: Recording = load_recording(self.path)
 
+    @property
+    def price_known(self) -> bool:
+        return True  # a recording carries its own costs
+
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], *, step: int
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        step: int,
+        on_delta: OnDelta | None = None,
     ) -> ModelResponse:
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")

@@ -10,6 +10,18 @@ sessions in one daemon share one endpoint: once it has failed
 network until `reset_after_s` has passed; then one trial call goes through,
 and its outcome closes the breaker or opens it again. Only retryable failures
 count: a 400 means the endpoint answered and the request was wrong.
+
+Two refinements, both about telling a person what is really wrong:
+
+- the breaker remembers the last error that counted, and its refusal says
+  it (`circuit open … last error: HTTP 500 …: the server's message`);
+- an HTTP 500 that repeats word for word (same status, same body) is
+  deterministic: retrying cannot help, and five of them would open the
+  breaker and bury the message. The second one stops the retries, as a
+  non-retryable error that names the server's message.
+
+`resume` of a session calls `allow_trial` so a person who brought the server
+back does not wait out the breaker.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from agentctl.errors import ProviderError
 from agentctl.providers.base import (
     Message,
     ModelResponse,
+    OnDelta,
     Provider,
     ProviderRequestError,
     ToolSpec,
@@ -74,13 +87,15 @@ class RetryPolicy:
 class CircuitOpenError(ProviderRequestError):
     """The endpoint's breaker is open: the call was refused without being sent."""
 
-    def __init__(self, endpoint: str, retry_in_s: float) -> None:
+    def __init__(self, endpoint: str, retry_in_s: float, last_error: str | None = None) -> None:
+        cause = f"; last error: {last_error}" if last_error else ""
         super().__init__(
-            f"circuit open for {endpoint}: too many consecutive failures; "
+            f"circuit open for {endpoint}: too many consecutive failures{cause}; "
             f"next trial in {retry_in_s:.1f} s",
             retryable=True,
             retry_after_s=retry_in_s,
         )
+        self.last_error = last_error
         self.endpoint = endpoint
         self.retry_in_s = retry_in_s
 
@@ -113,6 +128,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_started_at: float | None = None
+        self.last_error: str | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -147,15 +163,25 @@ class CircuitBreaker:
         if state == "half_open" and wait == 0.0:
             self._trial_started_at = self._clock()
             return
-        raise CircuitOpenError(self.endpoint, wait)
+        raise CircuitOpenError(self.endpoint, wait, self.last_error)
+
+    def allow_trial(self) -> None:
+        """Let the next call through at once (a person resumed: the endpoint may be back)."""
+        if self._opened_at is not None:
+            # a second back, not exactly reset_after_s: float rounding must not keep it open
+            self._opened_at = self._clock() - self.reset_after_s - 1.0
+            self._trial_started_at = None
 
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None
         self._trial_started_at = None
+        self.last_error = None
 
-    def record_failure(self) -> None:
+    def record_failure(self, error: str | None = None) -> None:
         self._failures += 1
+        if error is not None:
+            self.last_error = error
         was_trial = self._trial_started_at is not None
         if was_trial or (self._opened_at is None and self._failures >= self.failure_threshold):
             self._opened_at = self._clock()
@@ -181,6 +207,18 @@ def reset_breakers() -> None:
     _BREAKERS.clear()
 
 
+class DeterministicServerError(ProviderRequestError):
+    """The same server error twice in a row: not retried, the server's message kept."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(
+            f"{error.message} (the same reply twice in a row: not retried)",
+            retryable=False,
+            status=error.status,
+            hint=error.hint,
+        )
+
+
 OnAttempt = Callable[[int], Awaitable[None]]
 OnFailure = Callable[[ProviderError, int, float | None], Awaitable[None]]
 
@@ -197,6 +235,7 @@ async def call_with_retries(
     on_failure: OnFailure,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
+    on_delta: OnDelta | None = None,
 ) -> ModelResponse:
     """Ask `provider` for step `step`, retrying transient failures.
 
@@ -205,6 +244,7 @@ async def call_with_retries(
     when no retry follows (the error is then raised). A refusal by the open
     breaker counts as a failed attempt that waits for the breaker.
     """
+    previous: str | None = None  # the fingerprint of the last server error
     for attempt in range(1, policy.max_attempts + 1):
         await on_attempt(attempt)
         last = attempt == policy.max_attempts
@@ -218,16 +258,22 @@ async def call_with_retries(
             await sleep(refused.retry_in_s)
             continue
         try:
-            response = await provider.complete(messages, tools, step=step)
+            response = await provider.complete(messages, tools, step=step, on_delta=on_delta)
         except ProviderError as error:
+            # Only a 500 is taken as deterministic: 502/503/504 and 429 repeat their
+            # body by nature (a gateway's page, "overloaded") and do pass.
+            fingerprint = getattr(error, "fingerprint", None) if error.status == 500 else None
+            if error.retryable and fingerprint is not None and fingerprint == previous:
+                error = DeterministicServerError(error)
+            previous = fingerprint
             if error.retryable:
-                breaker.record_failure()
+                breaker.record_failure(error.message)
             else:
                 # The endpoint answered; it is the request that is wrong.
                 breaker.record_success()
             if not error.retryable or last:
                 await on_failure(error, attempt, None)
-                raise
+                raise error from None
             delay = policy.delay_s(attempt, retry_after_of(error), rng)
             await on_failure(error, attempt, delay * 1000.0)
             await sleep(delay)

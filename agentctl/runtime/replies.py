@@ -148,9 +148,9 @@ def checked_usage(response: ModelResponse) -> UsageData:
                 retryable=False,
             )
     cost = response.cost_usd
-    if not isinstance(cost, int | float) or not 0 <= cost < 1e6:
+    if cost is not None and (not isinstance(cost, int | float) or not 0 <= cost < 1e6):
         raise ProviderError(f"the reply's cost is invalid ({cost!r} USD)", retryable=False)
-    return UsageData(**counts)
+    return UsageData(**counts, reported=response.usage.reported)
 
 
 __all__ = [

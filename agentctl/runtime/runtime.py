@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from agentctl import __version__, ids
+from agentctl.config import Config, load_config
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFoundError, UsageError
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
+from agentctl.keys import KeyStore
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.protocol import (
@@ -45,10 +47,11 @@ from agentctl.protocol import (
     UserMessage,
 )
 from agentctl.providers import Provider, load_provider
-from agentctl.providers.retry import RetryPolicy
+from agentctl.providers.retry import RetryPolicy, breaker_for
 from agentctl.redact import Redactor
 from agentctl.runtime import recovery
 from agentctl.runtime.journal import Journal
+from agentctl.runtime.live import LiveBus
 from agentctl.runtime.sandbox_host import SandboxHost
 from agentctl.runtime.steps import Fault, StepMachine
 from agentctl.state import CallPhase, SessionState, fold_events
@@ -89,7 +92,10 @@ class Runtime:
         self.paths = paths
         self.tools = tools or default_registry()
         self.crash = crash or CrashPoints()
-        self.journal = Journal(store, crash=self.crash, redact=Redactor())
+        self.keys = KeyStore(paths.config)
+        redactor = Redactor(extra=self.keys.secrets, extra_version=self._keys_version)
+        self.journal = Journal(store, crash=self.crash, redact=redactor)
+        self.live = LiveBus(redact=redactor)
         self.sandboxes = SandboxHost(
             self.journal,
             driver,
@@ -110,10 +116,25 @@ class Runtime:
         self._policies: dict[str, Policy] = {}
         # request id -> (held while it is served, how many requests hold or wait for it)
         self._requests: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._model_calls: dict[str, asyncio.Task[Any]] = {}  # in flight, cancelled on stop
         self.started_at = datetime.now(UTC)
         self.timers = Timers(self)
         self.triggers = Triggers(self)  # schedules, webhooks, alerts
         self._background: set[asyncio.Task[Any]] = set()
+
+    def _keys_version(self) -> object:
+        try:
+            stat = self.keys.path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def config(self) -> Config:
+        """config.toml as it is now: an edit applies to the next session without a restart."""
+        return load_config(self.paths.config_file)
+
+    def load_provider(self, spec: str, base_url: str | None = None) -> Provider:
+        return load_provider(spec, base_url=base_url, config=self.config(), keys=self.keys)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -138,6 +159,10 @@ class Runtime:
         self.stopping = True
         for timer in self._timers.values():
             timer.cancel()
+        for call in list(self._model_calls.values()):
+            # An answer that is not committed is asked again on resume (DESIGN §4);
+            # waiting for it would hold the shutdown for as long as the model takes.
+            call.cancel()
         self.timers.cancel_all()
         await self.triggers.stop()
         # Timer firings, alert retries: the log says what is left of them.
@@ -210,7 +235,7 @@ class Runtime:
     def provider_for(self, state: SessionState) -> Provider:
         provider = self._providers.get(state.session_id)
         if provider is None:
-            provider = load_provider(state.created["model"], base_url=state.created.get("base_url"))
+            provider = self.load_provider(state.created["model"], state.created.get("base_url"))
             self._providers[state.session_id] = provider
         return provider
 
@@ -325,6 +350,9 @@ class Runtime:
             workspace = str(folder.resolve())
         if image is None and workspace:
             raise UsageError("a workspace needs a sandbox; drop --image none")
+        config = self.config()
+        provider = self.load_provider(req.model, req.base_url)  # fails early on a bad model
+        budget = _with_defaults(req.budget, config, provider)
         sid = ids.session_id()
         created = SessionCreated(
             task=req.task,
@@ -341,15 +369,14 @@ class Runtime:
                 mount_workspace=req.mount_workspace or req.mount_read_only,
                 mount_read_only=req.mount_read_only,
             ),
-            budget=req.budget,
+            budget=budget,
             labels=req.labels,
             request_id=req.request_id,
             trigger=req.trigger,
+            repeat_limit=config.guards.repeat_limit,
             version=__version__,
         )
-        self._providers[sid] = load_provider(
-            req.model, base_url=req.base_url
-        )  # fails early on a bad model
+        self._providers[sid] = provider
         first = self.timers.start_items(req.start_at)  # running, or waiting for --at
         await self.journal.append(sid, [("session.created", created), *first])
         if self.journal.state(sid).timer_hold is None:
@@ -410,9 +437,15 @@ class Runtime:
                 items.append(("message.user", UserMessage(text=message)))
             merged = None
             if budget is not None:
+                if budget.max_cost_usd is not None:
+                    _check_cost_known(self.provider_for(state))
                 merged = Budget.model_validate(
                     {**state.budget, **budget.model_dump(exclude_none=True)}
                 )
+            if reason == "resumed":
+                # A person resumed: the endpoint may be back. Try at once rather
+                # than wait out the breaker that paused the session.
+                breaker_for(self.provider_for(state).endpoint).allow_trial()
             if status is not SessionStatus.RUNNING or merged is not None:
                 items.append(
                     (
@@ -559,7 +592,10 @@ class Runtime:
         created.request_id = req.request_id
         new_sid = ids.session_id()
         if req.model:
-            self._providers[new_sid] = load_provider(req.model, base_url=created.base_url)
+            provider = self.load_provider(req.model, created.base_url)
+            if created.budget.max_cost_usd is not None:
+                _check_cost_known(provider)
+            self._providers[new_sid] = provider
             created.model = req.model
             created.model_since_step = prefix.steps  # a new recording starts at its first line
         if req.policy:
@@ -673,12 +709,36 @@ def summarize(state: SessionState) -> SessionSummary:
         input_tokens=state.input_tokens,
         output_tokens=state.output_tokens,
         cost_usd=round(state.cost_usd, 6),
+        cost_known=not state.cost_unknown,
         pending_approvals=len(state.pending_approvals),
         parent=ParentRef.model_validate(parent) if parent else None,
         last_seq=state.last_seq,
         labels=created.get("labels") or {},
         container=state.container,
     )
+
+
+def _check_cost_known(provider: Provider) -> None:
+    if not provider.price_known:
+        raise UsageError(
+            f"no price is known for {provider.spec}, so a cost budget cannot be kept",
+            hint='add it to [prices] in config.toml (e.g. "MODEL" = [USD per 1M input, '
+            "USD per 1M output]; [0, 0] for a free local model), or use --max-tokens",
+        )
+
+
+def _with_defaults(budget: Budget, config: Config, provider: Provider) -> Budget:
+    """The session's budget: what was asked, and config's `[budget]` for the rest.
+
+    An explicit `--max-cost` on a model without a price is refused; a default
+    one from config is dropped for such a model (it could never be checked).
+    """
+    if budget.max_cost_usd is not None:
+        _check_cost_known(provider)
+    defaults = config.budget.model_dump(exclude_none=True)
+    if not provider.price_known:
+        defaults.pop("max_cost_usd", None)
+    return Budget.model_validate({**defaults, **budget.model_dump(exclude_none=True)})
 
 
 def _clean_cut(state: SessionState) -> bool:

@@ -50,6 +50,7 @@ from agentctl.protocol import (
     ToolStarted,
 )
 from agentctl.providers import Message, ToolCall
+from agentctl.providers.base import Delta
 from agentctl.providers.retry import breaker_for, call_with_retries
 from agentctl.runtime.replies import (
     MAX_CONTEXT_BYTES,
@@ -150,6 +151,25 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
     return None
 
 
+def repeated_calls(state: SessionState, call: ToolCallState) -> int:
+    """How many calls in a row, ending with `call`, had its name and arguments. Pure.
+
+    Counted over the whole session (the log's order), so a model that repeats
+    a call across steps is seen, while one different call in between resets it.
+    """
+    count = 0
+    for turn in reversed(state.transcript):
+        if turn.role != "assistant":
+            continue
+        for call_id, name, args in reversed(turn.tool_calls):
+            if count == 0 and call_id != call.call_id:
+                continue  # the calls after this one in its own step are not yet made
+            if name != call.name or args != call.args:
+                return count
+            count += 1
+    return count
+
+
 class StepMachine:
     """Performs actions for one runtime; stateless apart from the runtime it serves."""
 
@@ -237,6 +257,7 @@ class StepMachine:
         attempt_base = state.model_attempts if state.awaiting_model else 0
 
         async def on_attempt(attempt: int) -> None:
+            self.rt.live.end(sid)  # a new attempt streams its response from the start
             async with self.journal.lock(sid):
                 self.journal.submit(
                     sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))]
@@ -259,8 +280,13 @@ class StepMachine:
                     ],
                 )
 
-        try:
-            response = await call_with_retries(
+        live = self.rt.live
+
+        async def on_delta(delta: Delta) -> None:
+            live.publish(sid, self.journal.state(sid).last_seq, delta)
+
+        call = asyncio.ensure_future(
+            call_with_retries(
                 provider,
                 to_messages(state, self._messages),
                 tools,
@@ -269,7 +295,17 @@ class StepMachine:
                 breaker=breaker_for(provider.endpoint),
                 on_attempt=on_attempt,
                 on_failure=on_failure,
+                on_delta=on_delta,
             )
+        )
+        # Registered so that a shutdown cancels the HTTP request at once (it is
+        # asked again on resume); a cancel of the session cancels it through us.
+        self.rt._model_calls[sid] = call
+        try:
+            response = await call
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
         except ProviderError as exc:
             if exc.retryable:  # the endpoint may come back: a person can resume
                 await self._pause(sid, f"model error: {exc}")
@@ -277,6 +313,9 @@ class StepMachine:
                 await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
                 await self.rt.sandboxes.pause(sid)
             return True
+        finally:
+            self.rt._model_calls.pop(sid, None)
+            live.end(sid)
         try:
             usage = checked_usage(response)
         except ProviderError as exc:
@@ -291,6 +330,8 @@ class StepMachine:
             cost_usd=response.cost_usd,
             latency_ms=response.latency_ms,
             refused=refused,
+            reasoning=response.reasoning,
+            first_token_ms=response.first_token_ms,
         )
         async with self.journal.lock(sid):
             self.journal.submit(sid, [("model.responded", data)])
@@ -310,6 +351,10 @@ class StepMachine:
                 self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
             return False
         args = parsed.model_dump(exclude_none=True)
+        repeated = repeated_calls(state, call)
+        limit = int(state.created.get("repeat_limit") or 0)
+        if limit and repeated >= limit:
+            return await self._stop_loop(sid, call, repeated)
         if tool.name not in state.created.get("tools", []):
             refusal = _refusal(call, f"tool {tool.name!r} is not enabled for this session")
             async with self.journal.lock(sid):
@@ -374,6 +419,18 @@ class StepMachine:
                 ],
             )
         await self.rt.sandboxes.pause(sid)
+
+    async def _stop_loop(self, sid: str, call: ToolCallState, repeated: int) -> bool:
+        """The loop guard: refuse the call with a result that tells the model, then pause."""
+        text = (
+            f"loop guard: {call.name} was called with the same arguments {repeated} times in a "
+            "row; it was not run again. Try something different, or give your final answer."
+        )
+        reason = f"loop guard: {call.name} called {repeated} times in a row with the same arguments"
+        async with self.journal.lock(sid):
+            self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
+        await self._pause(sid, reason)
+        return True
 
     async def _resume_call(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """A call found in flight: it may have had its side effect or not."""
@@ -640,4 +697,11 @@ def _deadline(timeout_s: float | None, now: datetime) -> datetime | None:
     return now + timedelta(seconds=timeout_s) if timeout_s else None
 
 
-__all__ = ["Action", "StepMachine", "budget_exceeded", "next_action", "to_messages"]
+__all__ = [
+    "Action",
+    "StepMachine",
+    "budget_exceeded",
+    "next_action",
+    "repeated_calls",
+    "to_messages",
+]

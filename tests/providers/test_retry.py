@@ -259,8 +259,9 @@ async def test_breaker_opens_refuses_and_recovers_over_http(
     breaker = CircuitBreaker(failure_threshold=3, reset_after_s=20.0, clock=clock)
     policy = RetryPolicy(max_attempts=3, base_delay_s=0.5, jitter=0.0)
 
-    # Three consecutive 500s: the session gives up and the breaker opens.
-    fake.script(*[Reply.error(500, "down")] * 3)
+    # Three consecutive 500s (each different: not deterministic): the session gives up
+    # and the breaker opens.
+    fake.script(*[Reply.error(500, f"down {i}") for i in range(3)])
     trace = Trace(clock=clock)
     with pytest.raises(ProviderError, match="HTTP 500"):
         await call(provider, trace, policy=policy, breaker=breaker)

@@ -234,7 +234,13 @@ class StubClient:
         await asyncio.Event().wait()
 
     def events(
-        self, session_id: str, after: int = 0, follow: bool = False, *, until_end: bool = False
+        self,
+        session_id: str,
+        after: int = 0,
+        follow: bool = False,
+        *,
+        until_end: bool = False,
+        live: bool = False,
     ) -> AsyncIterator[Envelope]:
         return self._stream([e for e in EVENTS if e.session == session_id and e.seq > after])
 

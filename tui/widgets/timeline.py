@@ -7,6 +7,9 @@ session's log it has seen, with its cursor (the last seq), so selecting a
 session again shows what it had at once and the follow resumes after the
 cursor instead of starting over: an event is never shown twice.
 
+A streamed model response shows as it forms, in a last, dim line (the live
+`model.delta` envelopes); the stored `model.responded` replaces it.
+
 Tool output cycles with enter between the CLI's folded view, the whole
 output and the head line alone. Checkpoints are boxed: they are the usual
 place to fork (`f`), and `[` / `]` jump between them.
@@ -25,8 +28,11 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from agentctl.protocol import Envelope
+from agentctl.printable import printable
+from agentctl.protocol import LIVE_DELTA, Envelope
 from agentctl.render import FOLD_LINES, render_event
+
+LIVE_ID = "live"
 
 
 class OutputView(Enum):
@@ -39,6 +45,7 @@ class OutputView(Enum):
 class SessionLog:
     events: list[Envelope] = field(default_factory=list)
     views: dict[int, OutputView] = field(default_factory=dict)
+    live: str = ""  # the streamed response so far; "" when no call is streaming
 
     @property
     def cursor(self) -> int:
@@ -98,6 +105,10 @@ class Timeline(OptionList):
         self.clear_options()
         options = [self._option(e, log) for e in log.events]
         self.add_options([o for o in options if o is not None])
+        if log.live:
+            self.add_option(
+                Option(Text("⋯ " + printable(log.live), style="dim italic"), id=LIVE_ID)
+            )
         if self.option_count:
             self.highlighted = self.option_count - 1
         self._title()
@@ -106,9 +117,17 @@ class Timeline(OptionList):
     def add(self, event: Envelope) -> bool:
         """Add an event in seq order; False for one already seen (a resent or stale event)."""
         log = self.logs.setdefault(event.session, SessionLog())
+        if event.type == LIVE_DELTA:
+            self._live(event, log)
+            return True
         if event.seq <= log.cursor:
             return False
         log.events.append(event)
+        had_live = bool(log.live) and event.session == self.session
+        if had_live:
+            self._drop_live()  # back below the new event, or gone when the call is over
+        if event.type in ("model.responded", "model.failed"):
+            log.live = ""
         if event.session == self.session:
             option = self._option(event, log)
             if option is not None:
@@ -117,7 +136,44 @@ class Timeline(OptionList):
                 if at_end:
                     self.highlighted = self.option_count - 1
             self._title()
+        if had_live and log.live:
+            self._show_live(log)
         return True
+
+    def _show_live(self, log: SessionLog) -> None:
+        prompt = Text("⋯ " + printable(log.live), style="dim italic")
+        if self._has_live():
+            self.replace_option_prompt(LIVE_ID, prompt)
+            return
+        at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
+        self.add_option(Option(prompt, id=LIVE_ID))
+        if at_end:
+            self.highlighted = self.option_count - 1
+
+    def _live(self, event: Envelope, log: SessionLog) -> None:
+        data = event.data
+        if data.get("snapshot"):
+            log.live = ""
+        log.live += str(data.get("reasoning") or "") + str(data.get("text") or "")
+        for call in data.get("tool_calls") or []:
+            if call.get("name") and not call.get("args"):
+                log.live += f"\n→ {call['name']} "
+            log.live += str(call.get("args") or "")
+        if event.session == self.session and log.live:
+            self._show_live(log)
+
+    def _has_live(self) -> bool:
+        return any(o.id == LIVE_ID for o in self.options)
+
+    def _drop_live(self) -> None:
+        if self._has_live():
+            self.remove_option(LIVE_ID)
+
+    @property
+    def live_text(self) -> str:
+        """The streamed response being shown (tests)."""
+        log = self.logs.get(self.session or "")
+        return log.live if log else ""
 
     def _option(self, event: Envelope, log: SessionLog) -> Option | None:
         prompt = prompt_for(event, log.views.get(event.seq, OutputView.FOLDED))
@@ -144,14 +200,14 @@ class Timeline(OptionList):
 
     @property
     def shown_seqs(self) -> list[int]:
-        return [int(o.id) for o in self.options if o.id is not None]
+        return [int(o.id) for o in self.options if o.id is not None and o.id != LIVE_ID]
 
     @property
     def selected_event(self) -> Envelope | None:
         if self.highlighted is None or self.session is None:
             return None
         option_id = self.get_option_at_index(self.highlighted).id
-        seq = int(option_id) if option_id is not None else 0
+        seq = int(option_id) if option_id is not None and option_id != LIVE_ID else 0
         return self.logs[self.session].events[seq - 1] if seq else None
 
     # --- actions ------------------------------------------------------------------
@@ -175,7 +231,7 @@ class Timeline(OptionList):
         if self.session is None:
             return
         events = self.logs[self.session].events
-        seqs = [int(o.id) for o in self.options if o.id is not None]
+        seqs = self.shown_seqs
         here = self.highlighted if self.highlighted is not None else -1
         order = range(here + step, len(seqs)) if step > 0 else range(here + step, -1, -1)
         for index in order:
