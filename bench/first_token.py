@@ -204,7 +204,11 @@ def main() -> int:
         _agentctl_once(env, relay)
         curl_ms, agentctl_ms, startup_ms = [], [], []
         for _ in range(RUNS):
+            # A pause before each measurement: the previous client (and the daemon's
+            # end of its session) must not share the 2 cores with the next one.
+            time.sleep(1.0)
             curl_ms.append(_curl_once(target, payload, relay))
+            time.sleep(1.0)
             shown, startup = _agentctl_once(env, relay)
             agentctl_ms.append(shown)
             startup_ms.append(startup)
