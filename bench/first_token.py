@@ -172,7 +172,9 @@ def main() -> int:
     from agentctl.tools import default_registry
 
     home = Path(tempfile.mkdtemp(prefix="agentctl-bench-ttft-"))
-    server = LlamaServer(home / "llama.log").start()
+    # One thread: on 2 cores, a server using both would make every client's own
+    # work (curl's, or the daemon's and the CLI's) compete with generation.
+    server = LlamaServer(home / "llama.log", threads=1).start()
     relay = Relay(server.port)
     url = f"http://127.0.0.1:{relay.port}/v1"
     config = home / "config"
