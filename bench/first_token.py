@@ -172,7 +172,9 @@ def main() -> int:
     from agentctl.tools import default_registry
 
     home = Path(tempfile.mkdtemp(prefix="agentctl-bench-ttft-"))
-    server = LlamaServer(home / "llama.log").start()
+    # One thread: on 2 cores, a server using both would make every client's own
+    # work (curl's, or the daemon's and the CLI's) compete with generation.
+    server = LlamaServer(home / "llama.log", threads=1).start()
     relay = Relay(server.port)
     url = f"http://127.0.0.1:{relay.port}/v1"
     config = home / "config"
@@ -204,7 +206,11 @@ def main() -> int:
         _agentctl_once(env, relay)
         curl_ms, agentctl_ms, startup_ms = [], [], []
         for _ in range(RUNS):
+            # A pause before each measurement: the previous client (and the daemon's
+            # end of its session) must not share the 2 cores with the next one.
+            time.sleep(1.0)
             curl_ms.append(_curl_once(target, payload, relay))
+            time.sleep(1.0)
             shown, startup = _agentctl_once(env, relay)
             agentctl_ms.append(shown)
             startup_ms.append(startup)

@@ -59,9 +59,15 @@ def free_port() -> int:
 
 class LlamaServer:
     def __init__(
-        self, log: Path, *, port: int | None = None, chat_format: str = "chatml-function-calling"
+        self,
+        log: Path,
+        *,
+        port: int | None = None,
+        chat_format: str = "chatml-function-calling",
+        threads: int | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.threads = threads or min(2, os.cpu_count() or 1)
         self.log = log
         self.chat_format = chat_format
         self.process: subprocess.Popen[bytes] | None = None
@@ -92,7 +98,7 @@ class LlamaServer:
                     "--n_ctx",
                     "4096",
                     "--n_threads",
-                    str(min(2, os.cpu_count() or 1)),
+                    str(self.threads),
                     "--verbose",
                     "False",
                 ],
