@@ -406,9 +406,11 @@ def _mapping(value: object) -> dict[str, Any]:
 
 
 def _count(body: Mapping[str, Any], *keys: str) -> int | None:
+    """The first count present. A negative or absurd one is passed on as it is: the
+    runtime refuses it with a reason (`replies.checked_usage`) rather than count 0."""
     for key in keys:
         value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
 

@@ -152,21 +152,24 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
 
 
 def repeated_calls(state: SessionState, call: ToolCallState) -> int:
-    """How many calls in a row, ending with `call`, had its name and arguments. Pure.
+    """How many steps in a row, ending with `call`'s, made a call with its name and
+    arguments. Pure.
 
-    Counted over the whole session (the log's order), so a model that repeats
-    a call across steps is seen, while one different call in between resets it.
+    Counted by step over the whole session (the log's order): a model that asks for
+    the same call turn after turn is seen, one reply that makes several alike calls
+    at once is one step, and a step without that call in between resets the count.
     """
     count = 0
     for turn in reversed(state.transcript):
         if turn.role != "assistant":
             continue
-        for call_id, name, args in reversed(turn.tool_calls):
-            if count == 0 and call_id != call.call_id:
-                continue  # the calls after this one in its own step are not yet made
-            if name != call.name or args != call.args:
-                return count
-            count += 1
+        if count == 0:
+            if any(call_id == call.call_id for call_id, _, _ in turn.tool_calls):
+                count = 1  # the step that made this call
+            continue
+        if not any(name == call.name and args == call.args for _, name, args in turn.tool_calls):
+            return count
+        count += 1
     return count
 
 

@@ -136,3 +136,18 @@ async def test_a_default_cost_budget_is_dropped_for_an_unpriced_model(tmp_path: 
     assert rt.journal.state(sid).budget["max_cost_usd"] is None
     await rt.cancel(sid)
     await rt.stop()
+
+
+async def test_alike_calls_in_one_reply_are_one_step_not_a_loop(tmp_path: Path) -> None:
+    config("[guards]\nrepeat_limit = 2\n")
+    counter = Counter()
+    batch = {
+        "text": "",
+        "tool_calls": [{"id": f"b{i}", "name": "count", "args": {"n": 3}} for i in range(4)],
+    }
+    rec = write_recording(tmp_path / "r.jsonl", [batch, final()])
+    rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()))
+    sid = await rt.create_session(create("t", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    assert counter.runs == [3, 3, 3, 3]
+    await rt.stop()
