@@ -460,16 +460,20 @@ class StepMachine:
         return True
 
     async def _ask(self, sid: str, first: tuple[str, object], request: ApprovalRequested) -> None:
-        """Ask a person: the request and `waiting`, durable; then hold nothing."""
+        """Ask a person: the request and `waiting`, durable; then hold nothing.
+
+        The container is paused while the events commit, so a client that sees
+        `waiting` (it reads what is durable) finds the container paused too."""
         waiting = SessionStatusChanged(
             status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
         )
         async with self.journal.lock(sid):
-            await self.journal.append(
+            self.journal.submit(
                 sid, [first, ("approval.requested", request), ("session.status", waiting)]
             )
-        self.rt.schedule_expiry(sid, request.approval_id)
         await self.rt.sandboxes.pause(sid)
+        await self.journal.barrier(sid)
+        self.rt.schedule_expiry(sid, request.approval_id)
 
     async def _recover(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """Use the completion record a call left in the sandbox, if it finished before the crash."""
