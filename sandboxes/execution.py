@@ -16,6 +16,7 @@ for the file tools.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import tempfile
@@ -176,6 +177,9 @@ class CappedOutput:
 
     The spill file holds at most `keep_cap` bytes (None: all of it): a command
     printing 200 MB costs the host 16 MB, and the marker says what was kept.
+    A spill file that cannot be written (a full disk) is given up, not the
+    call: the head and tail still come back, and the marker says why the
+    whole output was not kept.
     """
 
     MARKER_BUDGET = 160
@@ -193,17 +197,23 @@ class CappedOutput:
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self.over = False  # past the cap: head + tail from here on
         self.spill: IO[bytes] | None = None
+        self.spill_error: str | None = None  # why the whole output is not kept
 
     def write(self, stream: int, data: memoryview) -> None:
         self.total += len(data)
-        if self.spill is None:
+        if not self.over:
             if len(self.head) + len(data) <= self.cap:
                 self.head += data
                 return
-            self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this call
-                prefix="agentctl-output-", suffix=".log", delete=False, dir=self.spill_dir
-            )
+            self.over = True
+            try:
+                self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this call
+                    prefix="agentctl-output-", suffix=".log", delete=False, dir=self.spill_dir
+                )
+            except OSError as exc:
+                self.spill_error = exc.strerror or str(exc)
             self._spill(self.head)
             # The head keeps its first head_keep bytes; the tail holds what follows them.
             self.tail = self.head[self.head_keep :]
@@ -223,23 +233,43 @@ class CappedOutput:
                 del self.tail[: -self.tail_keep]
 
     def _spill(self, data: bytes | bytearray | memoryview) -> None:
-        assert self.spill is not None
+        if self.spill is None:
+            return
         if self.keep_cap is not None:
             data = data[: max(self.keep_cap - self.spilled, 0)]
         if data:
-            self.spill.write(data)
+            try:
+                self.spill.write(data)
+            except OSError as exc:
+                self._give_up(exc)
+                return
             self.spilled += len(data)
 
+    def _give_up(self, exc: OSError) -> None:
+        self.spill_error = exc.strerror or str(exc)
+        self.discard()
+        self.spill = None
+
     def finish(self) -> tuple[str, bool, Path | None]:
-        """(output text, truncated, path of the whole output when truncated)."""
-        if self.spill is None:
+        """(output text, truncated, path of the whole output when truncated and kept)."""
+        if not self.over:
             return self.head.decode("utf-8", errors="replace"), False, None
-        self.spill.close()
-        path = Path(self.spill.name)
+        path = None
+        if self.spill is not None:
+            try:
+                self.spill.close()  # flushes: a full disk can still say no here
+                path = Path(self.spill.name)
+            except OSError as exc:
+                self._give_up(exc)
         tail = bytes(self.tail[-self.tail_keep :]) if self.tail_keep else b""
         omitted = self.total - len(self.head) - len(tail)
-        kept = "whole output" if self.spilled >= self.total else f"first {self.spilled} bytes"
-        marker = f"\n[... {omitted} bytes omitted of {self.total}; {kept} in {path.name} ...]\n"
+        if path is None:
+            kept = f"the whole output was not kept: {self.spill_error}"
+        elif self.spilled >= self.total:
+            kept = f"whole output in {path.name}"
+        else:
+            kept = f"first {self.spilled} bytes in {path.name}"
+        marker = f"\n[... {omitted} bytes omitted of {self.total}; {kept} ...]\n"
         text = (
             self.head.decode("utf-8", errors="replace")
             + marker
@@ -249,5 +279,6 @@ class CappedOutput:
 
     def discard(self) -> None:
         if self.spill is not None:
-            self.spill.close()
+            with contextlib.suppress(OSError):
+                self.spill.close()
             Path(self.spill.name).unlink(missing_ok=True)
