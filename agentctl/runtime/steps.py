@@ -152,24 +152,32 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
 
 
 def repeated_calls(state: SessionState, call: ToolCallState) -> int:
-    """How many steps in a row, ending with `call`'s, made a call with its name and
-    arguments. Pure.
+    """How many calls in a row, ending with `call`, had its name and arguments. Pure.
 
-    Counted by step over the whole session (the log's order): a model that asks for
-    the same call turn after turn is seen, one reply that makes several alike calls
-    at once is one step, and a step without that call in between resets the count.
+    Counted in the log's order over the whole session, so a model that repeats
+    a call turn after turn is seen, while one different call in between resets
+    it. Alike calls side by side in one reply count once: a batch of reads made
+    at once is not a loop.
     """
+    wanted = (call.name, call.args)
     count = 0
     for turn in reversed(state.transcript):
-        if turn.role != "assistant":
+        if turn.role != "assistant" or not turn.tool_calls:
             continue
+        calls = list(turn.tool_calls)
         if count == 0:
-            if any(call_id == call.call_id for call_id, _, _ in turn.tool_calls):
-                count = 1  # the step that made this call
-            continue
-        if not any(name == call.name and args == call.args for _, name, args in turn.tool_calls):
-            return count
-        count += 1
+            ids = [call_id for call_id, _, _ in calls]
+            if call.call_id not in ids:
+                continue  # a later step's turn
+            calls = calls[: ids.index(call.call_id) + 1]
+        previous = None
+        for _, name, args in reversed(calls):
+            if (name, args) == previous:
+                continue  # alike calls side by side in one reply
+            previous = (name, args)
+            if previous != wanted:
+                return count
+            count += 1
     return count
 
 
