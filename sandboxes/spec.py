@@ -30,6 +30,9 @@ class SandboxSpec:
     pids: int = 256
     workspace: Path | None = None
     mount_workspace: bool = False
+    # A tar of `workspace` made earlier (`pack_folder`): copied in instead of the
+    # folder, so a sandbox made again later gets the same files as the first.
+    workspace_archive: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 

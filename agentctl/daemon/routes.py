@@ -31,6 +31,7 @@ from agentctl.protocol import (
 from .context import Daemon
 from .stream import Cursor, envelope_dict, ndjson, stream_events
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
+from .workspace_routes import WORKSPACE_ROUTES
 
 
 def daemon_of(request: Request) -> Daemon:
@@ -204,4 +205,5 @@ ROUTES: list[BaseRoute] = [
     Route("/approvals", list_approvals, methods=["GET"]),
     Route("/approvals/{id}", decide, methods=["POST"]),
     *OBSERVE_ROUTES,  # trace, stats, sql, export, gc
+    *WORKSPACE_ROUTES,  # diff, apply, archive (cp)
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ from agentctl.crashpoints import CrashPoints
 from agentctl.errors import ConflictError, NotFoundError, UsageError
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
+from agentctl.profiles import behaviour_hash, find_profile
 from agentctl.protocol import (
+    AgentRef,
     ApprovalContext,
     ApprovalDecided,
     ApprovalView,
@@ -46,11 +49,14 @@ from agentctl.providers import Provider, load_provider
 from agentctl.providers.retry import RetryPolicy
 from agentctl.redact import Redactor
 from agentctl.runtime import recovery
+from agentctl.runtime.agents import Agent
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.sandbox_host import SandboxHost
 from agentctl.runtime.steps import Fault, StepMachine
+from agentctl.runtime.workspaces import Workspaces
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
+from agentctl.workspace.instructions import instruction_names, read_instructions, system_prompt
 from sandboxes import DockerSandboxDriver, SandboxError
 from store import EventStore, NewEvent, StoredEvent
 
@@ -88,6 +94,7 @@ class Runtime:
             spill_dir=recovery.spill_dir(paths.artifacts),
         )
         self.steps = StepMachine(self)
+        self.workspaces = Workspaces(self)
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
         self.tool_timeout_s = tool_timeout_s
@@ -247,42 +254,67 @@ class Runtime:
             yield known
 
     async def _create_session(self, req: CreateSession) -> str:
-        policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
-        if req.network == "bridge" and not policy.network:
-            raise UsageError(
-                f"policy {policy.name!r} does not allow network access", hint="use --network none"
-            )
-        image = await self._resolve_image(req.image)
         workspace = None
         if req.workspace:
             folder = Path(req.workspace).expanduser()
             if not folder.is_dir():
                 raise UsageError(f"workspace {req.workspace!r} is not a folder")
-            workspace = str(folder.resolve())
+            workspace = folder.resolve()
+        agent = await asyncio.to_thread(self._agent, req, workspace)
+        policy = await asyncio.to_thread(load_policy, agent.policy, config_dir=self.paths.config)
+        if req.network == "bridge" and not policy.network:
+            raise UsageError(
+                f"policy {policy.name!r} does not allow network access", hint="use --network none"
+            )
+        image = await self._resolve_image(agent.image)
         if image is None and workspace:
             raise UsageError("a workspace needs a sandbox; drop --image none")
+        digest = None
+        if image is not None:
+            digest = await self._check_image(image, agent.build_hint)
+        instructions = []
+        if workspace is not None:
+            names = await asyncio.to_thread(instruction_names, self.paths.config_file)
+            instructions = await asyncio.to_thread(read_instructions, workspace, names)
+        system = system_prompt(SYSTEM_PROMPT, instructions, agent.instructions)
         sid = ids.session_id()
+        archive = head = None
+        if workspace is not None:
+            archive, head = await asyncio.to_thread(self.workspaces.record_start, sid, workspace)
+        specs = [dataclasses.asdict(spec) for spec in self.tools.specs(agent.tools)]
+        behaviour = behaviour_hash(
+            system=system,
+            tools=specs,
+            policy=policy.to_dict(),
+            model=agent.model,
+            base_url=agent.base_url,
+            image_digest=digest,
+        )
         created = SessionCreated(
             task=req.task,
-            model=req.model,
-            base_url=req.base_url,
-            system=SYSTEM_PROMPT,
-            tools=self.tools.names(),
+            model=agent.model,
+            base_url=agent.base_url,
+            system=system,
+            tools=agent.tools,
             policy=policy.to_dict(),
             sandbox=SandboxConfig(
                 image=image,
                 network=req.network,
                 limits=req.limits,
-                workspace=workspace,
+                workspace=str(workspace) if workspace else None,
                 mount_workspace=req.mount_workspace,
+                workspace_archive=archive,
+                workspace_head=head,
             ),
-            budget=req.budget,
-            labels=req.labels,
+            budget=agent.budget,
+            labels=agent.labels,
+            instructions=instructions,
+            agent=AgentRef(name=agent.name, source=agent.source, hash=behaviour),
             request_id=req.request_id,
             version=__version__,
         )
         self._providers[sid] = load_provider(
-            req.model, base_url=req.base_url
+            agent.model, base_url=agent.base_url
         )  # fails early on a bad model
         await self.journal.append(
             sid,
@@ -297,6 +329,11 @@ class Runtime:
         self._spawn(sid)
         return sid
 
+    def _agent(self, req: CreateSession, workspace: Path | None) -> Agent:
+        """The request's options over its profile's (if it names one). Blocking."""
+        loaded = find_profile(req.agent, self.paths.config, workspace) if req.agent else None
+        return Agent.of(req, loaded, self.tools.names())
+
     async def _resolve_image(self, image: str | None) -> str | None:
         if image == "none":
             return None
@@ -305,6 +342,16 @@ class Runtime:
 
             return await asyncio.to_thread(ensure_default_image)
         return image
+
+    async def _check_image(self, image: str, build: str = "agentctl sandbox build") -> str:
+        """The image's digest; a usage error naming how to build it when the engine lacks it."""
+        digest = await asyncio.to_thread(self.sandboxes.engine().image_id, image)
+        if digest is None:
+            raise UsageError(
+                f"image {image!r} is not in the Docker engine",
+                hint=f"build it with `{build}`, or `docker pull` it",
+            )
+        return digest
 
     async def post_message(self, sid: str, text: str) -> None:
         await self._wake(sid, message=text, budget=None, reason="new message")

@@ -42,6 +42,7 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         pids=config.limits.pids,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
+        workspace_archive=Path(config.workspace_archive) if config.workspace_archive else None,
     )
 
 
