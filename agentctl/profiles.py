@@ -55,6 +55,7 @@ class LoadedProfile:
     name: str
     path: Path
     profile: AgentProfile
+    error: str | None = None  # set by `list_profiles` for a file that does not load
 
     def relative(self, value: str) -> Path:
         """A path the profile gives, relative to the profile's folder."""
@@ -76,7 +77,7 @@ def find_profile(name: str, config_dir: Path, workspace: Path | None = None) -> 
         path = folder / f"{name}.toml"
         if path.is_file():
             return load_profile(path)
-    known = ", ".join(p.name for p in list_profiles(config_dir, workspace)) or "none"
+    known = ", ".join(sorted(names(config_dir, workspace))) or "none"
     where = " or ".join(str(f) for f in folders(config_dir, workspace))
     raise UsageError(f"no agent {name!r} in {where}", hint=f"known agents: {known}")
 
@@ -97,16 +98,32 @@ def load_profile(path: Path) -> LoadedProfile:
     return LoadedProfile(name=path.stem, path=path, profile=profile)
 
 
-def list_profiles(config_dir: Path, workspace: Path | None = None) -> list[LoadedProfile]:
-    """Every profile, the config folder's first; a name is listed once (the one used)."""
-    seen: dict[str, LoadedProfile] = {}
+def _files(config_dir: Path, workspace: Path | None) -> dict[str, Path]:
+    """Each profile name and the file that defines it (the config folder's first)."""
+    seen: dict[str, Path] = {}
     for folder in folders(config_dir, workspace):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.toml")):
-            if path.stem not in seen and NAME.fullmatch(path.stem):
-                seen[path.stem] = load_profile(path)
-    return list(seen.values())
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                if NAME.fullmatch(path.stem):
+                    seen.setdefault(path.stem, path)
+    return seen
+
+
+def names(config_dir: Path, workspace: Path | None = None) -> list[str]:
+    return list(_files(config_dir, workspace))
+
+
+def list_profiles(config_dir: Path, workspace: Path | None = None) -> list[LoadedProfile]:
+    """Every profile; one that does not load is listed with its `error`."""
+    found = []
+    for name, path in _files(config_dir, workspace).items():
+        try:
+            found.append(load_profile(path))
+        except UsageError as exc:
+            found.append(
+                LoadedProfile(name=name, path=path, profile=AgentProfile(), error=str(exc))
+            )
+    return found
 
 
 def behaviour_hash(

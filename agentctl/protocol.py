@@ -362,6 +362,8 @@ class SessionSummary(BaseModel):
     last_seq: int
     labels: dict[str, str] = Field(default_factory=dict)
     container: str | None = None
+    agent: str | None = None  # the profile's name
+    agent_hash: str | None = None  # of what shaped its behaviour (see agentctl.profiles)
 
 
 class ApprovalView(BaseModel):
@@ -516,6 +518,7 @@ class StatsReport(BaseModel):
     tools: list[dict[str, Any]]
     approvals: list[dict[str, Any]]
     providers: list[dict[str, Any]]
+    agents: list[dict[str, Any]] = Field(default_factory=list)  # per profile name and hash
 
 
 # --- workspaces (diff, apply, cp) ------------------------------------------------------

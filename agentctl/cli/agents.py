@@ -37,7 +37,12 @@ def ls_(
     if as_json:
         print_json(
             [
-                {"name": p.name, "path": str(p.path), **p.profile.model_dump(mode="json")}
+                {
+                    "name": p.name,
+                    "path": str(p.path),
+                    "error": p.error,
+                    **p.profile.model_dump(mode="json"),
+                }
                 for p in found
             ]
         )
@@ -53,7 +58,7 @@ def ls_(
             Text(p.name),
             Text(visible(p.profile.model or "-")),
             Text(visible(p.profile.policy or "-")),
-            Text(visible(p.profile.description)),
+            Text(visible(p.error or p.profile.description), style="red" if p.error else ""),
             Text(visible(str(p.path))),
         )
     out.print(table)

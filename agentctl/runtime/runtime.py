@@ -621,6 +621,8 @@ def summarize(state: SessionState) -> SessionSummary:
         last_seq=state.last_seq,
         labels=created.get("labels") or {},
         container=state.container,
+        agent=(created.get("agent") or {}).get("name"),
+        agent_hash=(created.get("agent") or {}).get("hash"),
     )
 
 
