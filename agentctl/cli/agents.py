@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentctl.cli.common import command, out, print_json
-from agentctl.cli.workspace import visible
+from agentctl.workspace.render import visible
 
 app = typer.Typer(
     help="Agent profiles: agents/NAME.toml in the config folder, .agentctl/agents/NAME.toml in a workspace.",

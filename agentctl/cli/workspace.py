@@ -23,10 +23,10 @@ from rich.text import Text
 
 from agentctl.cli.common import client, command, err, fail, out, print_json
 from agentctl.errors import ExitCode, UsageError
-from agentctl.protocol import ApplyRequest, ApplyResult, WorkspaceDiff
+from agentctl.protocol import ApplyRequest, ApplyResult
+from agentctl.workspace.render import render_patch, render_stat, visible
 
 SESSION_PATH = re.compile(r"(ses_[0-9A-Za-z]+):(.*)", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 AtOpt = Annotated[
     int | None,
@@ -37,64 +37,6 @@ AtOpt = Annotated[
         help="As at the checkpoint at or before this seq (default: now).",
     ),
 ]
-
-
-def visible(text: str) -> str:
-    """Control characters (ESC, CR, BEL...) as `^[`-style text: safe for a terminal."""
-    return _CONTROL.sub(
-        lambda m: f"^{chr(ord(m.group()) ^ 0x40)}" if ord(m.group()) < 0x80 else "?", text
-    )
-
-
-def render_patch(diff: WorkspaceDiff) -> Text:
-    text = Text()
-    for change in diff.files:
-        for line in change.patch.splitlines(keepends=True):
-            shown = visible(line.rstrip("\n")) + "\n"
-            if line.startswith(
-                (
-                    "diff --git",
-                    "new file",
-                    "deleted file",
-                    "old mode",
-                    "new mode",
-                    "rename ",
-                    "similarity",
-                    "index ",
-                )
-            ) or line.startswith(("+++", "---")):
-                text.append(shown, style="bold")
-            elif line.startswith("@@"):
-                text.append(shown, style="cyan")
-            elif line.startswith("+"):
-                text.append(shown, style="green")
-            elif line.startswith("-"):
-                text.append(shown, style="red")
-            else:
-                text.append(shown)
-    return text
-
-
-def render_stat(diff: WorkspaceDiff) -> Text:
-    text = Text()
-    width = max((len(visible(_name(f.path, f.old_path))) for f in diff.files), default=0)
-    for f in diff.files:
-        name = visible(_name(f.path, f.old_path))
-        counts = "Bin " if f.binary else f"{f.additions + f.deletions:>4} "
-        text.append(f" {name:<{width}} | {counts}")
-        text.append("+" * min(f.additions, 40), style="green")
-        text.append("-" * min(f.deletions, 40), style="red")
-        mode = f" ({f.status}{', mode ' + (f.old_mode or '') + ' => ' + (f.new_mode or '') if f.status == 'modified' and f.old_mode != f.new_mode else ''})"
-        text.append(mode + "\n", style="dim")
-    text.append(
-        f" {len(diff.files)} file{'s' if len(diff.files) != 1 else ''} changed, "
-        f"{diff.additions} insertions(+), {diff.deletions} deletions(-)\n"
-    )
-    return text
-
-
-def _name(path: str, old: str | None) -> str:
-    return f"{old} => {path}" if old else path
 
 
 @command
