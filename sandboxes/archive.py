@@ -16,8 +16,12 @@ from typing import BinaryIO
 
 
 def pack_folder(folder: Path, dest: BinaryIO) -> None:
-    """Write `folder`'s contents (not the folder itself) as a tar to `dest`."""
-    with tarfile.open(fileobj=dest, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    """Write `folder`'s contents (not the folder itself) as a tar to `dest`.
+
+    GNU format: long names without a PAX header per member (PAX would add one
+    to every file for its fractional mtime), so the tar is quick to index.
+    """
+    with tarfile.open(fileobj=dest, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for child in sorted(Path(folder).iterdir()):
             tar.add(child, arcname=child.name, filter=anonymous)
 

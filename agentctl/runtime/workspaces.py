@@ -43,7 +43,7 @@ from agentctl.state import SessionState
 from agentctl.workspace import apply as applying
 from agentctl.workspace.changes import Change, compare, describe
 from agentctl.workspace.git import commit_branch, head_of
-from agentctl.workspace.tree import Entry, Tree, read_tree
+from agentctl.workspace.tree import Entry, Tree, cached_tree, read_tree
 from sandboxes import pack_folder
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class Workspaces:
         with open(partial, "wb") as handle:
             pack_folder(workspace, handle)
         os.replace(partial, final)
+        cached_tree(final)  # index it now, not at the first diff
         return str(final), head_of(workspace)
 
     # -- diff ------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class Workspaces:
                 raise ConflictError(
                     f"the copy of the workspace the session started from ({archive}) is gone"
                 )
-            return read_tree(archive)
+            return cached_tree(archive)
         if config.workspace:
             raise ConflictError(
                 "this session was made before agentctl kept the workspace it started from: "
