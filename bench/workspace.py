@@ -73,7 +73,9 @@ async def main() -> dict[str, Any]:
         project = home / "project"
         t0 = time.perf_counter()
         make_project(project)
-        print(f"{FILES} files in a git repository in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        print(
+            f"{FILES} files in a git repository in {time.perf_counter() - t0:.1f}s", file=sys.stderr
+        )
         # every 100th file gets a line changed (sed -i): CHANGED files in all
         edit = "sed -i 's/return 0/return 42/' " + " ".join(
             f"pkg{n // 100:03d}/mod{n % 100:03d}.py" for n in range(0, FILES, FILES // CHANGED)
@@ -81,7 +83,10 @@ async def main() -> dict[str, Any]:
         recording = home / "edit.jsonl"
         lines = [
             {"format": "agentctl-recording", "version": 1},
-            {"text": "edit", "tool_calls": [{"id": "e", "name": "shell", "args": {"command": edit}}]},
+            {
+                "text": "edit",
+                "tool_calls": [{"id": "e", "name": "shell", "args": {"command": edit}}],
+            },
             {"text": "done", "tool_calls": []},
         ]
         recording.write_text("".join(json.dumps(line) + "\n" for line in lines))
