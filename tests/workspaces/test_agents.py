@@ -191,3 +191,25 @@ def test_ls_and_stats_group_sessions_by_agent(daemon: Client, paths: Paths, cli:
         ("fixer", 1),
         ("-", 1),
     ]
+
+
+@pytest.mark.docker
+def test_a_profile_recipe_not_built_is_a_usage_error_naming_sandbox_build_recipe(
+    daemon: Client, paths: Paths, cli: Cli, docker_client: object, tmp_path: Path
+) -> None:
+    recipe = paths.config / "agents" / "images" / "mine"
+    recipe.mkdir(parents=True)
+    for name in ("Dockerfile", "recipe.toml"):
+        source = Path(__file__).resolve().parents[2] / "sandboxes" / "images" / "default" / name
+        (recipe / name).write_text(source.read_text() + "\n# never built\n")
+    (paths.config / "agents" / "custom.toml").write_text('recipe = "images/mine"\n')
+    done = cli("run", "t", "--agent", "custom", "--detach")
+    assert done.returncode == 2, done.stderr
+    assert f"agentctl sandbox build --recipe {recipe}" in done.stderr
+    assert "agentctl-mine:" in done.stderr
+    assert daemon.sessions() == []
+
+
+def test_sandbox_build_recipe_needs_a_recipe_folder(cli: Cli, tmp_path: Path) -> None:
+    done = cli("sandbox", "build", "--recipe", str(tmp_path))
+    assert done.returncode == 2 and "has no Dockerfile" in done.stderr
