@@ -115,6 +115,9 @@ class Call(Generic[T]):
 
 
 def _seg(value: str) -> str:
+    """An id as one path segment: quoted whole, so `../x` stays an id and never a path."""
+    if not value:
+        raise UsageError("an id cannot be empty", hint="see `agentctl ls` or `agentctl approvals`")
     return quote(value, safe="")
 
 

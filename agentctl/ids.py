@@ -6,6 +6,7 @@ monotonic within a millisecond so two ids made in a row never sort backwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -43,3 +44,12 @@ def session_id() -> str:
 
 def approval_id() -> str:
     return f"apr_{ulid()}"
+
+
+def call_ref(session: str, call_id: str) -> str:
+    """The runtime's own name for a tool call: what artifact files and the sandbox's
+    completion records are keyed by. The call id is the model's (it may be `../x`, 300
+    characters or hold a NUL); it stays in the conversation and never becomes a path.
+    Derived, not stored, so a restarted daemon finds the same name for the same call."""
+    digest = hashlib.sha256(f"{session}\0{call_id}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"call_{digest[:32]}"

@@ -56,10 +56,30 @@ class Paths:
         return self.config / "policy.toml"
 
     def ensure(self) -> Paths:
-        for folder in (self.data, self.config, self.state, self.artifacts):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the folders, private to the user: the log holds everything the agents saw,
+        so the folders are 0700 and the files agentctl keeps in them 0600."""
+        for folder in (self.data, self.config, self.state, self.artifacts, self.runtime):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _tighten(folder, 0o700)
+        for name in ("events.duckdb", "events.duckdb.wal", "events.duckdb.lock"):
+            _tighten(self.data / name, 0o600)
+        _tighten(self.config_file, 0o600)
+        _tighten(self.policy_file, 0o600)
+        if not self.daemon_log.exists():  # created here, so whoever appends first finds it private
+            os.close(os.open(self.daemon_log, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+        for log in self.state.glob("daemon.log*"):
+            _tighten(log, 0o600)
         return self
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod what we own and is looser than `mode`; leave alone what is not ours or not there."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if info.st_uid == os.getuid() and not path.is_symlink() and info.st_mode & 0o777 & ~mode:
+        path.chmod(mode)
 
 
 def _short_runtime(home: Path) -> Path:

@@ -10,11 +10,19 @@ forbid them so a typo in a client is a 422, not a silently dropped option.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 PROTOCOL_VERSION = 1
 
@@ -57,6 +65,7 @@ class Limits(_Data):
     memory_mb: int = 1024
     cpus: float = 1.0
     pids: int = 256
+    disk_mb: int = 2048  # what the sandbox may write (its container's writable layer)
 
 
 class SandboxConfig(_Data):
@@ -65,6 +74,7 @@ class SandboxConfig(_Data):
     limits: Limits = Field(default_factory=Limits)
     workspace: str | None = None
     mount_workspace: bool = False
+    mount_read_only: bool = False  # with mount_workspace: the agent cannot change the host folder
     # The workspace as copied in, kept as a tar (the base of `diff` and `apply`),
     # and the HEAD commit of its repository then (the parent of `apply --branch`).
     workspace_archive: str | None = None
@@ -134,14 +144,14 @@ class ModelRequested(_Data):
 
 
 class ToolCallData(_Data):
-    id: str
+    id: str  # the model's id (or ours, when its was unusable): the conversation's only
     name: str
     args: dict[str, Any] | str  # a string when the model's JSON did not parse
 
 
 class UsageData(_Data):
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
 
 
 class ModelResponded(_Data):
@@ -150,6 +160,8 @@ class ModelResponded(_Data):
     usage: UsageData = Field(default_factory=UsageData)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    # call id -> why the runtime refuses it as recorded (arguments too large for the log)
+    refused: dict[str, str] = Field(default_factory=dict)
 
 
 class ModelFailed(_Data):
@@ -282,6 +294,28 @@ def parse_data(type_: str, data: dict[str, Any]) -> Any:
 
 # --- API bodies ---------------------------------------------------------------
 
+# Text a client sends that goes into one event. An event holds at most 1 MB;
+# a task or message well under that leaves room for the rest of its event.
+MAX_TEXT_BYTES = 256_000
+MAX_NAME_CHARS = 200  # labels, approver names, reasons' short cousins
+
+
+def _bounded(limit: int) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            raise ValueError(
+                f"is {size} bytes; at most {limit} (put a long text in a workspace file "
+                "and point the agent at it)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+BoundedText = Annotated[str, _bounded(MAX_TEXT_BYTES)]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -289,43 +323,67 @@ class _Request(BaseModel):
 
 REQUEST_ID = r"^[A-Za-z0-9_.:-]{1,100}$"
 
+# The sandbox limits a client may ask for: positive and bounded (Docker reads 0 as "none").
+LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    "memory_mb": (64, 65_536),
+    "cpus": (0.01, 64),
+    "pids": (32, 32_768),
+    "disk_mb": (64, 1_048_576),
+}
+
 
 class CreateSession(_Request):
-    task: str = Field(min_length=1)
+    task: BoundedText = Field(min_length=1)
     model: str = "replay:recordings/demo.jsonl"
     base_url: str | None = None
     policy: str | None = None  # preset name or path; None: config/policy.toml or "default"
     image: str | None = None  # None: the default image; "none": no sandbox
     network: Literal["none", "bridge"] = "none"
     workspace: str | None = None
-    mount_workspace: bool = False
+    mount_workspace: bool = False  # bind-mount the host folder: the agent changes it directly
+    mount_read_only: bool = False  # bind-mount it read-only (implies mount_workspace)
     budget: Budget = Field(default_factory=Budget)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[Name, Name] = Field(default_factory=dict, max_length=64)
     limits: Limits = Field(default_factory=Limits)
     agent: str | None = Field(default=None, min_length=1)  # a profile; options set here override it
     # Chosen by the client; a retry with the same id returns the session the first made.
     request_id: str | None = Field(default=None, pattern=REQUEST_ID)
 
+    @field_validator("limits")
+    @classmethod
+    def _limits_in_range(cls, limits: Limits) -> Limits:
+        for name, (low, high) in LIMIT_RANGES.items():
+            value = getattr(limits, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
+        return limits
+
+    @model_validator(mode="after")
+    def _mount_needs_a_workspace(self) -> CreateSession:
+        if (self.mount_workspace or self.mount_read_only) and not self.workspace:
+            raise ValueError("mount_workspace needs a workspace folder to mount (--workspace DIR)")
+        return self
+
 
 class ResumeSession(_Request):
-    message: str | None = None
+    message: BoundedText | None = None
     budget: Budget | None = None
 
 
 class PostMessage(_Request):
-    text: str = Field(min_length=1)
+    text: BoundedText = Field(min_length=1)
 
 
 class ForkSession(_Request):
     at: int = Field(ge=1)
-    message: str | None = None
+    message: BoundedText | None = None
     model: str | None = None
     policy: str | None = None
     request_id: str | None = Field(default=None, pattern=REQUEST_ID)  # as in CreateSession
 
 
 class CancelSession(_Request):
-    reason: str = Field(default="cancelled by operator", min_length=1)
+    reason: BoundedText = Field(default="cancelled by operator", min_length=1)
 
 
 def default_approver() -> str:
@@ -340,9 +398,19 @@ def default_approver() -> str:
 
 class Decide(_Request):
     decision: Literal["approve", "deny"]
-    approver: str = Field(min_length=1)
-    reason: str = ""
+    approver: Name = Field(min_length=1)
+    reason: BoundedText = ""
     args: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _args_fit_an_event(self) -> Decide:
+        if self.args is not None:
+            size = len(json.dumps(self.args, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            if size > 2 * MAX_TEXT_BYTES:
+                raise ValueError(
+                    f"the edited arguments are {size} bytes; at most {2 * MAX_TEXT_BYTES}"
+                )
+        return self
 
 
 class SessionSummary(BaseModel):
@@ -466,7 +534,10 @@ class SessionTrace(BaseModel):
 class SqlQuery(_Request):
     sql: str = Field(min_length=1)
     params: list[Any] = Field(default_factory=list)
-    limit: int | None = Field(default=10_000, ge=1)  # None: every row
+    limit: int | None = Field(default=10_000, ge=1, le=1_000_000)  # None: every row (capped)
+    # The daemon's bounds on one query; a client may ask for less, never more.
+    timeout_s: float = Field(default=30.0, gt=0, le=30.0)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=64 * 1024 * 1024)
 
 
 class SqlResult(BaseModel):

@@ -2,7 +2,10 @@
 
 The CLI's timeline and the TUI's timeline both render through `render_event`,
 so a session reads the same in both. Checkpoints show their seq, because that
-is what `agentctl fork --at SEQ` takes.
+is what `agentctl fork --at SEQ` takes. Every string an event carries may come
+from the model, a tool or a file, so all of it goes through
+`agentctl.terminal` before it reaches a renderable; the arguments of a call
+waiting for approval are shown whole and exact (`terminal.exact`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentctl.protocol import ApprovalView, Envelope, SessionSummary
+from agentctl.terminal import clean, clean_data, clean_line, exact
 
 STATUS_STYLE = {
     "running": "bold blue",
@@ -64,7 +68,7 @@ def _head(event: Envelope, label: str, style: str) -> Text:
 
 def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None:
     """A renderable for one event, or None for events a person need not see."""
-    d = event.data
+    d = clean_data(event.data)  # untrusted text: no control sequence reaches the terminal
     t = event.type
     if t == "session.created":
         head = _head(event, "session ", "bold")
@@ -111,7 +115,7 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         return head
     if t == "approval.requested":
         head = _head(event, "approval needed ", "bold yellow")
-        head.append(f"{d.get('name')} {short_args(d.get('args'))}")
+        head.append(f"{d.get('name')} {exact(event.data.get('args'))}")
         head.append(f"  id {d.get('approval_id')}", style="dim")
         if d.get("expires_at"):
             head.append(f"  expires {d['expires_at']}", style="dim")
@@ -165,7 +169,7 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         return _head(event, "budget exceeded ", "bold magenta") + Text(
             f"{d.get('limit')} = {d.get('value')}"
         )
-    return _head(event, t, "dim")
+    return _head(event, clean_line(t), "dim")
 
 
 def _indent(text: str) -> str:
@@ -203,7 +207,7 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
             f"${s.cost_usd:.4f}",
             str(s.pending_approvals) if s.pending_approvals else "",
             f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
-            s.task.splitlines()[0] if s.task else "",
+            Text(clean_line(s.task.splitlines()[0])) if s.task.strip() else "",  # Text: no markup
         )
     return table
 
@@ -220,16 +224,17 @@ def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
             left = age(now, a.expires_at) if a.expires_at > now else "now"
             head.append(f"  expires in {left} ({a.on_expiry})", style="dim")
         call = Text("  ")
-        call.append(a.tool, style="bold")
-        call.append(f" {short_args(a.args, 200)}")
+        call.append(clean_line(a.tool), style="bold")
+        call.append(f" {exact(a.args)}")  # what is approved is shown whole, nothing hidden
         parts: list[RenderableType] = [head, call]
-        if a.context.last_message:
-            parts.append(Text(f"  agent: {a.context.last_message.splitlines()[0]}", style="dim"))
+        if a.context.last_message.strip():
+            first = a.context.last_message.strip().splitlines()[0]
+            parts.append(Text(f"  agent: {clean_line(first)}", style="dim"))
         if a.context.reason and a.context.reason != "policy":
-            parts.append(Text(f"  {a.context.reason}", style="magenta"))
+            parts.append(Text(f"  {clean(a.context.reason)}", style="magenta"))
         rule = a.rule or a.context.rule
         if rule:
-            parts.append(Text(f"  rule: {rule}", style="dim"))
+            parts.append(Text(f"  rule: {clean_line(rule)}", style="dim"))
         blocks.append(Group(*parts, Text("")))
     return Group(*blocks)
 
@@ -240,10 +245,11 @@ def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row(
-        "status", Text(f"{s.status.value}  {s.reason}", style=STATUS_STYLE.get(s.status.value, ""))
+        "status",
+        Text(f"{s.status.value}  {clean(s.reason)}", style=STATUS_STYLE.get(s.status.value, "")),
     )
-    grid.add_row("task", s.task)
-    grid.add_row("model", s.model)
+    grid.add_row("task", Text(clean(s.task)))
+    grid.add_row("model", Text(clean_line(s.model)))
     grid.add_row("steps", str(s.steps))
     grid.add_row("tokens", f"{s.input_tokens} in, {s.output_tokens} out")
     grid.add_row("cost", f"${s.cost_usd:.4f}")
@@ -253,11 +259,13 @@ def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None
     if s.container:
         grid.add_row("container", s.container)
     if s.labels:
-        grid.add_row("labels", ", ".join(f"{k}={v}" for k, v in s.labels.items()))
+        grid.add_row("labels", Text(", ".join(clean_line(f"{k}={v}") for k, v in s.labels.items())))
     grid.add_row("created", s.created_at.isoformat())
     grid.add_row("updated", s.updated_at.isoformat())
     for a in approvals or []:
-        grid.add_row("approval", Text(f"{a.id}  {a.tool} {short_args(a.args, 80)}", style="yellow"))
+        grid.add_row(
+            "approval", Text(f"{a.id}  {clean_line(a.tool)} {exact(a.args)}", style="yellow")
+        )
     hint = _next_step(s, approvals or [])
     if hint:
         grid.add_row("next", Text(hint, style="dim"))

@@ -58,6 +58,7 @@ class ToolCallState:
     exit_code: int | None = None
     error: str | None = None
     executed: bool = False  # a tool.started preceded the finish: the tool really ran
+    refusal: str | None = None  # refused as recorded (model.responded): never proposed
 
 
 @dataclass
@@ -129,6 +130,7 @@ class SessionState:
     model_retries: int = 0
     fault: str | None = None  # what paused the session, when it was a fault the daemon retries
     auto_resumes: int = 0  # retries of fault pauses since the session last ran on its own
+    # (a decision or resume, a model response, a checkpoint)
 
     # -- derived views ------------------------------------------------------
 
@@ -213,14 +215,17 @@ def _model_failed(state: SessionState, event: EventLike) -> None:
 
 def _model_responded(state: SessionState, event: EventLike) -> None:
     d = event.data
+    state.auto_resumes = 0  # a step went on: the session ran on its own since any retry
     state.awaiting_model = False
     state.model_attempts = 0
     state.steps += 1
     usage = d.get("usage") or {}
-    state.input_tokens += int(usage.get("input_tokens", 0))
-    state.output_tokens += int(usage.get("output_tokens", 0))
+    # never below zero, whatever an old log holds: a negative count would undo a budget
+    state.input_tokens += max(int(usage.get("input_tokens", 0)), 0)
+    state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
     state.cost_usd += float(d.get("cost_usd", 0.0))
     calls = d.get("tool_calls") or []
+    refused = d.get("refused") or {}
     state.transcript.append(
         Turn(
             "assistant",
@@ -231,7 +236,10 @@ def _model_responded(state: SessionState, event: EventLike) -> None:
     if d.get("text"):
         state.last_assistant_text = d["text"]
     state.calls = {
-        c["id"]: ToolCallState(call_id=c["id"], name=c["name"], args=c["args"]) for c in calls
+        c["id"]: ToolCallState(
+            call_id=c["id"], name=c["name"], args=c["args"], refusal=refused.get(c["id"])
+        )
+        for c in calls
     }
     state.step_mutated = False
 
@@ -326,8 +334,10 @@ def tool_result_text(data: dict[str, Any]) -> str:
     if data.get("error"):
         return f"error: {data['error']}"
     parts = [data.get("output", "")]
-    if data.get("truncated"):
+    if data.get("truncated") and data.get("artifact"):
         parts.append(f"\n[output truncated; the whole output is kept as {data.get('artifact')}]")
+    elif data.get("truncated"):
+        parts.append("\n[output truncated]")
     if data.get("timed_out"):
         parts.append("\n[killed: the command timed out]")
     parts.append(f"\n[exit code {data.get('exit_code')}]")
@@ -337,6 +347,7 @@ def tool_result_text(data: dict[str, Any]) -> str:
 def _checkpoint_created(state: SessionState, event: EventLike) -> None:
     state.checkpoints.append(CheckpointRef(seq=event.seq, image=event.data["image"]))
     state.step_mutated = False
+    state.auto_resumes = 0  # a step was done: the session ran on its own since any retry
 
 
 def _sandbox(state: SessionState, event: EventLike) -> None:

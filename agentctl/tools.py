@@ -14,6 +14,7 @@ benchmark's no-op tool); the CLI offers no way to do it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import shlex
@@ -193,19 +194,27 @@ def _ms(started: float) -> float:
 # after that checkpoint are gone too. Each shell call first removes the records
 # of earlier calls: it runs after a write-ahead barrier, so every earlier
 # call's `tool.finished` is durable and no recovery can need them; at most one
-# call's output is kept in the container (and so in its checkpoint).
+# call's output is kept in the container (and so in its checkpoint). A daemon
+# that died does not stop the command (the engine runs it); recovery waits for
+# a command whose recorded pid is still alive before deciding it did not finish.
 CALLS_DIR = "$HOME/.agentctl/calls"
 
 
 def _record_dir(key: str) -> str:
-    return f"{CALLS_DIR}/{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}"
+    """The record's folder: a name of the key's safe characters and a hash of the whole
+    key, so that two keys (call ids are the model's) never share one."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:120]
+    return f"{CALLS_DIR}/{safe}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def _recorded_command(command: str, key: str) -> str:
     d = _record_dir(key)
     own = d.rsplit("/", 1)[1]
     return (
-        f'd="{d}"; mkdir -p "$d"; '
+        # The pid with its start time (field 22 of /proc/PID/stat): a pid alone may
+        # name another process later (the container restarted, pids wrapped).
+        f'd="{d}"; mkdir -p "$d"; rm -f "$d/rc"; '
+        f'echo "$$ $(cut -d" " -f22 /proc/$$/stat)" > "$d/pid"; '
         f'find "{CALLS_DIR}" -mindepth 1 -maxdepth 1 ! -name "{own}" -exec rm -rf {{}} + 2>/dev/null; '
         f'bash -c {shlex.quote(command)} > "$d/out" 2>&1; rc=$?; '
         f'echo $rc > "$d/rc.new"; mv "$d/rc.new" "$d/rc"; '
@@ -235,7 +244,18 @@ def _recover_shell(ctx: ToolContext) -> ToolOutcome | None:
     if ctx.sandbox is None or not ctx.call_key:
         return None
     d = _record_dir(ctx.call_key)
-    probe = ctx.sandbox.exec(f'cat "{d}/rc" 2>/dev/null', timeout_s=30, output_cap=4096)
+    # A command still running (the daemon died, the exec went on) is waited for: its
+    # record is about to be written, and running it again would repeat it.
+    alive = (
+        'set -- $(cat "$d/pid" 2>/dev/null); '
+        '[ -n "$2" ] && [ "$(cut -d" " -f22 "/proc/$1/stat" 2>/dev/null)" = "$2" ]'
+    )
+    wait = f'while [ ! -f "$d/rc" ] && {{ {alive}; }}; do sleep 0.1; done'
+    probe = ctx.sandbox.exec(
+        f'd="{d}"; {wait}; cat "$d/rc" 2>/dev/null',
+        timeout_s=ctx.timeout_s + 30.0,  # the call's timeout, and its runner's kill after it
+        output_cap=4096,
+    )
     if probe.full_output is not None:  # not a record: nothing of it is kept
         probe.full_output.unlink(missing_ok=True)
     try:

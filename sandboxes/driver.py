@@ -2,8 +2,14 @@
 
 Every container is created locked down: no network unless asked, all
 capabilities dropped, no-new-privileges, a non-root user, pids, memory (no
-swap) and CPU limits, an init process that reaps zombies, and no host path
-or Docker socket mounted. A workspace is copied in (a tar streamed to `tar
+swap) and CPU limits, an init process that reaps zombies (running as
+`nobody`, a different uid from the agent's commands), a bound on its disk,
+and no host path or Docker socket mounted.
+
+The disk bound is `--storage-opt size` where the storage driver supports it
+(overlay2 on xfs with pquota); elsewhere (overlay2 on ext4, the common case)
+the sandbox runs a watchdog on its writable layer during and after each
+command (`Sandbox.exec`). A workspace is copied in (a tar streamed to `tar
 -x` running as the sandbox user, so the files are the user's) unless the
 user asks for a bind mount.
 
@@ -47,6 +53,11 @@ from sandboxes.spec import WORKSPACE, Checkpoint, GcReport, SandboxSpec
 
 STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root user
+# The container's own processes (init, which reaps zombies, and its sleeping
+# child) run as `nobody`, not as the agent: the agent's commands can then
+# neither signal nor ptrace-stop them (a stopped init reaps nothing, and the
+# zombies would eat the session's pids limit).
+RUNTIME_USER = "65534:65534"
 MAIN_COMMAND = ["sleep", "infinity"]  # with init=True: starts in milliseconds, reaps zombies
 _LIVE_STATES = {"running", "paused", "restarting"}
 
@@ -82,6 +93,9 @@ class DockerSandboxDriver:
         self.checkpoint_repo = checkpoint_repo
         self.hook: Hook = hook or _no_hook
         self.spill_dir = spill_dir  # where whole outputs over the cap are spilled (None: tmp)
+        # Whether the engine's storage driver takes `--storage-opt size` (overlay2 on
+        # xfs with pquota does; on ext4 it does not): learnt at the first create.
+        self.storage_opt: bool | None = None
 
     # -- engine ---------------------------------------------------------------
 
@@ -322,41 +336,21 @@ class DockerSandboxDriver:
         if spec.mount_workspace:
             if spec.workspace is None:
                 raise SandboxError("mount_workspace needs a workspace folder")
-            binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:rw"]
+            mode = "ro" if spec.mount_read_only else "rw"
+            binds = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:{mode}"]
         memory = spec.memory_mb * 1024 * 1024
         with self._engine(f"create the sandbox of {stream}"):
-            host_config = self.api.create_host_config(
-                network_mode=spec.network,
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                pids_limit=spec.pids,
-                mem_limit=memory,
-                memswap_limit=memory,  # equal: no swap, so a memory bomb ends in the OOM killer
-                nano_cpus=int(spec.cpus * 1e9),
-                init=True,
-                binds=binds,
-            )
+            engine_disk = spec.disk_mb is not None and self.storage_opt is not False
             try:
-                created = self.api.create_container(
-                    image,
-                    command=MAIN_COMMAND,
-                    name=name,
-                    user=user,
-                    labels={**spec.labels, self.label_key: stream},
-                    environment=dict(spec.env),
-                    working_dir=WORKSPACE,
-                    host_config=host_config,
-                    detach=True,
-                    tty=False,
-                    stdin_open=False,
-                )
+                created = self._create(stream, name, image, spec, user, binds, memory, engine_disk)
             except docker.errors.APIError as exc:
-                if exc.status_code == 409:
-                    raise SandboxError(
-                        f"a sandbox named {name} already exists for stream {stream}: "
-                        "find() it, or remove_stream() first"
-                    ) from exc
-                raise
+                if not (engine_disk and "storage-opt" in str(exc.explanation or exc)):
+                    raise
+                # This storage driver cannot bound a container's disk: the watchdog will.
+                self.storage_opt = engine_disk = False
+                created = self._create(stream, name, image, spec, user, binds, memory, False)
+            if engine_disk:
+                self.storage_opt = True
         container_id = str(created["Id"])
         self.hook("sandbox:created")
         try:
@@ -377,21 +371,75 @@ class DockerSandboxDriver:
             checkpoint_repo=self.checkpoint_repo,
             hook=self.hook,
             spill_dir=self.spill_dir,
+            disk_watch_bytes=None if engine_disk or spec.disk_mb is None else spec.disk_mb << 20,
         )
+
+    def _create(
+        self,
+        stream: str,
+        name: str,
+        image: str,
+        spec: SandboxSpec,
+        user: str,
+        binds: list[str] | None,
+        memory: int,
+        engine_disk: bool,
+    ) -> Any:
+        host_config = self.api.create_host_config(
+            network_mode=spec.network,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=spec.pids,
+            mem_limit=memory,
+            memswap_limit=memory,  # equal: no swap, so a memory bomb ends in the OOM killer
+            nano_cpus=int(spec.cpus * 1e9),
+            init=True,
+            binds=binds,
+            storage_opt={"size": f"{spec.disk_mb}M"} if engine_disk else None,
+        )
+        labels = {**spec.labels, self.label_key: stream, f"{self.label_key}.user": user}
+        if spec.disk_mb is not None and not engine_disk:
+            labels[f"{self.label_key}.disk_watch_mb"] = str(spec.disk_mb)
+        try:
+            return self.api.create_container(
+                image,
+                command=MAIN_COMMAND,
+                name=name,
+                user=RUNTIME_USER,  # commands run as `user`, by exec
+                labels=labels,
+                environment=dict(spec.env),
+                working_dir=WORKSPACE,
+                host_config=host_config,
+                detach=True,
+                tty=False,
+                stdin_open=False,
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise SandboxError(
+                    f"a sandbox named {name} already exists for stream {stream}: "
+                    "find() it, or remove_stream() first"
+                ) from exc
+            raise
 
     def _handle(self, stream: str, info: dict[str, Any]) -> Sandbox:
         config = info.get("Config") or {}
+        labels = config.get("Labels") or {}
+        # the agent's user is a label: the container's own user is RUNTIME_USER
+        user = labels.get(f"{self.label_key}.user") or config.get("User") or FALLBACK_USER
+        watch = str(labels.get(f"{self.label_key}.disk_watch_mb") or "")
         return Sandbox(
             self.api,
             stream=stream,
             name=str(info["Name"]).lstrip("/"),
             container_id=str(info["Id"]),
             image=str(config.get("Image") or info.get("Image")),
-            user=str(config.get("User") or FALLBACK_USER),
+            user=str(user),
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
             hook=self.hook,
             spill_dir=self.spill_dir,
+            disk_watch_bytes=int(watch) << 20 if watch.isdigit() else None,
         )
 
     def _copy_workspace(self, sandbox: Sandbox, folder: Path) -> None:

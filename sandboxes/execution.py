@@ -168,12 +168,23 @@ class SplitOutput:
         self.stdout += data
 
 
+DEFAULT_KEEP_CAP = 16 * 1024 * 1024  # of one command's output, kept on the host
+
+
 class CappedOutput:
-    """Interleaved output: all of it up to `cap` bytes, then head + tail and a spill file."""
+    """Interleaved output: all of it up to `cap` bytes, then head + tail and a spill file.
+
+    The spill file holds at most `keep_cap` bytes (None: all of it): a command
+    printing 200 MB costs the host 16 MB, and the marker says what was kept.
+    """
 
     MARKER_BUDGET = 160
 
-    def __init__(self, cap: int, spill_dir: Path | None = None) -> None:
+    def __init__(
+        self, cap: int, keep_cap: int | None = None, spill_dir: Path | None = None
+    ) -> None:
+        self.keep_cap = keep_cap
+        self.spilled = 0
         self.cap = max(cap, 0)
         self.spill_dir = spill_dir
         budget = max(self.cap - min(self.MARKER_BUDGET, self.cap // 2), 0)
@@ -193,23 +204,31 @@ class CappedOutput:
             self.spill = tempfile.NamedTemporaryFile(  # noqa: SIM115 - outlives this call
                 prefix="agentctl-output-", suffix=".log", delete=False, dir=self.spill_dir
             )
-            self.spill.write(self.head)
+            self._spill(self.head)
             # The head keeps its first head_keep bytes; the tail holds what follows them.
             self.tail = self.head[self.head_keep :]
             del self.head[self.head_keep :]
             room = self.head_keep - len(self.head)
             if room > 0:
                 self.head += data[:room]
-                self.spill.write(data)
+                self._spill(data)
                 data = data[room:]
             else:
-                self.spill.write(data)
+                self._spill(data)
         else:
-            self.spill.write(data)
+            self._spill(data)
         if self.tail_keep:
             self.tail += data
             if len(self.tail) > 4 * self.tail_keep + _RECV:
                 del self.tail[: -self.tail_keep]
+
+    def _spill(self, data: bytes | bytearray | memoryview) -> None:
+        assert self.spill is not None
+        if self.keep_cap is not None:
+            data = data[: max(self.keep_cap - self.spilled, 0)]
+        if data:
+            self.spill.write(data)
+            self.spilled += len(data)
 
     def finish(self) -> tuple[str, bool, Path | None]:
         """(output text, truncated, path of the whole output when truncated)."""
@@ -219,9 +238,8 @@ class CappedOutput:
         path = Path(self.spill.name)
         tail = bytes(self.tail[-self.tail_keep :]) if self.tail_keep else b""
         omitted = self.total - len(self.head) - len(tail)
-        marker = (
-            f"\n[... {omitted} bytes omitted of {self.total}; whole output in {path.name} ...]\n"
-        )
+        kept = "whole output" if self.spilled >= self.total else f"first {self.spilled} bytes"
+        marker = f"\n[... {omitted} bytes omitted of {self.total}; {kept} in {path.name} ...]\n"
         text = (
             self.head.decode("utf-8", errors="replace")
             + marker

@@ -7,6 +7,7 @@ gets an equivalent handle.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import requests.exceptions
 
 from sandboxes import files
 from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
-from sandboxes.execution import HOST_GRACE_S, CappedOutput, SplitOutput, run
+from sandboxes.execution import DEFAULT_KEEP_CAP, HOST_GRACE_S, CappedOutput, SplitOutput, run
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
 
 FILE_TOOL_DEADLINE_S = 120.0
@@ -50,6 +51,7 @@ class Sandbox:
         checkpoint_repo: str,
         hook: Callable[[str], None] | None = None,
         spill_dir: Path | None = None,
+        disk_watch_bytes: int | None = None,
     ) -> None:
         self.stream = stream
         self.name = name
@@ -62,6 +64,9 @@ class Sandbox:
         self._hook = hook or (lambda step: None)
         self.spill_dir = spill_dir
         self._oom_kills: int | None = None  # last oom_kill count seen, for the next OOM verdict
+        # The disk bound the engine cannot enforce: the writable layer's size is watched.
+        self.disk_watch_bytes = disk_watch_bytes
+        self._layer_bytes: int | None = None  # its size after the last command
 
     def __repr__(self) -> str:
         return f"Sandbox(stream={self.stream!r}, name={self.name!r}, image={self.image!r})"
@@ -76,14 +81,18 @@ class Sandbox:
         output_cap: int = 64_000,
         env: Mapping[str, str] | None = None,
         workdir: str = WORKSPACE,
+        keep_cap: int | None = DEFAULT_KEEP_CAP,
     ) -> ExecResult:
         """Run `command` with bash as the sandbox user in `workdir`, killed after `timeout_s`.
 
         Processes the command leaves behind in its process group are killed
-        when it ends (see _RUNNER).
+        when it ends (see _RUNNER). Of a truncated output, at most `keep_cap`
+        bytes are kept in `full_output`. With a disk watch, a command that
+        takes the writable layer past the limit is killed (`_DiskWatchdog`).
         """
         argv = ["bash", "-c", _RUNNER, "exec", f"{max(timeout_s, 0.001):g}", command]
-        sink = CappedOutput(output_cap, spill_dir=self.spill_dir)
+        sink = CappedOutput(output_cap, keep_cap=keep_cap, spill_dir=self.spill_dir)
+        watchdog = _DiskWatchdog(self) if self.disk_watch_bytes is not None else None
         try:
             raw = run(
                 self._api,
@@ -98,7 +107,13 @@ class Sandbox:
         except BaseException:
             sink.discard()
             raise
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
         output, truncated, full = sink.finish()
+        disk = watchdog.verdict() if watchdog is not None else None
+        if disk is not None:
+            output += f"\n{disk}"
         code = raw.exit_code
         timed_out = raw.stream_timed_out or (code == 137 and raw.duration_ms >= timeout_s * 1000)
         oom = code == 137 and not timed_out and self._was_oom_killed()
@@ -115,6 +130,35 @@ class Sandbox:
             timed_out=timed_out,
             duration_ms=raw.duration_ms,
             oom_killed=oom,
+            disk_exceeded=disk is not None,
+        )
+
+    def layer_bytes(self) -> int:
+        """The size of the container's writable layer (what it added to its image)."""
+        api = self._api
+        try:
+            info = api._result(
+                api._get(api._url("/containers/{0}/json", self.container_id), params={"size": 1}),
+                True,
+            )
+        except docker.errors.NotFound as exc:
+            raise SandboxGoneError(f"sandbox {self.name}: its container is gone") from exc
+        except docker.errors.DockerException as exc:
+            raise SandboxError(
+                f"cannot measure the disk use of sandbox {self.name}: {exc}"
+            ) from exc
+        return int(info.get("SizeRw") or 0)
+
+    def _kill_agent_processes(self) -> None:
+        """Every process of the agent's user (init is another user's and survives)."""
+        run(
+            self._api,
+            self.container_id,
+            ["bash", "-c", "kill -KILL -1"],
+            SplitOutput(0),
+            user=self.user,
+            workdir="/",
+            deadline_s=10.0,
         )
 
     def _was_oom_killed(self) -> bool:
@@ -246,6 +290,8 @@ class Sandbox:
         tag = f"{self.stream.lower()}-{seq}"
         labels = {self._label_key: self.stream, f"{self._label_key}.seq": str(seq)}
         changes = [f'LABEL {key}="{value}"' for key, value in labels.items()]
+        # The container runs as the runtime's user; the image keeps the agent's.
+        changes.append(f"USER {self.user}")
         self._call(
             "checkpoint",
             self._api.commit,
@@ -292,6 +338,68 @@ class Sandbox:
             raise SandboxError(f"cannot {action} sandbox {self.name}: {exc.explanation}") from exc
         except requests.exceptions.ConnectionError as exc:
             raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
+
+
+class _DiskWatchdog:
+    """The disk bound where the storage driver has none: watch the writable layer.
+
+    While a command runs, the layer is measured every `INTERVAL_S`; once more
+    when it ends (a `fallocate` is over before the first look). A command that
+    takes the layer past the limit, and past where it was before the command,
+    has every process of the agent killed, and its result says why; a command
+    that frees space (`rm`) is never stopped, so the model can recover.
+    Measuring costs an engine call, ~2 ms for a small layer, more with many files.
+    """
+
+    INTERVAL_S = 0.5
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.limit = sandbox.disk_watch_bytes or 0
+        if sandbox._layer_bytes is None:  # a new handle (a restarted daemon): look once
+            try:
+                sandbox._layer_bytes = sandbox.layer_bytes()
+            except SandboxError:
+                sandbox._layer_bytes = 0
+        self.before = sandbox._layer_bytes
+        self.size = self.before
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="disk-watchdog", daemon=True)
+        self._thread.start()
+
+    def _over(self, size: int) -> bool:
+        return size > self.limit and size > self.before
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.INTERVAL_S):
+            try:
+                self.size = self.sandbox.layer_bytes()
+                if self._over(self.size):
+                    self.fired = True
+                    self.sandbox._kill_agent_processes()
+                    return
+            except SandboxError:
+                return  # the command's own call reports a container that went away
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=30)
+
+    def verdict(self) -> str | None:
+        """The note for the command's output when it broke the bound, else None."""
+        try:
+            self.size = self.sandbox.layer_bytes()
+        except SandboxError:
+            return None
+        self.sandbox._layer_bytes = self.size
+        if not (self.fired or self._over(self.size)):
+            return None
+        verb = "killed: the" if self.fired else "the"
+        return (
+            f"[{verb} sandbox's files reached {self.size >> 20} MB, over its disk limit of "
+            f"{self.limit >> 20} MB: delete files before writing more]"
+        )
 
 
 def _parse_time(value: str) -> datetime:

@@ -20,7 +20,8 @@ class SandboxSpec:
     `workspace` is a host folder copied into /workspace when the sandbox is
     created (owned by the sandbox user); with `mount_workspace=True` it is
     bind-mounted instead, which the user must ask for: the agent then writes
-    to the host folder directly.
+    to the host folder directly (a `.git/hooks/` script it plants runs on the
+    host at the user's next commit), unless `mount_read_only`.
     """
 
     image: str
@@ -28,11 +29,13 @@ class SandboxSpec:
     memory_mb: int = 1024
     cpus: float = 1.0
     pids: int = 256
+    disk_mb: int | None = 2048  # the container's writable layer (see DockerSandboxDriver)
     workspace: Path | None = None
     mount_workspace: bool = False
     # A tar of `workspace` made earlier (`pack_folder`): copied in instead of the
     # folder, so a sandbox made again later gets the same files as the first.
     workspace_archive: Path | None = None
+    mount_read_only: bool = False  # the bind mount is read-only: the host folder cannot change
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -55,6 +58,7 @@ class ExecResult:
     timed_out: bool
     duration_ms: float
     oom_killed: bool = False
+    disk_exceeded: bool = False  # stopped (or found) over the sandbox's disk limit
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ sandboxes.
 """
 
 from store.base import EventStore, Subscription
-from store.duckdb_store import DuckDBEventStore
+from store.duckdb_store import DuckDBEventStore, QueryResult, QueryTimeoutError
 from store.events import (
     ConflictError,
     EventTooLargeError,
@@ -40,6 +40,8 @@ __all__ = [
     "LockHeldError",
     "Migration",
     "NewEvent",
+    "QueryResult",
+    "QueryTimeoutError",
     "SerializationError",
     "StoreClosedError",
     "StoreError",

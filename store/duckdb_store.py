@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,12 @@ class DuckDBEventStore(GroupCommitStore):
         except duckdb.Error as exc:
             self._release_lock()
             raise StoreError(f"cannot open the event store {self.path}: {exc}") from exc
+        self.scratch = Path(f"{self.path}.scratch")
         try:
             apply_migrations(self._conn, migrations)
             self._schema_version = max(applied_versions(self._conn), default=0)
             heads, last_offset = self._load_heads()
+            _seal(self._conn, self.scratch)
             self._readers = self._conn.cursor()
         except BaseException as exc:
             self._conn.close()
@@ -180,16 +183,47 @@ class DuckDBEventStore(GroupCommitStore):
         Anything else is refused with a `StoreError` ("read-only: ... refused").
         With `max_rows`, at most that many rows are fetched.
         """
+        result = self.query_bounded(sql, params, max_rows=max_rows)
+        return result.columns, result.rows
+
+    def query_bounded(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """`query` for a caller that is not trusted with the machine (`agentctl sql`).
+
+        The statement runs with the store's sandbox (no file, network or
+        extension access: see `_seal`), is interrupted after `timeout_s`
+        (`QueryTimeoutError`), and stops fetching at `max_rows` rows or once
+        the rows' text passes `max_bytes` (`truncated` says so).
+        """
         check_read_only(sql)
         with self._cursor() as cursor:
+            timer = None
+            if timeout_s is not None:
+                timer = threading.Timer(timeout_s, cursor.interrupt)
+                timer.daemon = True
+                timer.start()
             cursor.begin()
             try:
-                cursor.execute(sql, list(params))
-                columns = [column[0] for column in cursor.description or ()]
-                rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows)
+                try:
+                    cursor.execute(sql, list(params))
+                    columns = [column[0] for column in cursor.description or ()]
+                    rows, truncated = _fetch(cursor, max_rows, max_bytes)
+                except duckdb.InterruptException:
+                    raise QueryTimeoutError(
+                        f"the query ran longer than {timeout_s:g} s and was stopped"
+                    ) from None
             finally:
+                if timer is not None:
+                    timer.cancel()
                 cursor.rollback()
-        return columns, rows
+        return QueryResult(columns, rows, truncated)
 
     def export_parquet(self, path: str | Path, stream: str | None = None) -> int:
         """Write the events (of `stream`, or all) to a Parquet file at `path`; the row count.
@@ -199,7 +233,7 @@ class DuckDBEventStore(GroupCommitStore):
         if stream is not None:
             check_stream(stream)
         with self._cursor() as cursor:
-            return copy_to_parquet(cursor, Path(path), stream)
+            return copy_to_parquet(cursor, Path(path), self.scratch, stream)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -216,6 +250,62 @@ class DuckDBEventStore(GroupCommitStore):
 
     def __repr__(self) -> str:
         return f"DuckDBEventStore({os.fspath(self.path)!r})"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool  # stopped at max_rows or max_bytes
+
+
+class QueryTimeoutError(StoreError):
+    """A bounded query ran past its time limit and was interrupted."""
+
+
+_FETCH_CHUNK = 1000
+
+
+def _fetch(
+    cursor: duckdb.DuckDBPyConnection, max_rows: int | None, max_bytes: int | None
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Rows in chunks until the result ends, `max_rows` rows or `max_bytes` of their text."""
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    while max_rows is None or len(rows) < max_rows:
+        want = _FETCH_CHUNK if max_rows is None else min(_FETCH_CHUNK, max_rows - len(rows))
+        chunk = cursor.fetchmany(want)
+        if not chunk:
+            return rows, False
+        for row in chunk:
+            if max_bytes is not None:
+                size += sum(len(str(value)) for value in row) + 8
+                if size > max_bytes:
+                    return rows, True
+            rows.append(row)
+    return rows, cursor.fetchone() is not None
+
+
+def _seal(conn: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+    """Whatever SQL runs here reads the database and nothing else on the machine.
+
+    `agentctl sql` hands a person's query to this connection, and the daemon
+    holds API keys in its environment: with external access off, `read_text`,
+    `read_blob`, `read_csv`, `glob` and URLs fail (no `/proc/self/environ`, no
+    `/etc/shadow`), no extension is installed or loaded, and the configuration
+    is locked so no statement can turn any of it back on. The scratch folder
+    is the one place DuckDB may write (the Parquet export).
+    """
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    conn.execute("SET allowed_directories = [?]", [f"{scratch}/"])
+    for setting in (
+        "SET enable_external_access = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET allow_community_extensions = false",
+        "SET lock_configuration = true",
+    ):
+        conn.execute(setting)
 
 
 def _naive(event: StoredEvent) -> Any:

@@ -7,12 +7,14 @@ writing their own queries (`DuckDBEventStore.query`).
 
 Export is the one statement that writes: `COPY ... TO` writes a file, not the
 database, so it runs on a read cursor, outside `query`'s read-only guard, and
-its path is quoted here rather than taken from a caller's SQL.
+its path is quoted here rather than taken from a caller's SQL. It writes into
+the store's scratch folder, the only one DuckDB may touch.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -36,23 +38,29 @@ def count_events(cursor: duckdb.DuckDBPyConnection, stream: str | None = None) -
 
 
 def copy_to_parquet(
-    cursor: duckdb.DuckDBPyConnection, path: Path, stream: str | None = None
+    cursor: duckdb.DuckDBPyConnection, path: Path, scratch: Path, stream: str | None = None
 ) -> int:
     """Write the events (of one stream, or all) in offset order to `path`; the row count.
 
-    The file appears whole or not at all: DuckDB writes a sibling temp file,
-    which is renamed over `path` once complete.
+    DuckDB may only touch files in `scratch` (the store runs with external
+    access disabled, see `DuckDBEventStore`), so it writes there; the file is
+    then moved beside `path` and renamed over it, so it appears whole or not
+    at all.
     """
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    written = scratch / f"{os.getpid()}-{os.urandom(6).hex()}.parquet"
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     where = " WHERE stream = ?" if stream is not None else ""
     sql = (
         f'COPY ({_SELECT_EVENTS}{where} ORDER BY "offset") '
-        f"TO {_literal(str(temp))} (FORMAT PARQUET, COMPRESSION ZSTD)"
+        f"TO {_literal(str(written))} (FORMAT PARQUET, COMPRESSION ZSTD)"
     )
     try:
         row = cursor.execute(sql, [stream] if stream is not None else []).fetchone()
+        shutil.move(written, temp)  # a rename on one file system, a copy across two
         os.replace(temp, path)
     finally:
+        written.unlink(missing_ok=True)
         temp.unlink(missing_ok=True)
     return int(row[0]) if row else 0
 

@@ -31,6 +31,7 @@ from textual.widgets import Footer, Header, Static
 
 from agentctl.errors import AgentctlError, DaemonError
 from agentctl.protocol import ApprovalView, Decide, Envelope, ForkSession, default_approver
+from agentctl.terminal import clean_line
 from tui.api import ClientFactory, DaemonAPI
 from tui.commands import AgentctlCommands
 from tui.follow import Backoff, Cursor, Link, by_offset, by_seq, follow
@@ -285,7 +286,10 @@ class AgentctlApp(App[None]):
 
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:
-        self.notify(message.error, title=f"{message.title} failed", severity="error", timeout=10)
+        error = clean_line(message.error)  # the daemon's message may quote the model's words
+        self.notify(
+            error, title=f"{message.title} failed", severity="error", timeout=10, markup=False
+        )
 
     def _timeline_seq(self) -> int:
         seqs = self.timeline.received_seqs
@@ -326,11 +330,11 @@ class AgentctlApp(App[None]):
         )
         await self.client.decide(approval.id, body)
         verb = "approved" if decision == "approve" else "denied"
-        return f"{verb} {approval.tool} ({approval.id})"
+        return f"{verb} {clean_line(approval.tool)} ({approval.id})"
 
     def _outcome(self, outcome: str | None) -> None:
         if outcome:
-            self.notify(outcome)
+            self.notify(outcome, markup=False)
 
     def action_approve(self) -> None:
         approval = self._approval()

@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from agentctl.errors import AgentctlError, ExitCode
+from agentctl.terminal import clean_line
 
 if TYPE_CHECKING:
     from agentctl.client import Client
@@ -74,7 +75,8 @@ def client() -> Client:
 def error_line(message: str) -> None:
     """The one line an error gets on stderr (a multi-line message is joined)."""
     line = "; ".join(part.strip() for part in message.splitlines() if part.strip())
-    err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+    # an error may quote what a model or a tool said: no control sequence gets through
+    err.print(f"[bold red]error:[/] {escape(clean_line(line))}", markup=True, highlight=False)
 
 
 def fail(message: str, code: int = ExitCode.FAILED) -> NoReturn:
@@ -92,6 +94,11 @@ def errors_to_exit() -> Iterator[None]:
             err.print_exception()
         error_line(str(exc))
         raise typer.Exit(exc.exit_code) from None
+    except ValidationError as exc:  # a request the CLI built from bad input (a 2 MB task)
+        if debug_enabled():
+            err.print_exception()
+        error_line(_invalid(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "sandboxes":
             raise
@@ -100,6 +107,14 @@ def errors_to_exit() -> Iterator[None]:
             err.print_exception()
         error_line(str(exc))
         raise typer.Exit(ExitCode.FAILED) from None
+
+
+def _invalid(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "input"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return f"invalid {exc.title}: " + "; ".join(problems)
 
 
 def print_json(value: Any) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from agentctl.cli.common import command, err, out, print_json
+from agentctl.errors import DaemonError, UsageError
 
 app = typer.Typer(
     help="Run, start, stop and inspect the daemon.",
@@ -26,6 +27,12 @@ def foreground(
 ) -> None:
     """Without a subcommand: run the daemon in the foreground."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"tcp": tcp}  # `daemon --tcp PORT start` starts it with the listener
+        if tcp is not None and ctx.invoked_subcommand != "start":
+            raise typer.BadParameter(
+                f"only the daemon itself or `start` listen; `{ctx.invoked_subcommand}` does not",
+                param_hint="--tcp",
+            )
         return
     from agentctl.daemon.__main__ import main
 
@@ -35,14 +42,34 @@ def foreground(
 
 @app.command()
 @command
-def start(as_json: JsonOpt = False) -> None:
-    """Start the daemon in the background (no-op when one runs)."""
+def start(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Start the daemon in the background (no-op when one runs).
+
+    `agentctl daemon --tcp PORT start` also listens on 127.0.0.1:PORT (needs AGENTCTL_TOKEN).
+    """
     from agentctl.daemon import lifecycle
 
+    tcp = (ctx.obj or {}).get("tcp")
     current = lifecycle.status()
     if current is None:
-        lifecycle.start_background()
+        _not_silent(lifecycle)
+        if tcp is not None:
+            from agentctl.daemon.server import TOKEN_ENV, configured_token
+            from agentctl.paths import get_paths
+
+            if not configured_token(get_paths()):
+                raise UsageError(
+                    "a TCP listener needs a bearer token",
+                    hint=f"set {TOKEN_ENV} or `token` in the [daemon] section of config.toml",
+                )
+        lifecycle.start_background(tcp_port=tcp)
         current = lifecycle.status()
+    elif tcp is not None and current.tcp != f"127.0.0.1:{tcp}":
+        raise UsageError(
+            f"a daemon is already running (pid {current.pid}) "
+            + (f"listening on {current.tcp}" if current.tcp else "without a TCP listener"),
+            hint=f"stop it (`agentctl daemon stop`), then `agentctl daemon --tcp {tcp} start`",
+        )
     if as_json:
         print_json(current)
     elif current is not None:
@@ -72,8 +99,14 @@ def status(as_json: JsonOpt = False) -> None:
 
     current = lifecycle.status()
     if current is None:
+        silent = lifecycle.silent_daemon()
         if as_json:
-            print_json({"running": False})
+            gone = {"running": False}
+            print_json(
+                gone if silent is None else {"running": True, "answering": False, "pid": silent}
+            )
+        elif silent is not None:
+            err.print(_silent_message(silent), highlight=False)
         else:
             err.print("no daemon running")
         raise typer.Exit(1)
@@ -85,3 +118,21 @@ def status(as_json: JsonOpt = False) -> None:
         f"daemon {current.pid} (agentctl {current.version}) up {current.uptime_s:.0f}s\n"
         f"  socket    {current.socket}\n  database  {current.database}\n  sessions  {counts}"
     )
+
+
+def _silent_message(pid: int) -> str:
+    from agentctl.paths import get_paths
+
+    socket = get_paths().socket
+    why = "its socket file is missing (removed?)" if not socket.exists() else "it does not answer"
+    return (
+        f"a daemon runs (pid {pid}) but no client can reach it: {why} at {socket}. "
+        "Stop it with `agentctl daemon stop`, then start it again"
+    )
+
+
+def _not_silent(lifecycle: Any) -> None:
+    """Refuse to start a second daemon beside one that runs but cannot be reached."""
+    silent = lifecycle.silent_daemon()
+    if silent is not None:
+        raise DaemonError(_silent_message(silent))

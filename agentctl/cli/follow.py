@@ -27,6 +27,7 @@ from agentctl.cli.common import err, out
 from agentctl.errors import AgentctlError, DaemonError, ExitCode
 from agentctl.protocol import ApprovalView, Decide, Envelope, default_approver
 from agentctl.render import render_event
+from agentctl.terminal import clean, clean_line, exact
 
 if TYPE_CHECKING:
     from agentctl.client import Client
@@ -153,17 +154,15 @@ def show(event: Envelope, as_json: bool, *, fold: bool = True) -> None:
 def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
     ctx = approval.context
     err.print(
-        f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  ({escape(approval.rule)})"
+        f"\n[bold yellow]approval {approval.id}[/]  tier [bold]{approval.tier}[/]  "
+        f"({escape(clean_line(approval.rule))})"
     )
-    if ctx.last_message:
-        err.print(f"[dim]agent:[/] {escape(ctx.last_message)}")
+    if ctx.last_message:  # the model's words: no control sequence reaches the terminal
+        err.print(f"[dim]agent:[/] {escape(clean(ctx.last_message))}")
     if ctx.reason and ctx.reason != "policy":
-        err.print(ctx.reason, style="magenta", markup=False)
-    err.print(
-        f"{approval.tool} {json.dumps(approval.args, ensure_ascii=False)}",
-        style="bold",
-        markup=False,
-    )
+        err.print(clean(ctx.reason), style="magenta", markup=False)
+    # exactly what is approved: whole, as JSON, every hidden character shown
+    err.print(f"{clean_line(approval.tool)} {exact(approval.args)}", style="bold", markup=False)
     if approval.expires_at:
         err.print(f"[dim]expires at {approval.expires_at:%H:%M:%S} UTC[/]")
     while True:
@@ -199,12 +198,14 @@ def _ask_one(client: Client, approval: ApprovalView, who: str) -> None:
             if choice == "s":
                 if ctx.diff:
                     err.print(
-                        Syntax(ctx.diff, "diff", theme="ansi_dark", background_color="default")
+                        Syntax(
+                            clean(ctx.diff), "diff", theme="ansi_dark", background_color="default"
+                        )
                     )
                 else:
                     err.print("[dim](no diff for this call)[/]")
                 continue
             return  # wait
         except AgentctlError as exc:
-            err.print(str(exc), style="red", markup=False)
+            err.print(clean(str(exc)), style="red", markup=False)
             return

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentctl.cli.common import client, command, err, out, print_json
 from agentctl.errors import ExitCode
 from agentctl.paths import get_paths
+from agentctl.terminal import clean_line
 
 if TYPE_CHECKING:  # the replay machinery loads every provider: only when a command runs
     from agentctl.replay import ReplayReport
@@ -63,7 +65,7 @@ def replay(
         session,
         data_dir=get_paths().ensure().data,
         image=image,
-        progress=None if as_json else (lambda line: err.print(f"[dim]{line}[/]")),
+        progress=None if as_json else (lambda line: err.print(clean_line(line), style="dim")),
     )
     if as_json:
         print_json(report.to_dict())
@@ -82,7 +84,9 @@ def _render(report: ReplayReport) -> None:
             highlight=False,
         )
         return
-    out.print(f"[bold red]diverged[/]  {head}{div.describe()}", highlight=False)
+    out.print(
+        f"[bold red]diverged[/]  {escape(clean_line(head + div.describe()))}", highlight=False
+    )
     table = Table("", "original", "replay", box=None, pad_edge=False)
     o, r = div.original, div.replay
     table.add_row("step", _cell(o.step if o else None), _cell(r.step if r else None))
@@ -100,7 +104,7 @@ def _render(report: ReplayReport) -> None:
 
 
 def _cell(value: object) -> str:
-    return "—" if value is None else str(value)
+    return "—" if value is None else escape(clean_line(str(value)))  # call ids are the model's
 
 
 def register(app: typer.Typer) -> None:

@@ -127,7 +127,21 @@ def run(
         typer.Option(metavar="DIR", help="A folder copied into the sandbox's /workspace."),
     ] = None,
     mount: Annotated[
-        bool, typer.Option("--mount", help="Bind-mount --workspace instead of copying it.")
+        bool,
+        typer.Option(
+            "--mount",
+            help="Bind-mount --workspace instead of copying it. DANGER: the agent's commands "
+            "then change your real folder; a script it plants in .git/hooks/ runs on your "
+            "machine at your next git commit. Prefer the default copy, or --mount-ro.",
+        ),
+    ] = False,
+    mount_ro: Annotated[
+        bool,
+        typer.Option(
+            "--mount-ro",
+            help="Bind-mount --workspace read-only: the agent sees your files live but "
+            "cannot change them.",
+        ),
     ] = False,
     max_steps: Annotated[
         int | None, typer.Option(min=1, metavar="N", help="Pause after this many model calls.")
@@ -160,6 +174,16 @@ def run(
     labels = _labels(label)
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
+    if (mount or mount_ro) and workspace is None:
+        flag = "--mount-ro" if mount_ro else "--mount"
+        raise typer.BadParameter("needs --workspace DIR: the folder to mount", param_hint=flag)
+    if mount and not mount_ro:
+        err.print(
+            f"[bold yellow]warning:[/] --mount gives the agent your real folder {workspace}: "
+            "its commands change your files directly, and a script it plants in .git/hooks/ "
+            "runs on your machine at your next git commit (--mount-ro mounts it read-only)",
+            highlight=False,
+        )
     task = _task(task)
     given: dict[str, str] = {}  # left out, the agent's (or the default) applies
     if model is not None or agent is None:
@@ -174,7 +198,8 @@ def run(
         image=image,
         network=network,  # type: ignore[arg-type]
         workspace=str(workspace.resolve()) if workspace else None,
-        mount_workspace=mount,
+        mount_workspace=mount or mount_ro,
+        mount_read_only=mount_ro,
         budget=Budget(
             max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from logging.handlers import RotatingFileHandler
 
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
 
-    paths = get_paths()
+    os.umask(0o077)  # everything the daemon writes (log, database, artifacts) is the user's only
+    paths = get_paths().ensure()
     configure_logging(paths, to_stderr=not args.background, level=args.log_level)
     try:
         token = configured_token(paths) if args.tcp is not None else None
@@ -65,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.background:  # in the background stderr is the log file: say it once
             print(f"agentctl daemon: {exc}", file=sys.stderr)
         if args.background and isinstance(exc, DaemonRunningError):
-            return (
-                DaemonRunningError.PROCESS_EXIT
-            )  # the client that spawned it waits for the winner
+            # Lost the start-up race: the client that spawned it waits for the winner.
+            return DaemonRunningError.PROCESS_EXIT
         return 1
     except KeyboardInterrupt:
         return 130

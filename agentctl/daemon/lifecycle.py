@@ -4,8 +4,8 @@
 outlives the client that started it), with its output in the daemon log, and
 waits until it answers on its socket. If another client started one at the
 same moment, the loser exits on the store lock (with `DaemonRunningError`'s
-exit code) and the caller waits for the winner to answer: either way the
-caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
+exit code) and the caller waits for the winner to answer, or starts one again
+if the winner died before answering: either way the caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
 only after the timeout.
 
 This module talks to the daemon only through `agentctl.client` and never
@@ -44,18 +44,7 @@ def start_background(
     command = [sys.executable, "-m", "agentctl.daemon", "--background"]
     if tcp_port is not None:
         command += ["--tcp", str(tcp_port)]
-    with paths.daemon_log.open("ab") as log_file:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # no SIGINT from the client's terminal, outlives the client
-            close_fds=True,
-        )
-    # Reap it whenever it exits, so a long-lived client (the TUI) leaves no zombie.
-    threading.Thread(target=process.wait, name="agentctl-daemon-reaper", daemon=True).start()
-
+    process = _spawn(command, paths)
     deadline = time.monotonic() + timeout
     with Client(paths.socket, timeout=2.0) as client:
         while True:
@@ -68,6 +57,11 @@ def start_background(
                 return answer.pid
             code = process.poll()
             lost_race = code == DaemonRunningError.PROCESS_EXIT
+            if lost_race and not _lock_holder_alive(paths):
+                # The winner died before it answered (killed while recovering): the
+                # lock is free again, and nobody else will start one for this caller.
+                process = _spawn(command, paths)
+                continue
             if code is not None and not lost_race:
                 answer = _status(client)  # another client's daemon may have won the lock
                 if answer is not None:
@@ -87,6 +81,41 @@ def start_background(
                     hint=f"see the daemon log {paths.daemon_log}",
                 )
             time.sleep(0.05)
+
+
+def _spawn(command: list[str], paths: Paths) -> subprocess.Popen[bytes]:
+    with paths.daemon_log.open("ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no SIGINT from the client's terminal, outlives the client
+            close_fds=True,
+        )
+    # Reap it whenever it exits, so a long-lived client (the TUI) leaves no zombie.
+    threading.Thread(target=process.wait, name="agentctl-daemon-reaper", daemon=True).start()
+    return process
+
+
+def _lock_holder_alive(paths: Paths) -> bool:
+    """Whether the process whose pid the store lock file holds is alive. The holder
+    writes its pid there and empties it on release; a holder that died leaves a dead
+    pid (the kernel dropped its flock). A holder that has not written it yet reads as
+    gone: the daemon spawned for it then loses the race again, which is harmless."""
+    try:
+        text = paths.lock.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.isdigit():
+        return False
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def status(paths: Paths | None = None) -> DaemonStatus | None:
@@ -111,6 +140,14 @@ def stop(paths: Paths | None = None, timeout: float = STOP_TIMEOUT_S) -> int | N
         # It had no chance to clean up; the next daemon replaces the socket.
         paths.pidfile.unlink(missing_ok=True)
     return pid
+
+
+def silent_daemon(paths: Paths | None = None) -> int | None:
+    """The pid of a daemon that runs but does not answer (its socket removed, or hung)."""
+    paths = paths or get_paths()
+    if status(paths) is not None:
+        return None
+    return _daemon_pid(paths)
 
 
 # --- helpers ------------------------------------------------------------------------

@@ -13,13 +13,15 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentctl.errors import AgentctlError, ConflictError, UsageError
+from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageError
 from agentctl.protocol import ErrorBody
 from store import ConflictError as StoreConflictError
 from store import StoreError
@@ -49,18 +51,56 @@ def error_response(status: int, code: str, message: str, detail: Any = None) -> 
     return Response(body.model_dump_json(), status_code=status, media_type=JSON)
 
 
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body; a task or message has its own, smaller cap
+
+
 async def read_body(request: Request, model: type[Body]) -> Body:
-    """The request's JSON body as `model`; a readable 422 when it is not one."""
-    raw = await request.body()
+    """The request's JSON body as `model`; a readable 422 when it is not one, 413 when too large."""
+    raw = await _read_capped(request, MAX_BODY_BYTES)
     if not raw.strip():
         raw = b"{}"  # an empty body means "all defaults" (e.g. POST .../cancel)
     try:
-        return model.model_validate_json(raw)
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidBody(
+            f"the request body is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at {exc.start})"
+        ) from None
+    try:
+        body = model.model_validate_json(raw)
     except ValidationError as exc:
         errors = json.loads(exc.json(include_url=False))
         if any(error.get("type") == "json_invalid" for error in errors):
             raise InvalidBody(f"the request body is not valid JSON: {errors[0]['msg']}") from None
         raise InvalidBody(_summarise(model, errors), errors) from None
+    return body
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class PayloadTooLarge(UsageError):
+    """A request body over `MAX_BODY_BYTES`: refused before it is read whole."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the request body is {'more than ' if size > limit else ''}{size} bytes; "
+            f"the daemon takes at most {limit}",
+            hint="a task or message that large belongs in a workspace file the agent reads",
+        )
 
 
 def _summarise(model: type[BaseModel], errors: list[dict[str, Any]]) -> str:
@@ -146,6 +186,40 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "store_error", str(exc))
 
 
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no route, wrong method): the same JSON error body."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        kind, ident = _addressed(request)
+        if kind is not None:  # an id no route takes is an id that names nothing
+            hint = f"see `agentctl {_LISTING[kind]}`"
+            return await on_agentctl_error(
+                request, NotFoundError(f"no {kind} {ident!r}", hint=hint)
+            )
+        message = f"no route {request.method} {request.url.path}; the API is under /v1"
+        return error_response(404, "not_found", message)
+    if exc.status_code == 405:
+        return error_response(
+            405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
+        )
+    return error_response(exc.status_code, "http_error", str(exc.detail))
+
+
+_LISTING = {"session": "ls", "approval": "approvals"}
+
+
+def _addressed(request: Request) -> tuple[str | None, str]:
+    """The session or approval a path names, even one no route matches (`../../etc/passwd`)."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    parts = raw.decode("latin-1").split("?", 1)[0].split("/")
+    # ["", "v1", "sessions", ID, ...]
+    if len(parts) >= 4 and parts[1] == "v1" and parts[3]:
+        kind = {"sessions": "session", "approvals": "approval"}.get(parts[2])
+        if kind is not None:
+            return kind, unquote(parts[3])
+    return None, ""
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     # Starlette re-raises after sending this, and uvicorn logs the traceback.
     return error_response(
@@ -156,7 +230,8 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: on_http_error,
     AgentctlError: on_agentctl_error,
     StoreError: on_store_error,
     Exception: on_unexpected,

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentctl.protocol import SessionTrace, SqlResult, StatsReport, TraceSpan
+from agentctl.terminal import clean_line
 
 KIND_STYLE = {
     "model": "cyan",
@@ -60,6 +61,7 @@ def _short_model(model: str) -> str:
 
 
 def _label(span: TraceSpan) -> Text:
+    span = span.model_copy(update={"name": clean_line(span.name)})  # a tool name is the model's
     a = span.attrs
     if span.kind == "model":
         detail = f"attempt {a.get('attempt', 1)}"
@@ -169,8 +171,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.6g}"
     if isinstance(value, dict | list):
-        return escape(json.dumps(value, default=str))
-    return escape(str(value))
+        return escape(clean_line(json.dumps(value, default=str, ensure_ascii=False)))
+    return escape(clean_line(str(value)))  # SQL rows hold what models and tools wrote
 
 
 def stats_view(report: StatsReport) -> RenderableType:
@@ -194,7 +196,7 @@ def stats_view(report: StatsReport) -> RenderableType:
 def sql_view(result: SqlResult) -> Table:
     table = Table(header_style="bold")
     for name in result.columns:
-        table.add_column(escape(name))
+        table.add_column(escape(clean_line(name)))
     for row in result.rows:
         table.add_row(*(_cell(v) for v in row))
     if result.truncated:

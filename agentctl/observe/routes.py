@@ -24,7 +24,7 @@ from agentctl.daemon.context import Daemon
 from agentctl.daemon.web import json_response, read_body
 from agentctl.errors import DaemonError, UsageError
 from agentctl.protocol import ExportRequest, GcRequest, SqlQuery, SqlResult
-from store import DuckDBEventStore, EventStore, StoreClosedError, StoreError
+from store import DuckDBEventStore, EventStore, QueryTimeoutError, StoreClosedError, StoreError
 
 from .durations import parse_duration
 
@@ -60,24 +60,43 @@ async def stats(request: Request) -> Response:
     return json_response(report)
 
 
+# One query runs in the daemon's process, which holds the log and answers every
+# client: bounded in time and bytes (SqlQuery's timeout_s, max_bytes) and rows.
+SQL_MAX_ROWS = 1_000_000  # `--limit 0` (every row) still stops here
+
+
 def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
     try:
         # one row past the limit tells whether the result was cut, without fetching it all
-        max_rows = body.limit + 1 if body.limit is not None else None
-        columns, rows = store.query(body.sql, body.params, max_rows=max_rows)
+        max_rows = body.limit + 1 if body.limit is not None else SQL_MAX_ROWS
+        result = store.query_bounded(
+            body.sql,
+            body.params,
+            max_rows=max_rows,
+            max_bytes=body.max_bytes,
+            timeout_s=body.timeout_s,
+        )
     except StoreClosedError as exc:
         raise DaemonError(str(exc)) from None
+    except QueryTimeoutError as exc:
+        raise UsageError(str(exc), hint="narrow it: a WHERE on stream or ts, or a LIMIT") from None
     except StoreError as exc:
         message = str(exc)
-        hint = (
-            "the log is append-only: `agentctl sql` runs SELECT, WITH, DESCRIBE, SHOW, EXPLAIN"
-            if message.startswith("read-only")
-            else "see `agentctl sql --help` for the events table"
-        )
+        if message.startswith("read-only"):
+            hint = (
+                "the log is append-only: `agentctl sql` runs SELECT, WITH, DESCRIBE, SHOW, EXPLAIN"
+            )
+        elif "disabled by configuration" in message:
+            hint = "`agentctl sql` reads the event log only: no files, URLs or extensions"
+        else:
+            hint = "see `agentctl sql --help` for the events table"
         raise UsageError(message, hint=hint) from None
-    truncated = body.limit is not None and len(rows) > body.limit
+    rows = result.rows
+    truncated = result.truncated or (body.limit is not None and len(rows) > body.limit)
     kept = rows[: body.limit] if body.limit is not None else rows
-    return SqlResult(columns=columns, rows=[_jsonable(row) for row in kept], truncated=truncated)
+    return SqlResult(
+        columns=result.columns, rows=[_jsonable(row) for row in kept], truncated=truncated
+    )
 
 
 def _jsonable(row: tuple[Any, ...]) -> list[Any]:

@@ -94,14 +94,15 @@ class Journal:
         apply_event(state, event)
         if event.type == "approval.requested":  # a fork's copy does not take over its parent's ids
             self.approval_index.setdefault(event.data["approval_id"], event.stream)
-        elif event.type == "session.created" and event.data.get("request_id"):
-            self.request_index.setdefault(event.data["request_id"], event.stream)
 
     def _fold_durable(self, event: StoredEvent) -> None:
         state = self.durable.get(event.stream)
         if state is None:
             state = self.durable[event.stream] = SessionState()
         apply_event(state, event)
+        if event.type == "session.created" and event.data.get("request_id"):
+            # from the committed log only: a create whose append failed is not found by a retry
+            self.request_index.setdefault(event.data["request_id"], event.stream)
 
     def _fold_all_durable(self, events: Sequence[StoredEvent]) -> None:
         for event in events:

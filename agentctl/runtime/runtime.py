@@ -21,7 +21,7 @@ from typing import Any
 
 from agentctl import __version__, ids
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.profiles import behaviour_hash, find_profile
@@ -81,6 +81,7 @@ class Runtime:
         retry_policy: RetryPolicy | None = None,
         output_cap: int = 64_000,
         tool_timeout_s: float = 120.0,
+        artifact_cap: int = 256 * 1024 * 1024,
     ) -> None:
         self.store = store
         self.paths = paths
@@ -98,6 +99,7 @@ class Runtime:
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
         self.tool_timeout_s = tool_timeout_s
+        self.artifact_cap = artifact_cap  # bytes of whole outputs kept per session
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -105,7 +107,8 @@ class Runtime:
             str, Provider
         ] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
-        self._requests: dict[str, asyncio.Lock] = {}  # request id -> held while it is served
+        # request id -> (held while it is served, how many requests hold or wait for it)
+        self._requests: dict[str, tuple[asyncio.Lock, int]] = {}
         self.started_at = datetime.now(UTC)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -120,6 +123,7 @@ class Runtime:
             if state.status is SessionStatus.RUNNING:
                 self._spawn(sid)
             elif state.status is SessionStatus.WAITING:
+                await self.sandboxes.hold(state)
                 for approval in state.pending_approvals:
                     self.schedule_expiry(sid, approval.approval_id)
 
@@ -234,24 +238,47 @@ class Runtime:
     # -- commands ------------------------------------------------------------------------
 
     async def create_session(self, req: CreateSession) -> str:
-        async with self._request(req.request_id) as known:
+        async with self._request(req.request_id, parent=None, task=req.task) as known:
             if known is not None:
                 return known
             return await self._create_session(req)
 
     @contextlib.asynccontextmanager
-    async def _request(self, request_id: str | None) -> AsyncIterator[str | None]:
+    async def _request(
+        self, request_id: str | None, *, parent: dict[str, Any] | None, task: str | None = None
+    ) -> AsyncIterator[str | None]:
         """Serve a create or fork once per client request id: the session a retry
-        finds (spawned again if it should run), or None to make it."""
+        finds (spawned again if it should run), or None to make it. The id names one
+        request: a create of `task` (`parent` None) or a fork at `parent`; a request
+        of another kind under it is refused, not answered with a session it did not make."""
         if request_id is None:
             yield None
             return
-        lock = self._requests.setdefault(request_id, asyncio.Lock())
-        async with lock:
-            known = self.journal.request_index.get(request_id)
-            if known is not None and self.journal.state(known).status is SessionStatus.RUNNING:
-                self._spawn(known)
-            yield known
+        lock, users = self._requests.get(request_id, (asyncio.Lock(), 0))
+        self._requests[request_id] = (lock, users + 1)
+        try:
+            async with lock:
+                known = self.journal.request_index.get(request_id)
+                if known is not None:
+                    created = self.journal.state(known).created
+                    same = created.get("parent") == parent and (
+                        task is None or created.get("task") == task
+                    )
+                    if not same:
+                        raise ConflictError(
+                            f"request id {request_id!r} was used for another request "
+                            f"(it made session {known})",
+                            hint="give each create or fork a request id of its own",
+                        )
+                    if self.journal.state(known).status is SessionStatus.RUNNING:
+                        self._spawn(known)
+                yield known
+        finally:
+            lock, users = self._requests[request_id]
+            if users == 1:  # the last one: the log's index answers from now on
+                del self._requests[request_id]
+            else:
+                self._requests[request_id] = (lock, users - 1)
 
     async def _create_session(self, req: CreateSession) -> str:
         workspace = None
@@ -266,12 +293,10 @@ class Runtime:
             raise UsageError(
                 f"policy {policy.name!r} does not allow network access", hint="use --network none"
             )
-        image = await self._resolve_image(agent.image)
+        image = await self._resolve_image(agent.image, agent.build_hint)
         if image is None and workspace:
             raise UsageError("a workspace needs a sandbox; drop --image none")
-        digest = None
-        if image is not None:
-            digest = await self._check_image(image, agent.build_hint)
+        digest = await self._image_digest(image) if image is not None else None
         instructions = []
         if workspace is not None:
             names = await asyncio.to_thread(instruction_names, self.paths.config_file)
@@ -302,7 +327,8 @@ class Runtime:
                 network=req.network,
                 limits=req.limits,
                 workspace=str(workspace) if workspace else None,
-                mount_workspace=req.mount_workspace,
+                mount_workspace=req.mount_workspace or req.mount_read_only,
+                mount_read_only=req.mount_read_only,
                 workspace_archive=archive,
                 workspace_head=head,
             ),
@@ -334,24 +360,30 @@ class Runtime:
         loaded = find_profile(req.agent, self.paths.config, workspace) if req.agent else None
         return Agent.of(req, loaded, self.tools.names())
 
-    async def _resolve_image(self, image: str | None) -> str | None:
+    async def _resolve_image(
+        self, image: str | None, build: str = "agentctl sandbox build"
+    ) -> str | None:
         if image == "none":
             return None
         if image is None:
             from sandboxes import ensure_default_image
 
             return await asyncio.to_thread(ensure_default_image)
-        return image
-
-    async def _check_image(self, image: str, build: str = "agentctl sandbox build") -> str:
-        """The image's digest; a usage error naming how to build it when the engine lacks it."""
-        digest = await asyncio.to_thread(self.sandboxes.engine().image_id, image)
-        if digest is None:
+        try:  # checked now: a session must not start only to fail at its first tool call
+            present = await self.sandboxes.has_image(image)
+        except SandboxError as exc:
+            raise DaemonError(f"cannot check the image {image!r}: {exc}") from None
+        if not present:
             raise UsageError(
                 f"image {image!r} is not in the Docker engine",
-                hint=f"build it with `{build}`, or `docker pull` it",
+                hint=f"pull or build it first (`docker pull`, `{build}`), "
+                "or leave --image out for the default image",
             )
-        return digest
+        return image
+
+    async def _image_digest(self, image: str) -> str | None:
+        """The image's content id, for the agent's hash (None if it went meanwhile)."""
+        return await asyncio.to_thread(self.sandboxes.engine().image_id, image)
 
     async def post_message(self, sid: str, text: str) -> None:
         await self._wake(sid, message=text, budget=None, reason="new message")
@@ -487,7 +519,7 @@ class Runtime:
         # The parent's lock is held until the fork has its container: `gc` takes the
         # locks of the ended sessions it cleans, so it cannot remove the checkpoint
         # image a fork is starting from.
-        async with self._request(req.request_id) as known:
+        async with self._request(req.request_id, parent={"session": sid, "seq": req.at}) as known:
             if known is not None:
                 return known
             async with self.journal.lock(sid):
@@ -547,12 +579,18 @@ class Runtime:
             await self.journal.append_copy(new_sid, copied)
             if created.sandbox.image is not None:
                 checkpoint = prefix.latest_checkpoint
-                if checkpoint and checkpoint.image:
-                    image = checkpoint.image
-                    sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
-                else:  # before the first checkpoint: the session's image and its workspace
-                    image = created.sandbox.image
-                    sandbox = await self.sandboxes.create(new_sid, created.sandbox)
+                try:
+                    if checkpoint and checkpoint.image:
+                        image = checkpoint.image
+                        sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
+                    else:  # before the first checkpoint: the session's image and its workspace
+                        image = created.sandbox.image
+                        sandbox = await self.sandboxes.create(new_sid, created.sandbox)
+                except Exception as exc:
+                    # The fork is in the log, `running`: its actor makes the container
+                    # (as after a crash here), or pauses it on the fault, retried on start.
+                    log.warning("the fork %s has no container yet: %s", new_sid, exc)
+                    return new_sid
                 restored = SandboxEvent(container=sandbox.name, image=image)
                 await self.journal.append(new_sid, [("sandbox.restored", restored)])
         return new_sid

@@ -40,9 +40,11 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         memory_mb=config.limits.memory_mb,
         cpus=config.limits.cpus,
         pids=config.limits.pids,
+        disk_mb=config.limits.disk_mb,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
         workspace_archive=Path(config.workspace_archive) if config.workspace_archive else None,
+        mount_read_only=config.mount_read_only,
     )
 
 
@@ -120,6 +122,9 @@ class SandboxHost:
             self.paused.discard(sid)
         return sandbox
 
+    async def has_image(self, image: str) -> bool:
+        return await asyncio.to_thread(self.engine().has_image, image)
+
     async def create(self, session_id: str, config: SandboxConfig) -> Sandbox:
         """A new container from the session's image, with its workspace copied in."""
         sandbox = await asyncio.to_thread(
@@ -143,6 +148,24 @@ class SandboxHost:
             self.paused.add(session_id)
         except Exception as exc:  # a container gone or already paused must not fail the session
             log.warning("could not pause the sandbox of %s: %s", session_id, exc)
+
+    async def hold(self, state: SessionState) -> None:
+        """On start: the container of a session waiting for a person is paused (a daemon
+        killed between `waiting` and `docker pause` left it running)."""
+        sid = state.session_id
+        if state.container is None or sid in self.live:
+            return
+        try:
+            sandbox = await asyncio.to_thread(self.engine().find, sid)
+            if sandbox is None or sandbox.name != state.container:
+                return  # none, or not the log's: the next step replaces it
+            if await asyncio.to_thread(sandbox.status) != "paused":
+                await asyncio.to_thread(sandbox.pause)
+        except Exception as exc:  # the engine may be down: the step unpauses what it finds
+            log.warning("could not pause the sandbox of %s: %s", sid, exc)
+            return
+        self.live[sid] = sandbox
+        self.paused.add(sid)
 
     async def release(self, session_id: str) -> None:
         """An ended session's container goes; its checkpoints stay for forks."""

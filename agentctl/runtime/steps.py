@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl import ids
@@ -40,15 +42,21 @@ from agentctl.protocol import (
     ModelResponded,
     SessionStatus,
     SessionStatusChanged,
-    ToolCallData,
     ToolFinished,
     ToolInterrupted,
     ToolProposed,
     ToolStarted,
-    UsageData,
 )
 from agentctl.providers import Message, ToolCall
 from agentctl.providers.retry import breaker_for, call_with_retries
+from agentctl.runtime.replies import (
+    MAX_CONTEXT_BYTES,
+    MAX_ERROR_BYTES,
+    MAX_REPLY_TEXT_BYTES,
+    checked_usage,
+    clean_text,
+    recorded_calls,
+)
 from agentctl.state import CallPhase, SessionState, ToolCallState
 from agentctl.tools import ToolCallError, ToolContext, ToolOutcome
 
@@ -138,18 +146,6 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
         if wall >= b["max_wall_s"]:
             return BudgetExceeded(limit="wall_s", value=round(wall, 3))
     return None
-
-
-def _unique_calls(calls: tuple[ToolCall, ...], step: int) -> list[ToolCallData]:
-    seen: set[str] = set()
-    out = []
-    for i, call in enumerate(calls):
-        call_id = call.id or f"call_{step}_{i}"
-        if call_id in seen:
-            call_id = f"{call_id}_{i}"
-        seen.add(call_id)
-        out.append(ToolCallData(id=call_id, name=call.name, args=call.arguments))
-    return out
 
 
 class StepMachine:
@@ -279,15 +275,20 @@ class StepMachine:
                 await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
                 await self.rt.sandboxes.pause(sid)
             return True
+        try:
+            usage = checked_usage(response)
+        except ProviderError as exc:
+            await self._set_status(sid, SessionStatus.FAILED, f"model error: {exc}")
+            await self.rt.sandboxes.pause(sid)
+            return True
+        calls, refused = recorded_calls(response.tool_calls, state.steps)
         data = ModelResponded(
-            text=response.text,
-            tool_calls=_unique_calls(response.tool_calls, state.steps),
-            usage=UsageData(
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
-            ),
+            text=clean_text(response.text, MAX_REPLY_TEXT_BYTES),
+            tool_calls=calls,
+            usage=usage,
             cost_usd=response.cost_usd,
             latency_ms=response.latency_ms,
+            refused=refused,
         )
         async with self.journal.lock(sid):
             self.journal.submit(sid, [("model.responded", data)])
@@ -296,6 +297,10 @@ class StepMachine:
     # -- tool calls ----------------------------------------------------------------
 
     async def _propose(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
+        if call.refusal is not None:  # the runtime refused it as it was recorded
+            async with self.journal.lock(sid):
+                self.journal.submit(sid, [("tool.finished", _refusal(call, call.refusal))])
+            return False
         try:
             tool, parsed = self.rt.tools.validate(call.name, call.args)
         except ToolCallError as exc:
@@ -331,7 +336,7 @@ class StepMachine:
             args=args,
             tier="ask",
             context=ApprovalContext(
-                last_message=state.last_assistant_text,
+                last_message=clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
                 diff=await self._diff(sid, state, call.name, args),
                 rule=verdict.rule,
                 reason="policy",
@@ -357,7 +362,7 @@ class StepMachine:
             args=call.run_args or {},
             tier="ask",
             context=ApprovalContext(
-                last_message=state.last_assistant_text,
+                last_message=clean_text(state.last_assistant_text, MAX_CONTEXT_BYTES),
                 rule=call.rule,
                 reason="interrupted: the daemon stopped while this call was running; "
                 "it may or may not have taken effect",
@@ -367,16 +372,20 @@ class StepMachine:
         return True
 
     async def _ask(self, sid: str, first: tuple[str, object], request: ApprovalRequested) -> None:
-        """Ask a person: the request and `waiting`, durable; then hold nothing."""
+        """Ask a person: the request and `waiting`, durable; then hold nothing.
+
+        The container is paused while the events commit, so a client that sees
+        `waiting` (it reads what is durable) finds the container paused too."""
         waiting = SessionStatusChanged(
             status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
         )
         async with self.journal.lock(sid):
-            await self.journal.append(
+            self.journal.submit(
                 sid, [first, ("approval.requested", request), ("session.status", waiting)]
             )
-        self.rt.schedule_expiry(sid, request.approval_id)
         await self.rt.sandboxes.pause(sid)
+        await self.journal.barrier(sid)
+        self.rt.schedule_expiry(sid, request.approval_id)
 
     async def _recover(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """Use the completion record a call left in the sandbox, if it finished before the crash."""
@@ -387,10 +396,15 @@ class StepMachine:
         if tool.recover is None:
             return False
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
+        # The call may still be running (the engine went on when the daemon died), for as
+        # long as its own timeout, which can be above the runtime's.
+        args = call.run_args or call.args or {}
+        timeout = args.get("timeout_s") if isinstance(args, dict) else None
         ctx = ToolContext(
             session_id=sid,
             sandbox=sandbox,
             output_cap=self.rt.output_cap,
+            timeout_s=float(timeout or self.rt.tool_timeout_s),
             call_key=_key(sid, call, call.started_count),
         )
         try:
@@ -408,14 +422,15 @@ class StepMachine:
     def _finished(
         self, sid: str, call: ToolCallState, outcome: ToolOutcome, fallback_ms: float
     ) -> ToolFinished:
+        artifact, note = self._keep_artifact(sid, call.call_id, outcome)
         return ToolFinished(
             call_id=call.call_id,
             exit_code=outcome.exit_code,
-            output=outcome.output,
+            output=outcome.output + note,
             truncated=outcome.truncated,
-            artifact=self._keep_artifact(sid, call.call_id, outcome),
+            artifact=artifact,
             duration_ms=outcome.duration_ms or fallback_ms,
-            error=outcome.error,
+            error=clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
             timed_out=outcome.timed_out,
         )
 
@@ -479,15 +494,38 @@ class StepMachine:
         async with self.journal.lock(sid):
             return await self.rt.sandboxes.ensure(self.journal.state(sid))
 
-    def _keep_artifact(self, sid: str, call_id: str, outcome: ToolOutcome) -> str | None:
-        if outcome.full_output is None:
-            return None
+    def _keep_artifact(
+        self, sid: str, call_id: str, outcome: ToolOutcome
+    ) -> tuple[str | None, str]:
+        """Move a truncated call's whole output into the session's artifacts: (its name, a note).
+
+        What the host keeps is bounded: per call by the sandbox (`keep_cap`), per
+        session here (`artifact_cap`). Over the cap, or on a full disk, the output
+        is not kept and the note says so; the call's result stands either way.
+        """
+        spill = outcome.full_output
+        if spill is None:
+            return None, ""
         folder = self.rt.paths.artifacts / sid
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{call_id}.out"
-        shutil.move(str(outcome.full_output), folder / name)
-        self.journal.crash.reach("artifact:moved")
-        return f"{sid}/{name}"
+        name = f"{ids.call_ref(sid, call_id)}.out"  # never the model's id: see ids.call_ref
+        try:
+            size = spill.stat().st_size
+            used = _folder_bytes(folder)
+            if used + size > self.rt.artifact_cap:
+                spill.unlink(missing_ok=True)
+                return None, (
+                    f"\n[the whole output ({size} bytes) was not kept: this session's kept "
+                    f"outputs reached their {self.rt.artifact_cap} byte cap]"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(spill), folder / name)
+            self.journal.crash.reach("artifact:moved")
+        except OSError as exc:  # a full disk: the result goes on without its artifact
+            log.warning("could not keep the output of %s in %s: %s", call_id, sid, exc)
+            spill.unlink(missing_ok=True)
+            (folder / name).unlink(missing_ok=True)
+            return None, f"\n[the whole output was not kept: {exc.strerror or exc}]"
+        return f"{sid}/{name}", ""
 
     async def _diff(
         self, sid: str, state: SessionState, name: str, args: dict[str, Any]
@@ -511,7 +549,7 @@ class StepMachine:
             if count != 1:
                 return f"(no diff: `old` occurs {count} times in {args['path']})"
             after = before.replace(args["old"], args["new"], 1)
-        return "".join(
+        diff = "".join(
             difflib.unified_diff(
                 before.splitlines(keepends=True),
                 after.splitlines(keepends=True),
@@ -519,6 +557,7 @@ class StepMachine:
                 tofile=f"b/{args['path']}",
             )
         )
+        return clean_text(diff, MAX_CONTEXT_BYTES)
 
     # -- checkpoints and status ------------------------------------------------------
 
@@ -552,12 +591,21 @@ class StepMachine:
         await self.rt.sandboxes.pause(sid)
 
 
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+    except FileNotFoundError:
+        return 0
+
+
 def _key(sid: str, call: ToolCallState, attempt: int) -> str:
-    return f"{sid}:{call.call_id}:{attempt}"
+    # The completion record in the sandbox is named after this key: runtime ids only.
+    return f"{sid}:{ids.call_ref(sid, call.call_id)}:{attempt}"
 
 
 def _refusal(call: ToolCallState, text: str) -> ToolFinished:
-    return ToolFinished(call_id=call.call_id, exit_code=None, output="", error=text)
+    error = clean_text(text, MAX_ERROR_BYTES)  # errors quote arguments, which can be large
+    return ToolFinished(call_id=call.call_id, exit_code=None, output="", error=error)
 
 
 def _deadline(timeout_s: float | None) -> datetime | None:

@@ -61,7 +61,7 @@ def test_3_waiting_with_no_wait_when_piped(daemon: Client, cli: Run, recording: 
     sid = only_session(daemon)
     assert daemon.session(sid).status.value == "waiting"
     assert "agentctl approve" in result.stderr and f"agentctl attach {sid}" in result.stderr
-    assert "approval needed write_file a.txt" in result.stdout
+    assert 'approval needed write_file {"path": "a.txt"' in result.stdout
     # attach says the same while it waits, and the approval lets it end with 0
     assert cli("attach", sid, "--no-wait").returncode == ExitCode.WAITING
     [approval] = daemon.approvals(session=sid)

@@ -51,7 +51,11 @@ def test_ls_show_approvals_and_log_for_people(
     assert f"agentctl approve {approval.id}" in show  # what to do next
 
     approvals = cli("approvals").stdout
-    assert approval.id in approvals and sid in approvals and "write_file notes.txt" in approvals
+    assert (
+        approval.id in approvals
+        and sid in approvals
+        and 'write_file {"path": "notes.txt"' in approvals
+    )
 
     log = cli("log", sid).stdout
     assert "proposed write_file notes.txt" in log and f"id {approval.id}" in log

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from agentctl.client import Client
+from agentctl.paths import Paths
 from agentctl.protocol import Envelope
 
 Response = dict[str, Any]
@@ -45,3 +47,24 @@ def assert_exact_log(events: list[Envelope], full: list[Envelope]) -> None:
     """`events` is the session log: every seq once, in order, identical to the stored one."""
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.model_dump() for e in events] == [e.model_dump() for e in full]
+
+
+def start_racing(paths: Paths, clients: int) -> list[object]:
+    """`clients` threads start the daemon at the same moment: what each got (a pid, or
+    the exception it raised)."""
+    from agentctl.daemon import lifecycle
+
+    results: list[object] = []
+
+    def start() -> None:
+        try:
+            results.append(lifecycle.start_background(paths, timeout=60))
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return results

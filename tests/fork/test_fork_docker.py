@@ -86,10 +86,11 @@ def test_a_fork_sees_the_files_of_its_checkpoint_and_diverges(
     assert triples(events[1 : checkpoints[0]]) == triples(before[1 : checkpoints[0]])
     assert events[0].data["parent"] == {"session": parent, "seq": checkpoints[0]}
     after_cut = [e.type for e in events[checkpoints[0] :]][:4]
-    # its clock stops at the cut (the parent ran on), then it restarts from the checkpoint
-    assert after_cut == ["session.status", "sandbox.restored", "message.user", "session.status"]
+    # its clock stops at the cut (the parent ran on); the new message and `running` come in the
+    # same batch (the fork exists whole or not at all), then its container from the checkpoint
+    assert after_cut == ["session.status", "message.user", "session.status", "sandbox.restored"]
     assert events[checkpoints[0]].data["status"] == "paused"
-    assert events[checkpoints[0] + 1].data["image"] == before[checkpoints[0] - 1].data["image"]
+    assert events[checkpoints[0] + 3].data["image"] == before[checkpoints[0] - 1].data["image"]
 
     # the files of that moment, none of the later writes
     assert output_of(events, "o_ls").split() == ["f1.txt"]

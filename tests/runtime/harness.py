@@ -109,3 +109,31 @@ def create(task: str, recording: Path, **kwargs: Any) -> CreateSession:
 
 def types(rt: Runtime, sid: str) -> list[str]:
     return [e.type for e in rt.store.read_stream(sid)]
+
+
+def appending_lines(path: Path, steps: int, *, long_output: bool = False) -> Path:
+    """A recording whose steps each append `line-i` to /workspace/log.txt (a side effect
+    that must happen exactly once) and read the file back (idempotent); then, with
+    `long_output`, a call printing more than the output cap (kept as an artifact); then a
+    `cat` of the file (call id "cat"), and a final answer."""
+    lines: list[dict[str, Any]] = [{"format": "agentctl-recording", "version": 1}]
+    for i in range(1, steps + 1):
+        append = {"command": f"echo line-{i} >> /workspace/log.txt"}
+        lines.append(
+            {
+                "text": f"step {i}",
+                "tool_calls": [
+                    {"id": f"w{i}", "name": "shell", "args": append},
+                    {"id": f"r{i}", "name": "read_file", "args": {"path": "log.txt"}},
+                ],
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            }
+        )
+    if long_output:
+        big = {"id": "big", "name": "shell", "args": {"command": "seq 1 30000"}}
+        lines.append({"text": "long output", "tool_calls": [big]})
+    cat = {"id": "cat", "name": "shell", "args": {"command": "cat /workspace/log.txt"}}
+    lines.append({"text": "show", "tool_calls": [cat]})
+    lines.append({"text": "done", "tool_calls": []})
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return path

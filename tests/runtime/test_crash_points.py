@@ -36,6 +36,8 @@ import pytest
 from agentctl.crashpoints import CRASH_EXIT_CODE
 from store import DuckDBEventStore
 
+from .harness import appending_lines
+
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 11
 pytestmark = pytest.mark.docker
@@ -85,39 +87,7 @@ RECOVERY_TYPES = {
 
 
 def recording(path: Path) -> Path:
-    lines = [{"format": "agentctl-recording", "version": 1}]
-    for i in range(1, STEPS + 1):
-        lines.append(
-            {
-                "text": f"step {i}",
-                "tool_calls": [
-                    {
-                        "id": f"w{i}",
-                        "name": "shell",
-                        "args": {"command": f"echo line-{i} >> /workspace/log.txt"},
-                    },
-                    {"id": f"r{i}", "name": "read_file", "args": {"path": "log.txt"}},
-                ],
-                "usage": {"input_tokens": 10, "output_tokens": 5},
-            }
-        )
-    lines.append(  # more than the output cap: kept whole as an artifact
-        {
-            "text": "long output",
-            "tool_calls": [{"id": "big", "name": "shell", "args": {"command": "seq 1 30000"}}],
-        }
-    )
-    lines.append(
-        {
-            "text": "show",
-            "tool_calls": [
-                {"id": "cat", "name": "shell", "args": {"command": "cat /workspace/log.txt"}}
-            ],
-        }
-    )
-    lines.append({"text": "done", "tool_calls": []})
-    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    return path
+    return appending_lines(path, STEPS, long_output=True)
 
 
 def drive(

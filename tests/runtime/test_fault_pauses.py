@@ -35,9 +35,10 @@ def _statuses(store: DuckDBEventStore, sid: str) -> list[dict[str, Any]]:
     return [e.data for e in store.read_stream(sid) if e.type == "session.status"]
 
 
-async def test_a_fault_pause_is_retried_on_start_and_completes(
-    tmp_path: Path, docker_client: Any, sessions_cleanup: list[str]
-) -> None:
+async def _paused_by_a_fault(
+    tmp_path: Path, sessions_cleanup: list[str]
+) -> tuple[DuckDBEventStore, str]:
+    """A store holding one session that the refusing driver paused (the runtime stopped)."""
     rec = write_recording(
         tmp_path / "r.jsonl", [call("shell", {"command": "echo hi > f.txt"}), final()]
     )
@@ -46,12 +47,19 @@ async def test_a_fault_pause_is_retried_on_start_and_completes(
     sid = await rt.create_session(create("t", rec, image=None))
     sessions_cleanup.append(sid)
     assert await settle(rt, sid) is SessionStatus.PAUSED
+    await rt.stop()
+    return store, sid
+
+
+async def test_a_fault_pause_is_retried_on_start_and_completes(
+    tmp_path: Path, docker_client: Any, sessions_cleanup: list[str]
+) -> None:
+    store, sid = await _paused_by_a_fault(tmp_path, sessions_cleanup)
     paused = _statuses(store, sid)[-1]
     assert paused["fault"] == "sandbox"
     assert "the sandbox failed" in paused["reason"] and "does not answer" in paused["reason"]
     assert f"agentctl resume {sid}" in paused["reason"]
     assert "daemon log" not in paused["reason"]
-    await rt.stop()
 
     rt = await start_runtime(store)  # the engine is back
     assert await settle(rt, sid) is SessionStatus.COMPLETED
@@ -65,15 +73,7 @@ async def test_a_fault_pause_is_retried_on_start_and_completes(
 async def test_fault_retries_are_bounded_then_a_person_is_told_what_to_do(
     tmp_path: Path, docker_client: Any, sessions_cleanup: list[str]
 ) -> None:
-    rec = write_recording(
-        tmp_path / "r.jsonl", [call("shell", {"command": "echo hi > f.txt"}), final()]
-    )
-    store = DuckDBEventStore(tmp_path / "e.duckdb")
-    rt = await start_runtime(store, driver=RefusingDriver())
-    sid = await rt.create_session(create("t", rec, image=None))
-    sessions_cleanup.append(sid)
-    assert await settle(rt, sid) is SessionStatus.PAUSED
-    await rt.stop()
+    store, sid = await _paused_by_a_fault(tmp_path, sessions_cleanup)
     for _ in range(MAX_AUTO_RESUMES + 2):  # restarts while the fault lasts
         rt = await start_runtime(store, driver=RefusingDriver())
         assert await settle(rt, sid) is SessionStatus.PAUSED

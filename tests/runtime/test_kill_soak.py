@@ -40,6 +40,9 @@ from agentctl.errors import AgentctlError, DaemonError
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import CreateSession, Decide, ForkSession
 from store import DuckDBEventStore
+from tests.daemon.support import start_racing
+
+from .harness import appending_lines
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -47,34 +50,6 @@ SOAK_S = float(os.environ.get("AGENTCTL_SOAK_S", "60"))
 SEED = int(os.environ.get("AGENTCTL_SOAK_SEED", str(random.SystemRandom().randrange(1 << 30))))
 STEPS = 5
 SETTLE_S = 300.0
-
-
-def _recording(path: Path, name: str) -> str:
-    lines: list[dict[str, Any]] = [{"format": "agentctl-recording", "version": 1}]
-    for i in range(1, STEPS + 1):
-        lines.append(
-            {
-                "text": f"{name} step {i}",
-                "tool_calls": [
-                    {
-                        "id": f"w{i}",
-                        "name": "shell",
-                        "args": {"command": f"echo line-{i} >> /workspace/log.txt"},
-                    },
-                    {"id": f"r{i}", "name": "read_file", "args": {"path": "log.txt"}},
-                ],
-                "usage": {"input_tokens": 10, "output_tokens": 5},
-            }
-        )
-    lines.append(
-        {
-            "text": "show",
-            "tool_calls": [{"id": "cat", "name": "shell", "args": {"command": "cat log.txt"}}],
-        }
-    )
-    lines.append({"text": "done", "tool_calls": []})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return f"replay:{path}"
 
 
 Log = list[tuple[int, str, str]]
@@ -111,25 +86,6 @@ def _kill(paths: Paths) -> None:
         if state.exists() and state.read_text().rsplit(")", 1)[1].split()[0] == "Z":
             break
         time.sleep(0.01)
-
-
-def _start_racing(paths: Paths) -> None:
-    """Two clients start the daemon at the same moment; both must get it."""
-    results: list[object] = []
-
-    def start() -> None:
-        try:
-            results.append(lifecycle.start_background(paths, timeout=60))
-        except Exception as exc:
-            results.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    assert len(results) == 2 and all(isinstance(r, int) for r in results), results
-    assert results[0] == results[1], results
 
 
 def _approve_all(client: Client) -> None:
@@ -170,7 +126,7 @@ def test_kill_soak_needs_no_manual_repair(
             summary = client.create_session(
                 CreateSession(
                     task=f"append lines ({name})",
-                    model=_recording(tmp_path / f"{name}.jsonl", name),
+                    model=f"replay:{appending_lines(tmp_path / f'{name}.jsonl', STEPS)}",
                     policy=policy,
                 )
             )
@@ -206,7 +162,8 @@ def test_kill_soak_needs_no_manual_repair(
         time.sleep(rng.uniform(0.05, 1.5))  # the kill lands at a random moment: that is the test
         _kill(paths)
         kills += 1
-        _start_racing(paths)
+        pids = start_racing(paths, 2)  # two clients start it at the same moment
+        assert len(set(pids)) == 1 and all(isinstance(p, int) for p in pids), pids
         if forking is not None:
             forking.join(120)
             assert not forking.is_alive()

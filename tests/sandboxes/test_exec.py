@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sandboxes import Sandbox
+from sandboxes.execution import DEFAULT_KEEP_CAP
 
 pytestmark = pytest.mark.docker
 
@@ -72,12 +73,31 @@ def test_output_is_capped_and_kept_whole_in_a_file(shared_sandbox: Sandbox) -> N
         result.full_output.unlink()
 
 
+def test_the_host_keeps_at_most_keep_cap_bytes_of_an_output(shared_sandbox: Sandbox) -> None:
+    result = shared_sandbox.exec("head -c 50000000 /dev/zero | tr '\\0' 'a'", timeout_s=120)
+    assert result.exit_code == 0 and result.truncated and result.full_output is not None
+    try:
+        assert result.full_output.stat().st_size == DEFAULT_KEEP_CAP == 16 * 1024 * 1024
+        assert f"of 50000000; first {DEFAULT_KEEP_CAP} bytes in" in result.output
+        tiny = shared_sandbox.exec("seq 1 100000", output_cap=1000, keep_cap=5000)
+        assert (
+            tiny.full_output is not None
+            and tiny.full_output.read_bytes()
+            == ("".join(f"{i}\n" for i in range(1, 100001)).encode()[:5000])
+        )
+        tiny.full_output.unlink()
+    finally:
+        result.full_output.unlink()
+
+
 def test_100_mb_of_output_streams_to_disk(shared_sandbox: Sandbox) -> None:
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
-    result = shared_sandbox.exec("head -c 100000000 /dev/zero | tr '\\0' 'a'", timeout_s=120)
+    result = shared_sandbox.exec(
+        "head -c 100000000 /dev/zero | tr '\\0' 'a'", timeout_s=120, keep_cap=None
+    )
     elapsed = time.monotonic() - started
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert result.exit_code == 0 and result.truncated and result.full_output is not None

@@ -65,7 +65,25 @@ def test_runs_as_an_unprivileged_user(limited: Sandbox) -> None:
     assert "CapEff:\t0000000000000000" in result.output
     assert "NoNewPrivs:\t1" in result.output
     assert limited.exec("touch /etc/evil").exit_code != 0
-    assert limited.exec("cat /proc/1/status | grep -E '^Uid'").output.split()[1] == "1000"
+    # init is not root either, and not the agent: see test_the_agent_cannot_touch_init
+    assert limited.exec("cat /proc/1/status | grep -E '^Uid'").output.split()[1] == "65534"
+
+
+def test_the_agent_cannot_touch_init(limited: Sandbox) -> None:
+    """init runs under another uid: the agent can neither stop it nor trace it.
+
+    A stopped init reaps no zombies, and they would fill the session's pids limit.
+    """
+    stop = limited.exec("kill -STOP 1; echo rc=$?")
+    assert "rc=1" in stop.output and "not permitted" in stop.output
+    trace = limited.exec(
+        "python3 -c 'import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+        "r = libc.ptrace(16, 1, 0, 0); print(r, os.strerror(ctypes.get_errno()))'"
+    )
+    assert trace.output.strip() == "-1 Operation not permitted"
+    assert limited.exec("grep State /proc/1/status").output.split()[1] in ("S", "R")
+    # the agent's own commands still run, as the agent
+    assert limited.exec("id -u").output.strip() == "1000"
 
 
 def test_no_host_paths_and_no_docker_socket(driver: DockerSandboxDriver, limited: Sandbox) -> None:

@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from agentctl.errors import AgentctlError
 from agentctl.protocol import ApprovalView, Envelope
-from agentctl.render import short_args
+from agentctl.terminal import clean_line, exact
 
 
 class ActionDialog(ModalScreen[str | None]):
@@ -80,9 +80,9 @@ class ActionDialog(ModalScreen[str | None]):
 
 def _call_line(approval: ApprovalView) -> Text:
     return Text.assemble(
-        (approval.tool, "bold yellow"),
+        (clean_line(approval.tool), "bold yellow"),
         " ",
-        short_args(approval.args, 90),
+        exact(approval.args),  # what is decided is shown whole and exact
         (f"  {approval.session}", "dim"),
     )
 

@@ -9,7 +9,6 @@ clock is injected so snapshots are stable.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from agentctl.protocol import ApprovalView
 from agentctl.render import short_args
+from agentctl.terminal import clean, clean_line, exact
 from tui.widgets.sessions import short_id
 
 Clock = Callable[[], datetime]
@@ -44,21 +44,24 @@ def _section(title: str) -> Text:
 
 
 def approval_context(a: ApprovalView, now: datetime) -> RenderableType:
-    head = Text.assemble((a.tool, "bold yellow"), " ", (short_args(a.args, 80), ""))
+    # Everything here but the ids came from the model, a tool or a file: cleaned, and the
+    # arguments shown whole and exact (terminal.exact), so what is approved is what is seen.
+    head = Text.assemble((clean_line(a.tool), "bold yellow"), " ", (exact(a.args), ""))
     where = Text(f"session {a.session} · seq {a.seq} · approval {a.id}", style="dim")
-    tier = Text.assemble(("tier ", "dim"), (a.tier, "bold"), ("  rule ", "dim"), a.rule or "-")
+    tier = Text.assemble(
+        ("tier ", "dim"), (a.tier, "bold"), ("  rule ", "dim"), clean_line(a.rule or "-")
+    )
     left = countdown(a.expires_at, now)
     deadline = Text.assemble(("deadline ", "dim"), (left, "bold red" if a.expires_at else "dim"))
     if a.expires_at is not None:
         deadline.append(f"  then {a.on_expiry}", style="dim")
     parts: list[RenderableType] = [head, where, tier, deadline]
     if a.context.reason and a.context.reason != "policy":
-        parts.append(Text.assemble(("why ", "dim"), a.context.reason))
-    parts += [_section("the agent said"), Text(a.context.last_message or "(nothing)")]
-    args = json.dumps(a.args, indent=2, ensure_ascii=False)
-    parts += [_section("arguments"), _syntax(args, "json")]
+        parts.append(Text.assemble(("why ", "dim"), clean(a.context.reason)))
+    parts += [_section("the agent said"), Text(clean(a.context.last_message) or "(nothing)")]
+    parts += [_section("arguments"), _syntax(exact(a.args, indent=2), "json")]
     if a.context.diff:
-        parts += [_section("diff"), _syntax(a.context.diff, "diff")]
+        parts += [_section("diff"), _syntax(clean(a.context.diff), "diff")]
     return Group(*parts)
 
 
@@ -103,9 +106,9 @@ class ApprovalsPane(Vertical):
         for a in approvals:
             table.add_row(
                 short_id(a.session),
-                a.tool,
+                Text(clean_line(a.tool)),
                 countdown(a.expires_at, now),
-                short_args(a.args, 32),
+                Text(clean_line(short_args(a.args, 32))),
                 key=a.id,
             )
         if current is not None and current.id in self.pending:

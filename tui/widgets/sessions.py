@@ -14,6 +14,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from agentctl.protocol import SessionSummary
 from agentctl.render import STATUS_STYLE
+from agentctl.terminal import clean_line
 
 COLUMNS = (
     ("id", "SESSION"),
@@ -39,7 +40,9 @@ def row_of(s: SessionSummary) -> tuple[str | Text, ...]:
         f"${s.cost_usd:.4f}",
         Text(str(s.pending_approvals), style="bold yellow") if s.pending_approvals else "",
         f"{short_id(s.parent.session)}@{s.parent.seq}" if s.parent else "",
-        s.task.splitlines()[0] if s.task else "",
+        Text(clean_line(s.task.splitlines()[0]))
+        if s.task.strip()
+        else "",  # the user's, or stdin's
     )
 
 
