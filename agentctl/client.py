@@ -46,6 +46,8 @@ from agentctl.paths import Paths, get_paths
 from agentctl.protocol import (
     AddHook,
     AddSchedule,
+    ApplyRequest,
+    ApplyResult,
     ApprovalView,
     CancelSession,
     CreateSession,
@@ -71,6 +73,8 @@ from agentctl.protocol import (
     StartedSession,
     StatsReport,
     TriggerStarted,
+    WorkspaceCopied,
+    WorkspaceDiff,
 )
 
 T = TypeVar("T")
@@ -105,10 +109,14 @@ class Call(Generic[T]):
     parse: Callable[[bytes], T]
     body: BaseModel | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    content: bytes | None = None  # a raw body (a tar for cp), instead of a model
 
     def request(self) -> dict[str, Any]:
         request: dict[str, Any] = {"params": dict(self.params)}
-        if self.body is not None:
+        if self.content is not None:
+            request["content"] = self.content
+            request["headers"] = {"content-type": "application/x-tar"}
+        elif self.body is not None:
             request["content"] = self.body.model_dump_json(exclude_unset=True)
             request["headers"] = {"content-type": "application/json"}
         return request
@@ -201,6 +209,34 @@ class Routes:
     def all_events(after: int = 0, follow: bool = False) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         return Call("GET", "/v1/events", _model(Envelope), params=params)
+
+    # workspaces (agentctl.runtime.workspaces)
+
+    @staticmethod
+    def diff(session_id: str, at: int | None = None, stat: bool = False) -> Call[WorkspaceDiff]:
+        params = {"stat": _flag(stat)}
+        if at is not None:
+            params["at"] = str(at)
+        path = f"/v1/sessions/{_seg(session_id)}/diff"
+        return Call("GET", path, _model(WorkspaceDiff), params=params)
+
+    @staticmethod
+    def apply(session_id: str, req: ApplyRequest) -> Call[ApplyResult]:
+        path = f"/v1/sessions/{_seg(session_id)}/apply"
+        return Call("POST", path, _model(ApplyResult), body=req)
+
+    @staticmethod
+    def read_archive(session_id: str, path: str, at: int | None = None) -> Call[bytes]:
+        params = {"path": path}
+        if at is not None:
+            params["at"] = str(at)
+        url = f"/v1/sessions/{_seg(session_id)}/archive"
+        return Call("GET", url, bytes, params=params)
+
+    @staticmethod
+    def write_archive(session_id: str, path: str, archive: bytes) -> Call[WorkspaceCopied]:
+        url = f"/v1/sessions/{_seg(session_id)}/archive"
+        return Call("PUT", url, _model(WorkspaceCopied), params={"path": path}, content=archive)
 
     # observability (agentctl.observe)
 
@@ -576,6 +612,18 @@ class Client:
     def gc(self, req: GcRequest) -> GcResult:
         return self._call(Routes.gc(req))
 
+    def diff(self, session_id: str, at: int | None = None, stat: bool = False) -> WorkspaceDiff:
+        return self._call(Routes.diff(session_id, at, stat))
+
+    def apply(self, session_id: str, req: ApplyRequest) -> ApplyResult:
+        return self._call(Routes.apply(session_id, req))
+
+    def read_archive(self, session_id: str, path: str, at: int | None = None) -> bytes:
+        return self._call(Routes.read_archive(session_id, path, at))
+
+    def write_archive(self, session_id: str, path: str, archive: bytes) -> WorkspaceCopied:
+        return self._call(Routes.write_archive(session_id, path, archive))
+
 
 class AsyncClient:
     """The asyncio twin of `Client` (the TUI): same routes, async iterators for streams."""
@@ -709,3 +757,8 @@ class AsyncClient:
 
     async def gc(self, req: GcRequest) -> GcResult:
         return await self._call(Routes.gc(req))
+
+    async def diff(
+        self, session_id: str, at: int | None = None, stat: bool = False
+    ) -> WorkspaceDiff:
+        return await self._call(Routes.diff(session_id, at, stat))

@@ -75,6 +75,24 @@ class SandboxConfig(_Data):
     workspace: str | None = None
     mount_workspace: bool = False
     mount_read_only: bool = False  # with mount_workspace: the agent cannot change the host folder
+    # The workspace as copied in, kept as a tar (the base of `diff` and `apply`),
+    # and the HEAD commit of its repository then (the parent of `apply --branch`).
+    workspace_archive: str | None = None
+    workspace_head: str | None = None
+
+
+class InstructionFile(_Data):
+    file: str
+    text: str
+    truncated: bool = False
+
+
+class AgentRef(_Data):
+    """The agent a session ran as: its profile (if any) and a hash of what shapes it."""
+
+    name: str | None = None
+    source: str | None = None  # the profile file
+    hash: str  # sha256 of instructions, tool schemas, policy, model, image digest
 
 
 class Budget(_Data):
@@ -100,6 +118,8 @@ class SessionCreated(_Data):
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
+    instructions: list[InstructionFile] = Field(default_factory=list)
+    agent: AgentRef | None = None
     model_since_step: int = 0  # a fork with a new model: its first response is this step's
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
@@ -357,6 +377,13 @@ class AlertDelivery(_Data):
     retry_in_s: float | None = None  # None: no retry after this attempt
 
 
+class WorkspaceCopied(_Data):
+    """`agentctl cp SRC SESSION:PATH` put files into a session that was not running."""
+
+    path: str
+    bytes: int
+
+
 EVENT_DATA: dict[str, type[_Data]] = {
     "session.created": SessionCreated,
     "session.status": SessionStatusChanged,
@@ -387,6 +414,7 @@ EVENT_DATA: dict[str, type[_Data]] = {
     "hook.removed": HookRemoved,
     "hook.delivered": HookDelivered,
     "alert.delivery": AlertDelivery,
+    "workspace.copied": WorkspaceCopied,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
 LIVE_DELTA = "model.delta"  # the one live-only type: in streams that ask for it, never in the log
@@ -459,6 +487,7 @@ class CreateSession(_Request):
     budget: Budget = Field(default_factory=Budget)
     labels: dict[Name, Name] = Field(default_factory=dict, max_length=64)
     limits: Limits = Field(default_factory=Limits)
+    agent: str | None = Field(default=None, min_length=1)  # a profile; options set here override it
     # Chosen by the client; a retry with the same id returns the session the first made.
     request_id: str | None = Field(default=None, pattern=REQUEST_ID)
     start_at: datetime | None = None  # created now, started then (`run --at`)
@@ -598,6 +627,8 @@ class SessionSummary(BaseModel):
     last_seq: int
     labels: dict[str, str] = Field(default_factory=dict)
     container: str | None = None
+    agent: str | None = None  # the profile's name
+    agent_hash: str | None = None  # of what shaped its behaviour (see agentctl.profiles)
 
 
 class ApprovalView(BaseModel):
@@ -784,3 +815,60 @@ class StatsReport(BaseModel):
     tools: list[dict[str, Any]]
     approvals: list[dict[str, Any]]
     providers: list[dict[str, Any]]
+    agents: list[dict[str, Any]] = Field(default_factory=list)  # per profile name and hash
+
+
+# --- workspaces (diff, apply, cp) ------------------------------------------------------
+
+
+class FileChange(BaseModel):
+    """One path that differs between the workspace as copied in and as the session left it.
+
+    Modes are git-style octal strings ("100644", "100755", "120000" for a
+    symlink); `patch` is this file's part of the unified diff.
+    """
+
+    path: str
+    status: Literal["added", "deleted", "modified", "renamed"]
+    old_path: str | None = None  # a rename's source
+    old_mode: str | None = None
+    new_mode: str | None = None
+    binary: bool = False
+    additions: int = 0
+    deletions: int = 0
+    patch: str = ""
+
+
+class WorkspaceDiff(BaseModel):
+    session: str
+    at: int | None  # the checkpoint's seq; None: the live container
+    source: str  # "container", "checkpoint <image>", or "start" (nothing checkpointed yet)
+    files: list[FileChange]
+    additions: int = 0
+    deletions: int = 0
+
+
+class ApplyRequest(_Request):
+    at: int | None = Field(default=None, ge=1)
+    to: str | None = None  # an absolute host folder; None: the folder the workspace came from
+    check: bool = False  # say what would happen, change nothing
+    branch: str | None = None  # make a branch with one commit in the host repository instead
+
+
+class ApplyConflict(BaseModel):
+    path: str
+    reason: str
+
+
+class ApplyResult(BaseModel):
+    session: str
+    target: str
+    at: int | None
+    applied: bool  # False: --check, or refused for conflicts
+    check: bool
+    written: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)  # the host already had the new content
+    conflicts: list[ApplyConflict] = Field(default_factory=list)
+    branch: str | None = None
+    commit: str | None = None

@@ -7,6 +7,7 @@ with `docker commit`, and `build_image` / `ensure_default_image` make the
 default image from `images/default`, offline when no registry answers.
 """
 
+from sandboxes.archive import pack_folder
 from sandboxes.build import DEFAULT_RECIPE, build_image, ensure_default_image
 from sandboxes.driver import DockerSandboxDriver
 from sandboxes.errors import (
@@ -41,4 +42,5 @@ __all__ = [
     "SandboxSpec",
     "build_image",
     "ensure_default_image",
+    "pack_folder",
 ]

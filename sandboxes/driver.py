@@ -29,24 +29,25 @@ and a checkpoint committed again under the same tag replaces the old one.
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
-import tarfile
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
 import requests.exceptions
 
+from sandboxes.archive import pack_folder
 from sandboxes.errors import (
     EngineUnavailableError,
+    FileToolError,
     ImageNotFoundError,
     SandboxError,
 )
-from sandboxes.execution import SplitOutput, run
 from sandboxes.sandbox import Sandbox
 from sandboxes.spec import WORKSPACE, Checkpoint, GcReport, SandboxSpec
 
@@ -118,7 +119,11 @@ class DockerSandboxDriver:
         sandbox = self._start(stream, name, spec.image, spec, user)
         if spec.workspace is not None and not spec.mount_workspace:
             try:
-                self._copy_workspace(sandbox, spec.workspace)
+                if spec.workspace_archive is not None:
+                    with open(spec.workspace_archive, "rb") as archive:
+                        sandbox.put_archive(WORKSPACE, archive)
+                else:
+                    self._copy_workspace(sandbox, spec.workspace)
             except BaseException:
                 sandbox.destroy()
                 raise
@@ -218,6 +223,14 @@ class DockerSandboxDriver:
             except docker.errors.ImageNotFound:
                 return False
         return True
+
+    def image_id(self, ref: str) -> str | None:
+        """The image's content id (`sha256:…`), or None when the engine lacks it."""
+        with self._engine("inspect an image"):
+            try:
+                return str(self.api.inspect_image(ref)["Id"])
+            except docker.errors.ImageNotFound:
+                return None
 
     def gc(self, keep_streams: Collection[str], older_than: timedelta | None = None) -> GcReport:
         """Remove stopped containers and checkpoint images of streams not in `keep_streams`.
@@ -434,25 +447,70 @@ class DockerSandboxDriver:
         folder = Path(folder)
         if not folder.is_dir():
             raise SandboxError(f"workspace {folder} is not a folder")
-        out = SplitOutput(0)
         with tempfile.TemporaryFile(prefix="agentctl-workspace-") as archive:
-            with tarfile.open(fileobj=archive, mode="w") as tar:
-                for child in sorted(folder.iterdir()):
-                    tar.add(child, arcname=child.name, filter=_anonymous)
+            pack_folder(folder, archive)
             archive.seek(0)
-            raw = run(
-                self.api,
-                sandbox.container_id,
-                ["tar", "-x", "--no-same-owner", "-C", WORKSPACE, "-f", "-"],
-                out,
-                user=sandbox.user,
-                workdir=WORKSPACE,
-                stdin=archive,
-                deadline_s=600.0,
-            )
-        if raw.exit_code != 0:
-            detail = out.stderr.decode(errors="replace").strip()
-            raise SandboxError(f"copying the workspace {folder} into the sandbox failed: {detail}")
+            sandbox.put_archive(WORKSPACE, archive)
+
+    # -- trees out ------------------------------------------------------------
+
+    def export_path(
+        self,
+        dest: BinaryIO,
+        *,
+        stream: str | None = None,
+        image: str | None = None,
+        path: str = WORKSPACE,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """Write a tar of `path` to `dest`: from `stream`'s container, or from `image`.
+
+        An image is read through a container created for it and never started
+        (removed after); the tar's one top entry is the basename of `path`.
+        """
+        if (stream is None) == (image is None):
+            raise SandboxError("export_path takes a stream or an image")
+        if image is not None:
+            with self._engine(f"read {path} from {image}"):
+                try:
+                    created = self.api.create_container(
+                        image,
+                        command=MAIN_COMMAND,
+                        labels={**(labels or {}), f"{self.label_key}.export": "1"},
+                        network_disabled=True,
+                        host_config=self.api.create_host_config(network_mode="none"),
+                    )
+                except docker.errors.ImageNotFound as exc:
+                    raise ImageNotFoundError(
+                        f"image {image} is not in the Docker engine (removed by gc?)"
+                    ) from exc
+            container = str(created["Id"])
+            try:
+                self._archive_to(container, path, dest)
+            finally:
+                self._remove_container(container)
+            return
+        assert stream is not None
+        self._archive_to(self.container_name(stream), path, dest)
+
+    def has_container(self, stream: str) -> bool:
+        """Whether the container named after `stream` exists (any state)."""
+        with self._engine(f"look up the sandbox of {stream}"):
+            try:
+                self.api.inspect_container(self.container_name(stream))
+            except docker.errors.NotFound:
+                return False
+        return True
+
+    def _archive_to(self, container: str, path: str, dest: BinaryIO) -> None:
+        path = posixpath.normpath(path)
+        with self._engine(f"read {path} from the sandbox"):
+            try:
+                chunks, _stat = self.api.get_archive(container, path, chunk_size=1 << 20)
+            except docker.errors.NotFound as exc:
+                raise FileToolError(f"{path} does not exist in the sandbox") from exc
+            for chunk in chunks:
+                dest.write(chunk)
 
     def _remove_container(self, container_id: str) -> None:
         try:
@@ -478,13 +536,6 @@ class DockerSandboxDriver:
         except docker.errors.DockerException:
             return 0
         return max(size - parent_size, 0)
-
-
-def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    """Host owners mean nothing in the sandbox: `tar -x` as the user makes them its own."""
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
 
 
 def _engine_message(exc: BaseException) -> str:

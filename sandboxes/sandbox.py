@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker.errors
 import requests.exceptions
@@ -28,6 +28,9 @@ FILE_TOOL_DEADLINE_S = 120.0
 # leaves the container as it found it. A process meant to outlive the call
 # must leave the group: `setsid nohup server >log 2>&1 &`.
 _RUNNER = 'timeout -s KILL "$1" bash -c "$2" & p=$!; wait $p 2>/dev/null; r=$?; kill -9 -$p 2>/dev/null; exit $r'
+_UNPACK = (
+    'mkdir -p -- "$1" && exec tar -x --no-same-owner -C "$1" -f -'  # the folder is an argument
+)
 OOM_MESSAGE = "[killed: out of memory]"
 _OOM_PROBE = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
 
@@ -236,6 +239,23 @@ class Sandbox:
 
     def list_files(self, path: str = ".", max_depth: int = 3, limit: int = 1000) -> list[FileEntry]:
         return files.list_entries(self._run_tool, path, max_depth, limit)
+
+    def put_archive(self, folder: str, archive: BinaryIO) -> None:
+        """Unpack a tar into `folder` with `tar -x` run as the sandbox user (its files, its rights)."""
+        out = SplitOutput(64_000)
+        raw = run(
+            self._api,
+            self.container_id,
+            ["sh", "-c", _UNPACK, "unpack", folder],
+            out,
+            user=self.user,
+            workdir=WORKSPACE,
+            stdin=archive,
+            deadline_s=600.0,
+        )
+        if raw.exit_code != 0:
+            detail = out.stderr.decode(errors="replace").strip()
+            raise SandboxError(f"unpacking into {folder} in the sandbox failed: {detail}")
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -32,6 +32,9 @@ class SandboxSpec:
     disk_mb: int | None = 2048  # the container's writable layer (see DockerSandboxDriver)
     workspace: Path | None = None
     mount_workspace: bool = False
+    # A tar of `workspace` made earlier (`pack_folder`): copied in instead of the
+    # folder, so a sandbox made again later gets the same files as the first.
+    workspace_archive: Path | None = None
     mount_read_only: bool = False  # the bind mount is read-only: the host folder cannot change
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from agentctl.protocol import (
     ForkSession,
     Health,
     SessionSummary,
+    WorkspaceDiff,
 )
 
 
@@ -49,6 +50,10 @@ class DaemonAPI(Protocol):
     async def approvals(self, session: str | None = None) -> list[ApprovalView]: ...
 
     async def decide(self, approval_id: str, req: Decide) -> Envelope: ...
+
+    async def diff(
+        self, session_id: str, at: int | None = None, stat: bool = False
+    ) -> WorkspaceDiff: ...
 
     async def aclose(self) -> None: ...
 

@@ -46,6 +46,7 @@ from tui.messages import (
     TimelineEvent,
 )
 from tui.screens.dialogs import ConfirmDialog, DenyDialog, EditArgsDialog, ForkDialog, HelpScreen
+from tui.screens.diff import DiffScreen
 from tui.widgets.approvals import ApprovalsPane, Clock
 from tui.widgets.sessions import SessionsPane
 from tui.widgets.timeline import Timeline
@@ -75,6 +76,7 @@ class AgentctlApp(App[None]):
         Binding("e", "edit", "Edit+approve"),
         Binding("f", "fork", "Fork here"),
         Binding("c", "cancel_session", "Cancel session"),
+        Binding("v", "diff", "Diff", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -395,6 +397,24 @@ class AgentctlApp(App[None]):
         assert self.client is not None
         await self.client.cancel(session_id, f"cancelled from the TUI by {self.approver}")
         return f"cancelled {session_id}"
+
+    def action_diff(self) -> None:
+        session_id = self.sessions.selected
+        if session_id is None:
+            self.notify("no session selected", severity="warning")
+            return
+        self.show_diff(session_id)
+
+    @work(exclusive=True, group="diff")
+    async def show_diff(self, session_id: str) -> None:
+        """Fetch the session's workspace diff, then show it (an error is a notification)."""
+        assert self.client is not None
+        try:
+            diff = await self.client.diff(session_id)
+        except AgentctlError as exc:
+            self.post_message(ActionFailed(f"diff of {session_id}", str(exc)))
+            return
+        self.push_screen(DiffScreen(diff))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

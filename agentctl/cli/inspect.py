@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -22,10 +23,25 @@ def ls(
     status: Annotated[
         SessionStatus | None, typer.Option(help="Only sessions with this status.")
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME|HASH",
+            help="Only sessions of this agent: a profile name, or a prefix of its hash.",
+        ),
+    ] = None,
+    by_agent: Annotated[
+        bool, typer.Option("--by-agent", help="Count sessions per agent (name and hash).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """List sessions: id, status, age, steps, cost, pending approvals, parent."""
     sessions = client().sessions(status=status.value if status else None)
+    if agent is not None:
+        sessions = [s for s in sessions if _of_agent(s, agent)]
+    if by_agent:
+        _by_agent(sessions, as_json)
+        return
     if as_json:
         print_json([s.model_dump(mode="json") for s in sessions])
         return
@@ -33,6 +49,48 @@ def ls(
         out.print("no sessions yet — start one with `agentctl run TASK`")
         return
     out.print(sessions_table(sessions, datetime.now(UTC)))
+
+
+def _of_agent(session: SessionSummary, wanted: str) -> bool:
+    if session.agent == wanted:
+        return True
+    digest = (session.agent_hash or "").removeprefix("sha256:")
+    return len(wanted.removeprefix("sha256:")) >= 6 and digest.startswith(
+        wanted.removeprefix("sha256:")
+    )
+
+
+def _by_agent(sessions: list[SessionSummary], as_json: bool) -> None:
+    groups: dict[tuple[str, str], list[SessionSummary]] = {}
+    for s in sessions:
+        groups.setdefault((s.agent or "-", s.agent_hash or ""), []).append(s)
+    rows = [
+        {
+            "agent": name,
+            "hash": digest,
+            "sessions": len(members),
+            "cost_usd": round(sum(m.cost_usd for m in members), 6),
+            "first": min(m.created_at for m in members).isoformat(),
+            "last": max(m.created_at for m in members).isoformat(),
+        }
+        for (name, digest), members in groups.items()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("AGENT", "HASH", "SESSIONS", "COST", "FIRST", "LAST"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            Text(str(row["agent"])),
+            Text(str(row["hash"]).removeprefix("sha256:")[:12]),
+            str(row["sessions"]),
+            f"${row['cost_usd']:.4f}",
+            str(row["first"])[:16],
+            str(row["last"])[:16],
+        )
+    out.print(table)
 
 
 @command

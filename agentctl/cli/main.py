@@ -16,7 +16,17 @@ import typer
 from typer._click import exceptions as click  # typer vendors click; its exceptions live here
 
 from agentctl import __version__
-from agentctl.cli import approvals, daemon, doctor, inspect, keys, sandbox, sessions
+from agentctl.cli import (
+    agents,
+    approvals,
+    daemon,
+    doctor,
+    inspect,
+    keys,
+    sandbox,
+    sessions,
+    workspace,
+)
 from agentctl.cli.common import debug_enabled, err, error_line, set_debug
 from agentctl.errors import ExitCode
 
@@ -54,6 +64,8 @@ def main(
 sessions.register(app)
 inspect.register(app)
 approvals.register(app)
+workspace.register(app)
+app.add_typer(agents.app, name="agents")
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(sandbox.app, name="sandbox")
 keys.register(app)

@@ -35,7 +35,7 @@ The table `events` has one row per event:
                        tool.proposed, approval.requested, approval.decided,
                        tool.started, tool.finished, tool.interrupted,
                        checkpoint.created, sandbox.created, sandbox.restored,
-                       budget.exceeded
+                       budget.exceeded, workspace.copied
   data      JSON       the payload: data->>'$.status', data->'$.usage'
 
 \b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,8 +23,17 @@ def build(
             help="Force the offline (debootstrap) or the registry build; default: detect.",
         ),
     ] = None,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            "--recipe",
+            metavar="PATH",
+            help="A recipe folder (Dockerfile + recipe.toml) to build instead of the default.",
+        ),
+    ] = None,
 ) -> None:
-    """Build the default sandbox image (offline from the Debian mirror when no registry answers).
+    """Build the default sandbox image, or a recipe of yours (offline from the Debian mirror
+    when no registry answers).
 
     A no-op when the engine has the image already (its tag is a digest of the recipe).
     Prints the tag.
@@ -33,7 +43,12 @@ def build(
     def progress(line: str) -> None:
         err.print(f"[dim]{line}[/]")
 
-    if offline is None:
+    if recipe is not None:
+        for name in ("Dockerfile", "recipe.toml"):
+            if not (recipe / name).is_file():
+                raise typer.BadParameter(f"{recipe} has no {name}", param_hint="--recipe")
+        tag = build_image(recipe.resolve(), offline=offline, log=progress)
+    elif offline is None:
         tag = ensure_default_image(log=progress)
     else:
         tag = build_image(offline=offline, log=progress)

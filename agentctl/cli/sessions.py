@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,8 @@ from agentctl.cli.follow import follow
 from agentctl.cli.triggers import start_time
 from agentctl.errors import ExitCode
 from agentctl.protocol import Budget, CreateSession, ForkSession, Limits, ResumeSession
+
+DEFAULT_MODEL = "replay:recordings/demo.jsonl"
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print NDJSON event envelopes, one per line.")
@@ -92,14 +94,22 @@ def run(
         ),
     ],
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             metavar="M",
             help="replay:PATH, openai:MODEL, anthropic:MODEL, or ENDPOINT:MODEL for a "
             "[providers.ENDPOINT] in config.toml or a built-in local one (ollama, vllm, "
-            "llamacpp, lmstudio, litellm); see docs/providers.md.",
+            "llamacpp, lmstudio, litellm); see docs/providers.md "
+            "(default: the agent's, else replay:recordings/demo.jsonl).",
         ),
-    ] = "replay:recordings/demo.jsonl",
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="An agent profile (agents/NAME.toml); the options given here override it.",
+        ),
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(metavar="URL", help="Base URL of an OpenAI-compatible server.")
     ] = None,
@@ -177,7 +187,6 @@ def run(
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
     labels = _labels(label)
-    model = _model_spec(model)
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
     if (mount or mount_ro) and workspace is None:
@@ -191,10 +200,15 @@ def run(
             highlight=False,
         )
     task = _task(task)
+    given: dict[str, Any] = {}  # left out, the agent's (or the default) applies
+    if model is not None or agent is None:
+        given["model"] = _model_spec(model or DEFAULT_MODEL)
+    if base_url is not None:
+        given["base_url"] = base_url
     req = CreateSession(
         task=task,
-        model=model,
-        base_url=base_url,
+        **given,
+        agent=agent,
         policy=_policy_spec(policy),
         image=image,
         network=network,  # type: ignore[arg-type]

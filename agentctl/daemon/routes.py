@@ -36,6 +36,7 @@ from .peers import identity_of
 from .stream import Cursor, envelope_dict, ndjson, stream_events, with_live
 from .trigger_routes import TRIGGER_ROUTES
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
+from .workspace_routes import WORKSPACE_ROUTES
 
 
 def daemon_of(request: Request) -> Daemon:
@@ -284,4 +285,5 @@ ROUTES: list[BaseRoute] = [
     Route("/approvals/{id}", decide, methods=["POST"]),
     *OBSERVE_ROUTES,  # trace, stats, sql, export, gc
     *TRIGGER_ROUTES,  # schedules, webhooks
+    *WORKSPACE_ROUTES,  # diff, apply, archive (cp)
 ]

@@ -189,6 +189,7 @@ def stats_view(report: StatsReport) -> RenderableType:
         rows_table("tools (cost: share of the model responses that asked for them)", report.tools),
         rows_table("approval waits (seconds)", report.approvals),
         rows_table("retries per provider", report.providers),
+        rows_table("agents (profile, and a hash of what shaped it)", report.agents),
     )
 
 

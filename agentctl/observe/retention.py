@@ -89,10 +89,21 @@ def _size(path: Path) -> int:
     return total
 
 
-def _remove_artifacts(paths: Paths, sessions: list[str], dry_run: bool) -> tuple[list[str], int]:
+def _remove_artifacts(
+    paths: Paths, sessions: list[str], dry_run: bool, in_use: frozenset[str] = frozenset()
+) -> tuple[list[str], int]:
     removed: list[str] = []
     freed = 0
     for sid in sessions:
+        # The workspace the session started from (diff/apply), unless a fork still uses it.
+        start = paths.data / "workspaces" / f"{sid}.tar"
+        if str(start) not in in_use:
+            for path in (start, start.with_name(start.name + ".index.json")):
+                if path.is_file():
+                    freed += path.stat().st_size
+                    if not dry_run:
+                        path.unlink()
+                    removed.append(f"workspaces/{path.name}")
         folder = paths.artifacts / sid
         if not folder.is_dir():
             continue
@@ -147,8 +158,14 @@ async def collect_garbage(
         images, kept, images_bytes, warnings = await asyncio.to_thread(
             _remove_images, runtime, plan, dry_run
         )
+        doomed = set(plan.sessions)
+        in_use = frozenset(
+            str((state.created.get("sandbox") or {}).get("workspace_archive"))
+            for sid, state in runtime.journal.durable.items()
+            if sid not in doomed
+        )
         artifacts, artifacts_bytes = await asyncio.to_thread(
-            _remove_artifacts, paths, plan.sessions, dry_run
+            _remove_artifacts, paths, plan.sessions, dry_run, in_use
         )
     if dry_run and images:
         warnings.append("image sizes of a dry run are their full sizes; removal frees less")

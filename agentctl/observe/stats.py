@@ -181,6 +181,27 @@ GROUP BY provider ORDER BY requests DESC, provider
 """
 )
 
+# Sessions per agent: its profile's name (or "-") and the hash of what shaped it,
+# so two runs of "fixer" with different instructions are two rows.
+AGENTS = (
+    _BASE
+    + """,
+agents AS (
+    SELECT stream, ts, coalesce(data->>'$.agent.name', '-') AS agent,
+           coalesce(data->>'$.agent.hash', '') AS hash
+    FROM events WHERE type = 'session.created'
+)
+SELECT a.agent, left(a.hash, 19) AS hash, count(DISTINCT a.stream) AS sessions,
+       count(o.seq) FILTER (WHERE o.type = 'model.responded') AS responses,
+       round(coalesce(sum(TRY_CAST(o.data->>'$.cost_usd' AS DOUBLE))
+           FILTER (WHERE o.type = 'model.responded'), 0), 6) AS cost_usd,
+       min(a.ts) AS first_seen
+FROM agents a LEFT JOIN own o USING (stream)
+WHERE a.ts >= $1
+GROUP BY a.agent, a.hash ORDER BY first_seen, a.agent, hash
+"""
+)
+
 
 def _rows(store: DuckDBEventStore, sql: str, *params: datetime) -> list[dict[str, Any]]:
     columns, rows = store.query(sql, list(params))
@@ -205,4 +226,5 @@ def compute_stats(
         tools=_rows(store, TOOLS, naive),
         approvals=_rows(store, APPROVALS, naive, now.replace(tzinfo=None)),
         providers=_rows(store, PROVIDERS, naive),
+        agents=_rows(store, AGENTS, naive),
     )

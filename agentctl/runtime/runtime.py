@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -27,7 +28,9 @@ from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
+from agentctl.profiles import behaviour_hash, find_profile
 from agentctl.protocol import (
+    AgentRef,
     ApprovalContext,
     ApprovalDecided,
     ApprovalView,
@@ -50,16 +53,19 @@ from agentctl.providers import Provider, load_provider
 from agentctl.providers.retry import RetryPolicy, breaker_for
 from agentctl.redact import Redactor
 from agentctl.runtime import recovery
+from agentctl.runtime.agents import Agent
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.live import LiveBus
 from agentctl.runtime.sandbox_host import SandboxHost
 from agentctl.runtime.steps import Fault, StepMachine
+from agentctl.runtime.workspaces import Workspaces
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
 from agentctl.triggers.clock import Clock, Handle, SystemClock
 from agentctl.triggers.escalation import escalation_for
 from agentctl.triggers.host import Triggers
 from agentctl.triggers.timers import Timers
+from agentctl.workspace.instructions import instruction_names, read_instructions, system_prompt
 from sandboxes import DockerSandboxDriver, SandboxError
 from store import EventStore, NewEvent, StoredEvent
 
@@ -103,6 +109,7 @@ class Runtime:
             spill_dir=recovery.spill_dir(paths.artifacts),
         )
         self.steps = StepMachine(self)
+        self.workspaces = Workspaces(self)
         self.retry_policy = retry_policy or RetryPolicy()
         self.output_cap = output_cap
         self.tool_timeout_s = tool_timeout_s
@@ -336,41 +343,64 @@ class Runtime:
                 self._requests[request_id] = (lock, users - 1)
 
     async def _create_session(self, req: CreateSession) -> str:
-        policy = await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
-        if req.network == "bridge" and not policy.network:
-            raise UsageError(
-                f"policy {policy.name!r} does not allow network access", hint="use --network none"
-            )
-        image = await self._resolve_image(req.image)
         workspace = None
         if req.workspace:
             folder = Path(req.workspace).expanduser()
             if not folder.is_dir():
                 raise UsageError(f"workspace {req.workspace!r} is not a folder")
-            workspace = str(folder.resolve())
+            workspace = folder.resolve()
+        agent = await asyncio.to_thread(self._agent, req, workspace)
+        policy = await asyncio.to_thread(load_policy, agent.policy, config_dir=self.paths.config)
+        if req.network == "bridge" and not policy.network:
+            raise UsageError(
+                f"policy {policy.name!r} does not allow network access", hint="use --network none"
+            )
+        image = await self._resolve_image(agent.image, agent.build_hint)
         if image is None and workspace:
             raise UsageError("a workspace needs a sandbox; drop --image none")
         config = self.config()
-        provider = self.load_provider(req.model, req.base_url)  # fails early on a bad model
-        budget = _with_defaults(req.budget, config, provider)
+        provider = self.load_provider(agent.model, agent.base_url)  # fails early on a bad model
+        budget = _with_defaults(agent.budget, config, provider)
+        digest = await self._image_digest(image) if image is not None else None
+        instructions = []
+        if workspace is not None:
+            names = await asyncio.to_thread(instruction_names, self.paths.config_file)
+            instructions = await asyncio.to_thread(read_instructions, workspace, names)
+        system = system_prompt(SYSTEM_PROMPT, instructions, agent.instructions)
         sid = ids.session_id()
+        archive = head = None
+        if workspace is not None:
+            archive, head = await asyncio.to_thread(self.workspaces.record_start, sid, workspace)
+        specs = [dataclasses.asdict(spec) for spec in self.tools.specs(agent.tools)]
+        behaviour = behaviour_hash(
+            system=system,
+            tools=specs,
+            policy=policy.to_dict(),
+            model=agent.model,
+            base_url=agent.base_url,
+            image_digest=digest,
+        )
         created = SessionCreated(
             task=req.task,
-            model=req.model,
-            base_url=req.base_url,
-            system=SYSTEM_PROMPT,
-            tools=self.tools.names(),
+            model=agent.model,
+            base_url=agent.base_url,
+            system=system,
+            tools=agent.tools,
             policy=policy.to_dict(),
             sandbox=SandboxConfig(
                 image=image,
                 network=req.network,
                 limits=req.limits,
-                workspace=workspace,
+                workspace=str(workspace) if workspace else None,
                 mount_workspace=req.mount_workspace or req.mount_read_only,
                 mount_read_only=req.mount_read_only,
+                workspace_archive=archive,
+                workspace_head=head,
             ),
             budget=budget,
-            labels=req.labels,
+            labels=agent.labels,
+            instructions=instructions,
+            agent=AgentRef(name=agent.name, source=agent.source, hash=behaviour),
             request_id=req.request_id,
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
@@ -385,7 +415,14 @@ class Runtime:
             self.timers.arm(sid)
         return sid
 
-    async def _resolve_image(self, image: str | None) -> str | None:
+    def _agent(self, req: CreateSession, workspace: Path | None) -> Agent:
+        """The request's options over its profile's (if it names one). Blocking."""
+        loaded = find_profile(req.agent, self.paths.config, workspace) if req.agent else None
+        return Agent.of(req, loaded, self.tools.names())
+
+    async def _resolve_image(
+        self, image: str | None, build: str = "agentctl sandbox build"
+    ) -> str | None:
         if image == "none":
             return None
         if image is None:
@@ -399,10 +436,14 @@ class Runtime:
         if not present:
             raise UsageError(
                 f"image {image!r} is not in the Docker engine",
-                hint="pull or build it first (`docker pull`, `agentctl sandbox build`), "
+                hint=f"pull or build it first (`docker pull`, `{build}`), "
                 "or leave --image out for the default image",
             )
         return image
+
+    async def _image_digest(self, image: str) -> str | None:
+        """The image's content id, for the agent's hash (None if it went meanwhile)."""
+        return await asyncio.to_thread(self.sandboxes.engine().image_id, image)
 
     async def post_message(self, sid: str, text: str) -> None:
         await self._wake(sid, message=text, budget=None, reason="new message")
@@ -715,6 +756,8 @@ def summarize(state: SessionState) -> SessionSummary:
         last_seq=state.last_seq,
         labels=created.get("labels") or {},
         container=state.container,
+        agent=(created.get("agent") or {}).get("name"),
+        agent_hash=(created.get("agent") or {}).get("hash"),
     )
 
 

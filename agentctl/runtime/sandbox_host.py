@@ -43,6 +43,7 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         disk_mb=config.limits.disk_mb,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
+        workspace_archive=Path(config.workspace_archive) if config.workspace_archive else None,
         mount_read_only=config.mount_read_only,
     )
 

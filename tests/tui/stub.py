@@ -18,11 +18,13 @@ from agentctl.protocol import (
     DaemonStatus,
     Decide,
     Envelope,
+    FileChange,
     ForkSession,
     Health,
     ParentRef,
     SessionStatus,
     SessionSummary,
+    WorkspaceDiff,
 )
 
 NOW = datetime(2026, 11, 21, 21, 30, 0, tzinfo=UTC)
@@ -261,6 +263,32 @@ class StubClient:
 
     async def decide(self, approval_id: str, req: Decide) -> Envelope:
         return EVENTS[-1]
+
+    async def diff(
+        self, session_id: str, at: int | None = None, stat: bool = False
+    ) -> WorkspaceDiff:
+        patch = (
+            "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n"
+            "@@ -1,2 +1,2 @@\n print('hello')\n-print('world')\n+print('\x1b[2Jagentctl')\n"
+        )
+        return WorkspaceDiff(
+            session=session_id,
+            at=None,
+            source="container",
+            files=[
+                FileChange(path="app.py", status="modified", additions=1, deletions=1, patch=patch),
+                FileChange(
+                    path="logo.png",
+                    status="added",
+                    new_mode="100644",
+                    binary=True,
+                    patch="diff --git a/logo.png b/logo.png\nnew file mode 100644\n"
+                    "Binary files /dev/null and b/logo.png differ\n",
+                ),
+            ],
+            additions=1,
+            deletions=1,
+        )
 
     async def aclose(self) -> None:
         return None

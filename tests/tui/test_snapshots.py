@@ -126,3 +126,14 @@ def test_cancel_confirmation(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_diff_screen(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("v")
+        app = pilot.app
+        await until(pilot, lambda: type(app.screen).__name__ == "DiffScreen", what="the diff")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)

@@ -210,6 +210,7 @@ class HelpScreen(ModalScreen[None]):
         ("e", "edit its arguments as JSON, then approve"),
         ("f", "fork the selected session at the highlighted timeline event"),
         ("c", "cancel the selected session (asks first)"),
+        ("v", "the selected session's workspace diff"),
         ("enter", "on a tool result: folded / whole output / head only"),
         ("[  ]", "previous / next checkpoint in the timeline"),
         ("tab", "move between the panes"),
