@@ -7,8 +7,9 @@ Start-up order is what keeps a data directory single-writer:
 2. holding the lock, whatever sits at the socket path is a leftover of a
    daemon that died, so it is removed and the socket bound again (mode 0600
    in a 0700 folder), never taken from a live daemon;
-3. start the runtime (recovery: running sessions resume), then serve, then
-   write the pidfile — so a client that sees the pidfile can talk to us.
+3. start the runtime (recovery: running sessions resume), write the pidfile,
+   then serve — the sockets listen from step 2, so a client that sees the
+   pidfile can talk to us, and one that got an answer finds the pidfile.
 
 Both listeners are uvicorn servers in one asyncio loop, sharing one app; the
 TCP one is wrapped in bearer-token auth. The daemon handles SIGTERM/SIGINT
@@ -258,6 +259,10 @@ async def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_stop, signum)
+    # The sockets listen already (connections wait in their backlog until the servers
+    # accept), so a client that finds the pidfile can talk to us; written before the
+    # first answer, a client that got one finds the pidfile too.
+    daemon.paths.pidfile.write_text(f"{os.getpid()}\n")
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     try:
         while not all(server.started for server, _ in servers):
@@ -265,7 +270,6 @@ async def _serve(
                 break
             await asyncio.sleep(0.01)
         else:
-            daemon.paths.pidfile.write_text(f"{os.getpid()}\n")
             log.info(
                 "agentctl daemon %s (pid %d) listening on %s%s",
                 __version__,

@@ -85,7 +85,11 @@ def test_stale_socket_and_pidfile_are_replaced(spawn_daemon: SpawnDaemon, paths:
     process = spawn_daemon()
     with process.wait_ready() as client:
         assert client.status().pid == process.pid
-    assert paths.pidfile.read_text().strip() == str(process.pid)
+    # The pidfile is written once both listeners serve, a moment after the first answer.
+    deadline = time.monotonic() + 10
+    while paths.pidfile.read_text().strip() != str(process.pid):
+        assert time.monotonic() < deadline, paths.pidfile.read_text()
+        time.sleep(0.02)
     # And after a real SIGKILL, the next start recovers the same way.
     process.kill()
     assert paths.socket.exists()

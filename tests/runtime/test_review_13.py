@@ -135,6 +135,11 @@ async def test_a_wait_killed_before_its_container_was_paused_is_paused_on_start(
     sessions_cleanup.append(sid)
     label = f"agentctl.stream={sid}"
     [container] = docker_client.containers.list(all=True, filters={"label": label})
+    # The runtime pauses before `waiting` is durable; a pause that did not happen (it
+    # failed, or the daemon died first) leaves the container running: made so here.
+    if container.status == "paused":
+        container.unpause()
+    container.reload()
     assert container.status == "running"
 
     monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path))
