@@ -449,20 +449,26 @@ class Client:
     def _call_retrying(self, call: Call[T]) -> T:
         """A call that is safe to repeat (it carries a request id): sent again, with the
         daemon started again, when the connection breaks before the answer."""
+        response = self._send_retrying(
+            lambda: self._http.request(call.method, call.path, **call.request())
+        )
+        if response.is_error:
+            raise error_from(response.status_code, response.content, response.reason_phrase)
+        return call.parse(response.content)
+
+    def _send_retrying(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """`send()`, again with the daemon started again, while the connection breaks
+        before an answer (for RETRY_WINDOW_S); only for requests that carry a request id."""
         deadline = time.monotonic() + RETRY_WINDOW_S
         while True:
             try:
-                response = self._http.request(call.method, call.path, **call.request())
+                return send()
             except httpx.TransportError as exc:
                 if self._autostart is None or time.monotonic() > deadline:
                     raise unreachable(self._endpoint.where, exc) from None
                 from agentctl.daemon import lifecycle
 
                 lifecycle.start_background(self._autostart)
-                continue
-            if response.is_error:
-                raise error_from(response.status_code, response.content, response.reason_phrase)
-            return call.parse(response.content)
 
     def _stream(self, call: Call[Envelope]) -> Generator[Envelope, None, None]:
         try:
@@ -507,17 +513,8 @@ class Client:
             headers={"content-type": "application/json"},
             timeout=_stream_timeout(self._timeout),
         )
-        deadline = time.monotonic() + RETRY_WINDOW_S
-        while True:  # as _call_retrying: the request id makes a second send safe
-            try:
-                response = self._http.send(request, stream=True)
-                break
-            except httpx.TransportError as exc:
-                if self._autostart is None or time.monotonic() > deadline:
-                    raise unreachable(self._endpoint.where, exc) from None
-                from agentctl.daemon import lifecycle
-
-                lifecycle.start_background(self._autostart)
+        # the request id makes a second send safe
+        response = self._send_retrying(lambda: self._http.send(request, stream=True))
         if response.is_error:
             response.read()
             response.close()
