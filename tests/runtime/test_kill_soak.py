@@ -82,8 +82,11 @@ def _kill(paths: Paths) -> None:
     while Path(f"/proc/{status.pid}").exists() and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):  # reap it if it is our child
             os.waitpid(status.pid, os.WNOHANG)
-        state = Path(f"/proc/{status.pid}/stat")
-        if state.exists() and state.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+        try:  # the process may be reaped between any two of these lines
+            state = Path(f"/proc/{status.pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        if state.rsplit(")", 1)[1].split()[0] == "Z":
             break
         time.sleep(0.01)
 
