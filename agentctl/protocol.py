@@ -66,6 +66,7 @@ class Limits(_Data):
     cpus: float = 1.0
     pids: int = 256
     disk_mb: int = 2048  # what the sandbox may write (its container's writable layer)
+    files: int = 500_000  # how many files it may hold there (inodes of the host's disk)
 
 
 class SandboxConfig(_Data):
@@ -471,6 +472,7 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
     "cpus": (0.01, 64),
     "pids": (32, 32_768),
     "disk_mb": (64, 1_048_576),
+    "files": (1_000, 100_000_000),
 }
 
 

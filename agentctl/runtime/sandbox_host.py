@@ -41,6 +41,7 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         cpus=config.limits.cpus,
         pids=config.limits.pids,
         disk_mb=config.limits.disk_mb,
+        files=config.limits.files,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
         workspace_archive=Path(config.workspace_archive) if config.workspace_archive else None,
