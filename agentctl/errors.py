@@ -72,6 +72,16 @@ class DaemonRunningError(DaemonError):
     PROCESS_EXIT = 75  # a daemon that lost the start-up race exits with this (EX_TEMPFAIL)
 
 
+class SandboxUnavailableError(AgentctlError):
+    """The sandbox layer (the Docker engine, an image build) failed: not the request's fault."""
+
+    code = "sandbox_unavailable"
+    http_status = 503
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "`agentctl doctor` checks the Docker engine")
+
+
 class ProviderError(AgentctlError):
     """A model provider failed. `retryable` says whether backoff may help."""
 

@@ -22,7 +22,7 @@ from typing import Any
 from agentctl import __version__, ids
 from agentctl.config import Config, load_config
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
@@ -56,7 +56,7 @@ from agentctl.runtime import recovery
 from agentctl.runtime.agents import Agent
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.live import LiveBus
-from agentctl.runtime.sandbox_host import SandboxHost
+from agentctl.runtime.sandbox_host import SandboxHost, as_agentctl_error
 from agentctl.runtime.steps import Fault, StepMachine
 from agentctl.runtime.workspaces import Workspaces
 from agentctl.state import CallPhase, SessionState, fold_events
@@ -206,7 +206,7 @@ class Runtime:
             raise
         except SandboxError as exc:  # the engine, not the session: retried on the next start
             log.warning("session %s paused: its sandbox failed: %s", sid, exc)
-            await self._fault_pause(sid, "sandbox", f"the sandbox failed: {exc}")
+            await self._fault_pause(sid, "sandbox", f"the sandbox failed: {as_agentctl_error(exc)}")
         except Exception as exc:
             log.exception("session %s stopped on an unexpected error", sid)
             what = f"an internal error stopped it ({type(exc).__name__}: {exc})"
@@ -432,7 +432,8 @@ class Runtime:
         try:  # checked now: a session must not start only to fail at its first tool call
             present = await self.sandboxes.has_image(image)
         except SandboxError as exc:
-            raise DaemonError(f"cannot check the image {image!r}: {exc}") from None
+            error = as_agentctl_error(exc)
+            raise type(error)(f"cannot check the image {image!r}: {exc}", hint=error.hint) from None
         if not present:
             raise UsageError(
                 f"image {image!r} is not in the Docker engine",

@@ -16,12 +16,47 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from agentctl.errors import (
+    AgentctlError,
+    ConflictError,
+    SandboxUnavailableError,
+    UsageError,
+)
 from agentctl.protocol import SandboxConfig, SandboxEvent
 from agentctl.runtime.journal import Journal
 from agentctl.state import SessionState
-from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec
+from sandboxes import (
+    DockerSandboxDriver,
+    EngineUnavailableError,
+    FileToolError,
+    ImageNotFoundError,
+    Sandbox,
+    SandboxError,
+    SandboxGoneError,
+    SandboxSpec,
+)
 
 log = logging.getLogger(__name__)
+
+
+def as_agentctl_error(exc: SandboxError) -> AgentctlError:
+    """The sandbox layer's error as one of agentctl's, with what to do about it.
+
+    The layer is generic and raises its own family; this is where the runtime
+    says which of them is the caller's to fix (a file, an image it named) and
+    which is the machine's (the engine, a build): those are 503s that point
+    at `agentctl doctor`.
+    """
+    message = str(exc)
+    if isinstance(exc, FileToolError):
+        return UsageError(message)
+    if isinstance(exc, ImageNotFoundError):
+        return ConflictError(message, hint="`agentctl sandbox build` builds the default image")
+    if isinstance(exc, SandboxGoneError):
+        return ConflictError(message, hint="`agentctl resume` makes it again from a checkpoint")
+    if isinstance(exc, EngineUnavailableError):
+        return SandboxUnavailableError(message, hint="is dockerd running? `agentctl doctor` checks")
+    return SandboxUnavailableError(message)
 
 
 def extra_labels() -> dict[str, str]:
