@@ -108,6 +108,20 @@ class ParentRef(_Data):
     seq: int
 
 
+class PluginRef(_Data):
+    """A plugin a session uses (`agentctl.plugins`): its distribution, and what of it."""
+
+    group: str  # the entry-point group: agentctl.tools or agentctl.providers
+    name: str  # the entry point's name
+    distribution: str | None = None
+    version: str | None = None
+    provides: list[str] = Field(default_factory=list)  # its tools (or scheme) the session uses
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}:{self.name}"
+
+
 class SessionCreated(_Data):
     task: str
     model: str
@@ -125,6 +139,7 @@ class SessionCreated(_Data):
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
+    plugins: list[PluginRef] = Field(default_factory=list)  # what of installed plugins it uses
     version: str
 
 
@@ -672,6 +687,8 @@ class DaemonStatus(BaseModel):
     last_offset: int
     schema_version: int | None = None
     tcp: str | None = None
+    plugins: list[PluginRef] = Field(default_factory=list)  # loaded at start: what each gives
+    plugin_errors: list[str] = Field(default_factory=list)  # left out at start, and why
 
 
 class StartedSession(BaseModel):

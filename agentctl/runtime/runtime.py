@@ -27,6 +27,7 @@ from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
 from agentctl.paths import Paths
+from agentctl.plugins import Plugins, lacking, missing
 from agentctl.policy import Policy, load_policy
 from agentctl.profiles import behaviour_hash, find_profile
 from agentctl.protocol import (
@@ -40,6 +41,7 @@ from agentctl.protocol import (
     Decision,
     ForkSession,
     ParentRef,
+    PluginRef,
     ResumeSession,
     SandboxConfig,
     SandboxEvent,
@@ -92,11 +94,15 @@ class Runtime:
         tool_timeout_s: float = 120.0,
         artifact_cap: int = 256 * 1024 * 1024,
         clock: Clock | None = None,
+        plugins: Plugins | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.paths = paths
         self.tools = tools or default_registry()
+        self.plugins = plugins or Plugins()
+        for plugin_tool in self.plugins.tools.values():
+            self.tools.register(plugin_tool)
         self.crash = crash or CrashPoints()
         self.keys = KeyStore(paths.config)
         redactor = Redactor(extra=self.keys.secrets, extra_version=self._keys_version)
@@ -141,7 +147,18 @@ class Runtime:
         return load_config(self.paths.config_file)
 
     def load_provider(self, spec: str, base_url: str | None = None) -> Provider:
-        return load_provider(spec, base_url=base_url, config=self.config(), keys=self.keys)
+        return load_provider(
+            spec,
+            base_url=base_url,
+            config=self.config(),
+            keys=self.keys,
+            plugins=self.plugins.providers,
+        )
+
+    def missing_plugins(self, state: SessionState) -> list[str]:
+        """What the session uses of plugins that this daemon lacks, in words (empty: none)."""
+        refs = [PluginRef.model_validate(r) for r in state.created.get("plugins") or []]
+        return missing(refs, self.plugins) if refs else []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -404,6 +421,7 @@ class Runtime:
             request_id=req.request_id,
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
+            plugins=self.plugins.used_by(agent.tools, agent.model),
             version=__version__,
         )
         self._providers[sid] = provider
@@ -460,6 +478,9 @@ class Runtime:
             status = state.status
             if status is SessionStatus.CANCELLED:
                 raise ConflictError(f"session {sid} was cancelled; fork it to continue")
+            gaps = self.missing_plugins(state)
+            if gaps:
+                raise ConflictError(lacking(sid, gaps))
             if status is SessionStatus.WAITING and state.timer_hold:
                 raise ConflictError(f"session {sid} is {state.reason}; it continues then")
             if status is SessionStatus.WAITING:

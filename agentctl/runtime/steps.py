@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl import ids
 from agentctl.errors import AgentctlError, ProviderError
+from agentctl.plugins import lacking
 from agentctl.policy import Tier
 from agentctl.protocol import (
     ApprovalContext,
@@ -197,6 +198,10 @@ class StepMachine:
             await self.journal.barrier(sid)  # an actor never stops with its last events in flight
 
     async def _drive(self, sid: str) -> None:
+        gaps = self.rt.missing_plugins(self.journal.state(sid))
+        if gaps:  # a running session this daemon found at its start
+            await self._pause(sid, lacking(sid, gaps))
+            return
         while not self.rt.stopping:
             state = self.journal.state(sid)
             if state.status is not SessionStatus.RUNNING:
