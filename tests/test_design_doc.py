@@ -9,6 +9,8 @@
   `fold_events` (agentctl/state.py) ignores (another fold may follow it);
 - the API table (§14) must list every route the daemon mounts, method and
   path, and no route it does not;
+- the dependency rules (§1) must be the import-linter contracts of
+  `pyproject.toml`, each with its source and forbidden modules;
 - every `docs/design.md §N` cited in the code and the docs names a section
   that exists, and no reference to the old, absent `DESIGN §N` is left.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime
 import enum
 import re
+import tomllib
 import types
 import typing
 from collections.abc import Iterator
@@ -202,6 +205,23 @@ def test_the_api_table_lists_every_route_and_no_other() -> None:
     assert not listed - mounted, (
         f"docs/design.md §14 lists routes the daemon lacks: {listed - mounted}"
     )
+
+
+def _modules(cell: str) -> set[str]:
+    return {_code(part.strip()) for part in cell.split(",")}
+
+
+def test_the_dependency_rules_are_the_import_linter_contracts() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = {
+        c["name"]: (c["type"], set(c["source_modules"]), set(c["forbidden_modules"]))
+        for c in config["contracts"]
+    }
+    documented = {
+        row[0]: ("forbidden", _modules(row[1]), _modules(row[2]))
+        for row in table("importlinter:contracts")
+    }
+    assert documented == contracts, "docs/design.md §1 is not what pyproject.toml enforces"
 
 
 def _section_numbers() -> set[str]:
