@@ -1,7 +1,7 @@
 """One exception family for everything a user can see.
 
 Every error carries a message a person can act on and the exit code the CLI
-maps it to (DESIGN §10). The CLI prints one line per error, never a traceback
+maps it to (docs/design.md §10). The CLI prints one line per error, never a traceback
 unless `--debug` is given. Generic layers (`store`, `sandboxes`) raise their
 own families; the runtime wraps them at its edge.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class ExitCode:
-    """The CLI's stable exit codes (DESIGN §10)."""
+    """The CLI's stable exit codes (docs/design.md §10)."""
 
     COMPLETED = 0
     FAILED = 1

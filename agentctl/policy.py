@@ -1,7 +1,7 @@
 """The approval policy: the one place where a proposed tool call gets its tier.
 
 A policy is an ordered list of rules; the first rule that matches a call
-decides its tier (DESIGN §6): `allow` runs it, `ask` waits for a person,
+decides its tier (docs/design.md §6): `allow` runs it, `ask` waits for a person,
 `deny` refuses it and tells the model why. When no rule matches, the policy's
 default tier applies. The runtime stores the whole policy (`to_dict`) in the
 `session.created` event, so a resumed session is judged by the rules it

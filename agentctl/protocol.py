@@ -2,7 +2,7 @@
 
 The daemon, the CLI, the TUI and the runtime all speak these models; nothing
 else defines the shape of an event. On disk and on the wire an event is an
-`Envelope` (DESIGN §3); its `data` is validated against the model registered
+`Envelope` (docs/design.md §3); its `data` is validated against the model registered
 for its `type` in `EVENT_DATA` before it is appended. Event data models ignore
 unknown fields so a newer log can be read by an older client; request bodies
 forbid them so a typo in a client is a 422, not a silently dropped option.

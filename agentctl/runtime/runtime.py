@@ -184,7 +184,7 @@ class Runtime:
         for timer in self._timers.values():
             timer.cancel()
         for call in list(self._model_calls.values()):
-            # An answer that is not committed is asked again on resume (DESIGN §4);
+            # An answer that is not committed is asked again on resume (docs/design.md §4);
             # waiting for it would hold the shutdown for as long as the model takes.
             call.cancel()
         self.timers.cancel_all()

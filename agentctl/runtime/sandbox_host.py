@@ -2,7 +2,7 @@
 
 A session's container is found again by label after a restart; a container
 removed behind the runtime's back is recreated from the session's latest
-checkpoint, and a `sandbox.restored` event says so (DESIGN §5). A container
+checkpoint, and a `sandbox.restored` event says so (docs/design.md §5). A container
 is always made with `replace=True`: when the log names none, whatever carries
 the session's name is a leftover of a daemon that died before recording it.
 All Docker calls are blocking, so they run in threads.

@@ -2,7 +2,7 @@
 
 One step is a model call, then each proposed tool call through the policy,
 approval when asked for, execution, and a checkpoint when a mutating tool ran.
-The write-ahead rules of DESIGN §4 hold everywhere below:
+The write-ahead rules of docs/design.md §4 hold everywhere below:
 
 - a model response is committed before any of its tool calls is acted on;
 - `tool.started` is committed before the side effect begins, `tool.finished`
