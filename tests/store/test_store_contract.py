@@ -453,3 +453,55 @@ def test_a_subscriber_cannot_block_the_writer_on_itself(log: EventStore) -> None
     refused, queued = outcomes
     assert "deadlock" in str(refused)
     assert isinstance(queued, Future) and queued.result()[0].stream == "b"
+
+
+# -- snapshots: one projection row per stream, written with the append ------------------
+
+
+def test_a_snapshot_lands_with_its_append_at_the_last_seq(log: EventStore) -> None:
+    log.append("a", [ev(1), ev(2)], 1, snapshot={"n": 2})
+    log.append("b", [ev(1)], 1)
+    log.append("a", [ev(3)], 3, snapshot={"n": 3, "text": "é"})
+    snapshots = log.read_snapshots()
+    assert [(s.stream, s.seq, s.data) for s in snapshots] == [("a", 3, {"n": 3, "text": "é"})]
+
+
+def test_a_conflicting_append_writes_no_snapshot(log: EventStore) -> None:
+    log.append("a", [ev(1)], 1, snapshot={"n": 1})
+    with pytest.raises(ConflictError):
+        log.append("a", [ev(2)], 5, snapshot={"n": 2})
+    assert [(s.seq, s.data) for s in log.read_snapshots()] == [(1, {"n": 1})]
+
+
+def test_put_snapshot_only_at_the_head(log: EventStore) -> None:
+    log.append("a", [ev(1), ev(2)], 1)
+    log.append("b", [ev(1)], 1)
+    with pytest.raises(ConflictError):
+        log.put_snapshot("a", 1, {"stale": True}).result()
+    with pytest.raises(ConflictError):
+        log.put_snapshot("nobody", 1, {}).result()
+    log.put_snapshot("b", 1, {"b": 1}).result()
+    log.put_snapshot("a", 2, {"a": 2}).result()
+    assert [(s.stream, s.seq, s.data) for s in log.read_snapshots()] == [
+        ("a", 2, {"a": 2}),
+        ("b", 1, {"b": 1}),
+    ]
+    assert log.last_offset() == 3  # a snapshot is no event
+
+
+def test_a_snapshot_is_checked_like_event_data(log: EventStore) -> None:
+    log.append("a", [ev(1)], 1)
+    with pytest.raises(SerializationError):
+        log.append("a", [ev(2)], 2, snapshot={"bad": object()})
+    assert log.last_seq("a") == 1
+    assert log.read_snapshots() == []
+
+
+def test_read_stream_of_interleaved_streams_returns_only_its_own(log: EventStore) -> None:
+    for i in range(1, 30):
+        log.append("a", [ev(i)], i)
+        if i % 3 == 0:
+            log.append("b", [ev(i)], i // 3)
+    assert [e.data["i"] for e in log.read_stream("a", after=10, limit=5)] == [11, 12, 13, 14, 15]
+    assert [e.seq for e in log.read_stream("b")] == list(range(1, 10))
+    assert log.read_stream("c") == []
