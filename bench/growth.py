@@ -43,10 +43,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agentctl.protocol import SandboxConfig, SessionCreated  # noqa: E402
-from agentctl.runtime.summary import snapshot_of  # noqa: E402
-from agentctl.state import fold_events  # noqa: E402
-from store import DuckDBEventStore, NewEvent, StoredEvent  # noqa: E402
+from agentctl.protocol import SandboxConfig, SessionCreated
+from agentctl.runtime.summary import snapshot_of
+from agentctl.state import fold_events
+from store import DuckDBEventStore, NewEvent, StoredEvent
 
 LIVE = 10
 PROBE_EVENTS = 1000
