@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ _INSERT_MANY = (
     'INSERT INTO events ("offset", stream, seq, ts, type, data) '
     "SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)"
 )
+_POSITIONS = 4096
 _PUT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (stream, seq, data) VALUES (?, ?, ?)"
 
 
@@ -90,6 +92,10 @@ class DuckDBEventStore(GroupCommitStore):
         # closed with the store.
         self._readers_lock = threading.Lock()
         self._readers_open = True
+        # (stream, seq) -> the offset just after that event, for the pages of a
+        # paged read_stream (bounded, least recently used first out).
+        self._positions: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._positions_lock = threading.Lock()
         self._start_writer(heads, last_offset, name=f"store-writer-{self.path.name}", spans=spans)
 
     def _load_heads(self) -> tuple[dict[str, int], dict[str, Span], int]:
@@ -162,17 +168,30 @@ class DuckDBEventStore(GroupCommitStore):
             return []
         # The offsets bound the scan: `offset` grows with every append, so the
         # row groups' min/max statistics skip everything outside the stream's
-        # span, and a read costs the span rather than the whole log.
+        # span, and a read costs the span rather than the whole log. A read
+        # that goes on from where an earlier one ended (a backfill's next
+        # page) starts after that event's offset, so paging costs each page.
+        first = span.first
+        if after > 0:
+            with self._positions_lock:
+                first = max(first, self._positions.get((stream, after), first))
         sql = (
             f'SELECT {_COLUMNS} FROM events WHERE "offset" BETWEEN ? AND ? '
             "AND stream = ? AND seq > ? ORDER BY seq"
         )
-        params: list[Any] = [span.first, span.last, stream, after]
+        params: list[Any] = [first, span.last, stream, after]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
+        if rows and limit is not None and len(rows) == limit:
+            last = rows[-1]  # stream, seq, offset: an event's offset never changes
+            with self._positions_lock:
+                self._positions[(stream, int(last[1]))] = int(last[2]) + 1
+                self._positions.move_to_end((stream, int(last[1])))
+                while len(self._positions) > _POSITIONS:
+                    self._positions.popitem(last=False)
         return [decode(*row) for row in rows]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> list[StoredEvent]:

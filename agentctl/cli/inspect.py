@@ -33,12 +33,22 @@ def ls(
     by_agent: Annotated[
         bool, typer.Option("--by-agent", help="Count sessions per agent (name and hash).")
     ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Only the newest N sessions (of those --status and --agent pick)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List sessions: id, status, age, steps, cost, pending approvals, parent."""
-    sessions = client().sessions(status=status.value if status else None)
+    local = agent is not None or by_agent  # those filters are the client's: limit after them
+    wanted = status.value if status else None
+    sessions = client().sessions(status=wanted, limit=None if local else limit)
     if agent is not None:
         sessions = [s for s in sessions if _of_agent(s, agent)]
+    if local and limit is not None:
+        sessions = sessions[-limit:]
     if by_agent:
         _by_agent(sessions, as_json)
         return

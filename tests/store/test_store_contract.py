@@ -505,3 +505,20 @@ def test_read_stream_of_interleaved_streams_returns_only_its_own(log: EventStore
     assert [e.data["i"] for e in log.read_stream("a", after=10, limit=5)] == [11, 12, 13, 14, 15]
     assert [e.seq for e in log.read_stream("b")] == list(range(1, 10))
     assert log.read_stream("c") == []
+
+
+def test_paging_through_a_stream_returns_it_whole(log: EventStore) -> None:
+    for i in range(1, 41):
+        log.append("a", [ev(i), ev(i)], 2 * i - 1)
+        log.append("b", [ev(i)], i)
+    whole = log.read_stream("a")
+    pages: list[StoredEvent] = []
+    after = 0
+    while page := log.read_stream("a", after=after, limit=7):
+        pages += page
+        after = page[-1].seq
+    assert pages == whole
+    # a page that starts at a seq another read ended on, with another limit
+    assert log.read_stream("a", after=7, limit=100) == whole[7:]
+    assert log.read_stream("a", after=7) == whole[7:]
+    assert log.read_stream("b", after=7, limit=3) == log.read_stream("b")[7:10]
