@@ -13,7 +13,7 @@ from rich.tree import Tree
 from agentctl.cli.common import client, command, out, print_json
 from agentctl.cli.follow import show as show_event
 from agentctl.protocol import SessionStatus, SessionSummary
-from agentctl.render import STATUS_STYLE, session_panel, sessions_table
+from agentctl.render import STATUS_STYLE, session_panel, sessions_view
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON (NDJSON envelopes for `log`).")]
 
@@ -58,7 +58,7 @@ def ls(
     if not sessions:
         out.print("no sessions yet — start one with `agentctl run TASK`")
         return
-    out.print(sessions_table(sessions, datetime.now(UTC)))
+    out.print(sessions_view(sessions, datetime.now(UTC), out.width))
 
 
 def _of_agent(session: SessionSummary, wanted: str) -> bool:
