@@ -116,8 +116,18 @@ class EventStore(ABC):
         expected_seq: int,
         *,
         snapshot: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> Future[list[StoredEvent]]:
-        """Like `append`, without waiting. Invalid arguments raise at once."""
+        """Like `append`, without waiting. Invalid arguments raise at once.
+
+        With `defer`, the store may hold the append for a few milliseconds to
+        commit it with what comes next (see `flush`): for a caller that does
+        not wait on it yet.
+        """
+
+    @abstractmethod
+    def flush(self) -> Future[None]:
+        """Commit the deferred appends now; resolves once everything queued before it is written."""
 
     @abstractmethod
     def put_snapshot(self, stream: str, seq: int, data: Mapping[str, Any]) -> Future[None]:

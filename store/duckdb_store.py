@@ -53,6 +53,7 @@ class DuckDBEventStore(GroupCommitStore):
         *,
         max_event_bytes: int = 1_000_000,
         max_batch: int = 1000,
+        max_defer_s: float = 0.005,
         before_commit: Callable[[Sequence[StoredEvent]], None] | None = None,
         lock: bool = True,
         migrations: Sequence[Migration] = MIGRATIONS,
@@ -64,7 +65,9 @@ class DuckDBEventStore(GroupCommitStore):
         batch's transaction just before COMMIT, with the batch's events: a
         fault-injection point.
         """
-        super().__init__(max_event_bytes=max_event_bytes, max_batch=max_batch)
+        super().__init__(
+            max_event_bytes=max_event_bytes, max_batch=max_batch, max_defer_s=max_defer_s
+        )
         self.path = Path(path)
         self._before_commit = before_commit
         self._lock = WriterLock(Path(f"{self.path}.lock")) if lock else None

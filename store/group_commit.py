@@ -13,6 +13,14 @@ while the rest of its batch goes on. If the commit fails, every append of the
 batch fails and the heads stay as they were: the batch's tentative heads live
 in a dict of their own that is only merged once the commit is done.
 
+A deferred append (`defer=True`) is one nobody waits on yet: the writer holds
+it, without a commit, until an append that is not deferred arrives, `flush()`
+is called, the held events reach `max_batch`, or `max_defer_s` has passed
+since the first of them; then all go in one commit. A caller that pipelines
+(append, append, ..., then wait for the last) thus pays one commit where each
+append alone would have cost one. Nothing held is visible to readers or
+subscribers before its commit.
+
 The backend sees `commit(rows)` with rows in offset order; it must make them
 durable all or nothing, or raise.
 """
@@ -22,6 +30,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -43,6 +52,12 @@ class _Append:
     events: list[EncodedEvent]
     future: Future[list[StoredEvent]]
     snapshot: str | None = None  # JSON text
+    defer: bool = False
+
+
+@dataclass(slots=True)
+class _Flush:
+    future: Future[None]
 
 
 @dataclass(slots=True)
@@ -81,12 +96,15 @@ class Span:
 class GroupCommitStore(EventStore):
     """An `EventStore` whose appends go through one writer thread, batch by batch."""
 
-    def __init__(self, *, max_event_bytes: int, max_batch: int) -> None:
+    def __init__(self, *, max_event_bytes: int, max_batch: int, max_defer_s: float = 0.005) -> None:
         if max_event_bytes < 1 or max_batch < 1:
             raise ValueError("max_event_bytes and max_batch must be >= 1")
+        if max_defer_s < 0:
+            raise ValueError("max_defer_s must be >= 0")
         self.max_event_bytes = max_event_bytes
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Append | _PutSnapshot | None] = queue.SimpleQueue()
+        self.max_defer_s = max_defer_s
+        self._queue: queue.SimpleQueue[_Append | _PutSnapshot | _Flush | None] = queue.SimpleQueue()
         self._subscribers = Subscribers()
         # Guards the committed heads, the last offset and the closed flag. The
         # writer is their only mutator; readers of `last_seq` & co take it.
@@ -146,11 +164,18 @@ class GroupCommitStore(EventStore):
         expected_seq: int,
         *,
         snapshot: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> Future[list[StoredEvent]]:
         encoded = encode_append(stream, events, expected_seq, self.max_event_bytes)
         text = None if snapshot is None else encode_snapshot(snapshot, self.max_event_bytes)
         future: Future[list[StoredEvent]] = Future()
-        self._put(_Append(stream, expected_seq, encoded, future, text))
+        self._put(_Append(stream, expected_seq, encoded, future, text, defer))
+        return future
+
+    def flush(self) -> Future[None]:
+        """Commit the deferred appends now; resolves once everything queued before it is written."""
+        future: Future[None] = Future()
+        self._put(_Flush(future))
         return future
 
     def put_snapshot(self, stream: str, seq: int, data: Mapping[str, Any]) -> Future[None]:
@@ -160,7 +185,7 @@ class GroupCommitStore(EventStore):
         self._put(_PutSnapshot(stream, seq, text, future))
         return future
 
-    def _put(self, item: _Append | _PutSnapshot) -> None:
+    def _put(self, item: _Append | _PutSnapshot | _Flush) -> None:
         with self._state:
             # Under the lock, so that `close` queues its stop marker after
             # every append it accepted: closing drains them all.
@@ -215,23 +240,46 @@ class GroupCommitStore(EventStore):
     # -- the writer thread -----------------------------------------------
 
     def _run(self) -> None:
+        held: list[_Append | _PutSnapshot] = []  # deferred appends, not yet committed
+        size = 0
+        deadline = 0.0
         stopping = False
         while not stopping:
-            item = self._queue.get()
-            batch: list[_Append | _PutSnapshot] = []
-            size = 0
-            while True:
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-                size += len(item.events) if isinstance(item, _Append) else 1
-                if size >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            flushes: list[_Flush] = []
+            urgent = False
+            try:
+                if held:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                else:
+                    item = self._queue.get()
+            except queue.Empty:
+                item = None
+                urgent = True  # the oldest held append waited long enough
+            else:
+                while True:
+                    if item is None:
+                        stopping = urgent = True
+                        break
+                    if isinstance(item, _Flush):
+                        flushes.append(item)
+                        urgent = True
+                    else:
+                        if not held:
+                            deadline = time.monotonic() + self.max_defer_s
+                        held.append(item)
+                        size += len(item.events) if isinstance(item, _Append) else 1
+                        if not (isinstance(item, _Append) and item.defer):
+                            urgent = True
+                    if size >= self.max_batch:
+                        urgent = True
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+            if not urgent:
+                continue
+            batch, held, size = held, [], 0
             if batch:
                 try:
                     self._write(batch)
@@ -242,6 +290,9 @@ class GroupCommitStore(EventStore):
                             append.future.set_exception(
                                 StoreError(f"the event store writer failed: {exc}")
                             )
+            for flush in flushes:
+                if flush.future.set_running_or_notify_cancel():
+                    flush.future.set_result(None)
 
     def _write(self, batch: list[_Append | _PutSnapshot]) -> None:
         now = datetime.now(UTC)

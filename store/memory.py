@@ -23,8 +23,12 @@ _Record = tuple[str, int, int, datetime, str, str]  # stream, seq, offset, ts, t
 
 
 class InMemoryEventStore(GroupCommitStore):
-    def __init__(self, max_event_bytes: int = 1_000_000, *, max_batch: int = 1000) -> None:
-        super().__init__(max_event_bytes=max_event_bytes, max_batch=max_batch)
+    def __init__(
+        self, max_event_bytes: int = 1_000_000, *, max_batch: int = 1000, max_defer_s: float = 0.005
+    ) -> None:
+        super().__init__(
+            max_event_bytes=max_event_bytes, max_batch=max_batch, max_defer_s=max_defer_s
+        )
         self._records_lock = threading.Lock()
         self._records: list[_Record] = []
         self._offsets: list[int] = []

@@ -219,7 +219,9 @@ class Journal:
         if _may_end(provisional, ahead):
             after = fold_events(provisional, ahead)
             snapshot = snapshot_of(after) if _ended(after) else None
-        future = self.store.append_future(session_id, events, first, snapshot=snapshot)
+        # Deferred: nobody waits on it before a barrier, which flushes it; the
+        # store commits it with what follows, one commit where each alone costs one.
+        future = self.store.append_future(session_id, events, first, snapshot=snapshot, defer=True)
         future.add_done_callback(self._on_durable(asyncio.get_running_loop()))
         if self.crash.armed:
             future.add_done_callback(self._crash_after(events))
@@ -248,6 +250,8 @@ class Journal:
         pending = self._pending.pop(session_id, [])
         last: list[StoredEvent] = []
         try:
+            if pending and not all(future.done() for future in pending):
+                self.store.flush()  # the deferred appends: commit them now
             for future in pending:
                 last = await asyncio.wrap_future(future)
         except StoreConflict as exc:

@@ -522,3 +522,49 @@ def test_paging_through_a_stream_returns_it_whole(log: EventStore) -> None:
     assert log.read_stream("a", after=7, limit=100) == whole[7:]
     assert log.read_stream("a", after=7) == whole[7:]
     assert log.read_stream("b", after=7, limit=3) == log.read_stream("b")[7:10]
+
+
+# -- deferred appends: held for one commit with what follows ---------------------------
+
+
+def test_a_deferred_append_commits_on_flush_and_not_before(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    seen: list[int] = []
+    log.subscribe(lambda batch: seen.extend(e.seq for e in batch))
+    first = log.append_future("a", [ev(1)], 1, defer=True)
+    second = log.append_future("a", [ev(2)], 2, defer=True)
+    log.append("b", [ev(0)], 1)  # not deferred: commits what is held with it
+    assert first.done() and second.done()
+    assert [e.seq for e in log.read_stream("a")] == [1, 2]
+    held = log.append_future("a", [ev(3)], 3, defer=True)
+    assert not held.done()
+    assert [e.seq for e in log.read_stream("a")] == [1, 2]  # not visible before its commit
+    assert log.last_seq("a") == 2
+    log.flush().result(timeout=10)
+    assert held.done() and [e.seq for e in held.result()] == [3]
+    assert [e.seq for e in log.read_stream("a")] == [1, 2, 3]
+    assert seen == [1, 2, 1, 3]  # a's two, b's one in one batch, then the flushed one
+
+
+def test_a_deferred_append_commits_by_itself_after_max_defer(make_store: Any) -> None:
+    log = make_store(max_defer_s=0.02)
+    future = log.append_future("a", [ev(1)], 1, defer=True)
+    assert [e.seq for e in future.result(timeout=10)] == [1]
+    assert log.read_stream("a")[0].data == {"i": 1}
+
+
+def test_close_commits_what_is_deferred(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    future = log.append_future("a", [ev(1)], 1, defer=True)
+    log.close()
+    assert future.done() and future.exception() is None
+
+
+def test_a_deferred_conflict_fails_alone_at_the_flush(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    good = log.append_future("a", [ev(1)], 1, defer=True)
+    bad = log.append_future("a", [ev(2)], 5, defer=True)
+    log.flush().result(timeout=10)
+    assert good.exception() is None
+    assert isinstance(bad.exception(), ConflictError)
+    assert log.last_seq("a") == 1
