@@ -23,7 +23,11 @@ completed. One JSON line per size goes to stdout, then one line with the
 fitted growth exponent of each figure (the slope of log(figure) against
 log(total events): 0 is flat, 1 is linear), so a change in the shape shows.
 
-    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000]
+With `--long N` it also builds a log holding one session of N events and
+times that session's backfill (first event, whole) and its fork, the cost
+of a long session on its own (one JSON line, `"long": N`).
+
+    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000] [--long 100000]
 """
 
 from __future__ import annotations
@@ -120,6 +124,66 @@ def session_events(i: int, total: int, live: bool) -> list[tuple[str, dict[str, 
         out.append(("model.responded", {**done, "cost_usd": 0.0, "latency_ms": 1.0}))
         out.append(("session.status", status("completed", "the model gave its final answer")))
     return out
+
+
+def build_long(path: Path, total: int) -> str:
+    """A log of one session of about `total` events, left paused (live)."""
+    sid = "ses_benchlong"
+    events = session_events(0, total, live=True)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    with DuckDBEventStore(path) as store:
+        futures = []
+        for start in range(0, len(events), 1000):
+            chunk = events[start : start + 1000]
+            new = [
+                NewEvent(t, d, ts=base + timedelta(milliseconds=start + j))
+                for j, (t, d) in enumerate(chunk)
+            ]
+            futures.append(store.append_future(sid, new, start + 1))
+        for future in futures:
+            future.result()
+    return sid
+
+
+def measure_long(total: int) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="agentctl-growth-long-"))
+    os.environ["AGENTCTL_HOME"] = str(home)
+    from agentctl.client import Client
+    from agentctl.daemon import lifecycle
+    from agentctl.paths import get_paths
+    from agentctl.protocol import ForkSession
+
+    paths = get_paths().ensure()
+    sid = build_long(paths.database, total)
+    with DuckDBEventStore(paths.database) as store:
+        got = store.read_stream(sid)
+        fork_at = max(e.seq for e in got if e.type == "checkpoint.created")
+    t0 = time.perf_counter()
+    lifecycle.start_background(paths)
+    start_s = time.perf_counter() - t0
+    try:
+        with Client(paths.socket, timeout=600) as client:
+            t1 = time.perf_counter()
+            first = None
+            count = 0
+            for _ in client.events(sid):
+                count += 1
+                if first is None:
+                    first = time.perf_counter() - t1
+            backfill = time.perf_counter() - t1
+            assert count == len(got), (count, len(got))
+            t1 = time.perf_counter()
+            client.fork(sid, ForkSession(at=fork_at))
+            fork = time.perf_counter() - t1
+    finally:
+        lifecycle.stop(paths)
+    return {
+        "long": len(got),
+        "start_s": round(start_s, 3),
+        "first_page_ms": ms(first or 0.0),
+        "backfill_ms": ms(backfill),
+        "fork_ms": ms(fork),
+    }
 
 
 def build(path: Path, total: int) -> tuple[str, int]:
@@ -284,8 +348,13 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="10000,100000,1000000", help="total events, comma-separated"
     )
+    parser.add_argument("--long", type=int, default=0, help="also time one session of N events")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.long:
+        row = measure_long(args.long)
+        print(json.dumps(row), flush=True)
+        print(f"# long: {row}", file=sys.stderr, flush=True)
     results = []
     for size in sizes:
         row = measure(size)
