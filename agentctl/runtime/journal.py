@@ -130,7 +130,7 @@ class Journal:
         snapshots = {s.stream: s for s in self.store.read_snapshots()}
         backfill: list[concurrent.futures.Future[None]] = []
         for stream in self.store.streams():
-            snapshot = snapshots.get(stream)
+            snapshot = snapshots.pop(stream, None)
             head = self.store.last_seq(stream)
             data = snapshot.data if snapshot is not None else None
             if (

@@ -568,3 +568,10 @@ def test_a_deferred_conflict_fails_alone_at_the_flush(make_store: Any) -> None:
     assert good.exception() is None
     assert isinstance(bad.exception(), ConflictError)
     assert log.last_seq("a") == 1
+
+
+def test_integers_beyond_64_bits_read_back_exactly(log: EventStore) -> None:
+    big = 2**70 + 1
+    log.append("a", [ev(1, n=big, neg=-big, fine=2**63 - 1)], 1)
+    data = log.read_stream("a")[0].data
+    assert (data["n"], data["neg"], data["fine"]) == (big, -big, 2**63 - 1)
