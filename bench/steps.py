@@ -137,9 +137,9 @@ def _count_commits() -> None:
 
     original = DuckDBEventStore._commit
 
-    def counted(self: Any, rows: Any, snapshots: Any = ()) -> None:
+    def counted(self: Any, *args: Any, **kwargs: Any) -> None:
         COMMITS["n"] += 1
-        original(self, rows, snapshots)
+        original(self, *args, **kwargs)
 
     DuckDBEventStore._commit = counted  # type: ignore[method-assign]
 
