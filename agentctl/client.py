@@ -154,8 +154,10 @@ class Routes:
         return Call("POST", "/v1/sessions", _model(SessionSummary), body=req)
 
     @staticmethod
-    def sessions(status: str | None = None) -> Call[list[SessionSummary]]:
-        params = {"status": status} if status else {}
+    def sessions(status: str | None = None, limit: int | None = None) -> Call[list[SessionSummary]]:
+        params: dict[str, str] = {"status": status} if status else {}
+        if limit:
+            params["limit"] = str(limit)
         return Call("GET", "/v1/sessions", _SESSION_LIST.validate_json, params=params)
 
     @staticmethod
@@ -534,8 +536,9 @@ class Client:
         finally:
             response.close()
 
-    def sessions(self, status: str | None = None) -> list[SessionSummary]:
-        return self._call(Routes.sessions(status))
+    def sessions(self, status: str | None = None, limit: int | None = None) -> list[SessionSummary]:
+        """The sessions by creation time; with `limit`, only the newest `limit`."""
+        return self._call(Routes.sessions(status, limit))
 
     def session(self, session_id: str) -> SessionSummary:
         return self._call(Routes.session(session_id))
@@ -704,8 +707,10 @@ class AsyncClient:
     async def create_session(self, req: CreateSession) -> SessionSummary:
         return await self._call(Routes.create_session(with_request_id(req)))
 
-    async def sessions(self, status: str | None = None) -> list[SessionSummary]:
-        return await self._call(Routes.sessions(status))
+    async def sessions(
+        self, status: str | None = None, limit: int | None = None
+    ) -> list[SessionSummary]:
+        return await self._call(Routes.sessions(status, limit))
 
     async def session(self, session_id: str) -> SessionSummary:
         return await self._call(Routes.session(session_id))

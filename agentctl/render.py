@@ -221,6 +221,55 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
     return table
 
 
+_LS_HEAD = ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT")
+_LS_RIGHT = (3, 4)  # STEPS and COST are right-justified
+
+
+def sessions_view(sessions: list[SessionSummary], now: datetime, width: int) -> RenderableType:
+    """`sessions_table` as lines of text when it fits `width` whole (the same characters).
+
+    A rich Table measures every cell, which takes seconds for thousands of
+    sessions; when no column has to give way, the layout is simply each
+    column at its widest, two spaces apart, and this writes it directly. A
+    table that must be squeezed goes to rich, which knows how.
+    """
+    rows = [
+        (
+            s.id,
+            s.status.value,
+            age(s.created_at, now),
+            str(s.steps),
+            cost_text(s),
+            str(s.pending_approvals) if s.pending_approvals else "",
+            f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
+            clean_line(s.task.splitlines()[0]) if s.task.strip() else "",
+        )
+        for s in sessions
+    ]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_LS_HEAD)]
+    task = max([len("TASK"), *(len(r[7]) for r in rows)])
+    if sum(widths) + 2 * len(widths) + task > width:
+        return sessions_table(sessions, now)
+
+    def cell(i: int, text: str) -> str:
+        return text.rjust(widths[i]) if i in _LS_RIGHT else text.ljust(widths[i])
+
+    head = Text()
+    for i, name in enumerate(_LS_HEAD):
+        head.append(cell(i, name), style="bold")
+        head.append("  ")
+    head.append("TASK".ljust(task), style="bold")
+    lines = [head]
+    for row in rows:
+        line = Text()
+        for i in range(len(_LS_HEAD)):
+            line.append(cell(i, row[i]), style=STATUS_STYLE.get(row[1], "") if i == 1 else "")
+            line.append("  ")
+        line.append(row[7].ljust(task))  # Text: no markup
+        lines.append(line)
+    return Text("\n").join(lines)
+
+
 def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
     """`agentctl approvals`: a block per approval, since the call and its context need the room."""
     blocks: list[RenderableType] = []

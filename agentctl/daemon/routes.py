@@ -134,7 +134,8 @@ async def list_sessions(request: Request) -> Response:
     if wanted is not None and wanted not in SessionStatus.__members__.values():
         known = ", ".join(s.value for s in SessionStatus)
         raise InvalidBody(f"unknown status {wanted!r}; one of: {known}")
-    return json_response(daemon_of(request).runtime.sessions(wanted))
+    limit = query_int(request, "limit", 0)  # the newest `limit` (0: all)
+    return json_response(daemon_of(request).runtime.sessions(wanted, limit=limit or None))
 
 
 async def get_session(request: Request) -> Response:

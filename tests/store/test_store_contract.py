@@ -453,3 +453,125 @@ def test_a_subscriber_cannot_block_the_writer_on_itself(log: EventStore) -> None
     refused, queued = outcomes
     assert "deadlock" in str(refused)
     assert isinstance(queued, Future) and queued.result()[0].stream == "b"
+
+
+# -- snapshots: one projection row per stream, written with the append ------------------
+
+
+def test_a_snapshot_lands_with_its_append_at_the_last_seq(log: EventStore) -> None:
+    log.append("a", [ev(1), ev(2)], 1, snapshot={"n": 2})
+    log.append("b", [ev(1)], 1)
+    log.append("a", [ev(3)], 3, snapshot={"n": 3, "text": "é"})
+    snapshots = log.read_snapshots()
+    assert [(s.stream, s.seq, s.data) for s in snapshots] == [("a", 3, {"n": 3, "text": "é"})]
+
+
+def test_a_conflicting_append_writes_no_snapshot(log: EventStore) -> None:
+    log.append("a", [ev(1)], 1, snapshot={"n": 1})
+    with pytest.raises(ConflictError):
+        log.append("a", [ev(2)], 5, snapshot={"n": 2})
+    assert [(s.seq, s.data) for s in log.read_snapshots()] == [(1, {"n": 1})]
+
+
+def test_put_snapshot_only_at_the_head(log: EventStore) -> None:
+    log.append("a", [ev(1), ev(2)], 1)
+    log.append("b", [ev(1)], 1)
+    with pytest.raises(ConflictError):
+        log.put_snapshot("a", 1, {"stale": True}).result()
+    with pytest.raises(ConflictError):
+        log.put_snapshot("nobody", 1, {}).result()
+    log.put_snapshot("b", 1, {"b": 1}).result()
+    log.put_snapshot("a", 2, {"a": 2}).result()
+    assert [(s.stream, s.seq, s.data) for s in log.read_snapshots()] == [
+        ("a", 2, {"a": 2}),
+        ("b", 1, {"b": 1}),
+    ]
+    assert log.last_offset() == 3  # a snapshot is no event
+
+
+def test_a_snapshot_is_checked_like_event_data(log: EventStore) -> None:
+    log.append("a", [ev(1)], 1)
+    with pytest.raises(SerializationError):
+        log.append("a", [ev(2)], 2, snapshot={"bad": object()})
+    assert log.last_seq("a") == 1
+    assert log.read_snapshots() == []
+
+
+def test_read_stream_of_interleaved_streams_returns_only_its_own(log: EventStore) -> None:
+    for i in range(1, 30):
+        log.append("a", [ev(i)], i)
+        if i % 3 == 0:
+            log.append("b", [ev(i)], i // 3)
+    assert [e.data["i"] for e in log.read_stream("a", after=10, limit=5)] == [11, 12, 13, 14, 15]
+    assert [e.seq for e in log.read_stream("b")] == list(range(1, 10))
+    assert log.read_stream("c") == []
+
+
+def test_paging_through_a_stream_returns_it_whole(log: EventStore) -> None:
+    for i in range(1, 41):
+        log.append("a", [ev(i), ev(i)], 2 * i - 1)
+        log.append("b", [ev(i)], i)
+    whole = log.read_stream("a")
+    pages: list[StoredEvent] = []
+    after = 0
+    while page := log.read_stream("a", after=after, limit=7):
+        pages += page
+        after = page[-1].seq
+    assert pages == whole
+    # a page that starts at a seq another read ended on, with another limit
+    assert log.read_stream("a", after=7, limit=100) == whole[7:]
+    assert log.read_stream("a", after=7) == whole[7:]
+    assert log.read_stream("b", after=7, limit=3) == log.read_stream("b")[7:10]
+
+
+# -- deferred appends: held for one commit with what follows ---------------------------
+
+
+def test_a_deferred_append_commits_on_flush_and_not_before(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    seen: list[int] = []
+    log.subscribe(lambda batch: seen.extend(e.seq for e in batch))
+    first = log.append_future("a", [ev(1)], 1, defer=True)
+    second = log.append_future("a", [ev(2)], 2, defer=True)
+    log.append("b", [ev(0)], 1)  # not deferred: commits what is held with it
+    assert first.done() and second.done()
+    assert [e.seq for e in log.read_stream("a")] == [1, 2]
+    held = log.append_future("a", [ev(3)], 3, defer=True)
+    assert not held.done()
+    assert [e.seq for e in log.read_stream("a")] == [1, 2]  # not visible before its commit
+    assert log.last_seq("a") == 2
+    log.flush().result(timeout=10)
+    assert held.done() and [e.seq for e in held.result()] == [3]
+    assert [e.seq for e in log.read_stream("a")] == [1, 2, 3]
+    assert seen == [1, 2, 1, 3]  # a's two, b's one in one batch, then the flushed one
+
+
+def test_a_deferred_append_commits_by_itself_after_max_defer(make_store: Any) -> None:
+    log = make_store(max_defer_s=0.02)
+    future = log.append_future("a", [ev(1)], 1, defer=True)
+    assert [e.seq for e in future.result(timeout=10)] == [1]
+    assert log.read_stream("a")[0].data == {"i": 1}
+
+
+def test_close_commits_what_is_deferred(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    future = log.append_future("a", [ev(1)], 1, defer=True)
+    log.close()
+    assert future.done() and future.exception() is None
+
+
+def test_a_deferred_conflict_fails_alone_at_the_flush(make_store: Any) -> None:
+    log = make_store(max_defer_s=30.0)
+    good = log.append_future("a", [ev(1)], 1, defer=True)
+    bad = log.append_future("a", [ev(2)], 5, defer=True)
+    log.flush().result(timeout=10)
+    assert good.exception() is None
+    assert isinstance(bad.exception(), ConflictError)
+    assert log.last_seq("a") == 1
+
+
+def test_integers_beyond_64_bits_read_back_exactly(log: EventStore) -> None:
+    big = 2**70 + 1
+    log.append("a", [ev(1, n=big, neg=-big, fine=2**63 - 1)], 1)
+    data = log.read_stream("a")[0].data
+    assert (data["n"], data["neg"], data["fine"]) == (big, -big, 2**63 - 1)
