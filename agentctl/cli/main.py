@@ -86,8 +86,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "doctor": (
         "agentctl.cli.doctor",
-        "Check the Docker engine, the sandbox image, the daemon, its database, the configuration\n"
-        "and the model providers' keys, and say what to do about each problem.",
+        "Check the Docker engine, the sandbox image, the daemon, its database, the plugins it\n"
+        "loaded, the configuration and the model providers' keys, and say what to do about each.",
     ),
     "record": (
         "agentctl.cli.replay",
