@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -48,7 +49,7 @@ from tui.messages import (
 from tui.screens.dialogs import ConfirmDialog, DenyDialog, EditArgsDialog, ForkDialog, HelpScreen
 from tui.screens.diff import DiffScreen
 from tui.widgets.approvals import ApprovalsPane, Clock
-from tui.widgets.sessions import SessionsPane
+from tui.widgets.sessions import SessionsPane, short_id
 from tui.widgets.timeline import Timeline
 
 DEBOUNCE_S = 0.15
@@ -239,7 +240,19 @@ class AgentctlApp(App[None]):
 
     @on(ApprovalsLoaded)
     def _approvals_loaded(self, message: ApprovalsLoaded) -> None:
-        self.approvals.load(message.approvals)
+        self.approvals.load(message.approvals, session=self.timeline.session)
+        self._update_target()
+
+    @on(ApprovalsPane.Highlighted)
+    def _approval_highlighted(self, message: ApprovalsPane.Highlighted) -> None:
+        """Keep the queue and the session on screen together, whichever moved."""
+        shown = self.timeline.session
+        if message.approval.session != shown:
+            if message.by_person:
+                self.sessions.select(message.approval.session)  # its timeline follows
+            elif shown is not None:
+                self.approvals.select_session(shown)
+        self._update_target()
 
     @on(GlobalEvent)
     def _global_event(self, message: GlobalEvent) -> None:
@@ -270,6 +283,8 @@ class AgentctlApp(App[None]):
             return
         after = self.timeline.show(message.session_id)
         self.follow_timeline(message.session_id, after)
+        self.approvals.select_session(message.session_id)
+        self._update_target()
 
     @on(LinkChanged)
     def _link_changed(self, message: LinkChanged) -> None:
@@ -315,12 +330,46 @@ class AgentctlApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Under a dialog a stray key must not decide or cancel anything behind it.
-        return not (action in DECISIVE_ACTIONS and isinstance(self.screen, ModalScreen))
+        if action in DECISIVE_ACTIONS and isinstance(self.screen, ModalScreen):
+            return False
+        if action in ("approve", "deny", "edit") and self.decision_target is None:
+            return None  # shown dimmed: nothing of the session on screen to decide
+        return True
+
+    @property
+    def decision_target(self) -> ApprovalView | None:
+        """The approval `a`/`d`/`e` decide: always one of the session on screen.
+
+        The queue's highlighted row when it is that session's, else the
+        session's first pending approval; None when the session on screen has
+        none, whatever else the queue holds.
+        """
+        shown = self.timeline.session
+        selected = self.approvals.selected
+        if selected is not None and selected.session == shown:
+            return selected
+        mine = self.approvals.of_session(shown)
+        return mine[0] if mine else None
+
+    def _update_target(self) -> None:
+        """Name the target in the footer: `a Approve edit_file @…8RGN9CC`."""
+        target = self.decision_target
+        where = f" {clean_line(target.tool)} @{short_id(target.session)}" if target else ""
+        for key, verb in (("a", "Approve"), ("d", "Deny"), ("e", "Edit+approve")):
+            bindings = self._bindings.key_to_bindings.get(key, [])
+            self._bindings.key_to_bindings[key] = [
+                dataclasses.replace(b, description=verb + (where if key == "a" else ""))
+                for b in bindings
+            ]
+        self.refresh_bindings()
 
     def _approval(self) -> ApprovalView | None:
-        approval = self.approvals.selected
+        approval = self.decision_target
         if approval is None:
-            self.notify("no pending approval to decide", severity="warning")
+            self.notify(
+                "the session on screen has no pending approval; select a waiting session",
+                severity="warning",
+            )
         return approval
 
     async def _decide(
