@@ -175,7 +175,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
 
 
 def _indent(text: str) -> str:
-    return "\n".join("       │ " + escape(line) for line in text.splitlines())
+    # Plain text for a `Text`, which never reads markup: escaping it here would show
+    # the escape (`list\\[float]`).
+    return "\n".join("       │ " + line for line in text.splitlines())
 
 
 def age(ts: datetime, now: datetime) -> str:
