@@ -39,6 +39,7 @@ class DaemonAPI(Protocol):
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> AsyncIterator[Envelope]: ...
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]: ...

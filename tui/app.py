@@ -45,12 +45,13 @@ from tui.messages import (
     SessionChanged,
     SessionsLoaded,
     TimelineEvent,
+    TimelinePage,
 )
 from tui.screens.dialogs import ConfirmDialog, DenyDialog, EditArgsDialog, ForkDialog, HelpScreen
 from tui.screens.diff import DiffScreen
 from tui.widgets.approvals import ApprovalsPane, Clock
 from tui.widgets.sessions import SessionsPane, short_id
-from tui.widgets.timeline import Timeline
+from tui.widgets.timeline import PAGE, Timeline
 
 DEBOUNCE_S = 0.15
 # Events that change the approval queue: a new request, a decision, an interrupted call.
@@ -197,6 +198,19 @@ class AgentctlApp(App[None]):
         except AgentctlError as exc:
             self.post_message(ActionFailed(f"timeline of {session_id}", str(exc)))
 
+    @work(group="pages")
+    async def fetch_page(self, session_id: str, page: int) -> None:
+        """One page of a session's log, for the timeline (it asks as the view reaches it)."""
+        client = self.client
+        if client is None:
+            return
+        try:
+            events = [e async for e in client.events(session_id, after=page * PAGE, limit=PAGE)]
+        except AgentctlError as exc:
+            self.post_message(ActionFailed(f"timeline of {session_id}", str(exc)))
+            events = []
+        self.post_message(TimelinePage(session_id, page, events))
+
     @work(group="refresh")
     async def refresh_dirty(self) -> None:
         """Fetch the summaries of sessions whose events arrived, and the queue if it changed."""
@@ -275,13 +289,21 @@ class AgentctlApp(App[None]):
     @on(TimelineEvent)
     def _timeline_event(self, message: TimelineEvent) -> None:
         self.timeline.add(message.event)
-        self._update_link()
+
+    @on(Timeline.PageWanted)
+    def _page_wanted(self, message: Timeline.PageWanted) -> None:
+        self.fetch_page(message.session_id, message.page)
+
+    @on(TimelinePage)
+    def _timeline_page(self, message: TimelinePage) -> None:
+        self.timeline.add_page(message.session_id, message.page, message.events)
 
     @on(SessionsPane.Selected)
     def _session_selected(self, message: SessionsPane.Selected) -> None:
         if message.session_id == self.timeline.session:
             return
-        after = self.timeline.show(message.session_id)
+        summary = self.sessions.summaries.get(message.session_id)
+        after = self.timeline.show(message.session_id, summary.last_seq if summary else 0)
         self.follow_timeline(message.session_id, after)
         self.approvals.select_session(message.session_id)
         self._update_target()
@@ -314,8 +336,8 @@ class AgentctlApp(App[None]):
         )
 
     def _timeline_seq(self) -> int:
-        seqs = self.timeline.received_seqs
-        return seqs[-1] if seqs else 0
+        log = self.timeline.session_log
+        return log.cursor if log else 0
 
     def _update_link(self) -> None:
         bar = self.link_bar
@@ -361,7 +383,8 @@ class AgentctlApp(App[None]):
                 dataclasses.replace(b, description=verb + (where if key == "a" else ""))
                 for b in bindings
             ]
-        self.refresh_bindings()
+        if self.screen_stack:  # a queue may arrive before the first screen, or after the last
+            self.refresh_bindings()
 
     def _approval(self) -> ApprovalView | None:
         approval = self.decision_target

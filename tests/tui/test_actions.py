@@ -140,8 +140,7 @@ def _highlight_seq(app: object, seq: int) -> None:
     from tui.app import AgentctlApp
 
     assert isinstance(app, AgentctlApp)
-    timeline = app.timeline
-    timeline.highlighted = timeline.get_option_index(str(seq))
+    app.timeline.highlight_seq(seq)
 
 
 async def test_fork_at_a_selected_event(tui_daemon: TuiDaemon, recording: Recording) -> None:

@@ -67,6 +67,7 @@ async def test_moving_in_the_queue_shows_that_approvals_session(
         await until(pilot, lambda: len(app.approvals.pending) == 2, what="both approvals")
         await until(pilot, lambda: app.timeline.session == first, what="the first on screen")
         app.approvals.table.focus()
+        await pilot.pause()
         row_of_second = next(i for i, a in enumerate(app.approvals.ordered) if a.session == second)
         app.approvals.table.move_cursor(row=row_of_second)
         await until(pilot, lambda: app.timeline.session == second, what="its session on screen")
