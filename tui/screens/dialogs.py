@@ -205,13 +205,17 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     KEYS = (
-        ("a", "approve the highlighted approval"),
+        ("a", "approve the session on screen's highlighted approval (named in the footer)"),
         ("d", "deny it, with a reason (the model is told)"),
         ("e", "edit its arguments as JSON, then approve"),
         ("f", "fork the selected session at the highlighted timeline event"),
         ("c", "cancel the selected session (asks first)"),
         ("v", "the selected session's workspace diff"),
         ("enter", "on a tool result: folded / whole output / head only"),
+        ("-  +", "fold every tool result to its head line / show every one whole"),
+        ("m", "the conversation only (the person's and the model's words)"),
+        ("j  k", "next / previous event in the timeline (also the arrows)"),
+        ("g  G", "first event / last event, following what arrives"),
         ("[  ]", "previous / next checkpoint in the timeline"),
         ("tab", "move between the panes"),
         ("ctrl+p", "command palette: the same actions by name"),
