@@ -223,7 +223,13 @@ class Timeline(Widget, can_focus=True):
         """Show a session at its end; returns the seq to follow it from."""
         self.session = session_id
         log = self._log_of(session_id)
-        log.total = max(log.total, last_seq)
+        if last_seq > log.total:
+            # The follow resumes after `last_seq`, so the events between what this
+            # pane held and it come by page. The page they fall in may be marked
+            # held (its first events came from an earlier follow): ask it again.
+            for page in range(page_of(log.total + 1), page_of(last_seq) + 1):
+                log.pages.pop(page, None)
+            log.total = last_seq
         self.cursor_seq = None
         self.at_tail = True
         self._changed()
@@ -252,8 +258,9 @@ class Timeline(Widget, can_focus=True):
         log.asked.discard(page)
         for event in events:
             log.store(event)
-        if not events:  # nothing there (yet): mark it held so it is not asked again
-            log.pages[page] = None
+        # held now, also when empty (nothing there yet) or all known: not asked again
+        log.pages[page] = None
+        log.pages.move_to_end(page)
         if session_id == self.session:
             self._evict(log)
             self._changed()
