@@ -63,6 +63,16 @@ class TimelinePage(Message):
         self.events = events
 
 
+class TimelineFound(Message):
+    """Where a timeline search landed (`seq` None: no match that way)."""
+
+    def __init__(self, session_id: str, query: str, seq: int | None) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.query = query
+        self.seq = seq
+
+
 class LinkChanged(Message):
     """A follow lost or regained the daemon."""
 

@@ -82,6 +82,7 @@ class SessionLog:
     views: dict[int, OutputView] = field(default_factory=dict)
     default_view: OutputView = OutputView.FOLDED
     live: str = ""  # the streamed response so far; "" when no call is streaming
+    marks: dict[int, str] = field(default_factory=dict)  # a line of the pane's after a seq
 
     @property
     def cursor(self) -> int:
@@ -147,6 +148,14 @@ def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> Rendera
 def searchable(event: Envelope) -> str:
     """The words of an event a search looks in: its type and its data, cleaned."""
     return (event.type + " " + clean(json.dumps(event.data, ensure_ascii=False))).lower()
+
+
+def found_in(event: Envelope, query: str, messages_only: bool = False) -> bool:
+    """Whether a search for `query` stops at `event`: its words hold it, and it shows."""
+    needle = query.lower().strip()
+    if not needle or (messages_only and event.type not in MESSAGE_TYPES):
+        return False
+    return needle in searchable(event) and render_event(event) is not None
 
 
 class Timeline(Widget, can_focus=True):
@@ -370,7 +379,21 @@ class Timeline(Widget, can_focus=True):
 
     def _block(self, seq: int) -> list[Strip]:
         lines = self.lines_of(seq)
-        return self._placeholder(seq) if lines is None else lines
+        if lines is None:
+            return self._placeholder(seq)
+        log = self.session_log
+        mark = log.marks.get(seq) if log else None
+        if mark:
+            return lines + self._strips(Text(mark, style="bold magenta"), self._width(), False)
+        return lines
+
+    def mark_restart(self) -> None:
+        """A line after the last event held: the daemon restarted here (the link came back)."""
+        log = self.session_log
+        if log is None or not log.total:
+            return
+        log.marks[log.total] = "── the daemon restarted: reconnected, nothing missed ──"
+        self._changed()
 
     def _live_block(self) -> list[Strip]:
         log = self.session_log
