@@ -77,6 +77,7 @@ bench: install llama docker image
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/fork.py
 	$(BIN)/python bench/first_token.py
+	$(BIN)/python bench/tui.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -199,10 +199,13 @@ class Routes:
         follow: bool = False,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         if until_end:
             params["until_end"] = "1"
+        if limit is not None:  # at most `limit` events after `after` (a page of the log)
+            params["limit"] = str(limit)
         if live:  # `model.delta` envelopes too: a streamed response as it forms
             params["live"] = "1"
         path = f"/v1/sessions/{_seg(session_id)}/events"
@@ -551,8 +554,9 @@ class Client:
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> Generator[Envelope, None, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end, live))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live, limit))
 
     def all_events(self, after: int = 0, follow: bool = False) -> Generator[Envelope, None, None]:
         return self._stream(Routes.all_events(after, follow))
@@ -723,8 +727,9 @@ class AsyncClient:
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> AsyncGenerator[Envelope, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end, live))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live, limit))
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.all_events(after, follow))

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -127,12 +126,16 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
     if t == "approval.decided":
         decision = d.get("decision", "")
         style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
-        head = _head(event, f"{decision} ", f"bold {style}")
+        edited = d.get("args") is not None
+        head = _head(event, f"{decision}{' (edited)' if edited else ''} ", f"bold {style}")
         head.append(
             f"by {d.get('approver')}" + (f" (as {d['claimed']})" if d.get("claimed") else "")
         )
         if d.get("reason"):
             head.append(f": {d['reason']}", style="dim")
+        if edited:  # what runs is not what the model asked: say so, and show it exactly
+            head.append("  runs with edited arguments ", style="yellow")
+            head.append(exact(event.data.get("args")))
         return head
     if t == "tool.started":
         head = _head(event, f"$ {d.get('name')} ", "bold")
@@ -155,8 +158,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         body = fold_output(output) if fold else output.rstrip("\n")
         return Group(head, Text(_indent(body), style="dim"))
     if t == "tool.interrupted":
-        return _head(event, "interrupted ", "bold magenta") + Text(
-            f"{d.get('call_id')} was running when the daemon stopped; it goes back through approval"
+        return _head(event, "daemon restarted ", "bold magenta") + Text(
+            f"call {d.get('call_id')} was running when it stopped; it goes back through "
+            "approval, then runs again"
         )
     if t == "checkpoint.created":
         return _head(event, "◆ checkpoint ", "bold magenta") + Text(
@@ -175,7 +179,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
 
 
 def _indent(text: str) -> str:
-    return "\n".join("       │ " + escape(line) for line in text.splitlines())
+    # Plain text for a `Text`, which never reads markup: escaping it here would show
+    # the escape (`list\\[float]`).
+    return "\n".join("       │ " + line for line in text.splitlines())
 
 
 def age(ts: datetime, now: datetime) -> str:
