@@ -276,20 +276,16 @@ async def _serve(
     # accept), so a client that finds the pidfile can talk to us; written before the
     # first answer, a client that got one finds the pidfile too.
     daemon.paths.pidfile.write_text(f"{os.getpid()}\n")
+    # Said before the first answer, for the same reason: the log never lags a client.
+    log.info(
+        "agentctl daemon %s (pid %d) listening on %s%s",
+        __version__,
+        os.getpid(),
+        daemon.paths.socket,
+        f" and http://{daemon.tcp}" if daemon.tcp else "",
+    )
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     try:
-        while not all(server.started for server, _ in servers):
-            if any(task.done() for task in tasks):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            log.info(
-                "agentctl daemon %s (pid %d) listening on %s%s",
-                __version__,
-                os.getpid(),
-                daemon.paths.socket,
-                f" and http://{daemon.tcp}" if daemon.tcp else "",
-            )
         await asyncio.gather(*tasks)
     finally:
         # One listener failing takes the other down with it.
