@@ -124,6 +124,7 @@ class SessionCreated(_Data):
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
+    mcp: list[str] = Field(default_factory=list)  # the MCP servers it uses, listed at its first step
     version: str
 
 
@@ -384,6 +385,20 @@ class WorkspaceCopied(_Data):
     bytes: int
 
 
+class McpListed(_Data):
+    """A session's MCP server listed its tools (or could not): the tools the session has.
+
+    Recorded once per server, before the first model call, so the tools of a
+    session come from its log after a restart, not from what the server says then."""
+
+    server: str
+    scope: str  # sandbox | host | http
+    tools: list[dict[str, Any]] = Field(default_factory=list)  # agentctl.mcp.tools.McpToolSpec
+    skipped: list[str] = Field(default_factory=list)  # tools left out, and why
+    error: str | None = None  # it did not start, or did not list
+    protocol: str | None = None  # the protocol revision it spoke
+
+
 EVENT_DATA: dict[str, type[_Data]] = {
     "session.created": SessionCreated,
     "session.status": SessionStatusChanged,
@@ -415,6 +430,7 @@ EVENT_DATA: dict[str, type[_Data]] = {
     "hook.delivered": HookDelivered,
     "alert.delivery": AlertDelivery,
     "workspace.copied": WorkspaceCopied,
+    "mcp.listed": McpListed,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
 LIVE_DELTA = "model.delta"  # the one live-only type: in streams that ask for it, never in the log

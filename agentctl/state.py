@@ -152,6 +152,12 @@ class SessionState:
     # (a decision or resume, a model response, a checkpoint)
     timers: dict[str, TimerState] = field(default_factory=dict)  # set, not yet fired
     timer_hold: str | None = None  # the timer a `waiting` session waits for
+    mcp_listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # server -> mcp.listed
+
+    @property
+    def mcp_unlisted(self) -> list[str]:
+        """The session's MCP servers whose tools are not yet recorded."""
+        return [s for s in self.created.get("mcp", []) if s not in self.mcp_listed]
 
     # -- derived views ------------------------------------------------------
 
@@ -410,7 +416,12 @@ def _sandbox(state: SessionState, event: EventLike) -> None:
     state.image = event.data["image"]
 
 
+def _mcp_listed(state: SessionState, event: EventLike) -> None:
+    state.mcp_listed[event.data["server"]] = dict(event.data)
+
+
 _HANDLERS = {
+    "mcp.listed": _mcp_listed,
     "session.created": _session_created,
     "session.status": _session_status,
     "message.user": _message_user,

@@ -26,6 +26,7 @@ from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFound
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
+from agentctl.mcp.hub import McpHub
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
 from agentctl.profiles import behaviour_hash, find_profile
@@ -127,6 +128,7 @@ class Runtime:
         self.started_at = datetime.now(UTC)
         self.timers = Timers(self)
         self.triggers = Triggers(self)  # schedules, webhooks, alerts
+        self.mcp = McpHub(self)  # MCP servers: connections per session, status per server
         self._background: set[asyncio.Task[Any]] = set()
 
     def _keys_version(self) -> object:
@@ -184,6 +186,7 @@ class Runtime:
             await asyncio.gather(*pending, return_exceptions=True)
         for provider in self._providers.values():
             await provider.aclose()
+        await self.mcp.close_all()
 
     def _spawn(self, sid: str) -> None:
         if self.stopping:
@@ -245,6 +248,12 @@ class Runtime:
             provider = self.load_provider(state.created["model"], state.created.get("base_url"))
             self._providers[state.session_id] = provider
         return provider
+
+    def tools_for(self, state: SessionState) -> ToolRegistry:
+        """The built-in tools and the session's MCP tools (from its log)."""
+        if not state.mcp_listed:
+            return self.tools
+        return self.tools.with_tools(self.mcp.tools_of(state))
 
     def policy_of(self, state: SessionState) -> Policy:
         policy = self._policies.get(state.session_id)
@@ -404,6 +413,7 @@ class Runtime:
             request_id=req.request_id,
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
+            mcp=await asyncio.to_thread(self.mcp.servers_for, agent.mcp),
             version=__version__,
         )
         self._providers[sid] = provider
@@ -528,6 +538,7 @@ class Runtime:
             await self.journal.append(sid, items)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
+        await self.mcp.close_session(sid)
         await self.sandboxes.release(sid)
 
     async def decide(
@@ -570,7 +581,7 @@ class Runtime:
                     from agentctl.tools import ToolCallError
 
                     try:
-                        _, parsed = self.tools.validate(approval.name, req.args)
+                        _, parsed = self.tools_for(state).validate(approval.name, req.args)
                     except ToolCallError as exc:
                         raise UsageError(str(exc)) from None
                     args = parsed.model_dump(exclude_none=True)

@@ -1,0 +1,288 @@
+"""The daemon's MCP servers: one connection per session and server, started on demand.
+
+A connection is started when a session lists its tools (its first step) or
+calls one and none is running: so after a daemon restart, or after a server
+crashed or hung, the next call starts it again. Each server also has a line
+of status across sessions (`mcp ls`): what happened to it last, in words.
+
+A call's fault is the model's result, never a stuck session: a server that
+cannot start, exits mid-call, outlives its timeout, breaks its output schema
+or floods its output gives an error outcome (`exit_code` None or 1, `error`
+saying what) and a status line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+
+from agentctl.errors import UsageError
+from agentctl.mcp.config import ServerConfig, ServerStore
+from agentctl.mcp.connection import Connection, Elicit, ServerDown
+from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
+from agentctl.protocol import McpListed
+from agentctl.tools import Tool, ToolContext, ToolOutcome
+
+if TYPE_CHECKING:
+    from agentctl.runtime.runtime import Runtime
+    from agentctl.state import SessionState
+    from sandboxes import Sandbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerStatus:
+    state: str = "not started"  # not started | running | failed | stopped
+    line: str = ""
+    at: datetime | None = None
+    protocol: str | None = None
+    tools: list[str] = field(default_factory=list)
+    calls: int = 0
+    faults: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "line": self.line,
+            "at": self.at.isoformat() if self.at else None,
+            "protocol": self.protocol,
+            "tools": list(self.tools),
+            "calls": self.calls,
+            "faults": self.faults,
+        }
+
+
+class McpHub:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.store = ServerStore(runtime.paths.config)
+        self._conns: dict[tuple[str, str], Connection] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.status: dict[str, ServerStatus] = {}
+        self._tools: dict[tuple[str, int], list[Tool]] = {}
+        # Elicitations arrive during a call: the session asks a person through this.
+        self.elicit_for: dict[str, Elicit] = {}
+
+    # -- which servers, which tools ---------------------------------------------
+
+    def config(self, name: str) -> ServerConfig:
+        server = self.store.get(name)
+        if server is None:
+            raise ServerDown("is no longer configured (agentctl mcp add it again)")
+        return server
+
+    def servers_for(self, wanted: list[str] | None) -> list[str]:
+        """The servers a new session uses: the profile's, else every configured one."""
+        known = self.store.servers()
+        if wanted is None:
+            return sorted(known)
+        unknown = sorted(set(wanted) - set(known))
+        if unknown:
+            raise UsageError(
+                f"unknown MCP servers {', '.join(unknown)}", hint="agentctl mcp ls lists them"
+            )
+        return list(dict.fromkeys(wanted))
+
+    def tools_of(self, state: SessionState) -> list[Tool]:
+        """The session's MCP tools, from its log (cached per listing count)."""
+        key = (state.session_id, len(state.mcp_listed))
+        tools = self._tools.get(key)
+        if tools is None:
+            tools = []
+            for listed in state.mcp_listed.values():
+                sandboxed = listed.get("scope") == "sandbox"
+                for raw in listed.get("tools", []):
+                    spec = McpToolSpec.model_validate(raw)
+                    tools.append(as_tool(spec, self._call, needs_sandbox=sandboxed))
+            self._tools = {k: v for k, v in self._tools.items() if k[0] != state.session_id}
+            self._tools[key] = tools
+        return tools
+
+    async def listing(self, sid: str, server: str, sandbox: Sandbox | None) -> McpListed:
+        """The server's tools for the session's log, starting it if it is not running."""
+        try:
+            config = self.config(server)
+        except ServerDown as exc:
+            return McpListed(server=server, scope="?", error=f"{server} {exc}")
+        try:
+            conn = await self._connection(sid, config, sandbox)
+        except ServerDown as exc:
+            return McpListed(server=server, scope=config.where, error=f"{server} {exc}")
+        specs: list[dict[str, Any]] = []
+        skipped: list[str] = []
+        for tool in conn.tools:
+            spec = spec_of(server, tool)
+            if isinstance(spec, str):
+                skipped.append(spec)
+            else:
+                specs.append(spec.model_dump())
+        return McpListed(
+            server=server, scope=config.where, tools=specs, skipped=skipped, protocol=conn.protocol
+        )
+
+    # -- connections ---------------------------------------------------------------
+
+    async def _connection(self, sid: str, config: ServerConfig, sandbox: Sandbox | None) -> Connection:
+        key = (sid, config.name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(key)
+            if conn is not None and conn.alive:
+                return conn
+            if conn is not None:
+                await conn.close()
+            conn = Connection(
+                config,
+                keys=self.rt.keys,
+                sandbox=sandbox if config.where == "sandbox" else None,
+                errlog=self._errlog(sid, config.name),
+                elicit=self._elicit_callback(sid),
+            )
+            try:
+                await conn.start(timeout_s=config.timeout_s or 60.0)
+            except UsageError as exc:  # a key it names is not set
+                await conn.close()
+                self._note(config.name, "failed", f"not started: {exc}", fault=True)
+                raise ServerDown(f"not started: {exc}") from None
+            except ServerDown as exc:
+                self._note(config.name, "failed", f"not started: {exc}", fault=True)
+                raise
+            self._conns[key] = conn
+            status = self._note(config.name, "running", "started", protocol=conn.protocol)
+            status.tools = [t.name for t in conn.tools]
+            return conn
+
+    def _elicit_callback(self, sid: str) -> Elicit:
+        async def elicit(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+            handler = self.elicit_for.get(sid)
+            if handler is None:
+                return types.ElicitResult(action="decline")
+            return await handler(params)
+
+        return elicit
+
+    def _errlog(self, sid: str, server: str) -> Path:
+        return self.rt.paths.data / "mcp-logs" / f"{sid}-{server}.log"
+
+    async def close_session(self, sid: str) -> None:
+        for key in [k for k in self._conns if k[0] == sid]:
+            conn = self._conns.pop(key)
+            await conn.close()
+        self._tools = {k: v for k, v in self._tools.items() if k[0] != sid}
+
+    async def close_all(self) -> None:
+        conns = list(self._conns.values())
+        self._conns.clear()
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+    def _note(
+        self, server: str, state: str, line: str, *, fault: bool = False, protocol: str | None = None
+    ) -> ServerStatus:
+        status = self.status.setdefault(server, ServerStatus())
+        status.state, status.line, status.at = state, line, datetime.now(UTC)
+        if protocol:
+            status.protocol = protocol
+        if fault:
+            status.faults += 1
+        return status
+
+    # -- calls -----------------------------------------------------------------------
+
+    async def _call(self, spec: McpToolSpec, ctx: ToolContext, args: dict[str, Any]) -> ToolOutcome:
+        started = time.perf_counter()
+        server = spec.server
+        self.status.setdefault(server, ServerStatus()).calls += 1
+        try:
+            config = self.config(server)
+            conn = await self._connection(ctx.session_id, config, ctx.sandbox)
+        except ServerDown as exc:
+            return ToolOutcome(exit_code=None, error=f"MCP server {server} {exc}", duration_ms=_ms(started))
+        timeout = config.timeout_s or ctx.timeout_s
+        try:
+            result = await conn.call(spec.tool, args, timeout)
+        except TimeoutError:
+            await self._drop(ctx.session_id, server, conn)
+            line = f"{spec.tool} timed out after {timeout:g} s; stopped, it starts again at the next call"
+            self._note(server, "stopped", line, fault=True)
+            return ToolOutcome(
+                exit_code=None,
+                error=f"MCP server {server}: {line}",
+                timed_out=True,
+                duration_ms=_ms(started),
+            )
+        except ServerDown as exc:
+            await self._drop(ctx.session_id, server, conn)
+            line = f"{exc} during {spec.tool}; it starts again at the next call"
+            self._note(server, "failed", line, fault=True)
+            return ToolOutcome(exit_code=None, error=f"MCP server {server} {line}", duration_ms=_ms(started))
+        except Exception as exc:  # the server's error reply, a malformed or schema-breaking result
+            if not conn.alive:
+                await self._drop(ctx.session_id, server, conn)
+                why = f"exited during {spec.tool} ({conn.error or exc}); it starts again at the next call"
+                self._note(server, "failed", why, fault=True)
+                return ToolOutcome(exit_code=None, error=f"MCP server {server} {why}", duration_ms=_ms(started))
+            text = " ".join(str(exc).split())[:500] or type(exc).__name__
+            self._note(server, "running", f"{spec.tool} failed: {text}", fault=True)
+            return ToolOutcome(exit_code=None, error=f"MCP server {server}: {text}", duration_ms=_ms(started))
+        outcome = outcome_of(
+            result,
+            spec,
+            ctx,
+            artifacts=self.rt.paths.artifacts / ctx.session_id,
+            spill_dir=self.rt.sandboxes.spill_dir or self.rt.paths.artifacts,
+            duration_ms=_ms(started),
+        )
+        if outcome.error:
+            self._note(server, "running", f"{spec.tool}: {outcome.error}", fault=True)
+        elif outcome.truncated:
+            self._note(server, "running", f"{spec.tool}: output over the cap, truncated")
+        else:
+            self._note(server, "running", f"{spec.tool} answered")
+        return outcome
+
+    async def _drop(self, sid: str, server: str, conn: Connection) -> None:
+        if self._conns.get((sid, server)) is conn:
+            del self._conns[(sid, server)]
+        await conn.close()
+
+    # -- for mcp ls / tools ls ---------------------------------------------------------
+
+    async def probe(self, name: str, sandbox: Sandbox | None = None) -> dict[str, Any]:
+        """Start the server on its own, list its tools, stop it: what `mcp ls` shows."""
+        config = self.config(name)
+        conn = Connection(config, keys=self.rt.keys, sandbox=sandbox, errlog=self._errlog("probe", name))
+        try:
+            await conn.start(timeout_s=config.timeout_s or 30.0)
+        except (ServerDown, UsageError) as exc:
+            self._note(name, "failed", f"not started: {exc}", fault=True)
+            return {"error": f"not started: {exc}", "tools": []}
+        finally:
+            await conn.close()
+        specs = [spec_of(name, t) for t in conn.tools]
+        status = self.status.setdefault(name, ServerStatus())
+        status.protocol = conn.protocol
+        status.tools = [t.name for t in conn.tools]
+        if status.state in ("not started", "failed"):
+            self._note(name, "stopped" if status.state == "not started" else status.state,
+                       "answered a probe" if status.state == "not started" else status.line)
+        return {
+            "error": None,
+            "protocol": conn.protocol,
+            "tools": [s.model_dump() for s in specs if not isinstance(s, str)],
+            "skipped": [s for s in specs if isinstance(s, str)],
+        }
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+__all__ = ["McpHub", "ServerStatus"]
