@@ -30,6 +30,7 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from agentctl import __version__
 from agentctl.keys import KeyStore
@@ -170,7 +171,15 @@ class Connection:
         finally:
             died.cancel()
         if call in done:
-            return call.result()  # raises what the call raised
+            try:
+                return call.result()  # raises what the call raised
+            except MCPError as exc:
+                if exc.code != types.CONNECTION_CLOSED:
+                    raise
+                with contextlib.suppress(TimeoutError):  # the process's exit follows its streams
+                    async with asyncio.timeout(2):
+                        await self.dead.wait()
+                raise ServerDown(f"exited during the call ({self.error or exc})") from None
         call.cancel()
         with contextlib.suppress(BaseException):
             await call

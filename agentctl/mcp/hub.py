@@ -111,11 +111,11 @@ class McpHub:
         try:
             config = self.config(server)
         except ServerDown as exc:
-            return McpListed(server=server, scope="?", error=f"{server} {exc}")
+            return McpListed(server=server, scope="?", error=str(exc))
         try:
             conn = await self._connection(sid, config, sandbox)
         except ServerDown as exc:
-            return McpListed(server=server, scope=config.where, error=f"{server} {exc}")
+            return McpListed(server=server, scope=config.where, error=f"not started: {exc}")
         specs: list[dict[str, Any]] = []
         skipped: list[str] = []
         for tool in conn.tools:
@@ -151,7 +151,7 @@ class McpHub:
             except UsageError as exc:  # a key it names is not set
                 await conn.close()
                 self._note(config.name, "failed", f"not started: {exc}", fault=True)
-                raise ServerDown(f"not started: {exc}") from None
+                raise ServerDown(str(exc)) from None
             except ServerDown as exc:
                 self._note(config.name, "failed", f"not started: {exc}", fault=True)
                 raise
@@ -204,7 +204,9 @@ class McpHub:
             config = self.config(server)
             conn = await self._connection(ctx.session_id, config, ctx.sandbox)
         except ServerDown as exc:
-            return ToolOutcome(exit_code=None, error=f"MCP server {server} {exc}", duration_ms=_ms(started))
+            return ToolOutcome(
+                exit_code=None, error=f"MCP server {server} not started: {exc}", duration_ms=_ms(started)
+            )
         timeout = config.timeout_s or ctx.timeout_s
         try:
             result = await conn.call(spec.tool, args, timeout)
@@ -220,7 +222,7 @@ class McpHub:
             )
         except ServerDown as exc:
             await self._drop(ctx.session_id, server, conn)
-            line = f"{exc} during {spec.tool}; it starts again at the next call"
+            line = f"{str(exc).replace('the call', spec.tool)}; it starts again at the next call"
             self._note(server, "failed", line, fault=True)
             return ToolOutcome(exit_code=None, error=f"MCP server {server} {line}", duration_ms=_ms(started))
         except Exception as exc:  # the server's error reply, a malformed or schema-breaking result
@@ -230,6 +232,8 @@ class McpHub:
                 self._note(server, "failed", why, fault=True)
                 return ToolOutcome(exit_code=None, error=f"MCP server {server} {why}", duration_ms=_ms(started))
             text = " ".join(str(exc).split())[:500] or type(exc).__name__
+            if isinstance(exc, RuntimeError) and "structured content" in text.lower():
+                text = f"the server's result breaks the tool's output schema: {text}"
             self._note(server, "running", f"{spec.tool} failed: {text}", fault=True)
             return ToolOutcome(exit_code=None, error=f"MCP server {server}: {text}", duration_ms=_ms(started))
         outcome = outcome_of(

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 server = MCPServer("faults")
@@ -70,10 +70,16 @@ class Weather(BaseModel):
     city: str
 
 
-@server.tool(annotations=ToolAnnotations(read_only_hint=True))
-def bad_structured() -> Weather:
-    """Claims to return Weather; returns something else."""
-    return {"temperature": "hot"}  # type: ignore[return-value]
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def bad_structured() -> CallToolResult:
+    """Claims to return Weather; returns something else, past the server's own check."""
+    return CallToolResult(
+        content=[TextContent(type="text", text="hot")], structured_content={"temperature": "hot"}
+    )
+
+
+# The listing promises Weather; the tool (above) is not held to it by the server.
+server._tool_manager.get_tool("bad_structured").fn_metadata.output_schema = Weather.model_json_schema()
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
