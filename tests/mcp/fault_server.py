@@ -45,7 +45,7 @@ def record(text: str) -> str:
 @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False))
 def wait_then_record(text: str, gate: str) -> str:
     """Announce the call in the log, wait until the file `gate` exists, then record."""
-    _append(f"started {text}")
+    _append(f"started {text} pid={os.getpid()}")
     while not Path(gate).exists():
         time.sleep(0.02)
     _append(text)
