@@ -399,6 +399,36 @@ class McpListed(_Data):
     protocol: str | None = None  # the protocol revision it spoke
 
 
+class ToolView(BaseModel):
+    """One tool a session would get, as `agentctl tools ls` shows it."""
+
+    name: str
+    source: str  # builtin, or mcp:SERVER
+    idempotent: bool
+    tier: str  # under the policy asked about, for a call no argument rule singles out
+    rule: str
+    description: str = ""
+
+
+class McpServerView(BaseModel):
+    """One configured MCP server as `agentctl mcp ls` shows it: never a secret value."""
+
+    name: str
+    scope: str  # sandbox | host | http
+    command: list[str] = Field(default_factory=list)
+    url: str | None = None
+    env: list[str] = Field(default_factory=list)  # names only
+    headers: list[str] = Field(default_factory=list)  # names only
+    state: str = "not started"  # not started | running | stopped | failed
+    line: str = ""  # what happened to it last, in words
+    at: datetime | None = None
+    protocol: str | None = None
+    calls: int = 0
+    faults: int = 0
+    tools: list[ToolView] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+
+
 EVENT_DATA: dict[str, type[_Data]] = {
     "session.created": SessionCreated,
     "session.status": SessionStatusChanged,

@@ -23,6 +23,7 @@ from agentctl.cli import (
     doctor,
     inspect,
     keys,
+    mcp,
     sandbox,
     sessions,
     workspace,
@@ -69,6 +70,7 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(sandbox.app, name="sandbox")
 keys.register(app)
+mcp.register(app)
 doctor.register(app)
 
 

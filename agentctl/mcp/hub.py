@@ -27,7 +27,10 @@ from agentctl.errors import UsageError
 from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.mcp.connection import Connection, Elicit, ServerDown
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
-from agentctl.protocol import McpListed
+from agentctl import ids
+from agentctl.policy import Policy
+from agentctl.protocol import McpListed, McpServerView, ToolView
+from agentctl.runtime.sandbox_host import extra_labels
 from agentctl.tools import Tool, ToolContext, ToolOutcome
 
 if TYPE_CHECKING:
@@ -259,30 +262,118 @@ class McpHub:
 
     # -- for mcp ls / tools ls ---------------------------------------------------------
 
-    async def probe(self, name: str, sandbox: Sandbox | None = None) -> dict[str, Any]:
-        """Start the server on its own, list its tools, stop it: what `mcp ls` shows."""
-        config = self.config(name)
-        conn = Connection(config, keys=self.rt.keys, sandbox=sandbox, errlog=self._errlog("probe", name))
+    async def views(self, probe: bool = True) -> list[McpServerView]:
+        """Every configured server with its status and its tools (started briefly to list
+        them when `probe`; a sandbox-scope one in a throwaway sandbox of the default image)."""
+        servers = await asyncio.to_thread(self.store.servers)
+        needs_box = probe and any(s.where == "sandbox" for s in servers.values())
+        box = await self._probe_sandbox() if needs_box else None
+        try:
+            listings = await asyncio.gather(
+                *(self._probe(s, box) if probe else _none() for s in servers.values())
+            )
+        finally:
+            if box is not None:
+                await asyncio.to_thread(box.destroy)
+        views = []
+        for config, listing in zip(servers.values(), listings, strict=True):
+            status = self.status.get(config.name, ServerStatus())
+            view = McpServerView(
+                name=config.name,
+                scope=config.where,
+                command=list(config.command),
+                url=config.url,
+                env=sorted(config.env),
+                headers=sorted(config.headers),
+                state=status.state,
+                line=status.line,
+                at=status.at,
+                protocol=status.protocol,
+                calls=status.calls,
+                faults=status.faults,
+            )
+            if listing is not None:
+                view.skipped = list(listing.skipped)
+                view.protocol = listing.protocol or view.protocol
+                view.tools = [
+                    ToolView(
+                        name=t["name"],
+                        source=f"mcp:{config.name}",
+                        idempotent=t["idempotent"],
+                        tier=t["hint"],
+                        rule="tool hint",
+                        description=t["description"],
+                    )
+                    for t in listing.tools
+                ]
+                if listing.error:
+                    if status.state == "not started":
+                        view.state = "failed"
+                    view.line = view.line or listing.error
+                elif status.state == "not started":
+                    view.state = "stopped"  # it answered, and runs when a session needs it
+                    view.line = f"listed {len(listing.tools)} tools when asked just now"
+            views.append(view)
+        return views
+
+    async def _probe(self, config: ServerConfig, box: Sandbox | None) -> McpListed:
+        sandbox = box if config.where == "sandbox" else None
+        if config.where == "sandbox" and box is None:
+            return McpListed(server=config.name, scope="sandbox", error="no sandbox to start it in")
+        conn = Connection(
+            config, keys=self.rt.keys, sandbox=sandbox, errlog=self._errlog("probe", config.name)
+        )
         try:
             await conn.start(timeout_s=config.timeout_s or 30.0)
         except (ServerDown, UsageError) as exc:
-            self._note(name, "failed", f"not started: {exc}", fault=True)
-            return {"error": f"not started: {exc}", "tools": []}
+            return McpListed(server=config.name, scope=config.where, error=f"not started: {exc}")
         finally:
             await conn.close()
-        specs = [spec_of(name, t) for t in conn.tools]
-        status = self.status.setdefault(name, ServerStatus())
-        status.protocol = conn.protocol
-        status.tools = [t.name for t in conn.tools]
-        if status.state in ("not started", "failed"):
-            self._note(name, "stopped" if status.state == "not started" else status.state,
-                       "answered a probe" if status.state == "not started" else status.line)
-        return {
-            "error": None,
-            "protocol": conn.protocol,
-            "tools": [s.model_dump() for s in specs if not isinstance(s, str)],
-            "skipped": [s for s in specs if isinstance(s, str)],
-        }
+        specs = [spec_of(config.name, t) for t in conn.tools]
+        return McpListed(
+            server=config.name,
+            scope=config.where,
+            tools=[x.model_dump() for x in specs if not isinstance(x, str)],
+            skipped=[x for x in specs if isinstance(x, str)],
+            protocol=conn.protocol,
+        )
+
+    async def _probe_sandbox(self) -> Sandbox | None:
+        from sandboxes import SandboxSpec, ensure_default_image
+
+        try:
+            image = await asyncio.to_thread(ensure_default_image)
+            spec = SandboxSpec(image=image, labels=extra_labels())
+            name = f"mcp-probe-{ids.session_id().removeprefix('ses_')}"
+            return await asyncio.to_thread(self.rt.sandboxes.engine().create, name, spec, replace=True)
+        except Exception as exc:  # no engine, no image: the sandbox servers say so
+            log.warning("no sandbox to list sandbox-scope MCP servers in: %s", exc)
+            return None
+
+    async def tool_views(self, policy: Policy) -> list[ToolView]:
+        """Every tool a new session would get, built-in and MCP, with its tier under `policy`."""
+        views = []
+        for tool in self.rt.tools.tools():
+            verdict = policy.evaluate(tool.name, {})
+            views.append(
+                ToolView(
+                    name=tool.name,
+                    source="builtin",
+                    idempotent=tool.idempotent,
+                    tier=verdict.tier.value,
+                    rule=verdict.rule,
+                    description=tool.description,
+                )
+            )
+        for server in await self.views():
+            for view in server.tools:
+                verdict = policy.evaluate(view.name, {}, hint=view.tier)
+                views.append(view.model_copy(update={"tier": verdict.tier.value, "rule": verdict.rule}))
+        return views
+
+
+async def _none() -> None:
+    return None
 
 
 def _ms(started: float) -> float:
