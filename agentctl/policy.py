@@ -216,9 +216,7 @@ class Rule:
     _tool_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _command_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _path_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    _args_re: tuple[tuple[str, re.Pattern[str]], ...] = field(
-        init=False, repr=False, compare=False
-    )
+    _args_re: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
@@ -754,7 +752,7 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
 
     raw_args = table.get("args", {})
     if not isinstance(raw_args, dict) or not all(isinstance(v, str) for v in raw_args.values()):
-        fail("'args' must be a table of argument name = \"glob\", e.g. { repo = \"me/*\" }", "args")
+        fail('\'args\' must be a table of argument name = "glob", e.g. { repo = "me/*" }', "args")
     if "approvers" in table:
         try:
             _approvers(table["approvers"], "approvers")

@@ -124,7 +124,9 @@ class SessionCreated(_Data):
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
-    mcp: list[str] = Field(default_factory=list)  # the MCP servers it uses, listed at its first step
+    mcp: list[str] = Field(
+        default_factory=list
+    )  # the MCP servers it uses, listed at its first step
     version: str
 
 

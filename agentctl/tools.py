@@ -67,7 +67,7 @@ class SchemaArgs(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})
 
 

@@ -50,7 +50,10 @@ def _pairs(values: list[str], sep: str, what: str) -> dict[str, str]:
 @command
 def add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The server's name: its tools are mcp__NAME__TOOL.")],
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="The server's name: its tools are mcp__NAME__TOOL."),
+    ],
     scope: Annotated[
         str,
         typer.Option(
@@ -61,17 +64,24 @@ def add(
     ] = "sandbox",
     env: Annotated[
         list[str] | None,
-        typer.Option("--env", "-e", help="K=V for a stdio server; V may be ${key:NAME} (agentctl keys)."),
+        typer.Option(
+            "--env", "-e", help="K=V for a stdio server; V may be ${key:NAME} (agentctl keys)."
+        ),
     ] = None,
-    url: Annotated[str | None, typer.Option("--url", help="A Streamable HTTP server's endpoint.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="A Streamable HTTP server's endpoint.")
+    ] = None,
     header: Annotated[
         list[str] | None,
         typer.Option("--header", "-H", help="K:V for an HTTP server; V may hold ${key:NAME}."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a call may take (default: the tool timeout).")
+        float | None,
+        typer.Option("--timeout", help="Seconds a call may take (default: the tool timeout)."),
     ] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a server of the same name.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a server of the same name.")
+    ] = False,
 ) -> None:
     """Add a server: `mcp add NAME [--scope S] [--env K=V] -- COMMAND ARGS…` or `mcp add NAME --url URL`."""
     check_name(name)
@@ -84,7 +94,9 @@ def add(
     if url and command_line:
         raise UsageError("give either --url or a command after --, not both")
     if not url and not command_line:
-        raise UsageError("no command given", hint=f"agentctl mcp add {name} -- COMMAND ARGS…  or  --url URL")
+        raise UsageError(
+            "no command given", hint=f"agentctl mcp add {name} -- COMMAND ARGS…  or  --url URL"
+        )
     try:
         server = ServerConfig(
             name=name,
@@ -106,7 +118,9 @@ def add(
 @app.command("ls")
 @command
 def list_servers(
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of servers with their tools.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON list of servers with their tools.")
+    ] = False,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Only the status the daemon has; start no server.")
     ] = False,
@@ -143,7 +157,8 @@ def remove(name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
 def list_tools(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list of tools.")] = False,
     policy: Annotated[
-        str | None, typer.Option("--policy", help="The policy to show tiers under (default: yours).")
+        str | None,
+        typer.Option("--policy", help="The policy to show tiers under (default: yours)."),
     ] = None,
 ) -> None:
     """Every tool a new session would get, its idempotency and its tier for a call no rule singles out."""
@@ -157,7 +172,11 @@ def list_tools(
         table.add_column(column, overflow="fold")
     for v in views:
         table.add_row(
-            clean_line(v.name), v.source, "yes" if v.idempotent else "no", v.tier, clean_line(v.rule)
+            clean_line(v.name),
+            v.source,
+            "yes" if v.idempotent else "no",
+            v.tier,
+            clean_line(v.rule),
         )
     out.print(table)
 

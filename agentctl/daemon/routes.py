@@ -9,7 +9,6 @@ mounts them side by side under `/v1`.
 from __future__ import annotations
 
 import asyncio
-
 import json
 from collections.abc import AsyncGenerator
 

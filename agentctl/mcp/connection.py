@@ -22,7 +22,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import httpx2
 import mcp_types as types
@@ -44,7 +44,13 @@ Elicit = Callable[[types.ElicitRequestParams], Awaitable[types.ElicitResult | ty
 
 START_TIMEOUT_S = 60.0
 # Passed through to `docker exec`, so that it finds the same engine as the daemon.
-_DOCKER_ENV = ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+_DOCKER_ENV = (
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+)
 
 
 class ServerDown(Exception):
@@ -130,7 +136,7 @@ class Connection:
                 self._client = client
                 self._ready.set()
                 await self._stop.wait()
-        except BaseException as exc:  # noqa: BLE001 - the reason is the connection's state
+        except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self.error = self._why(exc)
                 log.info("MCP server %s: %s", self.config.name, self.error)
@@ -164,7 +170,9 @@ class Connection:
         call = asyncio.ensure_future(client.call_tool(tool, args))
         died = asyncio.ensure_future(self.dead.wait())
         try:
-            done, _ = await asyncio.wait({call, died}, timeout=timeout_s, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                {call, died}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+            )
         except asyncio.CancelledError:
             call.cancel()
             raise
@@ -195,7 +203,7 @@ class Connection:
 
     # -- transports ----------------------------------------------------------------
 
-    def _transport(self, errlog: IO[str] | None) -> Any:
+    def _transport(self, errlog: TextIO | None) -> Any:
         config = self.config
         if config.url is not None:
             headers = resolve(config.headers, self._keys)
@@ -205,7 +213,9 @@ class Connection:
             return streamable_http_client(config.url, http_client=http)
         env = resolve(config.env, self._keys)
         if config.scope == "host":
-            params = StdioServerParameters(command=config.command[0], args=config.command[1:], env=env)
+            params = StdioServerParameters(
+                command=config.command[0], args=config.command[1:], env=env
+            )
         else:
             if self._sandbox is None:
                 raise ServerDown("runs in the session's sandbox, and this session has none")
@@ -214,7 +224,7 @@ class Connection:
             params = StdioServerParameters(command=argv[0], args=argv[1:], env={**passed, **env})
         return stdio_client(params, errlog=errlog) if errlog is not None else stdio_client(params)
 
-    def _open_errlog(self) -> IO[str] | None:
+    def _open_errlog(self) -> TextIO | None:
         if self._errlog_path is None:
             return None
         try:

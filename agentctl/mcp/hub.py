@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 
+from agentctl import ids
 from agentctl.errors import UsageError
 from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.mcp.connection import Connection, Elicit, ServerDown
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
-from agentctl import ids
 from agentctl.policy import Policy
 from agentctl.protocol import McpListed, McpServerView, ToolView
 from agentctl.runtime.sandbox_host import extra_labels
@@ -133,7 +133,9 @@ class McpHub:
 
     # -- connections ---------------------------------------------------------------
 
-    async def _connection(self, sid: str, config: ServerConfig, sandbox: Sandbox | None) -> Connection:
+    async def _connection(
+        self, sid: str, config: ServerConfig, sandbox: Sandbox | None
+    ) -> Connection:
         key = (sid, config.name)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -187,7 +189,13 @@ class McpHub:
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
     def _note(
-        self, server: str, state: str, line: str, *, fault: bool = False, protocol: str | None = None
+        self,
+        server: str,
+        state: str,
+        line: str,
+        *,
+        fault: bool = False,
+        protocol: str | None = None,
     ) -> ServerStatus:
         status = self.status.setdefault(server, ServerStatus())
         status.state, status.line, status.at = state, line, datetime.now(UTC)
@@ -208,7 +216,9 @@ class McpHub:
             conn = await self._connection(ctx.session_id, config, ctx.sandbox)
         except ServerDown as exc:
             return ToolOutcome(
-                exit_code=None, error=f"MCP server {server} not started: {exc}", duration_ms=_ms(started)
+                exit_code=None,
+                error=f"MCP server {server} not started: {exc}",
+                duration_ms=_ms(started),
             )
         timeout = config.timeout_s or ctx.timeout_s
         try:
@@ -227,18 +237,24 @@ class McpHub:
             await self._drop(ctx.session_id, server, conn)
             line = f"{str(exc).replace('the call', spec.tool)}; it starts again at the next call"
             self._note(server, "failed", line, fault=True)
-            return ToolOutcome(exit_code=None, error=f"MCP server {server} {line}", duration_ms=_ms(started))
+            return ToolOutcome(
+                exit_code=None, error=f"MCP server {server} {line}", duration_ms=_ms(started)
+            )
         except Exception as exc:  # the server's error reply, a malformed or schema-breaking result
             if not conn.alive:
                 await self._drop(ctx.session_id, server, conn)
                 why = f"exited during {spec.tool} ({conn.error or exc}); it starts again at the next call"
                 self._note(server, "failed", why, fault=True)
-                return ToolOutcome(exit_code=None, error=f"MCP server {server} {why}", duration_ms=_ms(started))
+                return ToolOutcome(
+                    exit_code=None, error=f"MCP server {server} {why}", duration_ms=_ms(started)
+                )
             text = " ".join(str(exc).split())[:500] or type(exc).__name__
             if isinstance(exc, RuntimeError) and "structured content" in text.lower():
                 text = f"the server's result breaks the tool's output schema: {text}"
             self._note(server, "running", f"{spec.tool} failed: {text}", fault=True)
-            return ToolOutcome(exit_code=None, error=f"MCP server {server}: {text}", duration_ms=_ms(started))
+            return ToolOutcome(
+                exit_code=None, error=f"MCP server {server}: {text}", duration_ms=_ms(started)
+            )
         outcome = outcome_of(
             result,
             spec,
@@ -345,7 +361,9 @@ class McpHub:
             image = await asyncio.to_thread(ensure_default_image)
             spec = SandboxSpec(image=image, labels=extra_labels())
             name = f"mcp-probe-{ids.session_id().removeprefix('ses_')}"
-            return await asyncio.to_thread(self.rt.sandboxes.engine().create, name, spec, replace=True)
+            return await asyncio.to_thread(
+                self.rt.sandboxes.engine().create, name, spec, replace=True
+            )
         except Exception as exc:  # no engine, no image: the sandbox servers say so
             log.warning("no sandbox to list sandbox-scope MCP servers in: %s", exc)
             return None
@@ -368,7 +386,9 @@ class McpHub:
         for server in await self.views():
             for view in server.tools:
                 verdict = policy.evaluate(view.name, {}, hint=view.tier)
-                views.append(view.model_copy(update={"tier": verdict.tier.value, "rule": verdict.rule}))
+                views.append(
+                    view.model_copy(update={"tier": verdict.tier.value, "rule": verdict.rule})
+                )
         return views
 
 

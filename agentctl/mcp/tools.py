@@ -179,7 +179,9 @@ def outcome_of(
                     + _keep(getattr(res, "blob", ""), mime, "resource", artifacts, ref, index)
                 )
         elif isinstance(block, types.ResourceLink):
-            parts.append(f"[resource link {block.uri}" + (f" ({block.name})]" if block.name else "]"))
+            parts.append(
+                f"[resource link {block.uri}" + (f" ({block.name})]" if block.name else "]")
+            )
         else:
             parts.append(f"[{getattr(block, 'type', 'content')} content not shown]")
     error = None

@@ -19,7 +19,10 @@ import pytest
 from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.paths import get_paths
 
-REQUIRE = os.environ.get("AGENTCTL_REQUIRE_MCP") == "1" or os.environ.get("AGENTCTL_REQUIRE_DOCKER") == "1"
+REQUIRE = (
+    os.environ.get("AGENTCTL_REQUIRE_MCP") == "1"
+    or os.environ.get("AGENTCTL_REQUIRE_DOCKER") == "1"
+)
 NPM = Path(os.environ.get("AGENTCTL_MCP_NPM", "~/.cache/agentctl/mcp-npm")).expanduser()
 FAULT_SERVER = Path(__file__).with_name("fault_server.py")
 

@@ -28,7 +28,9 @@ from .conftest import add_server
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _driver(db: Path, recording: Path, policy: Path, crash_at: str | None = None) -> subprocess.Popen[str]:
+def _driver(
+    db: Path, recording: Path, policy: Path, crash_at: str | None = None
+) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env.pop("AGENTCTL_CRASH_AT", None)
     if crash_at:
@@ -40,7 +42,6 @@ def _driver(db: Path, recording: Path, policy: Path, crash_at: str | None = None
         stdout=subprocess.PIPE,
         text=True,
     )
-
 
 
 def _setup(tmp_path: Path, fault_server: tuple[list[str], Path], responses: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
@@ -135,8 +136,14 @@ def test_a_result_lost_after_the_call_is_asked_about_and_an_idempotent_call_reru
     assert "tool.interrupted" not in by_call["p1"] and by_call["p1"].count("tool.finished") == 1
     assert by_call["r1"].count("tool.interrupted") == 1
     (asked,) = [d["approval_id"] for t, d in events if t == "approval.requested"]
-    decided = next(i for i, (t, d) in enumerate(events) if t == "approval.decided" and d["approval_id"] == asked)
-    last_start = max(i for i, (t, d) in enumerate(events) if t == "tool.started" and d["call_id"] == "r1")
+    decided = next(
+        i
+        for i, (t, d) in enumerate(events)
+        if t == "approval.decided" and d["approval_id"] == asked
+    )
+    last_start = max(
+        i for i, (t, d) in enumerate(events) if t == "tool.started" and d["call_id"] == "r1"
+    )
     assert decided < last_start
     # It ran again only because a person approved: the second line is that decision's.
     assert log.read_text().splitlines() == ["effect", "effect"]

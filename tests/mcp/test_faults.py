@@ -26,7 +26,9 @@ async def test_faults_become_results_and_status_lines(
     tmp_path: Path, fault_server: tuple[list[str], Path]
 ) -> None:
     command, log = fault_server
-    add_server(name="faults", command=command, scope="host", env={"FAULT_LOG": str(log)}, timeout_s=3)
+    add_server(
+        name="faults", command=command, scope="host", env={"FAULT_LOG": str(log)}, timeout_s=3
+    )
     store = DuckDBEventStore(tmp_path / "db.duckdb")
     rt = await start_runtime(store, output_cap=2000)
     recording = write_recording(
@@ -45,7 +47,9 @@ async def test_faults_become_results_and_status_lines(
         started = time.monotonic()
         # Destructive by their hints, these would be asked for; the user's rule allows them.
         policy = tmp_path / "policy.toml"
-        policy.write_text('extends = "permissive"\n[[rule]]\ntool = "mcp__faults__*"\ntier = "allow"\n')
+        policy.write_text(
+            'extends = "permissive"\n[[rule]]\ntool = "mcp__faults__*"\ntier = "allow"\n'
+        )
         sid = await rt.create_session(create("faults", recording, policy=str(policy)))
         assert await settle(rt, sid) is SessionStatus.COMPLETED
         assert time.monotonic() - started < 60
@@ -71,7 +75,11 @@ async def test_a_server_that_does_not_start_is_recorded_and_the_session_goes_on(
     tmp_path: Path,
 ) -> None:
     add_server(name="broken", command=["/nonexistent/mcp-server"], scope="host")
-    add_server(name="quits", command=[sys.executable, "-c", "import sys; sys.exit('bad config')"], scope="host")
+    add_server(
+        name="quits",
+        command=[sys.executable, "-c", "import sys; sys.exit('bad config')"],
+        scope="host",
+    )
     store = DuckDBEventStore(tmp_path / "db.duckdb")
     rt = await start_runtime(store)
     recording = write_recording(

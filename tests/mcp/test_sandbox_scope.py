@@ -46,7 +46,13 @@ async def test_filesystem_server_runs_inside_the_sandbox(
                 {"path": "/workspace/project/new.txt", "content": "written in the sandbox"},
                 "s2",
             ),
-            call("shell", {"command": "cat /workspace/project/new.txt; echo; ps -eo args | grep -c '[s]erver-filesystem'"}, "s3"),
+            call(
+                "shell",
+                {
+                    "command": "cat /workspace/project/new.txt; echo; ps -eo args | grep -c '[s]erver-filesystem'"
+                },
+                "s3",
+            ),
             call("mcp__fs__read_text_file", {"path": "/etc/hostname"}, "s4"),
             final(),
         ],
