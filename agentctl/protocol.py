@@ -214,6 +214,11 @@ class ApprovalContext(_Data):
     diff: str | None = None
     rule: str = ""
     reason: str = ""  # why a person is asked: the policy, or an interrupted call
+    # An MCP server's question during a call (elicitation): what it asks, the JSON
+    # schema of the answer (approve with --args ANSWER), or a URL it wants opened.
+    question: str | None = None
+    answer_schema: dict[str, Any] | None = None
+    url: str | None = None
 
 
 class EscalationStep(_Data):
@@ -232,6 +237,9 @@ class ApprovalRequested(_Data):
     on_expiry: Literal["deny", "pause"] = "deny"
     approvers: list[str] = Field(default_factory=list)  # who may decide (empty: anyone)
     escalation: list[EscalationStep] = Field(default_factory=list)  # after expires_at, in order
+    # "call": may this call run; "elicitation": the answer to a server's question in a
+    # call that is running (approve with the answer as args; deny declines).
+    kind: Literal["call", "elicitation"] = "call"
 
 
 class Decision(StrEnum):

@@ -82,6 +82,7 @@ class ApprovalState:
     approvers: list[str] = field(default_factory=list)  # who may decide now (empty: anyone)
     escalation: list[dict[str, Any]] = field(default_factory=list)  # the chain, in order
     escalation_step: int = 0  # how many escalations have happened
+    kind: str = "call"  # or "elicitation": an MCP server's question, not the call's go-ahead
 
     @property
     def pending(self) -> bool:
@@ -307,9 +308,10 @@ def _approval_requested(state: SessionState, event: EventLike) -> None:
         on_expiry=d.get("on_expiry", "deny"),
         approvers=list(d.get("approvers") or []),
         escalation=list(d.get("escalation") or []),
+        kind=d.get("kind") or "call",
     )
     call = _call(state, event)
-    if call is not None:
+    if call is not None and d.get("kind", "call") == "call":
         call.phase = CallPhase.AWAITING
         call.approval_id = d["approval_id"]
 
@@ -326,7 +328,7 @@ def _approval_decided(state: SessionState, event: EventLike) -> None:
     approval.decided_args = d.get("args")
     approval.decided_at = event.ts
     call = state.calls.get(approval.call_id)
-    if call is None:
+    if call is None or approval.kind != "call":  # an answer to a server: the call runs on
         return
     if approval.decision == "approved":
         call.phase = CallPhase.APPROVED

@@ -56,6 +56,7 @@ class ToolContext:
     output_cap: int = 64_000
     timeout_s: float = 120.0
     call_key: str | None = None  # the call's idempotency key (tool.started)
+    call_id: str | None = None  # the call it runs for (an MCP server's questions name it)
 
 
 class _Args(BaseModel):

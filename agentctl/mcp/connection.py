@@ -79,6 +79,8 @@ class Connection:
         self.dead = asyncio.Event()
         self.error: str | None = None
         self.tools: list[types.Tool] = []
+        self._asking = 0  # questions of the server's waiting for a person
+        self._asking_changed = asyncio.Event()
 
     @property
     def alive(self) -> bool:
@@ -170,9 +172,7 @@ class Connection:
         call = asyncio.ensure_future(client.call_tool(tool, args))
         died = asyncio.ensure_future(self.dead.wait())
         try:
-            done, _ = await asyncio.wait(
-                {call, died}, timeout=timeout_s, return_when="FIRST_COMPLETED"
-            )
+            done = await self._wait(call, died, timeout_s)
         except asyncio.CancelledError:
             call.cancel()
             raise
@@ -195,11 +195,44 @@ class Connection:
             raise ServerDown(f"exited during the call ({self.error or 'no reason given'})")
         raise TimeoutError
 
+    async def _wait(
+        self, call: asyncio.Future[Any], died: asyncio.Future[Any], timeout_s: float
+    ) -> set[asyncio.Future[Any]]:
+        """Wait for the call (or the server's death) for `timeout_s` of the server's own
+        time: the clock stops while a person is asked a question the server put."""
+        loop = asyncio.get_running_loop()
+        left = timeout_s
+        while True:
+            self._asking_changed.clear()
+            changed = asyncio.ensure_future(self._asking_changed.wait())
+            started = loop.time()
+            asking = self._asking > 0
+            try:
+                done, _ = await asyncio.wait(
+                    {call, died, changed},
+                    timeout=None if asking else max(left, 0.0),
+                    return_when="FIRST_COMPLETED",
+                )
+            finally:
+                changed.cancel()
+            if call in done or died in done:
+                return done
+            if not asking:
+                left -= loop.time() - started
+                if changed not in done and left <= 0:
+                    return set()
+
     async def _on_elicit(
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         assert self._elicit is not None
-        return await self._elicit(params)
+        self._asking += 1
+        self._asking_changed.set()
+        try:
+            return await self._elicit(params)
+        finally:
+            self._asking -= 1
+            self._asking_changed.set()
 
     # -- transports ----------------------------------------------------------------
 

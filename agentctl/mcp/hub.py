@@ -27,6 +27,7 @@ from agentctl import ids
 from agentctl.errors import UsageError
 from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.mcp.connection import Connection, Elicit, ServerDown
+from agentctl.mcp.elicit import ask_person
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
 from agentctl.policy import Policy
 from agentctl.protocol import McpListed, McpServerView, ToolView
@@ -71,8 +72,10 @@ class McpHub:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.status: dict[str, ServerStatus] = {}
         self._tools: dict[tuple[str, int], list[Tool]] = {}
-        # Elicitations arrive during a call: the session asks a person through this.
-        self.elicit_for: dict[str, Elicit] = {}
+        # Elicitations arrive during a call: the session's call in flight, and the answers.
+        self._current: dict[str, tuple[str, str]] = {}  # session -> (call id, tool name)
+        self._waiters: dict[str, asyncio.Future[None]] = {}  # approval id -> decided
+        self.used_answers: set[str] = set()  # elicitation approvals this process answered with
 
     # -- which servers, which tools ---------------------------------------------
 
@@ -167,12 +170,24 @@ class McpHub:
 
     def _elicit_callback(self, sid: str) -> Elicit:
         async def elicit(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
-            handler = self.elicit_for.get(sid)
-            if handler is None:
+            current = self._current.get(sid)
+            if current is None:  # a question outside any call: nobody to put it to
                 return types.ElicitResult(action="decline")
-            return await handler(params)
+            return await ask_person(self.rt, sid, current[0], current[1], params)
 
         return elicit
+
+    def waiter(self, approval_id: str) -> asyncio.Future[None]:
+        future = self._waiters.get(approval_id)
+        if future is None or future.done():
+            future = self._waiters[approval_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def answered(self, approval_id: str) -> None:
+        """An approval was decided: a server waiting for it (elicitation) gets its answer."""
+        future = self._waiters.pop(approval_id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def _errlog(self, sid: str, server: str) -> Path:
         return self.rt.paths.data / "mcp-logs" / f"{sid}-{server}.log"
@@ -208,6 +223,16 @@ class McpHub:
     # -- calls -----------------------------------------------------------------------
 
     async def _call(self, spec: McpToolSpec, ctx: ToolContext, args: dict[str, Any]) -> ToolOutcome:
+        if ctx.call_id is not None:  # a question the server asks now is about this call
+            self._current[ctx.session_id] = (ctx.call_id, spec.name)
+        try:
+            return await self._call_server(spec, ctx, args)
+        finally:
+            self._current.pop(ctx.session_id, None)
+
+    async def _call_server(
+        self, spec: McpToolSpec, ctx: ToolContext, args: dict[str, Any]
+    ) -> ToolOutcome:
         started = time.perf_counter()
         server = spec.server
         self.status.setdefault(server, ServerStatus()).calls += 1

@@ -26,6 +26,7 @@ from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFound
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
+from agentctl.mcp.elicit import answer_of
 from agentctl.mcp.hub import McpHub
 from agentctl.paths import Paths
 from agentctl.policy import Policy, load_policy
@@ -303,6 +304,7 @@ class Runtime:
             if len(state.pending_approvals) == 1:
                 items.append(("session.status", status))
             await self.journal.append(sid, items)
+        self.mcp.answered(approval_id)
         if self.journal.state(sid).status is SessionStatus.RUNNING:
             self._spawn(sid)
 
@@ -576,15 +578,20 @@ class Runtime:
                 )
             args = None
             if req.decision == "approve":
-                args = approval.args
-                if req.args is not None:
-                    from agentctl.tools import ToolCallError
+                from agentctl.tools import ToolCallError
 
+                args = approval.args
+                if approval.kind == "elicitation":  # the answer to the server's question
+                    try:
+                        args = answer_of(approval.context.get("answer_schema"), req.args or {})
+                    except ToolCallError as exc:
+                        raise UsageError(str(exc), hint="approve with --args ANSWER") from None
+                elif req.args is not None:
                     try:
                         _, parsed = self.tools_for(state).validate(approval.name, req.args)
+                        args = parsed.model_dump(exclude_none=True)
                     except ToolCallError as exc:
                         raise UsageError(str(exc)) from None
-                    args = parsed.model_dump(exclude_none=True)
             decided = ApprovalDecided(
                 approval_id=approval_id,
                 decision=Decision.APPROVED if req.decision == "approve" else Decision.DENIED,
@@ -607,6 +614,7 @@ class Runtime:
                     )
                 )
             stored = await self.journal.append(sid, items)
+        self.mcp.answered(approval_id)  # a server waiting for this answer gets it
         timer = self._timers.pop(approval_id, None)
         if timer is not None:
             timer.cancel()

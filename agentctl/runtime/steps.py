@@ -591,6 +591,7 @@ class StepMachine:
             output_cap=self.rt.output_cap,
             timeout_s=self.rt.tool_timeout_s,
             call_key=started.idempotency_key,
+            call_id=call.call_id,
         )
         t0 = time.perf_counter()
         try:

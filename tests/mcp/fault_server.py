@@ -15,8 +15,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import AcceptedElicitation, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
@@ -94,14 +95,18 @@ class Answer(BaseModel):
     answer: str
 
 
+def _ask_user(question: str) -> Elicit[Answer]:
+    return Elicit(question, Answer)
+
+
 @server.tool()
-async def ask(question: str, ctx: Context) -> str:
-    """Ask the user a question through the client (elicitation)."""
-    result = await ctx.elicit(question, Answer)
-    if result.action == "accept" and result.data is not None:
-        _append(f"answer {result.data.answer}")
-        return f"the user answered {result.data.answer}"
-    return f"the user did not answer ({result.action})"
+def ask(question: str, answer: Annotated[ElicitationResult[Answer], Resolve(_ask_user)]) -> str:
+    """Ask the user a question through the client (elicitation: a request mid-call on
+    2025-11-25, an input-required result on 2026-07-28; the SDK picks)."""
+    if isinstance(answer, AcceptedElicitation):
+        _append(f"answer {answer.data.answer}")
+        return f"the user answered {answer.data.answer}"
+    return f"the user did not answer ({answer.action})"
 
 
 if __name__ == "__main__":
