@@ -92,7 +92,7 @@ bench: install llama mcp docker image
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/fork.py
 	$(BIN)/python bench/first_token.py
-	$(BIN)/python bench/mcp.py
+	$(BIN)/python bench/mcp_calls.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

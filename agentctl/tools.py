@@ -93,6 +93,8 @@ class Tool:
     # The tier the tool's own description suggests (MCP annotations), for a call no
     # policy rule matches, in a policy that takes hints. Never above the policy's word.
     hint: str | None = None
+    # A jsonschema validator of `input_schema`, made once (agentctl.mcp.tools.as_tool).
+    validator: Any = None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -168,11 +170,16 @@ class ToolRegistry:
 
 def _check_schema(tool: Tool, args: dict[str, Any]) -> SchemaArgs:
     assert tool.input_schema is not None
-    validator = _validator(json.dumps(tool.input_schema, sort_keys=True))
-    problems = [
-        f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}"
-        for err in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))[:5]
-    ]
+    validator = tool.validator or _validator(json.dumps(tool.input_schema, sort_keys=True))
+    try:
+        if validator.is_valid(args):  # the common case, and cheaper than collecting errors
+            return SchemaArgs.model_validate(args)
+        problems = [
+            f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}"
+            for err in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))[:5]
+        ]
+    except Exception as exc:  # a schema whose $ref leads nowhere: the call cannot be checked
+        raise ToolCallError(f"the schema of {tool.name} cannot be checked: {exc}") from None
     if problems:
         raise ToolCallError(f"invalid arguments for {tool.name}: {'; '.join(problems)}")
     return SchemaArgs.model_validate(args)
@@ -180,7 +187,11 @@ def _check_schema(tool: Tool, args: dict[str, Any]) -> SchemaArgs:
 
 @functools.lru_cache(maxsize=512)
 def _validator(schema_json: str) -> Any:
-    schema = json.loads(schema_json)
+    return validator_of(json.loads(schema_json))
+
+
+def validator_of(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator for `schema`, of the draft it names (2020-12 when none)."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     return cls(schema)
 

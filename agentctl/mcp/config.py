@@ -103,8 +103,24 @@ def resolve(values: dict[str, str], keys: KeyStore) -> dict[str, str]:
 class ServerStore:
     def __init__(self, config_dir: Path) -> None:
         self.path = config_dir / FILE_NAME
+        self._cache: tuple[tuple[int, int, int], dict[str, ServerConfig]] | None = None
 
     def servers(self) -> dict[str, ServerConfig]:
+        """The file as it is now (read again only when it changed: each call looks)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise UsageError(f"{self.path} is not a readable MCP servers file: {exc}") from None
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._cache is not None and self._cache[0] == stamp:
+            return dict(self._cache[1])
+        servers = self._read()
+        self._cache = (stamp, servers)
+        return dict(servers)
+
+    def _read(self) -> dict[str, ServerConfig]:
         try:
             raw = json.loads(self.path.read_text())
         except FileNotFoundError:

@@ -80,7 +80,9 @@ class Connection:
         self.error: str | None = None
         self.tools: list[types.Tool] = []
         self._asking = 0  # questions of the server's waiting for a person
-        self._asking_changed = asyncio.Event()
+        self._deadline: asyncio.Timeout | None = None  # the call in flight's
+        self._left = 0.0  # of its time, when its clock last stopped
+        self._since = 0.0  # when its clock last started
 
     @property
     def alive(self) -> bool:
@@ -165,74 +167,43 @@ class Connection:
     # -- calls -------------------------------------------------------------------
 
     async def call(self, tool: str, args: dict[str, Any], timeout_s: float) -> types.CallToolResult:
-        """The tool's result; TimeoutError after `timeout_s`; ServerDown if the server went away."""
+        """The tool's result; TimeoutError after `timeout_s` of the server's time (the clock
+        stops while a person answers a question it asked); ServerDown if it went away."""
         client = self._client
         if client is None or self.dead.is_set():
             raise ServerDown(self.error or "is not running")
-        call = asyncio.ensure_future(client.call_tool(tool, args))
-        died = asyncio.ensure_future(self.dead.wait())
-        try:
-            done = await self._wait(call, died, timeout_s)
-        except asyncio.CancelledError:
-            call.cancel()
-            raise
-        finally:
-            died.cancel()
-        if call in done:
-            try:
-                return call.result()  # raises what the call raised
-            except MCPError as exc:
-                if exc.code != types.CONNECTION_CLOSED:
-                    raise
-                with contextlib.suppress(TimeoutError):  # the process's exit follows its streams
-                    async with asyncio.timeout(2):
-                        await self.dead.wait()
-                raise ServerDown(f"exited during the call ({self.error or exc})") from None
-        call.cancel()
-        with contextlib.suppress(BaseException):
-            await call
-        if self.dead.is_set():
-            raise ServerDown(f"exited during the call ({self.error or 'no reason given'})")
-        raise TimeoutError
-
-    async def _wait(
-        self, call: asyncio.Future[Any], died: asyncio.Future[Any], timeout_s: float
-    ) -> set[asyncio.Future[Any]]:
-        """Wait for the call (or the server's death) for `timeout_s` of the server's own
-        time: the clock stops while a person is asked a question the server put."""
         loop = asyncio.get_running_loop()
-        left = timeout_s
-        while True:
-            self._asking_changed.clear()
-            changed = asyncio.ensure_future(self._asking_changed.wait())
-            started = loop.time()
-            asking = self._asking > 0
-            try:
-                done, _ = await asyncio.wait(
-                    {call, died, changed},
-                    timeout=None if asking else max(left, 0.0),
-                    return_when="FIRST_COMPLETED",
-                )
-            finally:
-                changed.cancel()
-            if call in done or died in done:
-                return done
-            if not asking:
-                left -= loop.time() - started
-                if changed not in done and left <= 0:
-                    return set()
+        self._left, self._since = timeout_s, loop.time()
+        try:
+            async with asyncio.timeout(timeout_s) as deadline:
+                self._deadline = deadline
+                return await client.call_tool(tool, args)
+        except MCPError as exc:
+            if exc.code != types.CONNECTION_CLOSED:
+                raise
+            with contextlib.suppress(TimeoutError):  # the process's exit follows its streams
+                async with asyncio.timeout(2):
+                    await self.dead.wait()
+            raise ServerDown(f"exited during the call ({self.error or exc})") from None
+        finally:
+            self._deadline = None
 
     async def _on_elicit(
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         assert self._elicit is not None
+        loop = asyncio.get_running_loop()
+        if self._asking == 0 and self._deadline is not None:  # stop the call's clock
+            self._left -= loop.time() - self._since
+            self._deadline.reschedule(None)
         self._asking += 1
-        self._asking_changed.set()
         try:
             return await self._elicit(params)
         finally:
             self._asking -= 1
-            self._asking_changed.set()
+            if self._asking == 0 and self._deadline is not None:
+                self._since = loop.time()
+                self._deadline.reschedule(self._since + max(self._left, 0.0))
 
     # -- transports ----------------------------------------------------------------
 

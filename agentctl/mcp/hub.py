@@ -155,7 +155,7 @@ class McpHub:
                 elicit=self._elicit_callback(sid),
             )
             try:
-                await conn.start(timeout_s=config.timeout_s or 60.0)
+                await conn.start()  # the call timeout is for calls: a start may be slower
             except UsageError as exc:  # a key it names is not set
                 await conn.close()
                 self._note(config.name, "failed", f"not started: {exc}", fault=True)
@@ -365,7 +365,7 @@ class McpHub:
             config, keys=self.rt.keys, sandbox=sandbox, errlog=self._errlog("probe", config.name)
         )
         try:
-            await conn.start(timeout_s=config.timeout_s or 30.0)
+            await conn.start()
         except (ServerDown, UsageError) as exc:
             return McpListed(server=config.name, scope=config.where, error=f"not started: {exc}")
         finally:

@@ -29,7 +29,7 @@ import jsonschema
 import mcp_types as types
 from pydantic import BaseModel, Field
 
-from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome
+from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, validator_of
 
 PREFIX = "mcp__"
 # What a model provider takes as a tool name (OpenAI's rule, the strictest).
@@ -142,6 +142,7 @@ def as_tool(spec: McpToolSpec, call: Call, *, needs_sandbox: bool) -> Tool:
         arun=arun,
         input_schema=spec.input_schema,
         hint=spec.hint,
+        validator=validator_of(spec.input_schema),
     )
 
 

@@ -26,6 +26,11 @@ async def _question(rt: Runtime, sid: str) -> str:
             pending = [a for a in rt.approvals(sid) if a.context.question]
             if pending:
                 return pending[0].id
+            state = rt.journal.state(sid)
+            if state.status not in (SessionStatus.RUNNING, SessionStatus.WAITING):
+                raise AssertionError(
+                    f"no question asked: {[(e.type, e.data) for e in rt.store.read_stream(sid)]}"
+                )
             await asyncio.sleep(0.02)
 
 
