@@ -278,6 +278,9 @@ class ToolFinished(_Data):
     duration_ms: float = 0.0
     error: str | None = None  # set when the call was refused or failed before/inside the tool layer
     timed_out: bool = False
+    # Files the result kept beside its output (an MCP result's images, audio, blobs):
+    # SESSION/NAME in the artifacts folder, like `artifact`.
+    attachments: list[str] = Field(default_factory=list)
 
 
 class ToolInterrupted(_Data):

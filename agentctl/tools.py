@@ -47,6 +47,7 @@ class ToolOutcome:
     timed_out: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    attachments: tuple[str, ...] = ()  # SESSION/NAME files kept in the artifacts folder
 
 
 @dataclass(frozen=True)

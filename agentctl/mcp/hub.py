@@ -287,6 +287,7 @@ class McpHub:
             artifacts=self.rt.paths.artifacts / ctx.session_id,
             spill_dir=self.rt.sandboxes.spill_dir or self.rt.paths.artifacts,
             duration_ms=_ms(started),
+            artifact_cap=self.rt.artifact_cap,
         )
         if outcome.error:
             self._note(server, "running", f"{spec.tool}: {outcome.error}", fault=True)

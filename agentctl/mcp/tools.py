@@ -157,18 +157,27 @@ def outcome_of(
     artifacts: Path,
     spill_dir: Path,
     duration_ms: float,
+    artifact_cap: int = 256 * 1024 * 1024,
 ) -> ToolOutcome:
-    """The tool outcome of an MCP result: capped text, binary parts kept as artifacts."""
+    """The tool outcome of an MCP result: capped text, binary parts kept as artifacts
+    (within the session's cap on kept bytes, as the shell's whole outputs are)."""
     parts: list[str] = []
     ref = _ref(ctx)
-    kept = 0
+    kept: list[str] = []
+    room = [artifact_cap - _folder_bytes(artifacts)]
+
+    def keep(data: str, mime: str, kind: str, index: int) -> str:
+        line, name = _keep(data, mime, kind, artifacts, ref, index, room)
+        if name is not None:
+            kept.append(f"{artifacts.name}/{name}")
+        return line
+
     for index, block in enumerate(result.content):
         if isinstance(block, types.TextContent):
             parts.append(block.text)
         elif isinstance(block, types.ImageContent | types.AudioContent):
             kind = "image" if isinstance(block, types.ImageContent) else "audio"
-            parts.append(_keep(block.data, block.mime_type, kind, artifacts, ref, index))
-            kept += 1
+            parts.append(keep(block.data, block.mime_type, kind, index))
         elif isinstance(block, types.EmbeddedResource):
             res = block.resource
             if isinstance(res, types.TextResourceContents):
@@ -177,7 +186,7 @@ def outcome_of(
                 mime = getattr(res, "mime_type", None) or "application/octet-stream"
                 parts.append(
                     f"[resource {res.uri}] "
-                    + _keep(getattr(res, "blob", ""), mime, "resource", artifacts, ref, index)
+                    + keep(getattr(res, "blob", ""), mime, "resource", index)
                 )
         elif isinstance(block, types.ResourceLink):
             parts.append(
@@ -204,6 +213,7 @@ def outcome_of(
         full_output=full,
         error=error,
         duration_ms=round(duration_ms, 3),
+        attachments=tuple(kept),
     )
 
 
@@ -222,18 +232,34 @@ def _ref(ctx: ToolContext) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key.split(":", 1)[-1])[:100]
 
 
-def _keep(data: str, mime: str, kind: str, folder: Path, ref: str, index: int) -> str:
+def _keep(
+    data: str, mime: str, kind: str, folder: Path, ref: str, index: int, room: list[int]
+) -> tuple[str, str | None]:
+    """Decode a part into the artifacts folder: (the line for the output, its file name)."""
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        return f"[{kind} ({mime}) not kept: its data is not base64]"
+        return f"[{kind} ({mime}) not kept: its data is not base64]", None
+    if len(raw) > room[0]:
+        return (
+            f"[{kind} ({mime}, {len(raw)} bytes) not kept: this session's kept files reached their cap]",
+            None,
+        )
     name = f"{ref}-{index}{_EXTENSIONS.get(mime, '.bin')}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(raw)
     except OSError as exc:
-        return f"[{kind} ({mime}, {len(raw)} bytes) not kept: {exc.strerror or exc}]"
-    return f"[{kind} {mime}, {len(raw)} bytes: artifact {folder.name}/{name}]"
+        return f"[{kind} ({mime}, {len(raw)} bytes) not kept: {exc.strerror or exc}]", None
+    room[0] -= len(raw)
+    return f"[{kind} {mime}, {len(raw)} bytes: artifact {folder.name}/{name}]", name
+
+
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def _cap(text: str, cap: int, spill_dir: Path) -> tuple[str, bool, Path | None]:

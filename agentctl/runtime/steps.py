@@ -547,6 +547,7 @@ class StepMachine:
             duration_ms=outcome.duration_ms or fallback_ms,
             error=clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
             timed_out=outcome.timed_out,
+            attachments=list(outcome.attachments),
         )
 
     async def _execute(

@@ -66,6 +66,7 @@ async def test_everything_server_tools_are_listed_validated_and_called(
         assert proposed["c1"]["tier"] == "allow"
         images = list((rt.paths.artifacts / sid).glob("*.png"))
         assert len(images) == 1 and images[0].read_bytes().startswith(b"\x89PNG")
+        assert finished["c4"]["attachments"] == [f"{sid}/{images[0].name}"]  # named in the log
     finally:
         await rt.stop()
 
