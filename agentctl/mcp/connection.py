@@ -239,6 +239,8 @@ class Connection:
 
     def _why(self, exc: BaseException) -> str:
         text = _describe(exc)
+        if text == "Connection closed":  # the SDK's words for a server that went away
+            text = "it exited" if self._client is not None else "it exited before it answered"
         tail = self._errlog_tail()
         return f"{text}; its stderr ends: {tail}" if tail else text
 

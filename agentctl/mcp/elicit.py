@@ -46,7 +46,10 @@ def answer_of(schema: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str
         return dict(answer)
     try:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        error = jsonschema.exceptions.best_match(cls(schema).iter_errors(answer))
+        checker = cls(
+            schema, format_checker=cls.FORMAT_CHECKER
+        )  # email, date, uri: a person's typing
+        error = jsonschema.exceptions.best_match(checker.iter_errors(answer))
     except Exception as exc:
         raise ToolCallError(f"the server's answer schema cannot be checked: {exc}") from None
     if error is not None:

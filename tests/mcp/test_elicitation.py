@@ -118,3 +118,33 @@ async def test_a_question_open_when_the_daemon_stops_is_still_there_and_asked_on
         assert fault_server[1].read_text() == "answer yes\n"
     finally:
         await rt.stop()
+
+
+async def test_the_reference_servers_question_is_answered_from_the_queue(
+    tmp_path: Path, everything: list[str]
+) -> None:
+    add_server(name="everything", command=everything, scope="host")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[rule]]\ntool = "mcp__everything__*"\ntier = "allow"\n')
+    recording = write_recording(
+        tmp_path / "rec.jsonl",
+        [call("mcp__everything__trigger-elicitation-request", {}, "e1"), final()],
+    )
+    rt = await start_runtime(DuckDBEventStore(tmp_path / "db.duckdb"))
+    try:
+        sid = await rt.create_session(create("ask", recording, policy=str(policy)))
+        approval_id = await _question(rt, sid)
+        (view,) = rt.approvals(sid)
+        assert view.context.answer_schema and "name" in view.context.answer_schema["properties"]
+        answer = {"name": "Ada Lovelace", "check": True, "email": "ada@example.com"}
+        with pytest.raises(UsageError, match="email"):  # the schema's format is checked
+            await rt.decide(
+                approval_id,
+                Decide(decision="approve", args={**answer, "email": "nope"}, approver="t"),
+            )
+        await rt.decide(approval_id, Decide(decision="approve", args=answer, approver="t"))
+        assert await settle(rt, sid) is SessionStatus.COMPLETED
+        (finished,) = events(rt, sid, "tool.finished")
+        assert finished["exit_code"] == 0 and "Ada Lovelace" in finished["output"], finished
+    finally:
+        await rt.stop()
