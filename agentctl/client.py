@@ -40,6 +40,7 @@ from agentctl.errors import (
     NotFoundError,
     PolicyError,
     RecordingError,
+    SandboxUnavailableError,
     UsageError,
 )
 from agentctl.paths import Paths, get_paths
@@ -326,6 +327,7 @@ _BY_CODE: dict[str, type[AgentctlError]] = {
         PolicyError,
         RecordingError,
         ForbiddenError,
+        SandboxUnavailableError,
     )
 }
 _BY_STATUS: dict[int, type[AgentctlError]] = {

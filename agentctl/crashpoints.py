@@ -1,4 +1,4 @@
-"""Named crash points for fault injection (DESIGN §4, issue 4).
+"""Named crash points for fault injection (docs/design.md §4, issue 4).
 
 `AGENTCTL_CRASH_AT` names one or more points, comma-separated; the process
 exits at once (`os._exit`, no cleanup, no flush) when one is reached:

@@ -1,7 +1,7 @@
 """One exception family for everything a user can see.
 
 Every error carries a message a person can act on and the exit code the CLI
-maps it to (DESIGN §10). The CLI prints one line per error, never a traceback
+maps it to (docs/design.md §10). The CLI prints one line per error, never a traceback
 unless `--debug` is given. Generic layers (`store`, `sandboxes`) raise their
 own families; the runtime wraps them at its edge.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class ExitCode:
-    """The CLI's stable exit codes (DESIGN §10)."""
+    """The CLI's stable exit codes (docs/design.md §10)."""
 
     COMPLETED = 0
     FAILED = 1
@@ -70,6 +70,16 @@ class DaemonRunningError(DaemonError):
 
     code = "daemon_running"
     PROCESS_EXIT = 75  # a daemon that lost the start-up race exits with this (EX_TEMPFAIL)
+
+
+class SandboxUnavailableError(AgentctlError):
+    """The sandbox layer (the Docker engine, an image build) failed: not the request's fault."""
+
+    code = "sandbox_unavailable"
+    http_status = 503
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "`agentctl doctor` checks the Docker engine")
 
 
 class ProviderError(AgentctlError):

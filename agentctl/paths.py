@@ -1,4 +1,4 @@
-"""Where agentctl keeps things (DESIGN §2).
+"""Where agentctl keeps things (docs/design.md §2).
 
 platformdirs gives the per-user data, config, state and runtime folders;
 `AGENTCTL_HOME` puts all of them under one folder, which is how tests and

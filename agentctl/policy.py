@@ -1,7 +1,7 @@
 """The approval policy: the one place where a proposed tool call gets its tier.
 
 A policy is an ordered list of rules; the first rule that matches a call
-decides its tier (DESIGN §6): `allow` runs it, `ask` waits for a person,
+decides its tier (docs/design.md §6): `allow` runs it, `ask` waits for a person,
 `deny` refuses it and tells the model why. When no rule matches, the policy's
 default tier applies. The runtime stores the whole policy (`to_dict`) in the
 `session.created` event, so a resumed session is judged by the rules it
@@ -78,6 +78,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from agentctl.durations import format_duration
+from agentctl.durations import parse_seconds as parse_duration
 from agentctl.errors import PolicyError
 
 PRESETS: tuple[str, ...] = ("default", "strict", "permissive")
@@ -134,34 +136,6 @@ def _compile_glob(pattern: str) -> re.Pattern[str]:
     if pattern.endswith("/**"):
         variants |= {variant[:-3] for variant in list(variants) if variant.endswith("/**")}
     return re.compile("|".join(fnmatch.translate(variant) for variant in sorted(variants)))
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `30s`, `10m`, `2h`, `1h30m`, `500ms` or `1d`."""
-    compact = text.strip().lower().replace(" ", "")
-    if not _DURATION.fullmatch(compact):
-        raise ValueError(
-            f"bad duration {text!r} (a number of seconds, or like 30s, 10m, 2h, 1h30m)"
-        )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(compact))
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest readable spelling: 90 -> "1m30s", 600 -> "10m", 0.5 -> "0.5s"."""
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 def _shorten(text: str, limit: int = 60) -> str:

@@ -2,7 +2,7 @@
 
 The daemon, the CLI, the TUI and the runtime all speak these models; nothing
 else defines the shape of an event. On disk and on the wire an event is an
-`Envelope` (DESIGN §3); its `data` is validated against the model registered
+`Envelope` (docs/design.md §3); its `data` is validated against the model registered
 for its `type` in `EVENT_DATA` before it is appended. Event data models ignore
 unknown fields so a newer log can be read by an older client; request bodies
 forbid them so a typo in a client is a 422, not a silently dropped option.
@@ -66,6 +66,7 @@ class Limits(_Data):
     cpus: float = 1.0
     pids: int = 256
     disk_mb: int = 2048  # what the sandbox may write (its container's writable layer)
+    files: int = 500_000  # how many files it may hold there (inodes of the host's disk)
 
 
 class SandboxConfig(_Data):
@@ -107,6 +108,20 @@ class ParentRef(_Data):
     seq: int
 
 
+class PluginRef(_Data):
+    """A plugin a session uses (`agentctl.plugins`): its distribution, and what of it."""
+
+    group: str  # the entry-point group: agentctl.tools or agentctl.providers
+    name: str  # the entry point's name
+    distribution: str | None = None
+    version: str | None = None
+    provides: list[str] = Field(default_factory=list)  # its tools (or scheme) the session uses
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}:{self.name}"
+
+
 class SessionCreated(_Data):
     task: str
     model: str
@@ -124,9 +139,8 @@ class SessionCreated(_Data):
     request_id: str | None = None  # the client's key: a retried create or fork finds this session
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
-    mcp: list[str] = Field(
-        default_factory=list
-    )  # the MCP servers it uses, listed at its first step
+    plugins: list[PluginRef] = Field(default_factory=list)  # what of installed plugins it uses
+    mcp: list[str] = Field(default_factory=list)  # the MCP servers it uses (listed at its first step)
     version: str
 
 
@@ -530,6 +544,7 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
     "cpus": (0.01, 64),
     "pids": (32, 32_768),
     "disk_mb": (64, 1_048_576),
+    "files": (1_000, 100_000_000),
 }
 
 
@@ -729,6 +744,8 @@ class DaemonStatus(BaseModel):
     last_offset: int
     schema_version: int | None = None
     tcp: str | None = None
+    plugins: list[PluginRef] = Field(default_factory=list)  # loaded at start: what each gives
+    plugin_errors: list[str] = Field(default_factory=list)  # left out at start, and why
 
 
 class StartedSession(BaseModel):

@@ -1,4 +1,4 @@
-"""Keep secrets out of the log (DESIGN §3).
+"""Keep secrets out of the log (docs/design.md §3).
 
 Values of environment variables that look secret (API keys, tokens,
 passwords, or names listed in `AGENTCTL_SECRET_ENV`) are replaced by

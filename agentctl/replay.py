@@ -1,7 +1,7 @@
 """Replay: re-run a session on its recorded model responses and find where it diverges.
 
 A replay is client-side by design: it only needs what any client can do. It
-reads the original's events, writes its recording (DESIGN §8) under the data
+reads the original's events, writes its recording (docs/design.md §8) under the data
 folder where the daemon can read it, starts a fresh session with the same
 task, sandbox and policy on `replay:<that file>`, answers each approval the
 way the original's approver did, gives it the same later user messages, and

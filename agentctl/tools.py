@@ -3,7 +3,7 @@
 Each tool declares a pydantic model of its arguments (which gives the JSON
 schema sent to the model and the validation applied before execution) and
 whether it is idempotent: an idempotent tool found in flight after a crash
-simply runs again, any other goes back through approval (DESIGN §4).
+simply runs again, any other goes back through approval (docs/design.md §4).
 Invalid arguments, an unknown tool or malformed JSON never reach a tool: they
 become an error result for the model (`ToolCallError`).
 

@@ -1,4 +1,4 @@
-"""Attach backfill: how long a client takes to receive a 10,000-event session (DESIGN §12: < 0.5 s).
+"""Attach backfill: how long a client takes to receive a 10,000-event session (docs/design.md §12: < 0.5 s).
 
 Writes one completed session of exactly 10,000 events straight into a store
 in a temporary AGENTCTL_HOME, starts a real daemon on it, then attaches with

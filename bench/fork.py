@@ -14,7 +14,7 @@ the runtime's code) the calls a fork makes: reading the parent's log,
 copying it, the Docker calls, the appends.
 
 A readable summary goes to stderr; the last stdout line is one JSON object
-`{"fork_ms": median, ...}`. Target (DESIGN §12): fork_ms < 1000.
+`{"fork_ms": median, ...}`. Target (docs/design.md §12): fork_ms < 1000.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ and no host path or Docker socket mounted.
 The disk bound is `--storage-opt size` where the storage driver supports it
 (overlay2 on xfs with pquota); elsewhere (overlay2 on ext4, the common case)
 the sandbox runs a watchdog on its writable layer during and after each
-command (`Sandbox.exec`). A workspace is copied in (a tar streamed to `tar
+command (`Sandbox.exec`). No storage driver bounds the number of files (the
+host's inodes): the watchdog counts them everywhere. A workspace is copied in (a tar streamed to `tar
 -x` running as the sandbox user, so the files are the user's) unless the
 user asks for a bind mount.
 
@@ -372,6 +373,7 @@ class DockerSandboxDriver:
             hook=self.hook,
             spill_dir=self.spill_dir,
             disk_watch_bytes=None if engine_disk or spec.disk_mb is None else spec.disk_mb << 20,
+            file_watch_count=spec.files,
         )
 
     def _create(
@@ -400,6 +402,8 @@ class DockerSandboxDriver:
         labels = {**spec.labels, self.label_key: stream, f"{self.label_key}.user": user}
         if spec.disk_mb is not None and not engine_disk:
             labels[f"{self.label_key}.disk_watch_mb"] = str(spec.disk_mb)
+        if spec.files is not None:
+            labels[f"{self.label_key}.file_watch_count"] = str(spec.files)
         try:
             return self.api.create_container(
                 image,
@@ -428,6 +432,7 @@ class DockerSandboxDriver:
         # the agent's user is a label: the container's own user is RUNTIME_USER
         user = labels.get(f"{self.label_key}.user") or config.get("User") or FALLBACK_USER
         watch = str(labels.get(f"{self.label_key}.disk_watch_mb") or "")
+        files = str(labels.get(f"{self.label_key}.file_watch_count") or "")
         return Sandbox(
             self.api,
             stream=stream,
@@ -440,6 +445,7 @@ class DockerSandboxDriver:
             hook=self.hook,
             spill_dir=self.spill_dir,
             disk_watch_bytes=int(watch) << 20 if watch.isdigit() else None,
+            file_watch_count=int(files) if files.isdigit() else None,
         )
 
     def _copy_workspace(self, sandbox: Sandbox, folder: Path) -> None:

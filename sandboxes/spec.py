@@ -30,6 +30,7 @@ class SandboxSpec:
     cpus: float = 1.0
     pids: int = 256
     disk_mb: int | None = 2048  # the container's writable layer (see DockerSandboxDriver)
+    files: int | None = 500_000  # how many files that layer may hold (its inodes on the host)
     workspace: Path | None = None
     mount_workspace: bool = False
     # A tar of `workspace` made earlier (`pack_folder`): copied in instead of the
@@ -58,7 +59,7 @@ class ExecResult:
     timed_out: bool
     duration_ms: float
     oom_killed: bool = False
-    disk_exceeded: bool = False  # stopped (or found) over the sandbox's disk limit
+    disk_exceeded: bool = False  # stopped (or found) over the sandbox's disk or file limit
 
 
 @dataclass(frozen=True)

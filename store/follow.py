@@ -1,6 +1,6 @@
 """Follow the log from a cursor: the backlog, then live batches, no gap, no duplicate.
 
-The order of operations is the whole point (DESIGN §7): subscribe first, then
+The order of operations is the whole point (docs/design.md §7): subscribe first, then
 read the backlog. Every batch is then either committed before the
 subscription existed, and in the backlog, or after, and delivered live; a
 batch committed in between is in both, and dropped the second time by its

@@ -1,6 +1,6 @@
 """A follow of an NDJSON event stream that survives daemon restarts.
 
-The daemon's streams are cursor-based (DESIGN §7): after a cursor it sends the
+The daemon's streams are cursor-based (docs/design.md §7): after a cursor it sends the
 backlog, then live events, with no gap and no duplicate. So reconnecting is
 only a matter of keeping the cursor of the last event handed on and asking
 again from it. `follow` does that: a dropped or closed stream (the daemon

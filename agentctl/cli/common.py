@@ -1,6 +1,6 @@
 """What every command shares: the consoles, the client, JSON output and error handling.
 
-Results go to stdout, progress and diagnostics to stderr (DESIGN §10). Rich
+Results go to stdout, progress and diagnostics to stderr (docs/design.md §10). Rich
 turns colour off by itself when the stream is not a terminal; `NO_COLOR`
 (no-color.org) turns off every style here, not only colours, so the output is
 plain text. Piped output is not cut at 80 columns: ids must survive `awk`.

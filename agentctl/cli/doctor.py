@@ -25,6 +25,7 @@ from agentctl.cli.common import out, print_json
 from agentctl.errors import AgentctlError, ExitCode
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import DaemonStatus
+from agentctl.terminal import clean, clean_line
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MARK = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[bold red]✗[/]", "skip": "[dim]-[/]"}
@@ -137,6 +138,22 @@ def _database(ctx: _Context) -> Check:
     return Check("database", "ok", f"{detail}; schema version {schema}")
 
 
+def _plugins(ctx: _Context) -> list[Check]:
+    """What the daemon loaded of the installed plugins (`docs/extending.md`)."""
+    if ctx.daemon is None:
+        return [Check("plugins", "skip", "needs the daemon")]
+    checks = []
+    for ref in ctx.daemon.plugins:
+        what = "tools" if ref.group == "agentctl.tools" else "model scheme"
+        detail = f"{ref.distribution or '?'} {ref.version or ''}: {what} {', '.join(ref.provides)}"
+        checks.append(Check(f"plugin {ref.name}", "ok", detail))
+    for error in ctx.daemon.plugin_errors:
+        checks.append(
+            Check("plugin", "warn", error, "fix or uninstall it, then restart the daemon")
+        )
+    return checks or [Check("plugins", "ok", "none installed")]
+
+
 def _config(ctx: _Context) -> Check:
     from agentctl.policy import load_policy
 
@@ -209,6 +226,7 @@ CHECKS: tuple[Callable[[_Context], Check | list[Check]], ...] = (
     _image,
     _daemon,
     _database,
+    _plugins,
     _config,
     _providers,
 )
@@ -231,8 +249,8 @@ def doctor(
         bool, typer.Option("--json", help='One JSON object: {"ok": …, "checks": [...]}.')
     ] = False,
 ) -> None:
-    """Check the Docker engine, the sandbox image, the daemon, its database, the configuration
-    and the model providers' keys, and say what to do about each problem.
+    """Check the Docker engine, the sandbox image, the daemon, its database, the plugins it
+    loaded, the configuration and the model providers' keys, and say what to do about each.
 
     Exit 0 when no check failed (a missing API key is a warning), 1 otherwise.
     """
@@ -243,9 +261,11 @@ def doctor(
     else:
         width = max(len(c.name) for c in checks)
         for c in checks:
-            out.print(f"{MARK[c.status]} {c.name:<{width}}  {escape(c.detail)}")
+            # a plugin names itself: its name and messages are not ours
+            name, detail = escape(clean_line(c.name)), escape(clean(c.detail))
+            out.print(f"{MARK[c.status]} {name:<{width}}  {detail}")
             if c.fix and c.status in ("fail", "warn"):
-                out.print(f"  {'':<{width}}  [dim]→ {escape(c.fix)}[/]")
+                out.print(f"  {'':<{width}}  [dim]→ {escape(clean(c.fix))}[/]")
     raise typer.Exit(ExitCode.COMPLETED if ok else ExitCode.FAILED)
 
 

@@ -1,6 +1,6 @@
 """The `agentctl` command: the typer app, global options, and the error edge.
 
-Exit codes are stable (DESIGN §10): 0 completed, 1 failed, 2 usage error,
+Exit codes are stable (docs/design.md §10): 0 completed, 1 failed, 2 usage error,
 3 waiting for approval, 4 paused, 5 cancelled, 130 interrupted. A usage error
 is one line naming the problem; any other error is one readable line too, and
 a traceback only with `--debug`.

@@ -12,7 +12,14 @@ from agentctl.cli.common import client, command, err, out, print_json
 from agentctl.cli.follow import follow
 from agentctl.cli.triggers import start_time
 from agentctl.errors import ExitCode
-from agentctl.protocol import Budget, CreateSession, ForkSession, Limits, ResumeSession
+from agentctl.protocol import (
+    LIMIT_RANGES,
+    Budget,
+    CreateSession,
+    ForkSession,
+    Limits,
+    ResumeSession,
+)
 
 DEFAULT_MODEL = "replay:recordings/demo.jsonl"
 
@@ -46,6 +53,31 @@ def _labels(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--label")
         labels[key] = val
     return labels
+
+
+def _limits(values: list[str]) -> Limits:
+    """`--limit NAME=N`, each checked against the range the daemon accepts."""
+    given: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or name not in LIMIT_RANGES:
+            raise typer.BadParameter(
+                f"{value!r} is not NAME=N with NAME one of {', '.join(LIMIT_RANGES)}",
+                param_hint="--limit",
+            )
+        try:
+            given[name] = float(number) if name == "cpus" else int(number)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r}: {number!r} is not a number", param_hint="--limit"
+            ) from None
+        low, high = LIMIT_RANGES[name]
+        if not low <= given[name] <= high:
+            raise typer.BadParameter(
+                f"{name} must be from {low:,g} to {int(high):,}, not {number}",
+                param_hint="--limit",
+            )
+    return Limits.model_validate(given)
 
 
 def _started(session_id: str, as_json: bool, detach: bool) -> None:
@@ -164,6 +196,15 @@ def run(
     label: Annotated[
         list[str], typer.Option(metavar="K=V", help="A label KEY=VALUE; repeatable.")
     ] = [],  # noqa: B006
+    limit: Annotated[
+        list[str],
+        typer.Option(
+            metavar="NAME=N",
+            help="A sandbox limit, repeatable; the defaults: "
+            + ", ".join(f"{k}={v:g}" for k, v in Limits().model_dump().items())
+            + ".",
+        ),
+    ] = [],  # noqa: B006
     at: Annotated[
         str | None,
         typer.Option(
@@ -187,6 +228,7 @@ def run(
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
     labels = _labels(label)
+    limits = _limits(limit)
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
     if (mount or mount_ro) and workspace is None:
@@ -219,7 +261,7 @@ def run(
             max_steps=max_steps, max_tokens=max_tokens, max_cost_usd=max_cost, max_wall_s=max_wall
         ),
         labels=labels,
-        limits=Limits(),
+        limits=limits,
         start_at=start_at,
     )
     c = client()

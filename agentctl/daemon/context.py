@@ -44,4 +44,6 @@ class Daemon:
             last_offset=self.store.last_offset(),
             schema_version=self.store.schema_version(),
             tcp=self.tcp,
+            plugins=self.runtime.plugins.loaded(),
+            plugin_errors=self.runtime.plugins.errors,
         )

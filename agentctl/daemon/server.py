@@ -39,7 +39,10 @@ from agentctl.crashpoints import CrashPoints
 from agentctl.errors import DaemonError, DaemonRunningError, UsageError
 from agentctl.observe.otel import start_export
 from agentctl.paths import Paths
+from agentctl.plugins import Plugins, discover
+from agentctl.providers.loader import builtin_schemes
 from agentctl.runtime import Runtime
+from agentctl.tools import BUILTIN_TOOLS
 from agentctl.triggers.clock import clock_from_env
 from store import DuckDBEventStore, LockHeldError
 
@@ -190,6 +193,14 @@ def _pid_from(pidfile: Path) -> int | None:
         return None
 
 
+def load_plugins() -> Plugins:
+    """The installed plugins' tools and providers (`agentctl.plugins`), found once."""
+    plugins = discover([t.name for t in BUILTIN_TOOLS], builtin_schemes())
+    for (group, name), ref in sorted(plugins.origins.items()):
+        log.info("plugin: %s %s from %s %s", group, name, ref.distribution, ref.version)
+    return plugins
+
+
 async def serve(
     paths: Paths,
     *,
@@ -212,7 +223,9 @@ async def serve(
         unix_sock = bind_unix(paths.socket)
         socket_inode = paths.socket.stat().st_ino
         tcp_sock = bind_tcp(tcp_port) if tcp_port is not None else None
-        runtime = Runtime(store, paths=paths, crash=crash, clock=clock_from_env())
+        runtime = Runtime(
+            store, paths=paths, crash=crash, clock=clock_from_env(), plugins=load_plugins()
+        )
         tcp = f"127.0.0.1:{tcp_sock.getsockname()[1]}" if tcp_sock is not None else None
         daemon = Daemon(
             paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity

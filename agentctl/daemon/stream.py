@@ -1,4 +1,4 @@
-"""Attach and backfill: stored events after a cursor, then live ones (DESIGN §7).
+"""Attach and backfill: stored events after a cursor, then live ones (docs/design.md §7).
 
 The order of operations is what makes the stream exact:
 
@@ -272,7 +272,7 @@ def live_line(session_id: str, seq: int, data: dict[str, object]) -> bytes:
 
 
 def format_ts(ts: datetime) -> str:
-    """An envelope timestamp: UTC, microseconds, `Z` (DESIGN §3)."""
+    """An envelope timestamp: UTC, microseconds, `Z` (docs/design.md §3)."""
     if ts.tzinfo is None:  # the store's times are UTC
         return ts.isoformat(timespec="microseconds") + "Z"
     if ts.utcoffset():

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageError
 from agentctl.protocol import ErrorBody
+from agentctl.runtime.sandbox_host import as_agentctl_error
+from sandboxes import SandboxError
 from store import ConflictError as StoreConflictError
 from store import StoreError
 
@@ -186,6 +188,13 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "store_error", str(exc))
 
 
+async def on_sandbox_error(request: Request, exc: Exception) -> Response:
+    # Like the store's: the sandbox layer's own family, told in agentctl's terms.
+    assert isinstance(exc, SandboxError)
+    log.warning("%s %s failed in the sandbox layer: %s", request.method, request.url.path, exc)
+    return await on_agentctl_error(request, as_agentctl_error(exc))
+
+
 async def on_http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 (no route, wrong method): the same JSON error body."""
     assert isinstance(exc, HTTPException)
@@ -234,6 +243,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_error,
     AgentctlError: on_agentctl_error,
     StoreError: on_store_error,
+    SandboxError: on_sandbox_error,
     Exception: on_unexpected,
 }
 

@@ -104,6 +104,12 @@ def _remove_artifacts(
                     if not dry_run:
                         path.unlink()
                     removed.append(f"workspaces/{path.name}")
+        # Its checkpoint's export, kept for the next diff (`Workspaces._checkpoint_tree`).
+        for path in sorted((paths.data / "workspaces" / "exports").glob(f"{sid}.*")):
+            freed += path.stat().st_size
+            if not dry_run:
+                path.unlink()
+            removed.append(f"workspaces/exports/{path.name}")
         folder = paths.artifacts / sid
         if not folder.is_dir():
             continue

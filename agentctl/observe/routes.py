@@ -22,11 +22,10 @@ from starlette.routing import BaseRoute, Route
 
 from agentctl.daemon.context import Daemon
 from agentctl.daemon.web import json_response, read_body
+from agentctl.durations import parse_timedelta as parse_duration
 from agentctl.errors import DaemonError, UsageError
 from agentctl.protocol import ExportRequest, GcRequest, SqlQuery, SqlResult
 from store import DuckDBEventStore, EventStore, QueryTimeoutError, StoreClosedError, StoreError
-
-from .durations import parse_duration
 
 
 def _daemon(request: Request) -> Daemon:

@@ -2,7 +2,7 @@
 
 `replay:PATH` plays a recording back; `openai:MODEL` speaks to any
 OpenAI-compatible server; `anthropic:MODEL` to Anthropic's Messages API. Both
-HTTP providers use httpx directly, so no provider SDK is needed (DESIGN §9).
+HTTP providers use httpx directly, so no provider SDK is needed (docs/design.md §9).
 """
 
 from agentctl.providers.base import (

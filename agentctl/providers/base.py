@@ -4,7 +4,7 @@ Plain frozen dataclasses, because they live inside the runtime; the pydantic
 models are at the edges (the recording file, the HTTP bodies). A provider makes
 exactly one attempt per `complete` call: retries, backoff and the circuit
 breaker belong to the caller (`retry.call_with_retries`), so that every attempt
-becomes an event in the log (DESIGN §3, §4).
+becomes an event in the log (docs/design.md §3, §4).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ToolCall:
 
     `arguments` is the parsed object when the model gave a JSON object, else the
     raw string exactly as given. Providers never raise on malformed arguments:
-    the runtime turns them into an error result the model can correct (DESIGN §4).
+    the runtime turns them into an error result the model can correct (docs/design.md §4).
     """
 
     id: str

@@ -15,14 +15,15 @@ function that looks the key up (`agentctl.keys`) when it sends a request.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from agentctl.config import Config, EndpointConfig
-from agentctl.errors import UsageError
+from agentctl.errors import ProviderError, UsageError
 from agentctl.keys import KeyStore, env_var
 from agentctl.providers import anthropic_messages, openai_chat
-from agentctl.providers.base import Provider
+from agentctl.providers.base import Message, ModelResponse, OnDelta, Provider, ToolSpec
 from agentctl.providers.replay import ReplayProvider
 from agentctl.providers.transport import Timeouts
 
@@ -98,18 +99,24 @@ def load_provider(
     prices: Mapping[str, tuple[float, float]] | None = None,
     config: Config | None = None,
     keys: KeyStore | None = None,
+    plugins: Mapping[str, PluginFactory] | None = None,
 ) -> Provider:
+    """The provider of `spec`. A scheme is `replay`, an endpoint of config.toml, a
+    plugin's (`agentctl.plugins`; it cannot take a built-in name), or a built-in endpoint."""
     config = config or Config()
+    plugins = plugins or {}
     scheme, sep, rest = spec.partition(":")
     valid = (
         "valid model specs: "
-        + ", ".join(SCHEMES)
+        + ", ".join([*SCHEMES, *(f"{name}:MODEL" for name in plugins)])
         + " (an ENDPOINT is a [providers.NAME] table in config.toml, or one of "
         + ", ".join(BUILTIN_ENDPOINTS)
         + ")"
     )
-    endpoint = None if scheme == "replay" else endpoint_config(scheme, config)
-    if not sep or (scheme != "replay" and endpoint is None):
+    plugin = plugins.get(scheme) if scheme not in config.providers else None
+    own = plugin is not None or scheme in _SCHEMES
+    endpoint = None if own else endpoint_config(scheme, config)
+    if not sep or (not own and endpoint is None):
         raise UsageError(f"unknown model provider in {spec!r}", hint=valid)
     if not rest:
         what = "a path" if scheme == "replay" else "a model name"
@@ -117,8 +124,10 @@ def load_provider(
     if timeout_s is not None and timeout_s <= 0:
         raise UsageError(f"timeout must be positive, got {timeout_s}")
 
-    if scheme == "replay":
-        return ReplayProvider(rest)
+    if scheme in _SCHEMES:
+        return _SCHEMES[scheme](spec, rest, base_url)
+    if plugin is not None:
+        return _from_plugin(plugin, spec, rest, base_url)
     assert endpoint is not None
 
     if keys is None:
@@ -168,30 +177,109 @@ def load_provider(
         "stream": True if endpoint.stream is None else endpoint.stream,
         "params": endpoint.params,
     }
-    if endpoint.kind == "openai":
-        return openai_chat.OpenAIChatProvider(
-            rest,
-            base_url=url,
-            text_tool_calls=bool(endpoint.text_tool_calls),
-            stream_tools=endpoint.stream_tools,
-            **common,  # type: ignore[arg-type]
-        )
-
-    if not key():
+    if endpoint.kind in _KEY_REQUIRED and not key():
         hint = f"`agentctl keys set {key_name}`, or export {key_env}" if key_name else None
         raise UsageError(f"{spec} needs an API key and none is set", hint=hint)
+    return _KINDS[endpoint.kind](rest, url, endpoint, common)
+
+
+class PluginFactory(Protocol):
+    def __call__(self, spec: str, model: str, base_url: str | None) -> Provider: ...
+
+
+def _replay(spec: str, rest: str, base_url: str | None) -> Provider:
+    return ReplayProvider(rest)
+
+
+# The schemes that are not endpoints; a plugin cannot take these, nor an endpoint's name.
+_SCHEMES: dict[str, Callable[[str, str, str | None], Provider]] = {"replay": _replay}
+
+
+def _from_plugin(factory: PluginFactory, spec: str, rest: str, base_url: str | None) -> Provider:
+    try:
+        provider = factory(spec, rest, base_url)
+    except UsageError:
+        raise
+    except Exception as exc:  # a plugin's bug is the plugin's, said as such
+        raise UsageError(
+            f"the plugin provider of {spec!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(provider, Provider):
+        raise UsageError(f"the plugin provider of {spec!r} returned {type(provider).__name__}")
+    return _PluginProvider(provider)
+
+
+class _PluginProvider(Provider):
+    """A plugin's provider whose own bugs are not retried, and read as the plugin's."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+        self.endpoint = inner.endpoint
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        step: int,
+        on_delta: OnDelta | None = None,
+    ) -> ModelResponse:
+        try:
+            return await self.inner.complete(messages, tools, step=step, on_delta=on_delta)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"the model plugin of {self.spec} failed: {type(exc).__name__}: {exc}",
+                retryable=False,
+            ) from None
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    @property
+    def price_known(self) -> bool:
+        return self.inner.price_known
+
+
+def _openai(rest: str, url: str, endpoint: EndpointConfig, common: dict[str, Any]) -> Provider:
+    return openai_chat.OpenAIChatProvider(
+        rest,
+        base_url=url,
+        text_tool_calls=bool(endpoint.text_tool_calls),
+        stream_tools=endpoint.stream_tools,
+        **common,
+    )
+
+
+def _anthropic(rest: str, url: str, endpoint: EndpointConfig, common: dict[str, Any]) -> Provider:
     return anthropic_messages.AnthropicMessagesProvider(
         rest,
         base_url=url,
         max_tokens=endpoint.max_tokens or anthropic_messages.DEFAULT_MAX_TOKENS,
-        **common,  # type: ignore[arg-type]
+        **common,
     )
+
+
+# An endpoint's `kind` (config.toml) is the API it speaks; some refuse every request keyless.
+_KEY_REQUIRED = {"anthropic"}
+_KINDS: dict[str, Callable[[str, str, EndpointConfig, dict[str, Any]], Provider]] = {
+    "openai": _openai,
+    "anthropic": _anthropic,
+}
+
+
+def builtin_schemes() -> list[str]:
+    """The schemes no plugin may take."""
+    return [*_SCHEMES, *_DEFAULT_KEYS, *BUILTIN_ENDPOINTS]
 
 
 __all__ = [
     "BUILTIN_ENDPOINTS",
     "SCHEMES",
     "ResolvedEndpoint",
+    "builtin_schemes",
     "endpoint_config",
     "known_endpoints",
     "load_provider",

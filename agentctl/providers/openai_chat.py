@@ -1,7 +1,7 @@
 """`openai:MODEL`: any server that speaks OpenAI's Chat Completions API.
 
 OpenAI itself, Ollama, vLLM, llama.cpp, LM Studio, LiteLLM and most gateways
-(DESIGN §9). Plain httpx, no SDK, so the core runs without provider packages.
+(docs/design.md §9). Plain httpx, no SDK, so the core runs without provider packages.
 No API key is fine: local servers do not want one, and then no Authorization
 header is sent at all.
 

@@ -2,7 +2,7 @@
 
 Line 1 is a header, `{"format": "agentctl-recording", "version": 1, ...}`;
 each further line is one model response in the same shape as the data of a
-`model.responded` event (DESIGN §3, §8), so recording a session is a copy and
+`model.responded` event (docs/design.md §3, §8), so recording a session is a copy and
 replaying one is a lookup by step.
 
 Loading validates every line with pydantic (unknown fields are errors, types

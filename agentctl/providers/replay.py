@@ -2,7 +2,7 @@
 
 Deterministic by construction: the answer depends only on `step`, so a
 resumed session that asks again for a step it already asked gets the same
-response (DESIGN §4). The file is validated when the provider is made, so a
+response (docs/design.md §4). The file is validated when the provider is made, so a
 broken recording fails `agentctl run` at once, not at step 7.
 """
 

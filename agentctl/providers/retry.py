@@ -1,4 +1,4 @@
-"""Retries with backoff, and a circuit breaker per endpoint (DESIGN §4).
+"""Retries with backoff, and a circuit breaker per endpoint (docs/design.md §4).
 
 Providers make one attempt per call; this module is the loop around them that
 the runtime uses, with a hook before each attempt and after each failure so

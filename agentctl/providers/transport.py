@@ -1,7 +1,7 @@
 """One JSON POST to a model endpoint, with every failure mapped to a `ProviderError`.
 
 Both HTTP providers share this so that "what is retryable" is decided in one
-place (DESIGN §4): timeouts, connection errors, 408, 429 and 5xx are
+place (docs/design.md §4): timeouts, connection errors, 408, 429 and 5xx are
 transient; other 4xx are the caller's mistake and retrying cannot help.
 
 A 200 whose body is not JSON is treated as *retryable*: a real API never sends

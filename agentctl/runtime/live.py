@@ -1,6 +1,6 @@
 """Live model output: streamed deltas fanned out to attached clients, never stored.
 
-The log keeps one `model.responded` per call (DESIGN §3); a person watching
+The log keeps one `model.responded` per call (docs/design.md §3); a person watching
 `run`, `attach` or the TUI still wants the text as it forms. So the step
 machine publishes each delta here, and the daemon's event stream of a
 session merges them in for clients that ask (`live=1`), as envelopes of type

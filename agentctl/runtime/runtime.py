@@ -22,13 +22,14 @@ from typing import Any
 from agentctl import __version__, ids
 from agentctl.config import Config, load_config
 from agentctl.crashpoints import CrashPoints
-from agentctl.errors import ConflictError, DaemonError, ForbiddenError, NotFoundError, UsageError
+from agentctl.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
 from agentctl.mcp.elicit import answer_of
 from agentctl.mcp.hub import McpHub
 from agentctl.paths import Paths
+from agentctl.plugins import Plugins, lacking, missing
 from agentctl.policy import Policy, load_policy
 from agentctl.profiles import behaviour_hash, find_profile
 from agentctl.protocol import (
@@ -42,6 +43,7 @@ from agentctl.protocol import (
     Decision,
     ForkSession,
     ParentRef,
+    PluginRef,
     ResumeSession,
     SandboxConfig,
     SandboxEvent,
@@ -58,7 +60,7 @@ from agentctl.runtime import recovery
 from agentctl.runtime.agents import Agent
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.live import LiveBus
-from agentctl.runtime.sandbox_host import SandboxHost
+from agentctl.runtime.sandbox_host import SandboxHost, as_agentctl_error
 from agentctl.runtime.steps import Fault, StepMachine
 from agentctl.runtime.workspaces import Workspaces
 from agentctl.state import CallPhase, SessionState, fold_events
@@ -94,11 +96,15 @@ class Runtime:
         tool_timeout_s: float = 120.0,
         artifact_cap: int = 256 * 1024 * 1024,
         clock: Clock | None = None,
+        plugins: Plugins | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.paths = paths
         self.tools = tools or default_registry()
+        self.plugins = plugins or Plugins()
+        for plugin_tool in self.plugins.tools.values():
+            self.tools.register(plugin_tool)
         self.crash = crash or CrashPoints()
         self.keys = KeyStore(paths.config)
         redactor = Redactor(extra=self.keys.secrets, extra_version=self._keys_version)
@@ -144,7 +150,18 @@ class Runtime:
         return load_config(self.paths.config_file)
 
     def load_provider(self, spec: str, base_url: str | None = None) -> Provider:
-        return load_provider(spec, base_url=base_url, config=self.config(), keys=self.keys)
+        return load_provider(
+            spec,
+            base_url=base_url,
+            config=self.config(),
+            keys=self.keys,
+            plugins=self.plugins.providers,
+        )
+
+    def missing_plugins(self, state: SessionState) -> list[str]:
+        """What the session uses of plugins that this daemon lacks, in words (empty: none)."""
+        refs = [PluginRef.model_validate(r) for r in state.created.get("plugins") or []]
+        return missing(refs, self.plugins) if refs else []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -170,7 +187,7 @@ class Runtime:
         for timer in self._timers.values():
             timer.cancel()
         for call in list(self._model_calls.values()):
-            # An answer that is not committed is asked again on resume (DESIGN §4);
+            # An answer that is not committed is asked again on resume (docs/design.md §4);
             # waiting for it would hold the shutdown for as long as the model takes.
             call.cancel()
         self.timers.cancel_all()
@@ -210,7 +227,7 @@ class Runtime:
             raise
         except SandboxError as exc:  # the engine, not the session: retried on the next start
             log.warning("session %s paused: its sandbox failed: %s", sid, exc)
-            await self._fault_pause(sid, "sandbox", f"the sandbox failed: {exc}")
+            await self._fault_pause(sid, "sandbox", f"the sandbox failed: {as_agentctl_error(exc)}")
         except Exception as exc:
             log.exception("session %s stopped on an unexpected error", sid)
             what = f"an internal error stopped it ({type(exc).__name__}: {exc})"
@@ -415,6 +432,7 @@ class Runtime:
             request_id=req.request_id,
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
+            plugins=self.plugins.used_by(agent.tools, agent.model),
             mcp=await asyncio.to_thread(self.mcp.servers_for, agent.mcp),
             version=__version__,
         )
@@ -444,7 +462,8 @@ class Runtime:
         try:  # checked now: a session must not start only to fail at its first tool call
             present = await self.sandboxes.has_image(image)
         except SandboxError as exc:
-            raise DaemonError(f"cannot check the image {image!r}: {exc}") from None
+            error = as_agentctl_error(exc)
+            raise type(error)(f"cannot check the image {image!r}: {exc}", hint=error.hint) from None
         if not present:
             raise UsageError(
                 f"image {image!r} is not in the Docker engine",
@@ -471,6 +490,9 @@ class Runtime:
             status = state.status
             if status is SessionStatus.CANCELLED:
                 raise ConflictError(f"session {sid} was cancelled; fork it to continue")
+            gaps = self.missing_plugins(state)
+            if gaps:
+                raise ConflictError(lacking(sid, gaps))
             if status is SessionStatus.WAITING and state.timer_hold:
                 raise ConflictError(f"session {sid} is {state.reason}; it continues then")
             if status is SessionStatus.WAITING:

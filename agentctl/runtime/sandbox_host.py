@@ -2,7 +2,7 @@
 
 A session's container is found again by label after a restart; a container
 removed behind the runtime's back is recreated from the session's latest
-checkpoint, and a `sandbox.restored` event says so (DESIGN §5). A container
+checkpoint, and a `sandbox.restored` event says so (docs/design.md §5). A container
 is always made with `replace=True`: when the log names none, whatever carries
 the session's name is a leftover of a daemon that died before recording it.
 All Docker calls are blocking, so they run in threads.
@@ -16,12 +16,47 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from agentctl.errors import (
+    AgentctlError,
+    ConflictError,
+    SandboxUnavailableError,
+    UsageError,
+)
 from agentctl.protocol import SandboxConfig, SandboxEvent
 from agentctl.runtime.journal import Journal
 from agentctl.state import SessionState
-from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec
+from sandboxes import (
+    DockerSandboxDriver,
+    EngineUnavailableError,
+    FileToolError,
+    ImageNotFoundError,
+    Sandbox,
+    SandboxError,
+    SandboxGoneError,
+    SandboxSpec,
+)
 
 log = logging.getLogger(__name__)
+
+
+def as_agentctl_error(exc: SandboxError) -> AgentctlError:
+    """The sandbox layer's error as one of agentctl's, with what to do about it.
+
+    The layer is generic and raises its own family; this is where the runtime
+    says which of them is the caller's to fix (a file, an image it named) and
+    which is the machine's (the engine, a build): those are 503s that point
+    at `agentctl doctor`.
+    """
+    message = str(exc)
+    if isinstance(exc, FileToolError):
+        return UsageError(message)
+    if isinstance(exc, ImageNotFoundError):
+        return ConflictError(message, hint="`agentctl sandbox build` builds the default image")
+    if isinstance(exc, SandboxGoneError):
+        return ConflictError(message, hint="`agentctl resume` makes it again from a checkpoint")
+    if isinstance(exc, EngineUnavailableError):
+        return SandboxUnavailableError(message, hint="is dockerd running? `agentctl doctor` checks")
+    return SandboxUnavailableError(message)
 
 
 def extra_labels() -> dict[str, str]:
@@ -41,6 +76,7 @@ def spec_of(config: SandboxConfig, image: str | None = None) -> SandboxSpec:
         cpus=config.limits.cpus,
         pids=config.limits.pids,
         disk_mb=config.limits.disk_mb,
+        files=config.limits.files,
         workspace=Path(config.workspace) if config.workspace else None,
         mount_workspace=config.mount_workspace,
         workspace_archive=Path(config.workspace_archive) if config.workspace_archive else None,

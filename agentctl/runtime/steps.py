@@ -2,7 +2,7 @@
 
 One step is a model call, then each proposed tool call through the policy,
 approval when asked for, execution, and a checkpoint when a mutating tool ran.
-The write-ahead rules of DESIGN §4 hold everywhere below:
+The write-ahead rules of docs/design.md §4 hold everywhere below:
 
 - a model response is committed before any of its tool calls is acted on;
 - `tool.started` is committed before the side effect begins, `tool.finished`
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl import ids
 from agentctl.errors import AgentctlError, ProviderError
+from agentctl.plugins import lacking
 from agentctl.policy import Tier
 from agentctl.protocol import (
     ApprovalContext,
@@ -197,6 +198,10 @@ class StepMachine:
             await self.journal.barrier(sid)  # an actor never stops with its last events in flight
 
     async def _drive(self, sid: str) -> None:
+        gaps = self.rt.missing_plugins(self.journal.state(sid))
+        if gaps:  # a running session this daemon found at its start
+            await self._pause(sid, lacking(sid, gaps))
+            return
         while not self.rt.stopping:
             state = self.journal.state(sid)
             if state.status is not SessionStatus.RUNNING:

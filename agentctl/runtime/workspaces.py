@@ -21,11 +21,13 @@ import contextlib
 import io
 import os
 import posixpath
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from agentctl.errors import ConflictError, UsageError
 from agentctl.protocol import (
@@ -43,7 +45,7 @@ from agentctl.state import SessionState
 from agentctl.workspace import apply as applying
 from agentctl.workspace.changes import Change, compare, describe
 from agentctl.workspace.git import commit_branch, head_of
-from agentctl.workspace.tree import Entry, Tree, cached_tree, read_tree
+from agentctl.workspace.tree import Entry, Tree, cached_tree, load_index, save_index, tree_of
 from sandboxes import pack_folder
 
 if TYPE_CHECKING:
@@ -110,9 +112,39 @@ class Workspaces:
             if source.label == "start":
                 yield source, []
                 return
-            now = Path(tmp) / "now.tar"
-            self._export(now, source, WORKSPACE)
-            yield source, compare(base, read_tree(now, strip_top=True))
+            if source.image is not None:
+                now = self._checkpoint_tree(state.session_id, source.image)
+            else:
+                now = self._export_tree(Path(tmp) / "now.tar", source)
+            yield source, compare(base, now)
+
+    def _checkpoint_tree(self, sid: str, image: str) -> Tree:
+        """The tree of a checkpoint, exported once: a checkpoint never changes.
+
+        Kept as `workspaces/exports/<session>.<image id>.tar` (with its index)
+        so a `diff` then an `apply` of the same checkpoint, or a second look,
+        costs no export. The key is the engine's content id, not the tag (a
+        tag can be committed again after a crash); a session keeps only its
+        latest export, and `gc` removes it with the session.
+        """
+        image_id = self.rt.sandboxes.engine().image_id(image)
+        if image_id is None:
+            raise ConflictError(f"checkpoint {image} is not in the Docker engine (removed by gc?)")
+        folder = self.folder / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{sid}.{image_id.removeprefix('sha256:')[:32]}.tar"
+        if final.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                return load_index(final)
+        partial = final.with_name(final.name + ".partial")
+        tree = self._export_tree(partial, Source(f"checkpoint {image}", None, image=image), final)
+        os.replace(partial, final)
+        save_index(final, tree)
+        for other in folder.glob(f"{sid}.*.tar"):  # the session's older export
+            if other != final:
+                for path in (other, other.with_name(other.name + ".index.json")):
+                    path.unlink(missing_ok=True)
+        return tree
 
     def _tmp(self) -> Path:
         folder = self.folder / "tmp"
@@ -162,14 +194,64 @@ class Workspaces:
                 "this session was made before agentctl kept the workspace it started from: "
                 "there is nothing to diff against"
             )
-        self._export(scratch, Source("image", None, image=config.image), WORKSPACE)
-        return read_tree(scratch, strip_top=True)
+        return self._export_tree(scratch, Source("image", None, image=config.image))
 
-    def _export(self, dest: Path, source: Source, path: str) -> None:
-        with open(dest, "wb") as handle:
-            self.rt.sandboxes.engine().export_path(
-                handle, stream=source.stream, image=source.image, path=path, labels=extra_labels()
-            )
+    def _export_tree(self, dest: Path, source: Source, named: Path | None = None) -> Tree:
+        """The tree of /workspace in `source`, kept in `dest`: indexed while it arrives.
+
+        The engine's export is most of a diff's time; the index is built from
+        the stream as the engine sends it (a thread writes each chunk to `dest`
+        and hands it on), so it adds nothing. Its entries name `named` (where
+        the caller will move `dest`), else `dest`.
+        """
+        chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        failed: list[BaseException] = []
+
+        class Tee:
+            def __init__(self, handle: BinaryIO) -> None:
+                self.handle = handle
+
+            def write(self, chunk: bytes) -> int:
+                self.handle.write(chunk)
+                chunks.put(chunk)
+                return len(chunk)
+
+        def export() -> None:
+            try:
+                with open(dest, "wb") as handle:
+                    self.rt.sandboxes.engine().export_path(
+                        Tee(handle),  # type: ignore[arg-type]
+                        stream=source.stream,
+                        image=source.image,
+                        path=WORKSPACE,
+                        labels=extra_labels(),
+                    )
+            except BaseException as exc:
+                failed.append(exc)
+            finally:
+                chunks.put(None)
+
+        ended = threading.Event()
+
+        def arriving() -> Iterator[bytes]:
+            while not ended.is_set():
+                chunk = chunks.get()
+                if chunk is None:
+                    ended.set()
+                    return
+                yield chunk
+
+        thread = threading.Thread(target=export, name="workspace-export", daemon=True)
+        thread.start()
+        try:
+            tree = tree_of(arriving(), named or dest, strip_top=True)
+        finally:
+            for _ in arriving():  # the rest (the tar's end), so the export can finish
+                pass
+            thread.join()
+        if failed:
+            raise failed[0]
+        return tree
 
     # -- apply -----------------------------------------------------------------------
 

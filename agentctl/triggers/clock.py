@@ -154,7 +154,7 @@ async def sleep(clock: Clock, seconds: float) -> None:
 
 def parse_when(text: str, now: datetime) -> datetime:
     """`+30m`, `+1h30m`, `+90s`, or an ISO 8601 time (naive means UTC)."""
-    from agentctl.policy import parse_duration
+    from agentctl.durations import parse_seconds as parse_duration
 
     text = text.strip()
     if text.startswith("+"):

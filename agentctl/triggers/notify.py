@@ -70,7 +70,7 @@ class NotifyConfig:
 
 def load_notify_config(config_file: Path) -> NotifyConfig:
     """`[notify]` of config.toml; an empty config when the file or section is absent."""
-    from agentctl.policy import parse_duration
+    from agentctl.durations import parse_seconds as parse_duration
 
     try:
         data = tomllib.loads(config_file.read_text())

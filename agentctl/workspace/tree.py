@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import stat as stat_
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -64,55 +63,58 @@ def excluded(path: str) -> bool:
 
 
 def read_tree(archive: Path, *, strip_top: bool = False) -> Tree:
-    """The tree in `archive`; `strip_top` drops the first path component (`docker cp`'s folder).
+    """The tree in `archive`; `strip_top` drops the first path component (`docker cp`'s folder)."""
+    with open(archive, "rb") as handle:
+        return tree_of(iter(lambda: handle.read(1 << 20), b""), archive, strip_top=strip_top)
 
-    The tar is read by `_members`, a small reader of the ustar/GNU/PAX headers
-    over an mmap: `tarfile` builds an object per member and costs seconds on
-    a 10,000-file repository (whose .git doubles the members); this costs an
-    index and one sha256 per file, hashed straight from the map.
+
+def tree_of(chunks: Iterable[bytes], archive: Path, *, strip_top: bool = False) -> Tree:
+    """The tree of the tar whose bytes are `chunks`, as they come; `archive` holds those bytes.
+
+    Read while the engine is still sending it (`Workspaces` tees the stream to
+    `archive`), so indexing costs no time of its own. The headers are read by
+    `_members`, a small reader of the ustar/GNU/PAX formats: `tarfile` builds
+    an object per member and costs seconds on a 10,000-file repository (whose
+    .git doubles the members); this costs an index and one sha256 per file.
+    Contents are read again from `archive` by offset when they are needed.
     """
     tree: Tree = {}
     files: dict[str, Entry] = {}  # by member name, for hard links
-    size = archive.stat().st_size
-    if size == 0:
-        return tree
-    with (
-        open(archive, "rb") as handle,
-        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
-    ):
-        for member in _members(data):
-            name = member.name
-            if strip_top:
-                _, _, name = name.partition("/")
-            path = clean_path(name)
-            if path is None or excluded(path):
-                continue
-            entry: Entry | None
-            if member.kind in (b"0", b"\0", b"7"):
-                body = data[member.offset : member.offset + member.size]
-                entry = Entry(
-                    "file",
-                    member.mode & 0o7777,
-                    member.size,
-                    hashlib.sha256(body).hexdigest(),
-                    "",
-                    member.offset,
-                    archive,
-                )
-                files[member.name] = entry
-            elif member.kind == b"1":  # a hard link: the content of the member it names
-                entry = files.get(member.link)
-            elif member.kind == b"2":
-                link = member.link
-                digest = hashlib.sha256(link.encode("utf-8", errors="surrogateescape")).hexdigest()
-                entry = Entry("symlink", 0o777, len(link), digest, link)
-            elif member.kind == b"5":
-                entry = Entry("dir", member.mode & 0o7777, 0, "")
-            else:
-                entry = None
-            if entry is not None:
-                tree[path] = entry
+    for member in _members(_Stream(chunks)):
+        name = member.name
+        if strip_top:
+            _, _, name = name.partition("/")
+        path = clean_path(name)
+        if path is None or excluded(path):
+            continue
+        entry: Entry | None
+        if member.kind in _REGULAR:
+            entry = Entry(
+                "file",
+                member.mode & 0o7777,
+                member.size,
+                member.digest,
+                "",
+                member.offset,
+                archive,
+            )
+            files[member.name] = entry
+        elif member.kind == b"1":  # a hard link: the content of the member it names
+            entry = files.get(member.link)
+        elif member.kind == b"2":
+            link = member.link
+            digest = hashlib.sha256(link.encode("utf-8", errors="surrogateescape")).hexdigest()
+            entry = Entry("symlink", 0o777, len(link), digest, link)
+        elif member.kind == b"5":
+            entry = Entry("dir", member.mode & 0o7777, 0, "")
+        else:
+            entry = None
+        if entry is not None:
+            tree[path] = entry
     return tree
+
+
+_REGULAR = (b"0", b"\0", b"7")
 
 
 @dataclass(frozen=True)
@@ -123,16 +125,53 @@ class _Member:
     kind: bytes
     link: str
     offset: int
+    digest: str  # of a regular file's content; "" for the other kinds
 
 
-def _members(data: mmap.mmap) -> Iterator[_Member]:
+class _Stream:
+    """Bytes from an iterator of chunks, read in order; `pos` is how many were read."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+        self._at = 0
+        self.pos = 0
+
+    def read(self, n: int) -> bytes:
+        """The next `n` bytes (fewer only at the end)."""
+        if len(self._buf) - self._at < n:
+            parts, have = [self._buf[self._at :]], len(self._buf) - self._at
+            while have < n:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                parts.append(chunk)
+                have += len(chunk)
+            self._buf, self._at = b"".join(parts), 0
+        out = self._buf[self._at : self._at + n]
+        self._at += len(out)
+        self.pos += len(out)
+        return out
+
+    def digest(self, n: int) -> str:
+        """The sha256 of the next `n` bytes, read a megabyte at a time."""
+        digest = hashlib.sha256()
+        while n > 0:
+            piece = self.read(min(n, 1 << 20))
+            if not piece:
+                break
+            digest.update(piece)
+            n -= len(piece)
+        return digest.hexdigest()
+
+
+def _members(data: _Stream) -> Iterator[_Member]:
     """Each member of a tar (ustar, GNU long names, PAX path/linkpath/size)."""
-    pos, end = 0, len(data)
     long_name = long_link = None
     pax: dict[str, str] = {}
-    while pos + 512 <= end:
-        block = data[pos : pos + 512]
-        if block.count(0) == 512:
+    while True:
+        block = data.read(512)
+        if len(block) < 512 or block.count(0) == 512:
             break
         kind = block[156:157]
         size = _number(block[124:136])
@@ -140,25 +179,33 @@ def _members(data: mmap.mmap) -> Iterator[_Member]:
         if block[257:262] == b"ustar" and block[345]:
             name = _text(block[345:500]) + "/" + name
         link = _text(block[157:257])
-        offset = pos + 512
+        offset = data.pos
         if "size" in pax:
             size = int(pax["size"])
-        pos = offset + (size + 511) // 512 * 512
-        if kind in (b"L", b"K"):
-            text = data[offset : offset + size].rstrip(b"\0").decode("utf-8", "surrogateescape")
+        padding = (size + 511) // 512 * 512 - size
+        if kind in (b"L", b"K", b"x"):
+            raw = data.read(size)
+            data.read(padding)
+            if kind == b"x":
+                pax = _pax(raw)
+                continue
+            text = raw.rstrip(b"\0").decode("utf-8", "surrogateescape")
             if kind == b"L":
                 long_name = text
             else:
                 long_link = text
             continue
-        if kind == b"x":
-            pax = _pax(data[offset : offset + size])
-            continue
+        if kind in _REGULAR:
+            digest = data.digest(size)
+        else:
+            digest = ""
+            data.read(size)  # a member's content we do not keep (a device's is empty)
+        data.read(padding)
         if kind == b"g":
             continue
         name = pax.get("path", long_name or name)
         link = pax.get("linkpath", long_link or link)
-        yield _Member(name, _number(block[100:108]), size, kind, link, offset)
+        yield _Member(name, _number(block[100:108]), size, kind, link, offset, digest)
         long_name = long_link = None
         pax = {}
 
@@ -224,19 +271,37 @@ def host_entry(path: Path) -> Entry | None:
 
 def cached_tree(archive: Path) -> Tree:
     """`read_tree(archive)`, kept beside it as JSON: the start of a session never changes."""
-    index = archive.with_name(archive.name + ".index.json")
     try:
-        raw = json.loads(index.read_text())
-        if raw.get("size") == archive.stat().st_size:
-            return {
-                path: Entry(kind, mode, size, digest, link, offset, archive)
-                for path, (kind, mode, size, digest, link, offset) in raw["entries"].items()
-            }
-    except (OSError, ValueError, KeyError, TypeError):
+        return load_index(archive)
+    except (OSError, ValueError):
         pass
     tree = read_tree(archive)
+    save_index(archive, tree)
+    return tree
+
+
+def _index_of(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".index.json")
+
+
+def load_index(archive: Path) -> Tree:
+    """The tree of `archive` from the index saved beside it (ValueError: none that fits)."""
+    try:
+        raw = json.loads(_index_of(archive).read_text())
+        if raw.get("size") != archive.stat().st_size:
+            raise ValueError(f"the index of {archive.name} is of another tar")
+        return {
+            path: Entry(kind, mode, size, digest, link, offset, archive)
+            for path, (kind, mode, size, digest, link, offset) in raw["entries"].items()
+        }
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the index of {archive.name} is damaged") from exc
+
+
+def save_index(archive: Path, tree: Tree) -> None:
+    """Keep `tree`, the tree of `archive`, beside it (written whole, then renamed)."""
     entries = {p: [e.kind, e.mode, e.size, e.digest, e.link, e.offset] for p, e in tree.items()}
+    index = _index_of(archive)
     partial = index.with_name(index.name + ".partial")
     partial.write_text(json.dumps({"size": archive.stat().st_size, "entries": entries}))
     os.replace(partial, index)
-    return tree

@@ -1,4 +1,4 @@
-"""Every exit code of DESIGN §10, each from a real session in a real daemon.
+"""Every exit code of docs/design.md §10, each from a real session in a real daemon.
 
 0 completed, 1 failed, 2 usage error (test_usage.py), 3 waiting with
 `--no-wait`, 4 paused, 5 cancelled, 130 interrupted (the session goes on).

@@ -1,4 +1,4 @@
-"""Attach, disconnect, re-attach with the cursor: exactly what was missed (DESIGN §7)."""
+"""Attach, disconnect, re-attach with the cursor: exactly what was missed (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -65,12 +65,24 @@ def test_a_2_mb_task_is_a_usage_error_in_the_cli(daemon: Client, cli: Run) -> No
 
 
 def test_sandbox_limits_must_be_positive_and_bounded(daemon: Client, paths: Paths) -> None:
-    for limits in ({"memory_mb": 0}, {"pids": 0}, {"cpus": 0}, {"pids": -1}, {"disk_mb": 0}):
+    bad = ({"memory_mb": 0}, {"pids": 0}, {"cpus": 0}, {"pids": -1}, {"disk_mb": 0}, {"files": 0})
+    for limits in bad:
         body = json.dumps({"task": "t", "image": "none", "limits": limits}).encode()
         answer = raw(paths, "POST", "/v1/sessions", body)
         assert answer.status_code == 422, limits
         assert "must be from" in error_of(answer)["message"]
     assert daemon.sessions() == []
+
+
+def test_run_checks_its_limits_before_it_asks(cli: Run) -> None:
+    for value, said in (
+        ("files=10", "files must be from 1,000 to 100,000,000, not 10"),
+        ("disk=5", "'disk=5' is not NAME=N with NAME one of memory_mb, cpus, pids, disk_mb"),
+        ("pids=many", "'pids=many': 'many' is not a number"),
+    ):
+        result = cli("run", "t", "--image", "none", "--limit", value)
+        assert result.returncode == 2, result.stderr
+        assert said in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unknown_routes_and_methods_answer_json(daemon: Client, paths: Paths) -> None:

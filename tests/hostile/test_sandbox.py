@@ -60,6 +60,34 @@ def test_disk_is_bounded(
     assert after.startswith("still here") and "disk limit" not in after
 
 
+def test_files_are_bounded(
+    daemon: Client, model: HostileModelServer, sessions_cleanup: list[str]
+) -> None:
+    """Empty files use no bytes but the host's inodes: their number is bounded too."""
+    slow = (
+        "for d in $(seq 1 200); do mkdir -p /tmp/s/$d && cd /tmp/s/$d && seq 1 100 | xargs touch; "
+        "sleep 0.05; done; echo all"
+    )
+    model.send(
+        one_step(
+            "mkdir /tmp/m && cd /tmp/m && seq 1 5000 | xargs touch && echo made",
+            "rm -rf /tmp/m && echo freed",
+            (slow, 60),
+            "rm -rf /tmp/s && echo still here",
+        )
+    )
+    sid, status = run_to_end(daemon, model, image=None, limits=Limits(files=2000))
+    sessions_cleanup.append(sid)
+    assert status == "completed", daemon.session(sid).reason
+    burst, freed, loop, after = outputs(daemon, sid)
+    # done before the first look, or killed by it: either way over and told so
+    assert "over its limit of 2,000 files: delete files before making more" in burst
+    assert "freed" in freed and "files" not in freed
+    assert "[killed: the sandbox holds" in loop and "all" not in loop
+    assert after.startswith("still here") and "limit" not in after
+    assert_alive(daemon)
+
+
 def test_pids_memory_and_output_are_bounded(
     daemon: Client, model: HostileModelServer, paths: Paths, sessions_cleanup: list[str]
 ) -> None:

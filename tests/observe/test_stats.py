@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
+from agentctl.durations import parse_timedelta as parse_duration
 from agentctl.errors import UsageError
-from agentctl.observe.durations import parse_duration
 from agentctl.observe.stats import compute_stats
 from agentctl.protocol import CreateSession, Decide, ForkSession, StatsReport
 from store import DuckDBEventStore, NewEvent

@@ -147,7 +147,8 @@ async def test_a_wait_killed_before_its_container_was_paused_is_paused_on_start(
     rt = await start_runtime(store)
     assert rt.journal.state(sid).status is SessionStatus.WAITING
     container.reload()
-    assert container.status == "paused"  # DESIGN §5: a session waiting has its container paused
+    # docs/design.md §5: a session waiting has its container paused
+    assert container.status == "paused"
     await rt.stop()
     store.close()
 

@@ -1,4 +1,4 @@
-"""`follow`: backlog then live events, with no gap and no duplicate (DESIGN §7)."""
+"""`follow`: backlog then live events, with no gap and no duplicate (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
-from agentctl.protocol import ApplyRequest, CreateSession
+from agentctl.paths import Paths
+from agentctl.protocol import ApplyRequest, CreateSession, GcRequest
 from tests.daemon.support import wait_status
 from tests.fork.conftest import final, shell
 
@@ -114,6 +115,29 @@ def test_diff_of_edits_renames_deletes_binary_and_modes(
     assert "6 files changed" in stat.stdout and "old_name.txt => new_name.txt" in stat.stdout
     as_json = json.loads(cli("diff", session, "--json", "--stat").stdout)
     assert as_json["files"][0]["patch"] == "" and len(as_json["files"]) == 6
+
+
+def test_a_checkpoint_is_exported_once_and_gc_removes_the_export(
+    daemon: Client, session: str, paths: Paths
+) -> None:
+    exports = paths.data / "workspaces" / "exports"
+    first = daemon.diff(session)
+    (tar,) = exports.glob(f"{session}.*.tar")
+    assert (exports / f"{tar.name}.index.json").is_file()
+    made = tar.stat().st_mtime_ns
+    again = daemon.diff(session)
+    assert again == first and tar.stat().st_mtime_ns == made  # read from the export, not made anew
+    applied = daemon.apply(session, ApplyRequest(to=str(paths.data), check=True))
+    assert applied.check and tar.stat().st_mtime_ns == made
+    # another checkpoint of the session: exported, and the session keeps only that one
+    earliest = min(int(e.seq) for e in daemon.events(session) if e.type == "checkpoint.created")
+    assert [f.path for f in daemon.diff(session, at=earliest).files] == ["src/app.py"]
+    (other,) = exports.glob(f"{session}.*.tar")
+    assert other != tar and not (exports / f"{tar.name}.index.json").exists()
+    result = daemon.gc(GcRequest(older_than="0s"))
+    assert session in result.sessions
+    assert f"workspaces/exports/{other.name}" in result.artifacts
+    assert list(exports.glob(f"{session}.*")) == []
 
 
 def test_apply_check_then_apply_onto_the_unchanged_folder(
