@@ -140,7 +140,9 @@ class SessionCreated(_Data):
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
     plugins: list[PluginRef] = Field(default_factory=list)  # what of installed plugins it uses
-    mcp: list[str] = Field(default_factory=list)  # the MCP servers it uses (listed at its first step)
+    mcp: list[str] = Field(
+        default_factory=list
+    )  # the MCP servers it uses (listed at its first step)
     version: str
 
 
