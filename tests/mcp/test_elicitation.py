@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from agentctl.errors import UsageError
 from agentctl.protocol import Decide, SessionStatus
+from agentctl.render import approvals_view
 from agentctl.runtime import Runtime
 from store import DuckDBEventStore
 
@@ -64,6 +68,10 @@ async def test_the_answer_comes_from_the_approval_queue(
         assert view.context.question == "Which colour?"
         assert view.context.answer_schema and "answer" in view.context.answer_schema["properties"]
         assert rt.journal.state(sid).status is SessionStatus.WAITING
+        shown = Console(width=200, record=True, file=io.StringIO())
+        shown.print(approvals_view([view], datetime.now(UTC)))
+        text = shown.export_text()
+        assert "the server asks: Which colour?" in text and '"answer"' in text
         await asyncio.sleep(
             1.5
         )  # past the call's 1 s timeout: its clock stops while a person is asked
