@@ -35,6 +35,7 @@ from mcp.shared.exceptions import MCPError
 from agentctl import __version__
 from agentctl.keys import KeyStore
 from agentctl.mcp.config import ServerConfig, resolve
+from agentctl.mcp.faults import ServerDown
 from sandboxes import Sandbox
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ _DOCKER_ENV = (
     "DOCKER_TLS_VERIFY",
     "DOCKER_CERT_PATH",
 )
-
-
-class ServerDown(Exception):
-    """The server could not be started, or went away; the message says how."""
 
 
 class Connection:

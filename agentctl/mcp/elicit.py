@@ -22,7 +22,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import mcp_types as types
 
 from agentctl import ids
 from agentctl.protocol import (
@@ -35,6 +34,8 @@ from agentctl.runtime.replies import MAX_CONTEXT_BYTES, clean_text
 from agentctl.tools import ToolCallError
 
 if TYPE_CHECKING:
+    import mcp_types as types
+
     from agentctl.runtime.runtime import Runtime
 
 MAX_SCHEMA_BYTES = 16 * 1024
@@ -63,6 +64,8 @@ def answer_of(schema: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str
 async def ask_person(
     rt: Runtime, sid: str, call_id: str, tool: str, params: types.ElicitRequestParams
 ) -> types.ElicitResult:
+    import mcp_types as types
+
     url = params.url if isinstance(params, types.ElicitRequestURLParams) else None
     schema = None
     if isinstance(params, types.ElicitRequestFormParams):

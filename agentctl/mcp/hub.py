@@ -21,13 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mcp_types as types
-
 from agentctl import ids
 from agentctl.errors import UsageError
 from agentctl.mcp.config import ServerConfig, ServerStore
-from agentctl.mcp.connection import Connection, Elicit, ServerDown
 from agentctl.mcp.elicit import ask_person
+from agentctl.mcp.faults import ServerDown
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
 from agentctl.policy import Policy
 from agentctl.protocol import McpListed, McpServerView, ToolView
@@ -35,6 +33,9 @@ from agentctl.runtime.sandbox_host import extra_labels
 from agentctl.tools import Tool, ToolContext, ToolOutcome
 
 if TYPE_CHECKING:
+    import mcp_types as types
+
+    from agentctl.mcp.connection import Connection, Elicit
     from agentctl.runtime.runtime import Runtime
     from agentctl.state import SessionState
     from sandboxes import Sandbox
@@ -147,6 +148,8 @@ class McpHub:
                 return conn
             if conn is not None:
                 await conn.close()
+            from agentctl.mcp.connection import Connection  # the SDK, loaded on first use
+
             conn = Connection(
                 config,
                 keys=self.rt.keys,
@@ -172,7 +175,9 @@ class McpHub:
         async def elicit(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
             current = self._current.get(sid)
             if current is None:  # a question outside any call: nobody to put it to
-                return types.ElicitResult(action="decline")
+                import mcp_types
+
+                return mcp_types.ElicitResult(action="decline")
             return await ask_person(self.rt, sid, current[0], current[1], params)
 
         return elicit
@@ -362,6 +367,8 @@ class McpHub:
         sandbox = box if config.where == "sandbox" else None
         if config.where == "sandbox" and box is None:
             return McpListed(server=config.name, scope="sandbox", error="no sandbox to start it in")
+        from agentctl.mcp.connection import Connection
+
         conn = Connection(
             config, keys=self.rt.keys, sandbox=sandbox, errlog=self._errlog("probe", config.name)
         )

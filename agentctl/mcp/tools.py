@@ -23,13 +23,15 @@ import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import mcp_types as types
 from pydantic import BaseModel, Field
 
 from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, validator_of
+
+if TYPE_CHECKING:  # the SDK's types load in a quarter second: only where a server is spoken to
+    import mcp_types as types
 
 PREFIX = "mcp__"
 # What a model provider takes as a tool name (OpenAI's rule, the strictest).
@@ -161,6 +163,8 @@ def outcome_of(
 ) -> ToolOutcome:
     """The tool outcome of an MCP result: capped text, binary parts kept as artifacts
     (within the session's cap on kept bytes, as the shell's whole outputs are)."""
+    import mcp_types as types
+
     parts: list[str] = []
     ref = _ref(ctx)
     kept: list[str] = []
