@@ -166,12 +166,13 @@ def outcome_of(
     import mcp_types as types
 
     parts: list[str] = []
-    ref = _ref(ctx)
     kept: list[str] = []
-    room = [artifact_cap - _folder_bytes(artifacts)]
+    room: list[int] = []  # bytes the session may still keep: looked up at the first file
 
     def keep(data: str, mime: str, kind: str, index: int) -> str:
-        line, name = _keep(data, mime, kind, artifacts, ref, index, room)
+        if not room:
+            room.append(artifact_cap - _folder_bytes(artifacts))
+        line, name = _keep(data, mime, kind, artifacts, _ref(ctx), index, room)
         if name is not None:
             kept.append(f"{artifacts.name}/{name}")
         return line
