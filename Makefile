@@ -93,6 +93,7 @@ bench: install llama mcp docker image
 	$(BIN)/python bench/fork.py
 	$(BIN)/python bench/first_token.py
 	$(BIN)/python bench/mcp_calls.py
+	$(BIN)/python bench/tui.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,3 +1,3 @@
-from agentctl.cli.main import run
+from agentctl.cli.entry import run
 
 run()

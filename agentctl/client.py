@@ -156,8 +156,10 @@ class Routes:
         return Call("POST", "/v1/sessions", _model(SessionSummary), body=req)
 
     @staticmethod
-    def sessions(status: str | None = None) -> Call[list[SessionSummary]]:
-        params = {"status": status} if status else {}
+    def sessions(status: str | None = None, limit: int | None = None) -> Call[list[SessionSummary]]:
+        params: dict[str, str] = {"status": status} if status else {}
+        if limit:
+            params["limit"] = str(limit)
         return Call("GET", "/v1/sessions", _SESSION_LIST.validate_json, params=params)
 
     @staticmethod
@@ -199,10 +201,13 @@ class Routes:
         follow: bool = False,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> Call[Envelope]:
         params = {"after": str(after), "follow": _flag(follow)}
         if until_end:
             params["until_end"] = "1"
+        if limit is not None:  # at most `limit` events after `after` (a page of the log)
+            params["limit"] = str(limit)
         if live:  # `model.delta` envelopes too: a streamed response as it forms
             params["live"] = "1"
         path = f"/v1/sessions/{_seg(session_id)}/events"
@@ -552,8 +557,9 @@ class Client:
         finally:
             response.close()
 
-    def sessions(self, status: str | None = None) -> list[SessionSummary]:
-        return self._call(Routes.sessions(status))
+    def sessions(self, status: str | None = None, limit: int | None = None) -> list[SessionSummary]:
+        """The sessions by creation time; with `limit`, only the newest `limit`."""
+        return self._call(Routes.sessions(status, limit))
 
     def session(self, session_id: str) -> SessionSummary:
         return self._call(Routes.session(session_id))
@@ -566,8 +572,9 @@ class Client:
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> Generator[Envelope, None, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end, live))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live, limit))
 
     def all_events(self, after: int = 0, follow: bool = False) -> Generator[Envelope, None, None]:
         return self._stream(Routes.all_events(after, follow))
@@ -728,8 +735,10 @@ class AsyncClient:
     async def create_session(self, req: CreateSession) -> SessionSummary:
         return await self._call(Routes.create_session(with_request_id(req)))
 
-    async def sessions(self, status: str | None = None) -> list[SessionSummary]:
-        return await self._call(Routes.sessions(status))
+    async def sessions(
+        self, status: str | None = None, limit: int | None = None
+    ) -> list[SessionSummary]:
+        return await self._call(Routes.sessions(status, limit))
 
     async def session(self, session_id: str) -> SessionSummary:
         return await self._call(Routes.session(session_id))
@@ -742,8 +751,9 @@ class AsyncClient:
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> AsyncGenerator[Envelope, None]:
-        return self._stream(Routes.events(session_id, after, follow, until_end, live))
+        return self._stream(Routes.events(session_id, after, follow, until_end, live, limit))
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncGenerator[Envelope, None]:
         return self._stream(Routes.all_events(after, follow))

@@ -20,6 +20,9 @@ max_steps = 50
 
 [guards]
 repeat_limit = 5                   # the same call N times in a row: refused, then paused
+
+[tui]
+bell = true                        # ring the terminal bell when an approval is requested
 ```
 """
 
@@ -79,15 +82,22 @@ class Guards(_Section):
     repeat_limit: int = Field(default=5, ge=0)  # 0 turns the loop guard off
 
 
+class TuiConfig(_Section):
+    """`[tui]`: how `agentctl tui` behaves."""
+
+    bell: bool = True  # ring the terminal bell when an approval is requested
+
+
 class Config(_Section):
     providers: dict[str, EndpointConfig] = Field(default_factory=dict)
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     budget: BudgetDefaults = Field(default_factory=BudgetDefaults)
     guards: Guards = Field(default_factory=Guards)
+    tui: TuiConfig = Field(default_factory=TuiConfig)
 
 
 # Sections other modules own (`[daemon]`, `[otel]`) are theirs to check.
-_OWN = ("providers", "prices", "budget", "guards")
+_OWN = ("providers", "prices", "budget", "guards", "tui")
 
 
 def load_config(path: Path) -> Config:
@@ -115,5 +125,6 @@ __all__ = [
     "Guards",
     "ProviderKind",
     "ToolChoice",
+    "TuiConfig",
     "load_config",
 ]

@@ -503,12 +503,6 @@ def event_data(type_: str, data: _Data) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude_none=False)
 
 
-def parse_data(type_: str, data: dict[str, Any]) -> Any:
-    """Validate stored `data` into its model (unknown types stay a dict)."""
-    model = EVENT_DATA.get(type_)
-    return model.model_validate(data) if model else data
-
-
 # --- API bodies ---------------------------------------------------------------
 
 # Text a client sends that goes into one event. An event holds at most 1 MB;

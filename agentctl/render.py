@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -127,12 +126,16 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
     if t == "approval.decided":
         decision = d.get("decision", "")
         style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
-        head = _head(event, f"{decision} ", f"bold {style}")
+        edited = d.get("args") is not None
+        head = _head(event, f"{decision}{' (edited)' if edited else ''} ", f"bold {style}")
         head.append(
             f"by {d.get('approver')}" + (f" (as {d['claimed']})" if d.get("claimed") else "")
         )
         if d.get("reason"):
             head.append(f": {d['reason']}", style="dim")
+        if edited:  # what runs is not what the model asked: say so, and show it exactly
+            head.append("  runs with edited arguments ", style="yellow")
+            head.append(exact(event.data.get("args")))
         return head
     if t == "tool.started":
         head = _head(event, f"$ {d.get('name')} ", "bold")
@@ -155,8 +158,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
         body = fold_output(output) if fold else output.rstrip("\n")
         return Group(head, Text(_indent(body), style="dim"))
     if t == "tool.interrupted":
-        return _head(event, "interrupted ", "bold magenta") + Text(
-            f"{d.get('call_id')} was running when the daemon stopped; it goes back through approval"
+        return _head(event, "daemon restarted ", "bold magenta") + Text(
+            f"call {d.get('call_id')} was running when it stopped; it goes back through "
+            "approval, then runs again"
         )
     if t == "checkpoint.created":
         return _head(event, "◆ checkpoint ", "bold magenta") + Text(
@@ -175,7 +179,9 @@ def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None
 
 
 def _indent(text: str) -> str:
-    return "\n".join("       │ " + escape(line) for line in text.splitlines())
+    # Plain text for a `Text`, which never reads markup: escaping it here would show
+    # the escape (`list\\[float]`).
+    return "\n".join("       │ " + line for line in text.splitlines())
 
 
 def age(ts: datetime, now: datetime) -> str:
@@ -219,6 +225,55 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
             Text(clean_line(s.task.splitlines()[0])) if s.task.strip() else "",  # Text: no markup
         )
     return table
+
+
+_LS_HEAD = ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT")
+_LS_RIGHT = (3, 4)  # STEPS and COST are right-justified
+
+
+def sessions_view(sessions: list[SessionSummary], now: datetime, width: int) -> RenderableType:
+    """`sessions_table` as lines of text when it fits `width` whole (the same characters).
+
+    A rich Table measures every cell, which takes seconds for thousands of
+    sessions; when no column has to give way, the layout is simply each
+    column at its widest, two spaces apart, and this writes it directly. A
+    table that must be squeezed goes to rich, which knows how.
+    """
+    rows = [
+        (
+            s.id,
+            s.status.value,
+            age(s.created_at, now),
+            str(s.steps),
+            cost_text(s),
+            str(s.pending_approvals) if s.pending_approvals else "",
+            f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
+            clean_line(s.task.splitlines()[0]) if s.task.strip() else "",
+        )
+        for s in sessions
+    ]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_LS_HEAD)]
+    task = max([len("TASK"), *(len(r[7]) for r in rows)])
+    if sum(widths) + 2 * len(widths) + task > width:
+        return sessions_table(sessions, now)
+
+    def cell(i: int, text: str) -> str:
+        return text.rjust(widths[i]) if i in _LS_RIGHT else text.ljust(widths[i])
+
+    head = Text()
+    for i, name in enumerate(_LS_HEAD):
+        head.append(cell(i, name), style="bold")
+        head.append("  ")
+    head.append("TASK".ljust(task), style="bold")
+    lines = [head]
+    for row in rows:
+        line = Text()
+        for i in range(len(_LS_HEAD)):
+            line.append(cell(i, row[i]), style=STATUS_STYLE.get(row[1], "") if i == 1 else "")
+            line.append("  ")
+        line.append(row[7].ljust(task))  # Text: no markup
+        lines.append(line)
+    return Text("\n").join(lines)
 
 
 def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:

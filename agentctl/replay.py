@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agentctl.errors import RecordingError, UsageError
 from agentctl.protocol import (
@@ -40,6 +40,7 @@ from agentctl.protocol import (
     SessionCreated,
 )
 from agentctl.providers.recording import RecordingHeader, response_from_data, write_recording
+from agentctl.state import EventLike
 
 if TYPE_CHECKING:
     from agentctl.client import Client
@@ -47,15 +48,6 @@ if TYPE_CHECKING:
 ENDED = ("completed", "failed", "cancelled")
 REPLAY_APPROVER = "replay"
 REPLAY_LABEL = "replay_of"
-
-
-class EventLike(Protocol):
-    @property
-    def seq(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
 
 
 # --- the comparison (pure) ------------------------------------------------------------

@@ -170,10 +170,6 @@ class SessionState:
     def latest_checkpoint(self) -> CheckpointRef | None:
         return self.checkpoints[-1] if self.checkpoints else None
 
-    @property
-    def step_complete(self) -> bool:
-        return all(c.phase is CallPhase.FINISHED for c in self.calls.values())
-
     def clone(self) -> SessionState:
         return copy.deepcopy(self)
 

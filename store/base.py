@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from store.events import NewEvent, StoredEvent
+from store.events import NewEvent, Snapshot, StoredEvent
 
 log = logging.getLogger("store")
 
@@ -92,26 +92,59 @@ class EventStore(ABC):
 
     @abstractmethod
     def append(
-        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_seq: int,
+        *,
+        snapshot: Mapping[str, Any] | None = None,
     ) -> list[StoredEvent]:
         """Append `events` to `stream` and wait until they are durable.
 
         `expected_seq` is the seq the first new event must get (last seq + 1;
         1 for a new stream). On a mismatch nothing is written and
         `ConflictError` is raised. The events of one call land all or none.
+        With `snapshot`, the stream's snapshot becomes it (at the seq of the
+        last new event), in the same transaction.
         """
 
     @abstractmethod
     def append_future(
-        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_seq: int,
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> Future[list[StoredEvent]]:
-        """Like `append`, without waiting. Invalid arguments raise at once."""
+        """Like `append`, without waiting. Invalid arguments raise at once.
+
+        With `defer`, the store may hold the append for a few milliseconds to
+        commit it with what comes next (see `flush`): for a caller that does
+        not wait on it yet.
+        """
+
+    @abstractmethod
+    def flush(self) -> Future[None]:
+        """Commit the deferred appends now; resolves once everything queued before it is written."""
+
+    @abstractmethod
+    def put_snapshot(self, stream: str, seq: int, data: Mapping[str, Any]) -> Future[None]:
+        """Set the snapshot of `stream` at `seq`, which must be its last seq (else `ConflictError`)."""
+
+    @abstractmethod
+    def read_snapshots(self) -> list[Snapshot]:
+        """Every stream's snapshot, in the order of the streams' first appearance."""
 
     @abstractmethod
     def read_stream(
         self, stream: str, after: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
-        """The events of `stream` with seq > `after`, ascending."""
+        """The events of `stream` with seq > `after`, ascending.
+
+        Its cost is the stream's own size, not the log's.
+        """
 
     @abstractmethod
     def read_all(self, after: int = 0, limit: int | None = None) -> list[StoredEvent]:

@@ -51,6 +51,11 @@ def encode_append(
     return [_encode(event, max_event_bytes) for event in events]
 
 
+def encode_snapshot(data: Mapping[str, Any], max_bytes: int) -> str:
+    """A snapshot's data as JSON text, checked like an event's."""
+    return _encode(NewEvent("snapshot", data), max_bytes).json
+
+
 def check_stream(stream: str) -> None:
     if not isinstance(stream, str) or not stream:
         raise InvalidArgumentError(f"a stream id must be a non-empty string, got {stream!r}")

@@ -16,8 +16,10 @@ where executemany costs a statement each (`bench/store.py --compare-inserts`).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -27,8 +29,8 @@ from typing import Any
 import duckdb
 
 from store.codec import check_cursor, check_stream, decode
-from store.events import StoreClosedError, StoredEvent, StoreError
-from store.group_commit import GroupCommitStore, Row
+from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
+from store.group_commit import GroupCommitStore, Row, SnapshotRow, Span
 from store.lock import WriterLock
 from store.migrations import MIGRATIONS, Migration, applied_versions, apply_migrations
 from store.queries import copy_to_parquet
@@ -40,6 +42,8 @@ _INSERT_MANY = (
     'INSERT INTO events ("offset", stream, seq, ts, type, data) '
     "SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)"
 )
+_POSITIONS = 4096
+_PUT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (stream, seq, data) VALUES (?, ?, ?)"
 
 
 class DuckDBEventStore(GroupCommitStore):
@@ -49,6 +53,7 @@ class DuckDBEventStore(GroupCommitStore):
         *,
         max_event_bytes: int = 1_000_000,
         max_batch: int = 1000,
+        max_defer_s: float = 0.005,
         before_commit: Callable[[Sequence[StoredEvent]], None] | None = None,
         lock: bool = True,
         migrations: Sequence[Migration] = MIGRATIONS,
@@ -60,7 +65,9 @@ class DuckDBEventStore(GroupCommitStore):
         batch's transaction just before COMMIT, with the batch's events: a
         fault-injection point.
         """
-        super().__init__(max_event_bytes=max_event_bytes, max_batch=max_batch)
+        super().__init__(
+            max_event_bytes=max_event_bytes, max_batch=max_batch, max_defer_s=max_defer_s
+        )
         self.path = Path(path)
         self._before_commit = before_commit
         self._lock = WriterLock(Path(f"{self.path}.lock")) if lock else None
@@ -75,7 +82,7 @@ class DuckDBEventStore(GroupCommitStore):
         try:
             apply_migrations(self._conn, migrations)
             self._schema_version = max(applied_versions(self._conn), default=0)
-            heads, last_offset = self._load_heads()
+            heads, spans, last_offset = self._load_heads()
             _seal(self._conn, self.scratch)
             self._readers = self._conn.cursor()
         except BaseException as exc:
@@ -88,24 +95,31 @@ class DuckDBEventStore(GroupCommitStore):
         # closed with the store.
         self._readers_lock = threading.Lock()
         self._readers_open = True
-        self._start_writer(heads, last_offset, name=f"store-writer-{self.path.name}")
+        # (stream, seq) -> the offset just after that event, for the pages of a
+        # paged read_stream (bounded, least recently used first out).
+        self._positions: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._positions_lock = threading.Lock()
+        self._start_writer(heads, last_offset, name=f"store-writer-{self.path.name}", spans=spans)
 
-    def _load_heads(self) -> tuple[dict[str, int], int]:
+    def _load_heads(self) -> tuple[dict[str, int], dict[str, Span], int]:
         rows = self._conn.execute(
-            'SELECT stream, max(seq), min("offset") AS first FROM events '
+            'SELECT stream, max(seq), min("offset") AS first, max("offset") FROM events '
             "GROUP BY stream ORDER BY first"
         ).fetchall()
-        heads = {str(stream): int(seq) for stream, seq, _ in rows}
-        result = self._conn.execute('SELECT coalesce(max("offset"), 0) FROM events').fetchone()
-        return heads, int(result[0]) if result else 0
+        heads = {str(stream): int(seq) for stream, seq, _, _ in rows}
+        spans = {str(stream): Span(int(first), int(last)) for stream, _, first, last in rows}
+        last_offset = max((span.last for span in spans.values()), default=0)
+        return heads, spans, last_offset
 
     # -- writing (on the writer thread only) -------------------------------
 
-    def _commit(self, rows: Sequence[Row]) -> None:
+    def _commit(self, rows: Sequence[Row], snapshots: Sequence[SnapshotRow] = ()) -> None:
         conn = self._conn
         conn.begin()
         try:
-            if len(rows) == 1:
+            if not rows:
+                pass
+            elif len(rows) == 1:
                 e = rows[0].event
                 conn.execute(
                     _INSERT_ONE, [e.offset, e.stream, e.seq, _naive(e), e.type, rows[0].json]
@@ -122,6 +136,8 @@ class DuckDBEventStore(GroupCommitStore):
                         [row.json for row in rows],
                     ],
                 )
+            for snapshot in snapshots:
+                conn.execute(_PUT_SNAPSHOT, [snapshot.stream, snapshot.seq, snapshot.json])
             if self._before_commit is not None:
                 self._before_commit([row.event for row in rows])
             conn.commit()
@@ -150,13 +166,35 @@ class DuckDBEventStore(GroupCommitStore):
         check_cursor(after, limit)
         if limit == 0:
             return []
-        sql = f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND seq > ? ORDER BY seq"
-        params: list[Any] = [stream, after]
+        span = self._span(stream)
+        if span is None:
+            return []
+        # The offsets bound the scan: `offset` grows with every append, so the
+        # row groups' min/max statistics skip everything outside the stream's
+        # span, and a read costs the span rather than the whole log. A read
+        # that goes on from where an earlier one ended (a backfill's next
+        # page) starts after that event's offset, so paging costs each page.
+        first = span.first
+        if after > 0:
+            with self._positions_lock:
+                first = max(first, self._positions.get((stream, after), first))
+        sql = (
+            f'SELECT {_COLUMNS} FROM events WHERE "offset" BETWEEN ? AND ? '
+            "AND stream = ? AND seq > ? ORDER BY seq"
+        )
+        params: list[Any] = [first, span.last, stream, after]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
+        if rows and limit is not None and len(rows) == limit:
+            last = rows[-1]  # stream, seq, offset: an event's offset never changes
+            with self._positions_lock:
+                self._positions[(stream, int(last[1]))] = int(last[2]) + 1
+                self._positions.move_to_end((stream, int(last[1])))
+                while len(self._positions) > _POSITIONS:
+                    self._positions.popitem(last=False)
         return [decode(*row) for row in rows]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
@@ -171,6 +209,13 @@ class DuckDBEventStore(GroupCommitStore):
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
         return [decode(*row) for row in rows]
+
+    def read_snapshots(self) -> list[Snapshot]:
+        with self._cursor() as cursor:
+            rows = cursor.execute("SELECT stream, seq, data FROM snapshots").fetchall()
+        order = {stream: i for i, stream in enumerate(self.streams())}
+        found = [Snapshot(str(s), int(q), json.loads(d)) for s, q, d in rows if s in order]
+        return sorted(found, key=lambda snapshot: order[snapshot.stream])
 
     def schema_version(self) -> int:
         return self._schema_version

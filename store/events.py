@@ -44,6 +44,22 @@ class StoredEvent:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the application made of a stream's prefix up to `seq` (a projection row).
+
+    The store keeps at most one per stream, written in the same transaction as
+    the append that carried it (or by `put_snapshot` at the stream's head), so a
+    snapshot never describes events the log does not hold. A snapshot whose
+    `seq` is below the stream's last seq is stale: the events after it were
+    appended without one.
+    """
+
+    stream: str
+    seq: int
+    data: dict[str, Any]
+
+
 class StoreError(Exception):
     """Base of every error raised by `store`."""
 

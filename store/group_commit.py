@@ -13,6 +13,14 @@ while the rest of its batch goes on. If the commit fails, every append of the
 batch fails and the heads stay as they were: the batch's tentative heads live
 in a dict of their own that is only merged once the commit is done.
 
+A deferred append (`defer=True`) is one nobody waits on yet: the writer holds
+it, without a commit, until an append that is not deferred arrives, `flush()`
+is called, the held events reach `max_batch`, or `max_defer_s` has passed
+since the first of them; then all go in one commit. A caller that pipelines
+(append, append, ..., then wait for the last) thus pays one commit where each
+append alone would have cost one. Nothing held is visible to readers or
+subscribers before its commit.
+
 The backend sees `commit(rows)` with rows in offset order; it must make them
 durable all or nothing, or raise.
 """
@@ -22,14 +30,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from store.base import Callback, EventStore, Subscribers, Subscription
-from store.codec import EncodedEvent, encode_append
+from store.codec import EncodedEvent, check_stream, encode_append, encode_snapshot
 from store.events import ConflictError, NewEvent, StoreClosedError, StoredEvent, StoreError
 
 log = logging.getLogger("store")
@@ -41,6 +51,21 @@ class _Append:
     expected_seq: int
     events: list[EncodedEvent]
     future: Future[list[StoredEvent]]
+    snapshot: str | None = None  # JSON text
+    defer: bool = False
+
+
+@dataclass(slots=True)
+class _Flush:
+    future: Future[None]
+
+
+@dataclass(slots=True)
+class _PutSnapshot:
+    stream: str
+    seq: int
+    json: str
+    future: Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +76,41 @@ class Row:
     json: str
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """A stream's snapshot to write with a batch: at `seq`, as JSON text."""
+
+    stream: str
+    seq: int
+    json: str
+
+
+@dataclass(slots=True)
+class Span:
+    """Where a stream lies in the log: the offsets of its first and last events."""
+
+    first: int
+    last: int
+
+
 class GroupCommitStore(EventStore):
     """An `EventStore` whose appends go through one writer thread, batch by batch."""
 
-    def __init__(self, *, max_event_bytes: int, max_batch: int) -> None:
+    def __init__(self, *, max_event_bytes: int, max_batch: int, max_defer_s: float = 0.005) -> None:
         if max_event_bytes < 1 or max_batch < 1:
             raise ValueError("max_event_bytes and max_batch must be >= 1")
+        if max_defer_s < 0:
+            raise ValueError("max_defer_s must be >= 0")
         self.max_event_bytes = max_event_bytes
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self.max_defer_s = max_defer_s
+        self._queue: queue.SimpleQueue[_Append | _PutSnapshot | _Flush | None] = queue.SimpleQueue()
         self._subscribers = Subscribers()
         # Guards the committed heads, the last offset and the closed flag. The
         # writer is their only mutator; readers of `last_seq` & co take it.
         self._state = threading.Lock()
         self._heads: dict[str, int] = {}
+        self._spans: dict[str, Span] = {}
         self._last_offset = 0
         self._closed = False
         self._close_lock = threading.Lock()
@@ -73,16 +119,23 @@ class GroupCommitStore(EventStore):
     # -- backend hooks ---------------------------------------------------
 
     @abstractmethod
-    def _commit(self, rows: Sequence[Row]) -> None:
-        """Make `rows` durable, all or nothing, or raise."""
+    def _commit(self, rows: Sequence[Row], snapshots: Sequence[SnapshotRow] = ()) -> None:
+        """Make `rows` and `snapshots` durable, all or nothing, or raise."""
 
     @abstractmethod
     def _close_backend(self) -> None:
         """Release the backend once the writer has stopped."""
 
-    def _start_writer(self, heads: dict[str, int], last_offset: int, name: str) -> None:
+    def _start_writer(
+        self,
+        heads: dict[str, int],
+        last_offset: int,
+        name: str,
+        spans: dict[str, Span] | None = None,
+    ) -> None:
         """Start the writer from the committed state; `heads` in order of first appearance."""
         self._heads = dict(heads)
+        self._spans = dict(spans or {})
         self._last_offset = last_offset
         self._writer = threading.Thread(target=self._run, name=name, daemon=True)
         self._writer.start()
@@ -90,27 +143,62 @@ class GroupCommitStore(EventStore):
     # -- the public interface --------------------------------------------
 
     def append(
-        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_seq: int,
+        *,
+        snapshot: Mapping[str, Any] | None = None,
     ) -> list[StoredEvent]:
         if self._writer is threading.current_thread():
             # The writer would wait for itself: a subscriber must not block on an append.
             raise StoreError(
                 "append() from a subscriber callback would deadlock: use append_future"
             )
-        return self.append_future(stream, events, expected_seq).result()
+        return self.append_future(stream, events, expected_seq, snapshot=snapshot).result()
 
     def append_future(
-        self, stream: str, events: Sequence[NewEvent], expected_seq: int
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_seq: int,
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> Future[list[StoredEvent]]:
         encoded = encode_append(stream, events, expected_seq, self.max_event_bytes)
+        text = None if snapshot is None else encode_snapshot(snapshot, self.max_event_bytes)
         future: Future[list[StoredEvent]] = Future()
+        self._put(_Append(stream, expected_seq, encoded, future, text, defer))
+        return future
+
+    def flush(self) -> Future[None]:
+        """Commit the deferred appends now; resolves once everything queued before it is written."""
+        future: Future[None] = Future()
+        self._put(_Flush(future))
+        return future
+
+    def put_snapshot(self, stream: str, seq: int, data: Mapping[str, Any]) -> Future[None]:
+        check_stream(stream)
+        text = encode_snapshot(data, self.max_event_bytes)
+        future: Future[None] = Future()
+        self._put(_PutSnapshot(stream, seq, text, future))
+        return future
+
+    def _put(self, item: _Append | _PutSnapshot | _Flush) -> None:
         with self._state:
             # Under the lock, so that `close` queues its stop marker after
             # every append it accepted: closing drains them all.
             if self._closed:
                 raise StoreClosedError("the event store is closed")
-            self._queue.put(_Append(stream, expected_seq, encoded, future))
-        return future
+            self._queue.put(item)
+
+    def _span(self, stream: str) -> Span | None:
+        """The stream's committed span (a copy), None for a stream without events."""
+        with self._state:
+            self._check_open()
+            span = self._spans.get(stream)
+            return None if span is None else Span(span.first, span.last)
 
     def last_seq(self, stream: str) -> int:
         with self._state:
@@ -152,23 +240,46 @@ class GroupCommitStore(EventStore):
     # -- the writer thread -----------------------------------------------
 
     def _run(self) -> None:
+        held: list[_Append | _PutSnapshot] = []  # deferred appends, not yet committed
+        size = 0
+        deadline = 0.0
         stopping = False
         while not stopping:
-            item = self._queue.get()
-            batch: list[_Append] = []
-            size = 0
-            while True:
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-                size += len(item.events)
-                if size >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            flushes: list[_Flush] = []
+            urgent = False
+            try:
+                if held:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                else:
+                    item = self._queue.get()
+            except queue.Empty:
+                item = None
+                urgent = True  # the oldest held append waited long enough
+            else:
+                while True:
+                    if item is None:
+                        stopping = urgent = True
+                        break
+                    if isinstance(item, _Flush):
+                        flushes.append(item)
+                        urgent = True
+                    else:
+                        if not held:
+                            deadline = time.monotonic() + self.max_defer_s
+                        held.append(item)
+                        size += len(item.events) if isinstance(item, _Append) else 1
+                        if not (isinstance(item, _Append) and item.defer):
+                            urgent = True
+                    if size >= self.max_batch:
+                        urgent = True
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+            if not urgent:
+                continue
+            batch, held, size = held, [], 0
             if batch:
                 try:
                     self._write(batch)
@@ -179,19 +290,32 @@ class GroupCommitStore(EventStore):
                             append.future.set_exception(
                                 StoreError(f"the event store writer failed: {exc}")
                             )
+            for flush in flushes:
+                if flush.future.set_running_or_notify_cancel():
+                    flush.future.set_result(None)
 
-    def _write(self, batch: list[_Append]) -> None:
+    def _write(self, batch: list[_Append | _PutSnapshot]) -> None:
         now = datetime.now(UTC)
         tentative: dict[str, int] = {}
         offset = self._last_offset
-        accepted: list[tuple[_Append, list[StoredEvent]]] = []
+        accepted: list[tuple[_Append | _PutSnapshot, list[StoredEvent]]] = []
         rows: list[Row] = []
+        snapshots: dict[str, SnapshotRow] = {}  # the last one of each stream wins
         for append in batch:
             if not append.future.set_running_or_notify_cancel():
                 continue  # cancelled before the writer reached it: never written
             head = tentative.get(append.stream)
             if head is None:
                 head = self._heads.get(append.stream, 0)
+            if isinstance(append, _PutSnapshot):
+                if append.seq != head or head == 0:
+                    append.future.set_exception(
+                        ConflictError(append.stream, append.seq + 1, head + 1)
+                    )
+                    continue
+                snapshots[append.stream] = SnapshotRow(append.stream, append.seq, append.json)
+                accepted.append((append, []))
+                continue
             if append.expected_seq != head + 1:
                 append.future.set_exception(
                     ConflictError(append.stream, append.expected_seq, head + 1)
@@ -206,11 +330,15 @@ class GroupCommitStore(EventStore):
                 stored.append(event)
                 rows.append(Row(event, encoded.json))
             tentative[append.stream] = head + len(stored)
+            if append.snapshot is not None:
+                snapshots[append.stream] = SnapshotRow(
+                    append.stream, tentative[append.stream], append.snapshot
+                )
             accepted.append((append, stored))
-        if not rows:
+        if not accepted:
             return
         try:
-            self._commit(rows)
+            self._commit(rows, list(snapshots.values()))
         except Exception as exc:
             log.error("event store commit of %d events failed: %s", len(rows), exc)
             for append, _ in accepted:
@@ -221,6 +349,16 @@ class GroupCommitStore(EventStore):
         with self._state:
             self._heads.update(tentative)  # new streams join in order of first appearance
             self._last_offset = offset
+            for row in rows:
+                span = self._spans.get(row.event.stream)
+                if span is None:
+                    self._spans[row.event.stream] = Span(row.event.offset, row.event.offset)
+                else:
+                    span.last = row.event.offset
         for append, stored in accepted:
-            append.future.set_result(stored)
-        self._subscribers.publish([row.event for row in rows])
+            if isinstance(append, _PutSnapshot):
+                append.future.set_result(None)
+            else:
+                append.future.set_result(stored)
+        if rows:
+            self._subscribers.publish([row.event for row in rows])

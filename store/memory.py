@@ -9,35 +9,49 @@ readers never share a mutable dict with each other or with the appender.
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 
 from store.codec import check_cursor, check_stream, decode
-from store.events import StoreClosedError, StoredEvent
-from store.group_commit import GroupCommitStore, Row
+from store.events import Snapshot, StoreClosedError, StoredEvent
+from store.group_commit import GroupCommitStore, Row, SnapshotRow
 from store.migrations import MIGRATIONS
 
 _Record = tuple[str, int, int, datetime, str, str]  # stream, seq, offset, ts, type, data (JSON)
 
 
 class InMemoryEventStore(GroupCommitStore):
-    def __init__(self, max_event_bytes: int = 1_000_000, *, max_batch: int = 1000) -> None:
-        super().__init__(max_event_bytes=max_event_bytes, max_batch=max_batch)
+    def __init__(
+        self, max_event_bytes: int = 1_000_000, *, max_batch: int = 1000, max_defer_s: float = 0.005
+    ) -> None:
+        super().__init__(
+            max_event_bytes=max_event_bytes, max_batch=max_batch, max_defer_s=max_defer_s
+        )
         self._records_lock = threading.Lock()
         self._records: list[_Record] = []
         self._offsets: list[int] = []
         self._by_stream: dict[str, list[int]] = {}  # stream -> indexes into _records, by seq
+        self._snapshots: dict[str, tuple[int, str]] = {}  # stream -> (seq, JSON)
         self._open = True
         self._start_writer({}, 0, name="store-writer-memory")
 
-    def _commit(self, rows: Sequence[Row]) -> None:
+    def _commit(self, rows: Sequence[Row], snapshots: Sequence[SnapshotRow] = ()) -> None:
         with self._records_lock:
             for row in rows:
                 e = row.event
                 self._by_stream.setdefault(e.stream, []).append(len(self._records))
                 self._records.append((e.stream, e.seq, e.offset, e.ts, e.type, row.json))
                 self._offsets.append(e.offset)
+            for snapshot in snapshots:
+                self._snapshots[snapshot.stream] = (snapshot.seq, snapshot.json)
+
+    def read_snapshots(self) -> list[Snapshot]:
+        with self._records_lock:
+            self._check_readable()
+            found = [(s, self._snapshots[s]) for s in self._by_stream if s in self._snapshots]
+        return [Snapshot(stream, seq, json.loads(text)) for stream, (seq, text) in found]
 
     def _close_backend(self) -> None:
         with self._records_lock:

@@ -49,6 +49,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    # One row per stream at most: what the application made of the stream's
+    # prefix up to `seq` (a projection: a session's summary), written in the
+    # transaction of the append that changed it. A database from before this
+    # migration starts with none; the application folds such streams and
+    # writes their snapshots then.
+    Migration(
+        2,
+        "create snapshots",
+        """
+        CREATE TABLE snapshots (
+            stream VARCHAR PRIMARY KEY,
+            seq    BIGINT NOT NULL CHECK (seq >= 1),
+            data   JSON NOT NULL
+        );
+        """,
+    ),
 )
 
 _BOOTSTRAP = """

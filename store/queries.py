@@ -31,12 +31,6 @@ EVENTS_COLUMNS: tuple[tuple[str, str, str], ...] = (
 _SELECT_EVENTS = 'SELECT "offset", stream, seq, ts, type, data FROM events'
 
 
-def count_events(cursor: duckdb.DuckDBPyConnection, stream: str | None = None) -> int:
-    sql = "SELECT count(*) FROM events" + (" WHERE stream = ?" if stream is not None else "")
-    row = cursor.execute(sql, [stream] if stream is not None else []).fetchone()
-    return int(row[0]) if row else 0
-
-
 def copy_to_parquet(
     cursor: duckdb.DuckDBPyConnection, path: Path, scratch: Path, stream: str | None = None
 ) -> int:

@@ -12,12 +12,15 @@ from typing import Protocol
 
 from agentctl.protocol import (
     ApprovalView,
+    CreateSession,
     DaemonStatus,
     Decide,
     Envelope,
     ForkSession,
     Health,
+    ResumeSession,
     SessionSummary,
+    SessionTrace,
     WorkspaceDiff,
 )
 
@@ -26,6 +29,8 @@ class DaemonAPI(Protocol):
     async def health(self) -> Health: ...
 
     async def status(self) -> DaemonStatus: ...
+
+    async def create_session(self, req: CreateSession) -> SessionSummary: ...
 
     async def sessions(self, status: str | None = None) -> list[SessionSummary]: ...
 
@@ -39,9 +44,12 @@ class DaemonAPI(Protocol):
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> AsyncIterator[Envelope]: ...
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]: ...
+
+    async def resume(self, session_id: str, req: ResumeSession | None = None) -> None: ...
 
     async def cancel(self, session_id: str, reason: str | None = None) -> None: ...
 
@@ -54,6 +62,8 @@ class DaemonAPI(Protocol):
     async def diff(
         self, session_id: str, at: int | None = None, stat: bool = False
     ) -> WorkspaceDiff: ...
+
+    async def trace(self, session_id: str) -> SessionTrace: ...
 
     async def aclose(self) -> None: ...
 

@@ -53,6 +53,26 @@ class TimelineEvent(Message):
         self.event = event
 
 
+class TimelinePage(Message):
+    """A page of a session's log the timeline asked for (empty when the fetch failed)."""
+
+    def __init__(self, session_id: str, page: int, events: list[Envelope]) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.page = page
+        self.events = events
+
+
+class TimelineFound(Message):
+    """Where a timeline search landed (`seq` None: no match that way)."""
+
+    def __init__(self, session_id: str, query: str, seq: int | None) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.query = query
+        self.seq = seq
+
+
 class LinkChanged(Message):
     """A follow lost or regained the daemon."""
 

@@ -13,7 +13,7 @@ from rich.tree import Tree
 from agentctl.cli.common import client, command, out, print_json
 from agentctl.cli.follow import show as show_event
 from agentctl.protocol import SessionStatus, SessionSummary
-from agentctl.render import STATUS_STYLE, session_panel, sessions_table
+from agentctl.render import STATUS_STYLE, session_panel, sessions_view
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON (NDJSON envelopes for `log`).")]
 
@@ -33,12 +33,22 @@ def ls(
     by_agent: Annotated[
         bool, typer.Option("--by-agent", help="Count sessions per agent (name and hash).")
     ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Only the newest N sessions (of those --status and --agent pick)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List sessions: id, status, age, steps, cost, pending approvals, parent."""
-    sessions = client().sessions(status=status.value if status else None)
+    local = agent is not None or by_agent  # those filters are the client's: limit after them
+    wanted = status.value if status else None
+    sessions = client().sessions(status=wanted, limit=None if local else limit)
     if agent is not None:
         sessions = [s for s in sessions if _of_agent(s, agent)]
+    if local and limit is not None:
+        sessions = sessions[-limit:]
     if by_agent:
         _by_agent(sessions, as_json)
         return
@@ -48,7 +58,7 @@ def ls(
     if not sessions:
         out.print("no sessions yet — start one with `agentctl run TASK`")
         return
-    out.print(sessions_table(sessions, datetime.now(UTC)))
+    out.print(sessions_view(sessions, datetime.now(UTC), out.width))
 
 
 def _of_agent(session: SessionSummary, wanted: str) -> bool:

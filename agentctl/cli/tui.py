@@ -20,16 +20,36 @@ def tui(
 ) -> None:
     """Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel."""
     from agentctl.client import AsyncClient, Client
+    from agentctl.config import load_config
+    from agentctl.errors import NotFoundError, UsageError
     from agentctl.paths import get_paths
     from tui.app import AgentctlApp
 
     paths = get_paths()
-    Client.connect(paths).close()  # start the daemon now, with a clear error if it cannot start
+    config = load_config(paths.config_file)  # a bad config.toml is said before the screen opens
+    with Client.connect(paths) as c:  # start the daemon now, with a clear error if it cannot
+        if session is not None:
+            try:
+                c.session(session)
+            except NotFoundError:
+                # a usage error (exit 2): the argument names nothing, nothing opens
+                raise UsageError(
+                    f"no session {session!r}", hint="`agentctl ls` lists the sessions"
+                ) from None
 
     async def connect() -> AsyncClient:
         return AsyncClient(paths.socket)
 
-    AgentctlApp(client_factory=connect, session=session, approver=as_).run()
+    async def start_daemon() -> None:
+        await (await AsyncClient.connect(paths, autostart=True)).aclose()
+
+    AgentctlApp(
+        client_factory=connect,
+        session=session,
+        approver=as_,
+        bell=config.tui.bell,
+        start_daemon=start_daemon,
+    ).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -135,7 +135,8 @@ async def list_sessions(request: Request) -> Response:
     if wanted is not None and wanted not in SessionStatus.__members__.values():
         known = ", ".join(s.value for s in SessionStatus)
         raise InvalidBody(f"unknown status {wanted!r}; one of: {known}")
-    return json_response(daemon_of(request).runtime.sessions(wanted))
+    limit = query_int(request, "limit", 0)  # the newest `limit` (0: all)
+    return json_response(daemon_of(request).runtime.sessions(wanted, limit=limit or None))
 
 
 async def get_session(request: Request) -> Response:
@@ -174,13 +175,18 @@ async def session_events(request: Request) -> Response:
     """NDJSON of one session's events after `after` (a seq); `follow=1` stays open.
 
     `live=1` (with `follow`) merges in the live `model.delta` envelopes of a
-    streamed model response, which are never stored.
+    streamed model response, which are never stored. `limit=N` (without
+    `follow`) returns at most N events: seqs have no gaps, so `after` and
+    `limit` read any page of a long session (the TUI's timeline pages back).
     """
     daemon = daemon_of(request)
     session_id = request.path_params["id"]
     summary = daemon.runtime.session(session_id)  # 404 for an unknown session
     after = query_int(request, "after", 0)
     follow = query_flag(request, "follow")
+    limit = query_int(request, "limit", 0, minimum=1) if "limit" in request.query_params else None
+    if limit is not None and follow:
+        raise UsageError("limit applies to a read of the log, not to a follow (follow=1)")
     if query_flag(request, "until_end") and summary.status.ended:
         follow = False  # the backlog holds the final status event: nothing live to wait for
     last = daemon.store.last_seq(session_id)
@@ -189,6 +195,9 @@ async def session_events(request: Request) -> Response:
             f"cursor after={after} is beyond the end of session {session_id} (last seq {last})",
             hint=f"attach with --after {last} or less",
         )
+    if limit is not None:
+        page = await asyncio.to_thread(daemon.store.read_stream, session_id, after, limit)
+        return NDJSONResponse(_once(ndjson(page)))
     cursor = Cursor(session=session_id, after=after)
     # until_end: stop at the end status that is current, not at an older one of a
     # session that was resumed since (an end at or after the log's end when asked)
@@ -198,6 +207,10 @@ async def session_events(request: Request) -> Response:
         live = daemon.runtime.live
         body = with_live(body, lambda push: live.subscribe(session_id, push), session_id)
     return NDJSONResponse(body)
+
+
+async def _once(body: bytes) -> AsyncGenerator[bytes, None]:
+    yield body
 
 
 async def all_events(request: Request) -> Response:

@@ -62,10 +62,17 @@ def _plan(runtime: Runtime, cutoff: datetime) -> _Plan:
     for state in states:
         if state.status is None or not state.status.ended:
             protected |= _images_of(state)
+    # The ended sessions start-up left dormant: their snapshots say enough.
+    dormant = [
+        (summary.id, bool(runtime.journal.dormant[summary.id].get("sandbox_image")))
+        for summary in runtime.journal.dormant_summaries()
+        if summary.status.ended and summary.updated_at < cutoff
+    ]
     return _Plan(
-        sessions=sorted(s.session_id for s in doomed),
+        sessions=sorted([s.session_id for s in doomed] + [sid for sid, _ in dormant]),
         with_sandbox=sorted(
-            s.session_id for s in doomed if (s.created.get("sandbox") or {}).get("image")
+            [s.session_id for s in doomed if (s.created.get("sandbox") or {}).get("image")]
+            + [sid for sid, sandbox in dormant if sandbox]
         ),
         protected=protected,
     )
@@ -168,6 +175,10 @@ async def collect_garbage(
         in_use = frozenset(
             str((state.created.get("sandbox") or {}).get("workspace_archive"))
             for sid, state in runtime.journal.durable.items()
+            if sid not in doomed
+        ) | frozenset(
+            str(data.get("workspace_archive"))
+            for sid, data in runtime.journal.dormant.items()
             if sid not in doomed
         )
         artifacts, artifacts_bytes = await asyncio.to_thread(

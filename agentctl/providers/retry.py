@@ -138,10 +138,6 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
-    @property
-    def consecutive_failures(self) -> int:
-        return self._failures
-
     def retry_in_s(self) -> float:
         """Seconds until the breaker lets a call through; 0.0 when it would now."""
         if self._opened_at is None:

@@ -19,6 +19,13 @@ submitted (the actors decide from it), and `durable`, which holds only what
 is committed (queries answer from it, so no client ever sees an event the log
 could still lose).
 
+Only live sessions are folded at start-up. An append that leaves a session
+ended carries its snapshot (`summary.snapshot_of`), which the store writes in
+the same transaction; at start an ended session whose snapshot is at its last
+seq stays `dormant` (its summary and ids, not its state) and is folded from
+its own events the first time something asks for its state (`find`). So
+start-up and memory follow the live sessions, not the length of the log.
+
 Crash points fire when the event they name is durable: from the store's
 writer, right after the commit, before anything else can act on it.
 """
@@ -31,11 +38,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError
-from agentctl.protocol import event_data
+from agentctl.protocol import SessionSummary, event_data
 from agentctl.redact import Redactor
+from agentctl.runtime.summary import SNAPSHOT_VERSION, snapshot_of
 from agentctl.state import SessionState, apply_event, fold_events
 from store import ConflictError as StoreConflict
 from store import EventStore, NewEvent, StoredEvent, StoreError
@@ -55,6 +64,9 @@ class Journal:
         self.durable: dict[str, SessionState] = {}
         self.approval_index: dict[str, str] = {}  # approval id -> session id
         self.request_index: dict[str, str] = {}  # a client's create/fork request id -> session id
+        # Ended sessions not folded: session id -> its snapshot's data (see `load`).
+        self.dormant: dict[str, dict[str, Any]] = {}
+        self._summaries: dict[str, SessionSummary] = {}  # of dormant sessions, parsed once
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
         # Called on the loop with each committed event (not a fork's copy): what
@@ -65,30 +77,86 @@ class Journal:
         return self._locks[session_id]
 
     def state(self, session_id: str) -> SessionState:
-        state = self.states.get(session_id)
+        state = self.find(session_id)
         if state is None:
             raise NotFoundError(f"no session {session_id!r}", hint="see `agentctl ls`")
         return state
 
     def durable_state(self, session_id: str) -> SessionState:
+        self.find(session_id)
         state = self.durable.get(session_id)
         if state is None:
             raise NotFoundError(f"no session {session_id!r}", hint="see `agentctl ls`")
         return state
 
+    def find(self, session_id: str) -> SessionState | None:
+        """The stream's folded state, folding a dormant one now; None if it has no events."""
+        state = self.states.get(session_id)
+        if state is None and session_id in self.dormant:
+            events = self.store.read_stream(session_id)
+            self.states[session_id] = fold_events(events)
+            self.durable[session_id] = fold_events(events)
+            del self.dormant[session_id]
+            self._summaries.pop(session_id, None)
+            state = self.states[session_id]
+        return state
+
+    def dormant_summary(self, session_id: str) -> SessionSummary | None:
+        """A dormant session's summary as its snapshot holds it (None: not dormant, or no session)."""
+        summary = self._summaries.get(session_id)
+        if summary is None:
+            data = self.dormant.get(session_id)
+            if data is None or not data.get("summary"):
+                return None
+            summary = self._summaries[session_id] = SessionSummary.model_validate(data["summary"])
+        return summary
+
+    def dormant_summaries(self) -> list[SessionSummary]:
+        found = (self.dormant_summary(sid) for sid in list(self.dormant))
+        return [summary for summary in found if summary is not None]
+
     def load(self) -> None:
-        """Rebuild every session's state from the log (start-up)."""
+        """Rebuild the live sessions' state from the log, the ended ones' from snapshots (start-up).
+
+        A stream is folded from its events unless its snapshot is current
+        (at its last seq) and says it ended. Ended sessions folded here (a log
+        from before snapshots, or one whose snapshot fell behind) get one
+        written, so the next start skips them.
+        """
         self.states.clear()
         self.durable.clear()
-        after = 0
-        while True:
-            batch = self.store.read_all(after=after, limit=5000)
-            if not batch:
-                break
-            for event in batch:
+        self.dormant.clear()
+        self._summaries.clear()
+        snapshots = {s.stream: s for s in self.store.read_snapshots()}
+        backfill: list[concurrent.futures.Future[None]] = []
+        for stream in self.store.streams():
+            snapshot = snapshots.pop(stream, None)
+            head = self.store.last_seq(stream)
+            data = snapshot.data if snapshot is not None else None
+            if (
+                snapshot is not None
+                and data is not None
+                and snapshot.seq == head
+                and data.get("v") == SNAPSHOT_VERSION
+                and data.get("ended")
+            ):
+                self.dormant[stream] = data
+                for approval_id in data.get("approval_ids") or []:
+                    self.approval_index.setdefault(str(approval_id), stream)
+                if data.get("request_id"):
+                    self.request_index.setdefault(str(data["request_id"]), stream)
+                continue
+            for event in self.store.read_stream(stream):
                 self._fold(event)
                 self._fold_durable(event)
-            after = batch[-1].offset
+            state = self.durable.get(stream)
+            if state is not None and state.status is not None and state.status.ended:
+                backfill.append(self.store.put_snapshot(stream, head, snapshot_of(state)))
+        for future in backfill:
+            try:
+                future.result()
+            except StoreError as exc:  # only costs the next start a fold
+                log.warning("could not write a session snapshot: %s", exc)
 
     def _fold(self, event: StoredEvent) -> None:
         state = self.states.get(event.stream)
@@ -133,21 +201,31 @@ class Journal:
         The caller holds the session's lock, so the seq it computes is the one
         that commits; the store's optimistic concurrency catches anything else.
         """
-        state = self.states.get(session_id)
+        state = self.find(session_id)
         first = state.last_seq + 1 if state else 1
         now = datetime.now(UTC)
         events = self.shape(items, now)
-        future = self.store.append_future(session_id, events, first)
-        future.add_done_callback(self._on_durable(asyncio.get_running_loop()))
-        if self.crash.armed:
-            future.add_done_callback(self._crash_after(events))
-        self._pending[session_id].append(future)
         provisional = [
             StoredEvent(
                 stream=session_id, seq=first + i, offset=0, ts=now, type=e.type, data=dict(e.data)
             )
             for i, e in enumerate(events)
         ]
+        # The snapshot of a session these events leave ended goes into their
+        # transaction; it is folded on a copy, so an append the store refuses
+        # at once leaves the state as it was.
+        ahead = self.states.get(session_id)
+        snapshot = None
+        if _may_end(provisional, ahead):
+            after = fold_events(provisional, ahead)
+            snapshot = snapshot_of(after) if _ended(after) else None
+        # Deferred: nobody waits on it before a barrier, which flushes it; the
+        # store commits it with what follows, one commit where each alone costs one.
+        future = self.store.append_future(session_id, events, first, snapshot=snapshot, defer=True)
+        future.add_done_callback(self._on_durable(asyncio.get_running_loop()))
+        if self.crash.armed:
+            future.add_done_callback(self._crash_after(events))
+        self._pending[session_id].append(future)
         for event in provisional:
             self._fold(event)
         return provisional
@@ -172,6 +250,8 @@ class Journal:
         pending = self._pending.pop(session_id, [])
         last: list[StoredEvent] = []
         try:
+            if pending and not all(future.done() for future in pending):
+                self.store.flush()  # the deferred appends: commit them now
             for future in pending:
                 last = await asyncio.wrap_future(future)
         except StoreConflict as exc:
@@ -205,3 +285,17 @@ class Journal:
             self._fold(event)
             self._fold_durable(event)
         return stored
+
+
+def _ended(state: SessionState) -> bool:
+    return state.status is not None and state.status.ended
+
+
+def _may_end(events: Sequence[StoredEvent], state: SessionState | None) -> bool:
+    """Whether the session can be ended after `events` (only then is a snapshot due)."""
+    return (state is not None and _ended(state)) or any(
+        e.type == "session.status" and e.data.get("status") in _ENDED for e in events
+    )
+
+
+_ENDED = frozenset({"completed", "failed", "cancelled"})

@@ -60,7 +60,9 @@ def sweep(runtime: Runtime) -> list[str]:
     """Remove what a crash left outside the log; a line per thing removed. Blocking."""
     removed = _sweep_files(runtime)
     states = runtime.journal.states
-    if any((s.created.get("sandbox") or {}).get("image") for s in states.values()):
+    if any((s.created.get("sandbox") or {}).get("image") for s in states.values()) or any(
+        d.get("sandbox_image") for d in runtime.journal.dormant.values()
+    ):
         try:
             removed += _sweep_engine(runtime)
         except Exception as exc:  # an engine that is down now is retried by the steps
@@ -102,7 +104,7 @@ def _sweep_engine(runtime: Runtime) -> list[str]:
     states = runtime.journal.states
     removed = []
     for stream in sorted(driver.streams()):
-        state = states.get(stream)
+        state = runtime.journal.find(stream)  # an ended session's container: fold it now
         if state is None:  # another data directory's, or a test's: not ours to judge
             continue
         if state.status in _RELEASED or (_live(state) and state.container is None):

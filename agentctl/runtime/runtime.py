@@ -62,6 +62,7 @@ from agentctl.runtime.journal import Journal
 from agentctl.runtime.live import LiveBus
 from agentctl.runtime.sandbox_host import SandboxHost, as_agentctl_error
 from agentctl.runtime.steps import Fault, StepMachine
+from agentctl.runtime.summary import summarize
 from agentctl.runtime.workspaces import Workspaces
 from agentctl.state import CallPhase, SessionState, fold_events
 from agentctl.tools import ToolRegistry, default_registry
@@ -730,23 +731,37 @@ class Runtime:
     # -- queries (projections of the log) ------------------------------------------------
 
     def session(self, sid: str) -> SessionSummary:
+        dormant = self.journal.dormant_summary(sid)  # an ended session, from its snapshot
+        if dormant is not None:
+            return dormant
         state = self.journal.durable_state(sid)
         if not state.created:  # a schedule's, a hook's or the alerts' stream
             raise NotFoundError(f"no session {sid!r}", hint="see `agentctl ls`")
         return summarize(state)
 
-    def sessions(self, status: str | None = None) -> list[SessionSummary]:
+    def sessions(self, status: str | None = None, limit: int | None = None) -> list[SessionSummary]:
+        """The sessions by creation time (with `limit`, the newest `limit` of them).
+
+        Live sessions are summarised from their fold, ended ones come from
+        their snapshots (see `Journal.load`), so this costs no read of the log.
+        """
         out = [summarize(s) for s in self.journal.durable.values() if s.created]
+        out += self.journal.dormant_summaries()
         if status:
             out = [s for s in out if s.status.value == status]
-        return sorted(out, key=lambda s: s.created_at)
+        out.sort(key=lambda s: s.created_at)
+        return out[-limit:] if limit is not None and limit > 0 else out
 
     def approvals(self, session_id: str | None = None) -> list[ApprovalView]:
-        states: Sequence[SessionState] = (
-            [self.journal.durable_state(session_id)]
-            if session_id
-            else list(self.journal.durable.values())
-        )
+        states: Sequence[SessionState]
+        if session_id:
+            states = [self.journal.durable_state(session_id)]
+        else:
+            # An ended session may still hold a pending approval (its snapshot counts them).
+            for summary in self.journal.dormant_summaries():
+                if summary.pending_approvals:
+                    self.journal.find(summary.id)
+            states = list(self.journal.durable.values())
         return [
             ApprovalView(
                 id=a.approval_id,
@@ -773,33 +788,9 @@ class Runtime:
         for state in self.journal.durable.values():
             if state.status is not None:
                 counts[state.status.value] += 1
+        for summary in self.journal.dormant_summaries():
+            counts[summary.status.value] += 1
         return counts
-
-
-def summarize(state: SessionState) -> SessionSummary:
-    created = state.created
-    parent = created.get("parent")
-    return SessionSummary(
-        id=state.session_id,
-        status=state.status or SessionStatus.RUNNING,
-        reason=state.reason,
-        task=created.get("task", ""),
-        model=created.get("model", ""),
-        created_at=state.created_at or datetime.now(UTC),
-        updated_at=state.updated_at or datetime.now(UTC),
-        steps=state.steps,
-        input_tokens=state.input_tokens,
-        output_tokens=state.output_tokens,
-        cost_usd=round(state.cost_usd, 6),
-        cost_known=not state.cost_unknown,
-        pending_approvals=len(state.pending_approvals),
-        parent=ParentRef.model_validate(parent) if parent else None,
-        last_seq=state.last_seq,
-        labels=created.get("labels") or {},
-        container=state.container,
-        agent=(created.get("agent") or {}).get("name"),
-        agent_hash=(created.get("agent") or {}).get("hash"),
-    )
 
 
 def _check_cost_known(provider: Provider) -> None:

@@ -8,7 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from agentctl.client import Client
+from agentctl.errors import AgentctlError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Envelope
 
@@ -162,3 +165,31 @@ def _offsets(raw: bytes) -> list[int]:
         body = rest[size + 2 :]
     lines = payload.split(b"\n")
     return [Envelope.model_validate_json(line).offset for line in lines[:-1] if line]
+
+
+def test_pages_of_the_log_with_after_and_limit(daemon: Client, recording: Recording) -> None:
+    session_id = long_session(daemon, recording, steps=40)
+    wait_status(daemon, session_id, "completed")
+    whole = list(daemon.events(session_id))
+    last = whole[-1].seq
+    # Any page: `limit` events after `after`; the pages together are the exact log.
+    pages = [list(daemon.events(session_id, after=a, limit=25)) for a in range(0, last, 25)]
+    assert [e for page in pages for e in page] == whole
+    assert all(len(page) == 25 for page in pages[:-1])
+    assert [e.seq for e in daemon.events(session_id, after=last - 3, limit=100)] == [
+        last - 2,
+        last - 1,
+        last,
+    ]
+    assert list(daemon.events(session_id, after=last, limit=5)) == []
+    # Without a limit nothing changed: the whole log after the cursor.
+    assert list(daemon.events(session_id, after=10)) == whole[10:]
+
+
+def test_limit_is_refused_on_a_follow_and_below_one(daemon: Client, recording: Recording) -> None:
+    session_id = long_session(daemon, recording, steps=2)
+    wait_status(daemon, session_id, "completed")
+    with pytest.raises(AgentctlError, match="limit applies to a read"):
+        list(daemon.events(session_id, follow=True, limit=5))
+    with pytest.raises(AgentctlError, match="limit"):
+        list(daemon.events(session_id, limit=0))

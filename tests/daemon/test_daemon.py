@@ -422,3 +422,33 @@ def test_a_retried_create_or_fork_with_the_same_request_id_makes_nothing_new(
     assert again.fork(first.id, fork).id == forked.id
     assert sorted(s.id for s in again.sessions()) == sorted([first.id, forked.id])
     again.close()
+
+
+def test_the_list_pages_and_reads_the_same_after_a_restart(
+    spawn_daemon: SpawnDaemon, recording: Recording
+) -> None:
+    """Ended sessions come back from their snapshots, not a fold: the answers are the same."""
+    daemon_process = spawn_daemon()
+    daemon = daemon_process.wait_ready()
+    made = [
+        daemon.create_session(session_req(recording([reply("done")]), f"t{i}")) for i in range(3)
+    ]
+    for session in made:
+        wait_status(daemon, session.id, "completed")
+    everything = daemon.sessions()
+    assert [s.id for s in everything] == [s.id for s in made]
+    assert daemon.sessions(limit=2) == everything[-2:]
+    shown = daemon.session(made[0].id)
+    counts = daemon.status().sessions
+    with pytest.raises(UsageError, match="limit"):
+        daemon.sessions(limit=-1)
+    daemon.close()
+    daemon_process.terminate()
+    again = spawn_daemon().wait_ready()
+    assert again.sessions() == everything
+    assert again.sessions(limit=1) == everything[-1:]
+    assert again.sessions(status="completed", limit=5) == everything
+    assert again.session(made[0].id) == shown
+    assert again.status().sessions == counts
+    assert [e.seq for e in again.events(made[0].id)] == list(range(1, shown.last_seq + 1))
+    again.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ class CountingStore:
     def __init__(self, inner: DuckDBEventStore) -> None:
         self.inner = inner
         self.open_subscriptions = 0
+        self.subscribed = asyncio.Event()  # a stream subscribes on the loop's thread
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -41,6 +44,7 @@ class CountingStore:
     def subscribe(self, callback: Callback) -> Subscription:
         subscription = self.inner.subscribe(callback)
         self.open_subscriptions += 1
+        self.subscribed.set()
         close = subscription.close
 
         def counted_close() -> None:
@@ -50,6 +54,30 @@ class CountingStore:
 
         subscription.close = counted_close  # type: ignore[method-assign]
         return subscription
+
+
+@contextlib.asynccontextmanager
+async def handed_over(store: DuckDBEventStore, stream: str, seq: int) -> AsyncIterator[None]:
+    """On leaving: the subscribers that came before have been handed `stream`'s `seq`.
+
+    The store calls its subscribers in the order they subscribed, on its writer
+    thread, and a stream hands each batch to the loop with `call_soon_threadsafe`.
+    So once a subscriber made after them sees `seq` and wakes the loop the same
+    way, every earlier subscriber's hand-over of it ran first.
+    """
+    loop = asyncio.get_running_loop()
+    seen = asyncio.Event()
+
+    def watch(batch: list[StoredEvent]) -> None:
+        if any(e.stream == stream and e.seq >= seq for e in batch):
+            loop.call_soon_threadsafe(seen.set)
+
+    subscription = store.subscribe(watch)
+    try:
+        yield
+        await asyncio.wait_for(seen.wait(), 5)
+    finally:
+        subscription.close()
 
 
 async def collect(
@@ -120,8 +148,10 @@ async def test_attach_at_random_moments_never_gaps(store: DuckDBEventStore) -> N
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        for _ in range(20):
-            await asyncio.sleep(0.005)
+        moments = random.Random(20261202)
+        for _ in range(20):  # each attach a random number of appends after the last
+            async with handed_over(store, "a", store.last_seq("a") + moments.randint(1, 20)):
+                pass
             start = store.last_seq("a")
             seen = await collect(store, Cursor("a", after=start // 2), until=30)
             first = start // 2 + 1
@@ -141,8 +171,8 @@ async def test_slow_reader_overflows_then_catches_up_from_the_store(
     assert [e.seq for e in first] == [1, 2, 3]
     # The consumer stops reading while 300 events are committed: the buffer
     # overflows (memory stays at `capacity`), the writer is never blocked.
-    await asyncio.to_thread(append, store, "a", 300)
-    await asyncio.sleep(0.05)  # let the loop run the pushed callbacks
+    async with handed_over(store, "a", 303):  # the stream's buffer is handed all 300
+        await asyncio.to_thread(append, store, "a", 300)
     rest: list[StoredEvent] = []
     while len(rest) < 300:
         rest.extend(await asyncio.wait_for(anext(stream), 5))
@@ -165,7 +195,7 @@ async def test_stop_ends_a_follow_and_releases_the_subscription(store: DuckDBEve
             seen.extend(e.seq for e in batch)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(counting.subscribed.wait(), 5)
     assert counting.open_subscriptions == 1
     stop.set()
     await asyncio.wait_for(task, 2)
@@ -181,7 +211,7 @@ async def test_cancelled_consumer_releases_the_subscription(store: DuckDBEventSt
             pass
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(counting.subscribed.wait(), 5)
     assert counting.open_subscriptions == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

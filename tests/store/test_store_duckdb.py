@@ -246,7 +246,9 @@ def test_query_answers_read_only_statements(filled: DuckDBEventStore) -> None:
         assert ("events",) in log.query("SHOW TABLES")[1]
         assert log.query("EXPLAIN SELECT * FROM events")[1]
         assert log.query("/* a comment */ select 1 -- and another")[1] == [(1,)]
-        assert log.query("SELECT version, name FROM schema_migrations")[1] == [(1, "create events")]
+        assert log.query("SELECT version, name FROM schema_migrations WHERE version = 1")[1] == [
+            (1, "create events")
+        ]
 
 
 @pytest.mark.parametrize(
@@ -281,7 +283,7 @@ def test_query_refuses_anything_that_is_not_one_read(filled: DuckDBEventStore, s
         with pytest.raises(StoreError, match=r"^read-only: .*refused"):
             log.query(sql)
         assert [e.type for e in log.read_all()] == ["session.status"] * 2
-        assert log.query("SELECT count(*) FROM information_schema.tables")[1] == [(2,)]
+        assert log.query("SELECT count(*) FROM information_schema.tables")[1] == [(3,)]
 
 
 def test_query_errors_are_store_errors(filled: DuckDBEventStore) -> None:

@@ -10,7 +10,8 @@ import pytest
 from store import MIGRATIONS, DuckDBEventStore, Migration, NewEvent, StoreError
 from store.migrations import apply_migrations
 
-INDEX_TYPES = Migration(2, "index event types", "CREATE INDEX events_type ON events (type)")
+NEXT = MIGRATIONS[-1].version + 1
+INDEX_TYPES = Migration(NEXT, "index event types", "CREATE INDEX events_type ON events (type)")
 
 
 def recorded(path: Path) -> list[tuple[object, ...]]:
@@ -52,7 +53,7 @@ def test_a_new_migration_is_applied_alone(tmp_path: Path) -> None:
     before = recorded(path)
 
     with DuckDBEventStore(path, migrations=[*MIGRATIONS, INDEX_TYPES]) as log:
-        assert log.schema_version() == 2
+        assert log.schema_version() == NEXT
         assert log.read_stream("a")[0].data == {"n": 1}
         indexes = log.query(
             "SELECT index_name FROM duckdb_indexes() WHERE index_name = ?", ["events_type"]
@@ -60,26 +61,26 @@ def test_a_new_migration_is_applied_alone(tmp_path: Path) -> None:
         assert indexes[1] == [("events_type",)]
     after = recorded(path)
     assert after[:-1] == before  # migration 1 untouched, applied_at included
-    assert after[-1][:2] == (2, "index event types")
+    assert after[-1][:2] == (NEXT, "index event types")
 
 
 def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "events.duckdb"
     DuckDBEventStore(path, migrations=[*MIGRATIONS, INDEX_TYPES]).close()
-    with pytest.raises(StoreError, match="schema version 2, newer"):
+    with pytest.raises(StoreError, match=f"schema version {NEXT}, newer"):
         DuckDBEventStore(path)
     DuckDBEventStore(path, migrations=[*MIGRATIONS, INDEX_TYPES]).close()  # lock released
 
 
 def test_a_failing_migration_is_rolled_back_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "events.duckdb"
-    broken = Migration(2, "half done", "CREATE TABLE half (a INT); SELECT * FROM missing_table")
-    with pytest.raises(StoreError, match=r"migration 2 \(half done\) failed"):
+    broken = Migration(NEXT, "half done", "CREATE TABLE half (a INT); SELECT * FROM missing_table")
+    with pytest.raises(StoreError, match=rf"migration {NEXT} \(half done\) failed"):
         DuckDBEventStore(path, migrations=[*MIGRATIONS, broken])
     with DuckDBEventStore(path) as log:
-        assert log.schema_version() == 1
+        assert log.schema_version() == MIGRATIONS[-1].version
         tables = log.query("SELECT table_name FROM information_schema.tables ORDER BY 1")[1]
-        assert tables == [("events",), ("schema_migrations",)]
+        assert tables == [("events",), ("schema_migrations",), ("snapshots",)]
 
 
 @pytest.mark.parametrize(
@@ -89,3 +90,20 @@ def test_migrations_must_be_strictly_ordered(tmp_path: Path, versions: list[int]
     migrations = [Migration(v, f"m{v}", "SELECT 1") for v in versions]
     with pytest.raises(StoreError, match="strictly increasing"):
         DuckDBEventStore(tmp_path / "events.duckdb", migrations=migrations)
+
+
+def test_a_database_of_schema_1_opens_and_works(tmp_path: Path) -> None:
+    """A log written before snapshots existed gets the table and keeps its events."""
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path, migrations=MIGRATIONS[:1]) as log:
+        log.append("a", [NewEvent("t", {"n": 1}), NewEvent("t", {"n": 2})], 1)
+        log.append("b", [NewEvent("t", {"n": 1})], 1)
+    with DuckDBEventStore(path) as log:
+        assert log.schema_version() == MIGRATIONS[-1].version
+        assert [e.data["n"] for e in log.read_stream("a")] == [1, 2]
+        assert log.read_snapshots() == []  # nothing to say about the old streams yet
+        log.put_snapshot("a", 2, {"n": 2}).result()
+        log.append("b", [NewEvent("t", {"n": 2})], 2, snapshot={"n": 2})
+    with DuckDBEventStore(path) as log:
+        assert [(s.stream, s.seq) for s in log.read_snapshots()] == [("a", 2), ("b", 2)]
+        assert log.last_offset() == 4

@@ -243,8 +243,16 @@ class StubClient:
         *,
         until_end: bool = False,
         live: bool = False,
+        limit: int | None = None,
     ) -> AsyncIterator[Envelope]:
-        return self._stream([e for e in EVENTS if e.session == session_id and e.seq > after])
+        events = [e for e in EVENTS if e.session == session_id and e.seq > after]
+        if limit is not None:
+            return self._page(events[:limit])
+        return self._stream(events)
+
+    async def _page(self, events: list[Envelope]) -> AsyncIterator[Envelope]:
+        for e in events:
+            yield e
 
     def all_events(self, after: int = 0, follow: bool = False) -> AsyncIterator[Envelope]:
         return self._stream([e for e in EVENTS if e.offset > after])

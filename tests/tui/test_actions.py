@@ -140,8 +140,7 @@ def _highlight_seq(app: object, seq: int) -> None:
     from tui.app import AgentctlApp
 
     assert isinstance(app, AgentctlApp)
-    timeline = app.timeline
-    timeline.highlighted = timeline.get_option_index(str(seq))
+    app.timeline.highlight_seq(seq)
 
 
 async def test_fork_at_a_selected_event(tui_daemon: TuiDaemon, recording: Recording) -> None:
@@ -192,7 +191,7 @@ async def test_fork_at_a_selected_event(tui_daemon: TuiDaemon, recording: Record
         assert summary.parent is not None
         assert (summary.parent.session, summary.parent.seq) == (session_id, checkpoint)
         row = app.sessions.get_row(fork_id)
-        assert row[5] == f"…{session_id[-8:]}@{checkpoint}"
+        assert row[7] == f"…{session_id[-8:]}@{checkpoint}"
         await until(pilot, lambda: app.timeline.session == fork_id, what="the fork selected")
     forked = tui_daemon.api.session(fork_id)
     assert forked.parent is not None and forked.parent.session == session_id

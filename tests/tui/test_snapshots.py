@@ -59,7 +59,7 @@ def test_tool_output_collapsed_and_checkpoint_selected(snap_compare: Any) -> Non
         app = pilot.app
         assert isinstance(app, AgentctlApp)
         app.timeline.focus()
-        app.timeline.highlighted = app.timeline.get_option_index("7")
+        app.timeline.highlight_seq(7)
         await pilot.press("enter", "enter")  # folded -> whole output -> head only
         await pilot.press("right_square_bracket")  # on to the checkpoint
         await pilot.pause()
@@ -105,7 +105,7 @@ def test_fork_dialog_shows_the_refusal(snap_compare: Any) -> None:
         await loaded(pilot)
         app = pilot.app
         assert isinstance(app, AgentctlApp)
-        app.timeline.highlighted = app.timeline.get_option_index("6")
+        app.timeline.highlight_seq(6)
         await pilot.press("f")
         await pilot.pause()
         await pilot.click("#submit")

@@ -37,6 +37,11 @@ async def test_reselecting_a_session_neither_duplicates_nor_misses(
         tui_daemon.api.decide(pending[0].id, Decide(decision="approve", approver="elsewhere"))
         await until(pilot, lambda: tui_daemon.api.session(first).status.ended, what="its end")
         last = tui_daemon.api.session(first).last_seq
+        # The pane learns the new length before the session is shown again: the
+        # events after what the timeline held must still come (they once did not).
+        await until(
+            pilot, lambda: app.sessions.summaries[first].last_seq == last, what="the summary"
+        )
 
         app.sessions.select(first)
         await until(pilot, lambda: app.timeline.received_seqs[-1:] == [last], what="the catch-up")

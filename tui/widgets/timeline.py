@@ -1,38 +1,64 @@
-"""The timeline of one session: its events as the CLI renders them, selectable.
+"""The timeline of one session: its events as the CLI renders them, virtualised.
 
 Every event goes through `agentctl.render.render_event`, so a session reads
 the same here as in `agentctl attach`; events it hides (a first model
-request, an allowed proposal) are kept but not shown. The pane keeps each
-session's log it has seen, with its cursor (the last seq), so selecting a
-session again shows what it had at once and the follow resumes after the
-cursor instead of starting over: an event is never shown twice.
+request, an allowed proposal) take no line.
+
+A session may hold tens of thousands of events, so nothing here is
+proportional to its length:
+
+- events are held in pages of `PAGE` seqs, fetched from the daemon when the
+  view reaches them (`PageWanted`; seqs have no gaps, so a page is
+  `after=k*PAGE, limit=PAGE`), at most `MAX_PAGES` per session and
+  `MAX_SESSIONS` sessions, the least recently shown dropped first;
+- the widget draws with the Line API (`render_line`): each paint renders
+  only the events that meet the screen, from an anchor (a seq and a line
+  within it), and keeps the rendered lines of recent events in a bounded
+  cache keyed by what changes them (the view of its output, the width, the
+  cursor);
+- scrolling moves the anchor by lines, the cursor moves by shown events; at
+  the end (`G`) the view follows what arrives.
 
 A streamed model response shows as it forms, in a last, dim line (the live
 `model.delta` envelopes); the stored `model.responded` replaces it.
 
 Tool output cycles with enter between the CLI's folded view, the whole
-output and the head line alone. Checkpoints are boxed: they are the usual
-place to fork (`f`), and `[` / `]` jump between them.
+output and the head line alone (`-`/`+` for all of them). Checkpoints are
+boxed: they are the usual place to fork (`f`), and `[` / `]` jump between
+them. `m` shows the conversation alone (the person's and the model's words).
 """
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
 from rich import box
 from rich.console import RenderableType
 from rich.panel import Panel
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.geometry import Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
 
 from agentctl.printable import printable
 from agentctl.protocol import LIVE_DELTA, Envelope
 from agentctl.render import FOLD_LINES, render_event
+from agentctl.terminal import clean
 
-LIVE_ID = "live"
+PAGE = 200  # events per page fetched from the daemon
+MAX_PAGES = 12  # pages kept per session: what is on screen plus a cache
+MAX_SESSIONS = 6  # session logs kept (the others are fetched again when shown)
+MAX_RENDERED = 4000  # events whose rendered lines are cached
+MESSAGE_TYPES = frozenset({"message.user", "model.responded", "session.created"})
 
 
 class OutputView(Enum):
@@ -41,15 +67,56 @@ class OutputView(Enum):
     COLLAPSED = "collapsed"  # the head line only
 
 
+def page_of(seq: int) -> int:
+    return (seq - 1) // PAGE
+
+
 @dataclass
 class SessionLog:
-    events: list[Envelope] = field(default_factory=list)
+    """What the pane holds of one session: some pages of its events, and its length."""
+
+    total: int = 0  # the last seq known (from its summary or the follow)
+    events: dict[int, Envelope] = field(default_factory=dict)
+    pages: OrderedDict[int, None] = field(default_factory=OrderedDict)  # loaded, LRU order
+    asked: set[int] = field(default_factory=set)  # pages requested, not yet here
     views: dict[int, OutputView] = field(default_factory=dict)
+    default_view: OutputView = OutputView.FOLDED
     live: str = ""  # the streamed response so far; "" when no call is streaming
+    marks: dict[int, str] = field(default_factory=dict)  # a line of the pane's after a seq
 
     @property
     def cursor(self) -> int:
-        return self.events[-1].seq if self.events else 0
+        """The last seq this pane knows of: a follow resumes after it."""
+        return self.total
+
+    def view(self, seq: int) -> OutputView:
+        return self.views.get(seq, self.default_view)
+
+    def touch(self, page: int) -> None:
+        if page in self.pages:
+            self.pages.move_to_end(page)
+
+    def store(self, event: Envelope) -> bool:
+        if event.seq in self.events:
+            return False
+        self.events[event.seq] = event
+        page = page_of(event.seq)
+        self.pages[page] = None
+        self.pages.move_to_end(page)
+        self.total = max(self.total, event.seq)
+        return True
+
+    def evict(self, keep: set[int]) -> None:
+        """Drop the least recently used pages beyond `MAX_PAGES`, never one in `keep`."""
+        for page in list(self.pages):
+            if len(self.pages) <= MAX_PAGES:
+                return
+            if page in keep:
+                continue
+            del self.pages[page]
+            first = page * PAGE + 1
+            for seq in range(first, first + PAGE):
+                self.events.pop(seq, None)
 
 
 def output_lines(event: Envelope) -> int:
@@ -78,77 +145,140 @@ def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> Rendera
     return rendered
 
 
-class Timeline(OptionList):
+def searchable(event: Envelope) -> str:
+    """The words of an event a search looks in: its type and its data, cleaned."""
+    return (event.type + " " + clean(json.dumps(event.data, ensure_ascii=False))).lower()
+
+
+def found_in(event: Envelope, query: str, messages_only: bool = False) -> bool:
+    """Whether a search for `query` stops at `event`: its words hold it, and it shows."""
+    needle = query.lower().strip()
+    if not needle or (messages_only and event.type not in MESSAGE_TYPES):
+        return False
+    return needle in searchable(event) and render_event(event) is not None
+
+
+class Timeline(Widget, can_focus=True):
     """The selected session's events; the highlighted one is where `f` forks."""
 
     DEFAULT_CSS = """
     Timeline { height: 2fr; }
+    Timeline > .timeline--cursor { background: $accent 30%; }
+    Timeline:focus > .timeline--cursor { background: $accent 50%; }
     """
+    COMPONENT_CLASSES = {"timeline--cursor"}
 
     BINDINGS = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last (follow)", show=False),
+        Binding("enter", "toggle_output", "Fold", show=False),
+        Binding("minus", "all_views('collapsed')", "Collapse all", show=False),
+        Binding("plus", "all_views('full')", "Expand all", show=False),
+        Binding("m", "messages_only", "Messages only", show=False),
         Binding("left_square_bracket", "checkpoint(-1)", "Prev checkpoint", show=False),
         Binding("right_square_bracket", "checkpoint(1)", "Next checkpoint", show=False),
     ]
 
+    class PageWanted(Message):
+        """The view reached events the pane does not hold: fetch this page."""
+
+        def __init__(self, session_id: str, page: int) -> None:
+            super().__init__()
+            self.session_id = session_id
+            self.page = page
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session: str | None = None
-        self.logs: dict[str, SessionLog] = {}
+        self.logs: OrderedDict[str, SessionLog] = OrderedDict()
+        self.cursor_seq: int | None = None  # None: the last shown event
+        self.at_tail = True  # the view shows the end and follows what arrives
+        self.top = (1, 0)  # the first line on screen: (seq, line within it)
+        self.messages_only = False
+        self.empty_hint: RenderableType = Text("no session selected", style="dim")
+        self._rendered: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        self._frame: list[Strip] | None = None
+        self._selected: int | None = None  # the cursor's seq, as of the last paint
+        self._hidden: OrderedDict[tuple[str, int], bool] = OrderedDict()
+        self.renders = 0  # events rendered (the benchmark reads it)
 
     def on_mount(self) -> None:
         self.border_title = "Timeline"
 
-    def show(self, session_id: str) -> int:
-        """Show a session's known events; returns the cursor to follow it from."""
+    # --- the data -----------------------------------------------------------------
+
+    @property
+    def session_log(self) -> SessionLog | None:
+        return self.logs.get(self.session or "")
+
+    def _log_of(self, session_id: str) -> SessionLog:
+        log = self.logs.get(session_id)
+        if log is None:
+            log = self.logs[session_id] = SessionLog()
+            while len(self.logs) > MAX_SESSIONS:
+                oldest = next(iter(self.logs))
+                if oldest == self.session or oldest == session_id:
+                    self.logs.move_to_end(oldest)
+                    continue
+                del self.logs[oldest]
+        self.logs.move_to_end(session_id)
+        return log
+
+    def show(self, session_id: str, last_seq: int = 0) -> int:
+        """Show a session at its end; returns the seq to follow it from."""
         self.session = session_id
-        log = self.logs.setdefault(session_id, SessionLog())
-        self.clear_options()
-        options = [self._option(e, log) for e in log.events]
-        self.add_options([o for o in options if o is not None])
-        if log.live:
-            self.add_option(
-                Option(Text("⋯ " + printable(log.live), style="dim italic"), id=LIVE_ID)
-            )
-        if self.option_count:
-            self.highlighted = self.option_count - 1
-        self._title()
+        log = self._log_of(session_id)
+        if last_seq > log.total:
+            # The follow resumes after `last_seq`, so the events between what this
+            # pane held and it come by page. The page they fall in may be marked
+            # held (its first events came from an earlier follow): ask it again.
+            for page in range(page_of(log.total + 1), page_of(last_seq) + 1):
+                log.pages.pop(page, None)
+            log.total = last_seq
+        self.cursor_seq = None
+        self.at_tail = True
+        self._changed()
         return log.cursor
 
     def add(self, event: Envelope) -> bool:
-        """Add an event in seq order; False for one already seen (a resent or stale event)."""
-        log = self.logs.setdefault(event.session, SessionLog())
+        """Add an event; False for one already held (a resent or stale event)."""
+        log = self._log_of(event.session)
         if event.type == LIVE_DELTA:
             self._live(event, log)
             return True
-        if event.seq <= log.cursor:
+        if not log.store(event):
             return False
-        log.events.append(event)
-        had_live = bool(log.live) and event.session == self.session
-        if had_live:
-            self._drop_live()  # back below the new event, or gone when the call is over
         if event.type in ("model.responded", "model.failed"):
             log.live = ""
         if event.session == self.session:
-            option = self._option(event, log)
-            if option is not None:
-                at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
-                self.add_option(option)
-                if at_end:
-                    self.highlighted = self.option_count - 1
-            self._title()
-        if had_live and log.live:
-            self._show_live(log)
+            self._evict(log)
+            self._changed()
         return True
 
-    def _show_live(self, log: SessionLog) -> None:
-        prompt = Text("⋯ " + printable(log.live), style="dim italic")
-        if self._has_live():
-            self.replace_option_prompt(LIVE_ID, prompt)
+    def add_page(self, session_id: str, page: int, events: list[Envelope]) -> None:
+        """A page fetched from the daemon (`PageWanted`)."""
+        log = self.logs.get(session_id)
+        if log is None:
             return
-        at_end = self.highlighted is None or self.highlighted >= self.option_count - 1
-        self.add_option(Option(prompt, id=LIVE_ID))
-        if at_end:
-            self.highlighted = self.option_count - 1
+        log.asked.discard(page)
+        for event in events:
+            log.store(event)
+        # held now, also when empty (nothing there yet) or all known: not asked again
+        log.pages[page] = None
+        log.pages.move_to_end(page)
+        if session_id == self.session:
+            self._evict(log)
+            self._changed()
+
+    def _evict(self, log: SessionLog) -> None:
+        keep = {page_of(max(1, log.total)), page_of(self.top[0])}
+        if self.cursor_seq is not None:
+            keep.add(page_of(self.cursor_seq))
+        log.evict(keep)
 
     def _live(self, event: Envelope, log: SessionLog) -> None:
         data = event.data
@@ -159,83 +289,416 @@ class Timeline(OptionList):
             if call.get("name") and not call.get("args"):
                 log.live += f"\n→ {call['name']} "
             log.live += str(call.get("args") or "")
-        if event.session == self.session and log.live:
-            self._show_live(log)
-
-    def _has_live(self) -> bool:
-        return any(o.id == LIVE_ID for o in self.options)
-
-    def _drop_live(self) -> None:
-        if self._has_live():
-            self.remove_option(LIVE_ID)
+        if event.session == self.session:
+            self._changed()
 
     @property
     def live_text(self) -> str:
         """The streamed response being shown (tests)."""
-        log = self.logs.get(self.session or "")
+        log = self.session_log
         return log.live if log else ""
 
-    def _option(self, event: Envelope, log: SessionLog) -> Option | None:
-        prompt = prompt_for(event, log.views.get(event.seq, OutputView.FOLDED))
-        return None if prompt is None else Option(prompt, id=str(event.seq))
+    def _changed(self) -> None:
+        self._frame = None
+        self._title()
+        self.refresh()
 
     def _title(self) -> None:
-        if self.session is None:
+        log = self.session_log
+        if self.session is None or log is None:
             self.border_title = "Timeline"
             return
-        count = len(self.logs[self.session].events)
-        self.border_title = f"Timeline · {self.session} · {count} events"
+        where = "end" if self.at_tail else f"seq {self.cursor_seq or self.top[0]}"
+        mode = " · messages only" if self.messages_only else ""
+        self.border_title = f"Timeline · {self.session} · {log.total} events · {where}{mode}"
+
+    # --- rendering ----------------------------------------------------------------
+
+    def _request(self, log: SessionLog, seq: int) -> None:
+        page = page_of(seq)
+        if page in log.pages or page in log.asked or self.session is None:
+            return
+        log.asked.add(page)
+        # to the app, which fetches it: posted while painting, a message to this
+        # widget would wait for its next event
+        self.app.post_message(self.PageWanted(self.session, page))
+
+    def _event(self, seq: int) -> Envelope | None:
+        """The event at `seq`, asking for its page when the pane does not hold it."""
+        log = self.session_log
+        if log is None:
+            return None
+        event = log.events.get(seq)
+        if event is None:
+            self._request(log, seq)
+        else:
+            log.touch(page_of(seq))
+        return event
+
+    def _shown(self, event: Envelope) -> bool:
+        return not self.messages_only or event.type in MESSAGE_TYPES
+
+    def _width(self) -> int:
+        return max(1, self.content_size.width)
+
+    def lines_of(self, seq: int) -> list[Strip] | None:
+        """The rendered lines of the event at `seq` ([] when hidden, None when not held)."""
+        event = self._event(seq)
+        log = self.session_log
+        if event is None or log is None:
+            return None
+        if not self._shown(event):
+            return []
+        width = self._width()
+        selected = seq == self._selected
+        view = log.view(seq)
+        key = (event.session, seq, view, width, selected)
+        cached = self._rendered.get(key)
+        if cached is not None:
+            self._rendered.move_to_end(key)
+            return cached
+        prompt = prompt_for(event, view)
+        strips = [] if prompt is None else self._strips(prompt, width, selected)
+        self._rendered[key] = strips
+        self.renders += 1
+        while len(self._rendered) > MAX_RENDERED:
+            self._rendered.popitem(last=False)
+        return strips
+
+    def _strips(self, renderable: RenderableType, width: int, selected: bool) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update_width(width)
+        base = self.rich_style
+        style = base + self.get_component_rich_style("timeline--cursor") if selected else base
+        lines = console.render_lines(renderable, options, style=style, pad=True)
+        return [Strip(line, width) for line in lines]
+
+    def _placeholder(self, seq: int) -> list[Strip]:
+        text = Segment(f"{seq:>4} … loading", Style(dim=True))
+        return [Strip([text]).adjust_cell_length(self._width())]
+
+    def _block(self, seq: int) -> list[Strip]:
+        lines = self.lines_of(seq)
+        if lines is None:
+            return self._placeholder(seq)
+        log = self.session_log
+        mark = log.marks.get(seq) if log else None
+        if mark:
+            return lines + self._strips(Text(mark, style="bold magenta"), self._width(), False)
+        return lines
+
+    def mark_restart(self) -> None:
+        """A line after the last event held: the daemon restarted here (the link came back)."""
+        log = self.session_log
+        if log is None or not log.total:
+            return
+        log.marks[log.total] = "── the daemon restarted: reconnected, nothing missed ──"
+        self._changed()
+
+    def _live_block(self) -> list[Strip]:
+        log = self.session_log
+        if log is None or not log.live:
+            return []
+        prompt = Text("⋯ " + printable(log.live), style="dim italic")
+        return self._strips(prompt, self._width(), False)
+
+    def _cursor(self) -> int | None:
+        """The highlighted seq (the last shown event when following the end)."""
+        if self.cursor_seq is not None:
+            return self.cursor_seq
+        log = self.session_log
+        return self._last_shown(log.total) if log else None
+
+    def _last_shown(self, start: int) -> int | None:
+        """The last seq at or before `start` that takes lines (held events only)."""
+        log = self.session_log
+        if log is None:
+            return None
+        for seq in range(start, max(0, start - PAGE * 2), -1):
+            event = log.events.get(seq)
+            if event is None:
+                return None
+            if self._shown(event) and not self._is_hidden(event):
+                return seq
+        return None
+
+    def _is_hidden(self, event: Envelope) -> bool:
+        """Whether `render_event` hides it (a first model request, an allowed proposal)."""
+        key = (event.session, event.seq)
+        hidden = self._hidden.get(key)
+        if hidden is None:
+            hidden = self._hidden[key] = render_event(event) is None
+            while len(self._hidden) > MAX_RENDERED:
+                self._hidden.popitem(last=False)
+        return hidden
+
+    def _tail_frame(self, height: int) -> list[Strip]:
+        log = self.session_log
+        assert log is not None
+        blocks: list[list[Strip]] = [self._live_block()]
+        used = len(blocks[0])
+        seq = log.total
+        while seq >= 1 and used < height:
+            block = self._block(seq)
+            blocks.append(block)
+            used += len(block)
+            seq -= 1
+        lines = [line for block in reversed(blocks) for line in block]
+        first = seq + 1
+        offset = max(0, len(lines) - height)
+        # Where the top of the screen is, so a scroll up starts from what is seen.
+        while first <= log.total and offset >= len(self._block(first)) and offset:
+            offset -= len(self._block(first))
+            first += 1
+        self.top = (max(1, first), offset)
+        return lines[-height:] if len(lines) > height else lines
+
+    def _frame_from_anchor(self, height: int) -> list[Strip]:
+        log = self.session_log
+        assert log is not None
+        seq, offset = self.top
+        lines: list[Strip] = []
+        while seq <= log.total and len(lines) < height + offset:
+            lines.extend(self._block(seq))
+            seq += 1
+        if seq > log.total:
+            lines.extend(self._live_block())
+        return lines[offset : offset + height]
+
+    def frame(self) -> list[Strip]:
+        """What the screen shows: the lines of the events that meet it, no more."""
+        if self._frame is None:
+            height = self.content_size.height
+            self._selected = self._cursor()
+            log = self.session_log
+            if log is None or (log.total == 0 and not log.live):
+                self._frame = self._strips(self.empty_hint, self._width(), False)
+            elif self.at_tail:
+                self._frame = self._tail_frame(height)
+            else:
+                self._frame = self._frame_from_anchor(height)
+        return self._frame
+
+    def render_line(self, y: int) -> Strip:
+        frame = self.frame()
+        return frame[y] if y < len(frame) else Strip.blank(self._width(), self.rich_style)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._frame = None
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    def refresh_view(self) -> None:
+        self._changed()
 
     # --- what the app reads -------------------------------------------------------
 
     def events_of(self, session_id: str) -> list[Envelope]:
         log = self.logs.get(session_id)
-        return list(log.events) if log else []
+        return [log.events[s] for s in sorted(log.events)] if log else []
 
     @property
     def received_seqs(self) -> list[int]:
-        """Every seq of the shown session this pane has, shown or hidden."""
-        log = self.logs.get(self.session or "")
-        return [e.seq for e in log.events] if log else []
+        """Every seq of the shown session this pane holds, shown or hidden."""
+        log = self.session_log
+        return sorted(log.events) if log else []
 
     @property
     def shown_seqs(self) -> list[int]:
-        return [int(o.id) for o in self.options if o.id is not None and o.id != LIVE_ID]
+        """The held seqs that take lines (tests)."""
+        return [s for s in self.received_seqs if self.lines_of(s)]
 
     @property
     def selected_event(self) -> Envelope | None:
-        if self.highlighted is None or self.session is None:
-            return None
-        option_id = self.get_option_at_index(self.highlighted).id
-        seq = int(option_id) if option_id is not None and option_id != LIVE_ID else 0
-        return self.logs[self.session].events[seq - 1] if seq else None
+        seq = self._cursor()
+        log = self.session_log
+        return log.events.get(seq) if seq is not None and log is not None else None
+
+    # --- moving -------------------------------------------------------------------
+
+    def _step(self, seq: int, step: int) -> Iterator[int]:
+        log = self.session_log
+        if log is None:
+            return
+        seq += step
+        while 1 <= seq <= log.total:
+            yield seq
+            seq += step
+
+    def _next_shown(self, seq: int, step: int) -> int | None:
+        """The next (step 1) or previous (-1) seq that takes lines; None at an unheld page."""
+        for candidate in self._step(seq, step):
+            lines = self.lines_of(candidate)
+            if lines is None:
+                return None  # its page is on its way: the key is answered, the move waits
+            if lines:
+                return candidate
+        return None
+
+    def highlight_seq(self, seq: int) -> None:
+        """Put the cursor on `seq` and bring it into view (its page fetched when not held)."""
+        log = self.session_log
+        if log is None:
+            return
+        seq = max(1, min(seq, log.total))
+        self.cursor_seq = seq
+        self.at_tail = False
+        self._event(seq)
+        self._bring_into_view(seq)
+        self._changed()
+
+    def _bring_into_view(self, seq: int) -> None:
+        height = max(1, self.content_size.height)
+        top, offset = self.top
+        if seq < top or (seq == top and offset):
+            self.top = (seq, 0)
+            return
+        used = 0
+        for s in range(top, seq + 1):
+            used += len(self._block(s))
+            if used - offset > height * 2:
+                break
+        if used - offset <= height:
+            return
+        # bring its end to the bottom line
+        lines = 0
+        s = seq
+        while s >= 1:
+            block = len(self._block(s))
+            if lines + block >= height:
+                self.top = (s, lines + block - height)
+                return
+            lines += block
+            s -= 1
+        self.top = (1, 0)
+
+    def action_move(self, step: int) -> None:
+        here = self._cursor()
+        if here is None:
+            return
+        target = self._next_shown(here, step)
+        if target is None:
+            if step > 0 and self.session_log is not None and here >= self.session_log.total:
+                self.action_last()
+            return
+        self.highlight_seq(target)
+        log = self.session_log
+        at_end = log is not None and target >= (self._last_shown(log.total) or target)
+        if step > 0 and at_end and self._next_shown(target, 1) is None:
+            self.cursor_seq, self.at_tail = None, True  # at the end: follow again
+            self._changed()
+
+    def action_page(self, step: int) -> None:
+        here = self._cursor()
+        if here is None:
+            return
+        height = max(1, self.content_size.height)
+        moved, target = 0, here
+        for seq in self._step(here, step):
+            lines = self.lines_of(seq)
+            if lines is None:
+                break
+            moved += len(lines)
+            if lines:
+                target = seq
+            if moved >= height:
+                break
+        if target != here:
+            self.highlight_seq(target)
+
+    def action_first(self) -> None:
+        self.top = (1, 0)
+        self.highlight_seq(1)
+
+    def action_last(self) -> None:
+        self.cursor_seq, self.at_tail = None, True
+        self._changed()
+
+    def _scroll_lines(self, lines: int) -> None:
+        log = self.session_log
+        if log is None:
+            return
+        if self.at_tail:
+            self.frame()  # sets the anchor to the top of what is seen
+            if lines > 0:
+                return
+            self.cursor_seq = self._cursor()
+            self.at_tail = False
+        seq, offset = self.top
+        offset += lines
+        while offset < 0 and seq > 1:
+            seq -= 1
+            offset += len(self._block(seq))
+        while seq <= log.total and offset >= len(self._block(seq)) and offset > 0:
+            offset -= len(self._block(seq))
+            seq += 1
+        if seq > log.total:
+            self.action_last()
+            return
+        self.top = (seq, max(0, offset))
+        self._changed()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self._scroll_lines(-3)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self._scroll_lines(3)
 
     # --- actions ------------------------------------------------------------------
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.action_toggle_output()
-
     def action_toggle_output(self) -> None:
         event = self.selected_event
-        if event is None or self.session is None or not output_lines(event):
+        log = self.session_log
+        if event is None or log is None or not output_lines(event):
             return
-        log = self.logs[self.session]
-        view = next_view(log.views.get(event.seq, OutputView.FOLDED), output_lines(event))
-        log.views[event.seq] = view
-        prompt = prompt_for(event, view)
-        if prompt is not None:
-            self.replace_option_prompt(str(event.seq), prompt)
+        log.views[event.seq] = next_view(log.view(event.seq), output_lines(event))
+        self._changed()
+
+    def action_all_views(self, view: str) -> None:
+        log = self.session_log
+        if log is None:
+            return
+        log.default_view = OutputView(view)
+        log.views.clear()
+        self._changed()
+
+    def action_messages_only(self) -> None:
+        self.messages_only = not self.messages_only
+        here = self.selected_event
+        if here is not None and not self._shown(here):
+            self.cursor_seq, self.at_tail = None, True
+        self._changed()
 
     def action_checkpoint(self, step: int) -> None:
-        if self.session is None:
+        here = self._cursor()
+        log = self.session_log
+        if here is None or log is None:
             return
-        events = self.logs[self.session].events
-        seqs = self.shown_seqs
-        here = self.highlighted if self.highlighted is not None else -1
-        order = range(here + step, len(seqs)) if step > 0 else range(here + step, -1, -1)
-        for index in order:
-            if index >= 0 and events[seqs[index] - 1].type == "checkpoint.created":
-                self.highlighted = index
+        for seq in self._step(here, step):
+            event = log.events.get(seq)
+            if event is None:
+                self._request(log, seq)
+                break
+            if event.type == "checkpoint.created" and self.lines_of(seq):
+                self.highlight_seq(seq)
                 return
         self.app.bell()
+
+    def find(self, query: str, step: int = 1) -> int | None:
+        """The next (or previous) held event whose words contain `query`; it is highlighted."""
+        log = self.session_log
+        here = self._cursor() or 0
+        needle = query.lower().strip()
+        if log is None or not needle:
+            return None
+        for seq in self._step(here, step):
+            event = log.events.get(seq)
+            if event is None:
+                continue
+            if self._shown(event) and needle in searchable(event) and self.lines_of(seq):
+                self.highlight_seq(seq)
+                return seq
+        return None

@@ -1,0 +1,58 @@
+"""A session's summary, and the snapshot the log keeps of an ended one.
+
+`summarize` is the one view `agentctl ls` and `show` print. An ended session
+is not folded at start-up: the journal writes its snapshot (`snapshot_of`) in
+the transaction of each append that leaves it ended, and at start reads those
+back instead of its events (see `Journal.load`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agentctl.protocol import ParentRef, SessionStatus, SessionSummary
+from agentctl.state import SessionState
+
+SNAPSHOT_VERSION = 1
+
+
+def summarize(state: SessionState) -> SessionSummary:
+    created = state.created
+    parent = created.get("parent")
+    return SessionSummary(
+        id=state.session_id,
+        status=state.status or SessionStatus.RUNNING,
+        reason=state.reason,
+        task=created.get("task", ""),
+        model=created.get("model", ""),
+        created_at=state.created_at or datetime.now(UTC),
+        updated_at=state.updated_at or datetime.now(UTC),
+        steps=state.steps,
+        input_tokens=state.input_tokens,
+        output_tokens=state.output_tokens,
+        cost_usd=round(state.cost_usd, 6),
+        cost_known=not state.cost_unknown,
+        pending_approvals=len(state.pending_approvals),
+        parent=ParentRef.model_validate(parent) if parent else None,
+        last_seq=state.last_seq,
+        labels=created.get("labels") or {},
+        container=state.container,
+        agent=(created.get("agent") or {}).get("name"),
+        agent_hash=(created.get("agent") or {}).get("hash"),
+    )
+
+
+def snapshot_of(state: SessionState) -> dict[str, Any]:
+    """What start-up needs of a session without folding it: its summary and its ids."""
+    created = state.created
+    sandbox = created.get("sandbox") or {}
+    return {
+        "v": SNAPSHOT_VERSION,
+        "ended": state.status is not None and state.status.ended,
+        "summary": summarize(state).model_dump(mode="json") if created else None,
+        "request_id": created.get("request_id"),
+        "approval_ids": list(state.approvals),
+        "sandbox_image": bool(sandbox.get("image")),
+        "workspace_archive": sandbox.get("workspace_archive"),
+    }

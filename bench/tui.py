@@ -1,0 +1,311 @@
+"""The TUI on long sessions, headless, against a real daemon (issue 19 targets).
+
+Three figures, each against a baseline measured in the same run:
+
+1. show: a completed 10,000-event session (written straight into the store,
+   as bench/attach.py does) opened with `agentctl tui SESSION`; the time from
+   the app's start to a painted timeline whose last line is the session's
+   last event. Baseline: the same events rendered the way the timeline did
+   before it was virtualised (every event through `prompt_for` into an
+   `OptionList`, in the same headless app harness). Target < 500 ms.
+2. keys: while a second, live session gets ~50 events/s (a real model
+   server on loopback answering each step after a pause; tools fail without
+   a sandbox, which still records every event), the time from a key press
+   (`k`, `j`, `enter`, `g`, `G`, alternating) to the first screen update
+   written after its binding ran (the app's `_display`, what a terminal
+   would receive). The slowest key of each kind is printed. Target: every
+   key < 50 ms.
+3. memory: the events the timeline holds and the rendered events it caches
+   after paging through the whole 10,000-event session (`g` then `j` to the
+   end), against the session's length.
+
+    .venv/bin/python bench/tui.py
+
+The last stdout line is JSON with the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench.attach import EVENTS, build_session  # noqa: E402
+
+LIVE_RATE = 50  # events per second wanted from the live session
+KEYS = 60
+
+
+class PacedModel:
+    """An OpenAI-compatible server that answers each step with a read after a pause."""
+
+    def __init__(self, pause_s: float) -> None:
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        self.pause_s = pause_s
+        self.count = 0
+
+        async def complete(request: Request) -> JSONResponse:
+            await request.body()
+            await asyncio.sleep(self.pause_s)
+            self.count += 1
+            n = self.count
+            call = {
+                "id": f"c{n}",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": json.dumps({"path": f"f{n}.txt"})},
+            }
+            message = {"role": "assistant", "content": f"step {n}", "tool_calls": [call]}
+            return JSONResponse(
+                {
+                    "id": f"x{n}",
+                    "object": "chat.completion",
+                    "model": "paced",
+                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+            )
+
+        app = Starlette(routes=[Route("/{path:path}", complete, methods=["POST"])])
+        import socket
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+def naive_show(events: list[Any]) -> float:
+    """The baseline: every event rendered into an OptionList, as the timeline did before."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import OptionList
+    from textual.widgets.option_list import Option
+
+    from tui.widgets.timeline import prompt_for
+
+    class Naive(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OptionList(id="t")
+
+    async def run() -> float:
+        app = Naive()
+        async with app.run_test(size=(160, 48)) as pilot:
+            started = time.perf_counter()
+            timeline = app.query_one(OptionList)
+            options = []
+            for e in events:
+                prompt = prompt_for(e)
+                if prompt is not None:
+                    options.append(Option(prompt, id=str(e.seq)))
+            timeline.add_options(options)
+            timeline.highlighted = timeline.option_count - 1
+            await pilot.pause()
+            await app.animator.wait_until_complete()
+            await pilot.pause()
+            return (time.perf_counter() - started) * 1000
+
+    return asyncio.run(run())
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="agentctl-bench-tui-"))
+    os.environ["AGENTCTL_HOME"] = str(home)
+    from agentctl.client import AsyncClient, Client
+    from agentctl.errors import DaemonError
+    from agentctl.paths import get_paths
+    from agentctl.protocol import Budget, CreateSession
+    from tui.app import AgentctlApp
+
+    paths = get_paths().ensure()
+    long_id = build_session(paths.database)
+    model = PacedModel(pause_s=3 / LIVE_RATE)  # ~5 events per step
+    model.start()
+    paths.config_file.write_text(
+        f'[providers.paced]\nbase_url = "http://127.0.0.1:{model.port}/v1"\n'
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "agentctl.daemon", "--log-level", "warning"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    figures: dict[str, Any] = {}
+    try:
+        client = Client(paths.socket)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.health()
+                break
+            except DaemonError:
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        events = list(client.events(long_id))
+        last_line = f"{EVENTS:>4} "
+
+        async def connect() -> AsyncClient:
+            return AsyncClient(paths.socket, timeout=30)
+
+        def shows_end(app: AgentctlApp) -> bool:
+            return any(s.text.lstrip().startswith(last_line.strip()) for s in app.timeline.frame())
+
+        async def show_once() -> float:
+            app = AgentctlApp(client_factory=connect, session=long_id, approver="bench")
+            started = time.perf_counter()
+            async with app.run_test(size=(160, 48)) as pilot:
+                while not (
+                    app.timeline.session == long_id
+                    and app.timeline.session_log is not None
+                    and EVENTS in app.timeline.session_log.events
+                    and shows_end(app)
+                ):
+                    await pilot.pause(0.002)
+                await pilot.pause()
+                return (time.perf_counter() - started) * 1000
+
+        shows = [asyncio.run(show_once()) for _ in range(3)]
+        show_ms = statistics.median(shows)
+        naive_ms = naive_show(events)
+        figures.update(show_10k_ms=round(show_ms, 1), naive_10k_ms=round(naive_ms, 1))
+
+        async def keys_and_memory() -> dict[str, Any]:
+            live = await (await connect()).create_session(
+                CreateSession(
+                    task="live", model="paced:m", image="none", budget=Budget(max_steps=100_000)
+                )
+            )
+            app = AgentctlApp(client_factory=connect, session=live.id, approver="bench")
+            async with app.run_test(size=(160, 48)) as pilot:
+                while app.timeline.session != live.id:
+                    await pilot.pause(0.01)
+                await pilot.pause(1.0)
+                app.timeline.focus()
+                handled: list[float] = []
+                painted: list[float] = []
+                check, display = app._check_bindings, app._display
+
+                async def timed_check(key: str, priority: bool = False) -> bool:
+                    result = await check(key, priority)
+                    if not priority:
+                        handled.append(time.perf_counter())
+                    return result
+
+                def timed_display(screen: Any, renderable: Any) -> None:
+                    display(screen, renderable)
+                    painted.append(time.perf_counter())
+
+                app._check_bindings = timed_check  # type: ignore[method-assign]
+                app._display = timed_display  # type: ignore[method-assign]
+
+                async def latency(key: str) -> float:
+                    handled.clear()
+                    started = time.perf_counter()
+                    await pilot.press(key)
+                    while not handled or not any(t >= handled[-1] for t in painted):
+                        await asyncio.sleep(0.001)
+                    first_paint = min(t for t in painted if t >= handled[-1])
+                    return (first_paint - started) * 1000
+
+                first = app.timeline.session_log.total if app.timeline.session_log else 0
+                t0 = time.perf_counter()
+                latencies: list[float] = []
+                by_key: dict[str, float] = {}
+                for i in range(KEYS):
+                    key = ("k", "k", "enter", "j", "g", "G")[i % 6]
+                    latencies.append(await latency(key))
+                    by_key[key] = max(by_key.get(key, 0.0), latencies[-1])
+                    await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - t0
+                arrived = (
+                    app.timeline.session_log.total if app.timeline.session_log else 0
+                ) - first
+                rate = arrived / elapsed
+
+                # Page through the long session: memory stays bounded.
+                app.sessions.select(long_id)
+                while app.timeline.session != long_id or EVENTS not in (
+                    app.timeline.session_log.events if app.timeline.session_log else {}
+                ):
+                    await pilot.pause(0.01)
+                app.timeline.focus()
+                await pilot.press("g")
+                walk = time.perf_counter()
+                for _ in range(200):
+                    await pilot.press("pagedown")
+                    await pilot.pause()
+                walk_ms = (time.perf_counter() - walk) * 1000
+                held = len(app.timeline.session_log.events) if app.timeline.session_log else 0
+                cached = len(app.timeline._rendered)
+            return {
+                "keys_median_ms": round(statistics.median(latencies), 2),
+                "keys_max_ms": round(max(latencies), 2),
+                "keys_p95_ms": round(sorted(latencies)[int(len(latencies) * 0.95)], 2),
+                "slowest_by_key_ms": {k: round(v, 1) for k, v in by_key.items()},
+                "live_events_per_s": round(rate, 1),
+                "events_held_after_paging": held,
+                "renders_cached": cached,
+                "pagedown_200_ms": round(walk_ms, 1),
+            }
+
+        figures.update(asyncio.run(keys_and_memory()))
+        client.close()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        model.stop()
+
+    ok = lambda flag: "met" if flag else "MISSED"  # noqa: E731
+    print(
+        f"show a {EVENTS}-event session: {figures['show_10k_ms']:.1f} ms (median of 3: "
+        f"{', '.join(f'{t:.0f}' for t in shows)}); the old way (every event into an OptionList): "
+        f"{figures['naive_10k_ms']:.1f} ms, {figures['naive_10k_ms'] / figures['show_10k_ms']:.1f}x "
+        f"slower; target < 500 ms: {ok(figures['show_10k_ms'] < 500)}",
+        file=sys.stderr,
+    )
+    print(
+        f"keys while {figures['live_events_per_s']} events/s arrive: median "
+        f"{figures['keys_median_ms']} ms, p95 {figures['keys_p95_ms']} ms, max "
+        f"{figures['keys_max_ms']} ms over {KEYS} keys (slowest of each: "
+        f"{figures['slowest_by_key_ms']}); target < 50 ms: {ok(figures['keys_max_ms'] < 50)}",
+        file=sys.stderr,
+    )
+    print(
+        f"after paging through all {EVENTS} events: {figures['events_held_after_paging']} held, "
+        f"{figures['renders_cached']} rendered events cached "
+        f"({figures['events_held_after_paging'] / EVENTS:.0%} of the session); "
+        f"200 pagedowns took {figures['pagedown_200_ms']} ms",
+        file=sys.stderr,
+    )
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Ended sessions are not folded at start-up: their snapshots answer until asked more.
+
+Real DuckDB files throughout: a session ends, the daemon's runtime restarts
+on the same log, and everything a client sees (the list, a summary, the
+counts, a request id, an approval id, a fork) is what it was before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentctl.protocol import ForkSession, SessionStatus
+from store import MIGRATIONS, DuckDBEventStore
+
+from .harness import Counter, call, create, final, registry, settle, start_runtime, write_recording
+
+
+async def test_a_restart_leaves_ended_sessions_dormant_and_answers_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.duckdb"
+    counter = Counter()
+    rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": 1}), final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry(counter.tool()))
+    done = await rt.create_session(create("ends", rec, request_id="req-ended"))
+    assert await settle(rt, done) is SessionStatus.COMPLETED
+    before_list = rt.sessions()
+    before_one = rt.session(done)
+    before_counts = rt.counts_by_status()
+    events_before = store.read_stream(done)
+    await rt.stop()
+    store.close()
+
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry(counter.tool()))
+    try:
+        assert done in rt.journal.dormant
+        assert done not in rt.journal.states  # not folded at start
+        assert rt.sessions() == before_list
+        assert rt.session(done) == before_one
+        assert rt.counts_by_status() == before_counts
+        assert rt.sessions(limit=1) == before_list[-1:]
+        # a retried create finds the session its request made, from the snapshot
+        again = await rt.create_session(create("ends", rec, request_id="req-ended"))
+        assert again == done
+        # asking for its state folds it from its own events
+        state = rt.journal.state(done)
+        assert state.status is SessionStatus.COMPLETED
+        assert state.last_seq == len(events_before)
+        assert done not in rt.journal.dormant
+        more = write_recording(tmp_path / "more.jsonl", [final("more")])
+        fork = await rt.fork(
+            done, ForkSession(at=events_before[-2].seq, message="more", model=f"replay:{more}")
+        )
+        status = await settle(rt, fork)
+        assert status is SessionStatus.COMPLETED, rt.session(fork).reason
+        assert store.read_stream(fork)[0].data["parent"] == {
+            "session": done,
+            "seq": events_before[-2].seq,
+        }
+    finally:
+        await rt.stop()
+        store.close()
+
+
+async def test_an_old_log_is_folded_once_then_gets_snapshots(tmp_path: Path) -> None:
+    """A log written before snapshots (schema 1) starts as before, and the next start is lean."""
+    path = tmp_path / "events.duckdb"
+    counter = Counter()
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry(counter.tool()))
+    sid = await rt.create_session(create("old", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    summary = rt.session(sid)
+    await rt.stop()
+    store.close()
+    # make it a schema-1 database: no snapshots table, no record of migration 2
+    import duckdb
+
+    conn = duckdb.connect(str(path))
+    conn.execute("DROP TABLE snapshots")
+    conn.execute("DELETE FROM schema_migrations WHERE version > 1")
+    conn.close()
+
+    store = DuckDBEventStore(path)
+    assert store.schema_version() == MIGRATIONS[-1].version
+    assert store.read_snapshots() == []
+    rt = await start_runtime(store, registry(counter.tool()))
+    assert sid in rt.journal.states  # folded, as before snapshots
+    assert rt.session(sid) == summary
+    assert [s.stream for s in store.read_snapshots()] == [sid]  # written at that start
+    await rt.stop()
+    store.close()
+
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry(counter.tool()))
+    try:
+        assert sid in rt.journal.dormant
+        assert rt.session(sid) == summary
+    finally:
+        await rt.stop()
+        store.close()
+
+
+async def test_a_resumed_ended_session_is_folded_again_at_start(tmp_path: Path) -> None:
+    """A snapshot behind the stream's head (events after the end) is not trusted."""
+    path = tmp_path / "events.duckdb"
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    sid = await rt.create_session(create("x", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    await rt.stop()
+    # an event after the end, appended without a snapshot
+    from store import NewEvent
+
+    head = store.last_seq(sid)
+    store.append(sid, [NewEvent("message.user", {"text": "late"})], head + 1)
+    store.close()
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    try:
+        assert sid in rt.journal.states
+        assert rt.journal.state(sid).last_seq == head + 1
+        assert rt.session(sid).last_seq == head + 1
+    finally:
+        await rt.stop()
+        store.close()
