@@ -61,6 +61,12 @@ def test_add_ls_rm_and_tools_ls(cli: Run, everything: list[str], time_server: li
     assert {t["tier"] for t in strict if t["source"] != "builtin"} == {
         "ask"
     }  # strict takes no hints
+    permissive = json.loads(
+        cli("tools", "ls", "--json", "--policy", "permissive", timeout=120).stdout
+    )
+    assert {t["tier"] for t in permissive if t["source"] != "builtin"} == {
+        "allow"
+    }  # nor does permissive: it allows what it does not deny
 
     assert cli("mcp", "rm", "broken").returncode == 0
     assert cli("mcp", "rm", "broken").returncode == 2
