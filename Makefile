@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export AGENTCTL_REQUIRE_DOCKER ?=
 
-.PHONY: help venv install llama docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+.PHONY: help venv install llama mcp docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
 
 help:
 	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
@@ -36,6 +36,21 @@ $(LLAMA_STAMP): scripts/llama-wheel.sh | $(VENV)/.installed
 	touch $@
 llama: $(LLAMA_STAMP)
 
+# The real MCP servers tests/mcp runs (nobody here wrote them): the reference
+# servers from npm, installed once per machine under ~/.cache/agentctl/mcp-npm
+# (versions pinned here), and mcp-server-time from PyPI (a dev dependency).
+MCP_NPM ?= $(HOME)/.cache/agentctl/mcp-npm
+MCP_NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
+MCP_STAMP := $(MCP_NPM)/.installed-2026.8.31
+$(MCP_STAMP):
+	@command -v npm >/dev/null || { echo "installing Debian's nodejs and npm ..." >&2; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; }
+	mkdir -p $(MCP_NPM)
+	npm install --silent --no-audit --no-fund --prefix $(MCP_NPM) $(MCP_NPM_PACKAGES)
+	touch $@
+mcp: $(MCP_STAMP) install
+
 docker:
 	@scripts/ensure-docker.sh
 
@@ -45,7 +60,7 @@ image: install docker
 demo: install docker
 	@scripts/demo.sh
 
-test: install llama docker image
+test: install llama mcp docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install
@@ -69,7 +84,7 @@ docs-check: install
 
 check: lint typecheck imports docs-check
 
-bench: install llama docker image
+bench: install llama mcp docker image
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/sandbox.py
@@ -77,6 +92,7 @@ bench: install llama docker image
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/fork.py
 	$(BIN)/python bench/first_token.py
+	$(BIN)/python bench/mcp_calls.py
 	$(BIN)/python bench/tui.py
 
 clean:

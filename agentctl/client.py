@@ -63,6 +63,7 @@ from agentctl.protocol import (
     GcResult,
     Health,
     HookView,
+    McpServerView,
     PostMessage,
     ProvidersView,
     ResumeSession,
@@ -73,6 +74,7 @@ from agentctl.protocol import (
     SqlResult,
     StartedSession,
     StatsReport,
+    ToolView,
     TriggerStarted,
     WorkspaceCopied,
     WorkspaceDiff,
@@ -300,6 +302,22 @@ class Routes:
     @staticmethod
     def remove_hook(name: str) -> Call[None]:
         return Call("DELETE", f"/v1/hooks/{_seg(name)}", _nothing)
+
+    # MCP servers and tools
+
+    @staticmethod
+    def mcp_servers(probe: bool = True) -> Call[list[McpServerView]]:
+        return Call(
+            "GET",
+            "/v1/mcp",
+            TypeAdapter(list[McpServerView]).validate_json,
+            params={"probe": _flag(probe)},
+        )
+
+    @staticmethod
+    def tools(policy: str | None = None) -> Call[list[ToolView]]:
+        params = {"policy": policy} if policy else {}
+        return Call("GET", "/v1/tools", TypeAdapter(list[ToolView]).validate_json, params=params)
 
 
 # --- errors -------------------------------------------------------------------------
@@ -611,6 +629,12 @@ class Client:
 
     def hooks(self) -> list[HookView]:
         return self._call(Routes.hooks())
+
+    def mcp_servers(self, probe: bool = True) -> list[McpServerView]:
+        return self._call(Routes.mcp_servers(probe))
+
+    def tools(self, policy: str | None = None) -> list[ToolView]:
+        return self._call(Routes.tools(policy))
 
     def remove_hook(self, name: str) -> None:
         self._call(Routes.remove_hook(name))

@@ -13,6 +13,7 @@ TOML files too, in `agentctl/presets/`, read by the same parser:
     default = "ask"          # optional: the tier when no rule matches
     network = true           # optional: false forbids network in the sandbox
     extends = "default"      # optional: a preset whose rules follow this file's
+    hints = true             # optional: MCP tool annotations set the tier no rule sets
 
     [[rule]]
     tool = "shell"                       # glob on the tool name (default "*")
@@ -43,6 +44,14 @@ Matching, in the order a reader would check it:
   additionally a leading `**/` may match no directory and a trailing `/**`
   matches the directory itself, so `**/.git/**` covers `.git`, `.git/config`
   and `src/.git/HEAD`. A rule with a path never matches a call without one.
+- `args` is a table of `fnmatch` globs on other arguments by name (an MCP
+  tool's: `args = { repo = "me/*" }`), each matched against the argument's
+  text (JSON for a value that is not a string); a call without one of them
+  does not match.
+- `hints = true` (the `default` and `permissive` presets) lets a tool's own
+  hint, an MCP server's annotations, give the tier of a call that no rule
+  matches: read-only → allow, anything else → ask. Hints come from a server
+  nobody vetted; a rule always wins over them.
 
 Every mistake in a file is a `PolicyError` naming the file, the line and the
 rule number: TOML syntax, unknown keys, wrong types, unknown tiers or
@@ -57,6 +66,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import json
 import math
 import posixpath
 import re
@@ -174,10 +184,13 @@ class Rule:
     line: int | None = None
     approvers: tuple[str, ...] = ()  # ask only: who may decide (empty: anyone)
     escalate: tuple[Escalation, ...] = ()  # ask only, needs a timeout: the chain after it
+    # Globs on other arguments by name (an MCP tool's): each must match the argument's text.
+    args: tuple[tuple[str, str], ...] = ()
 
     _tool_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _command_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _path_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _args_re: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
@@ -201,6 +214,12 @@ class Rule:
         if self.path is not None and not self.path:
             raise _RuleProblem("'path' is empty", key="path")
         set_("_path_re", None if self.path is None else _compile_glob(self.path))
+        pairs = tuple((str(k), str(v)) for k, v in self.args)
+        for key, pattern in pairs:
+            if not key or not pattern:
+                raise _RuleProblem("'args' needs argument names and non-empty globs", key="args")
+        set_("args", pairs)
+        set_("_args_re", tuple((k, re.compile(fnmatch.translate(v), re.S)) for k, v in pairs))
 
         if self.timeout_s is not None:
             if tier is not Tier.ASK:
@@ -249,6 +268,13 @@ class Rule:
             path = args.get("path")
             if not isinstance(path, str) or not self._path_re.match(normalize_path(path)):
                 return False
+        for key, pattern in self._args_re:
+            value = args.get(key)
+            if value is None:
+                return False
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            if not pattern.match(text):
+                return False
         return True
 
     def describe(self) -> str:
@@ -258,6 +284,7 @@ class Rule:
             parts.append(f"command ~ /{_shorten(self.command)}/")
         if self.path is not None:
             parts.append(f"path ~ {self.path}")
+        parts.extend(f"{k} ~ {v}" for k, v in self.args)
         outcome = str(self.tier)
         if self.approvers:
             outcome += f" by {', '.join(self.approvers)}"
@@ -288,6 +315,7 @@ class Rule:
             "line": self.line,
             "approvers": list(self.approvers),
             "escalate": [step.to_dict() for step in self.escalate],
+            "args": dict(self.args),
         }
 
     @classmethod
@@ -320,10 +348,12 @@ class Rule:
             line=line,
             approvers=tuple(data.get("approvers") or ()),
             escalate=tuple(escalate),
+            args=tuple((data.get("args") or {}).items()),
         )
 
 
 _RULE_FIELDS = (
+    "args",
     "tool",
     "command",
     "path",
@@ -385,13 +415,16 @@ class Policy:
     rules: tuple[Rule, ...]
     default_tier: Tier = Tier.ASK
     network: bool = True  # False: the session's sandbox must have no network
+    # Whether a tool's own hint (MCP annotations) sets the tier of a call no rule matches.
+    hints: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "default_tier", _enum(Tier, self.default_tier, "default tier"))
 
-    def evaluate(self, tool: str, args: Mapping[str, Any]) -> Verdict:
-        """The tier of a proposed call: the first matching rule's, else the default."""
+    def evaluate(self, tool: str, args: Mapping[str, Any], hint: str | None = None) -> Verdict:
+        """The tier of a proposed call: the first matching rule's, else the tool's hint
+        (when the policy takes hints), else the default. A rule always wins over a hint."""
         for rule in self.rules:
             if rule.matches(tool, args):
                 asks = rule.tier is Tier.ASK
@@ -403,6 +436,13 @@ class Policy:
                     approvers=rule.approvers if asks else (),
                     escalate=rule.escalate if asks else (),
                 )
+        if hint is not None and self.hints and hint in (Tier.ALLOW, Tier.ASK):
+            return Verdict(
+                tier=Tier(hint),
+                rule=f"tool hint: {hint} (no rule matched)",
+                timeout_s=None,
+                on_expiry=OnExpiry.DENY,
+            )
         return Verdict(
             tier=self.default_tier,
             rule=f"default: {self.default_tier}",
@@ -415,12 +455,13 @@ class Policy:
             "name": self.name,
             "default_tier": str(self.default_tier),
             "network": self.network,
+            "hints": self.hints,
             "rules": [rule.to_dict() for rule in self.rules],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
-        _check_keys(data, ("name", "default_tier", "network", "rules"), "policy")
+        _check_keys(data, ("name", "default_tier", "network", "hints", "rules"), "policy")
         _check_type(data, "name", str)
         _check_type(data, "default_tier", str)
         _check_type(data, "network", bool)
@@ -432,13 +473,15 @@ class Policy:
             rules=tuple(Rule.from_dict(rule) for rule in rules),
             default_tier=data.get("default_tier", Tier.ASK),
             network=data.get("network", True),
+            hints=bool(data.get("hints", False)),
         )
 
 
 # --- the file format -------------------------------------------------------------------
 
-_TOP_KEYS = ("default", "network", "extends", "rule")
+_TOP_KEYS = ("default", "network", "hints", "extends", "rule")
 _RULE_KEYS = (
+    "args",
     "tool",
     "command",
     "path",
@@ -593,6 +636,7 @@ def _parse(text: str, *, source: str, name: str) -> Policy:
             line=layout.key_line("default", None, None),
         )
     network = top("network", bool)
+    hints = top("hints", bool)
 
     tables = data.get("rule", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
@@ -607,6 +651,7 @@ def _parse(text: str, *, source: str, name: str) -> Policy:
         rules=rules + (base.rules if base else ()),
         default_tier=Tier(default) if default else (base.default_tier if base else Tier.ASK),
         network=network if network is not None else (base.network if base else True),
+        hints=hints if hints is not None else (base.hints if base else False),
     )
 
 
@@ -679,6 +724,9 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
             fail(f"escalation step {number}: timeout must be a positive duration", "escalate")
         escalate.append(Escalation(step_approvers, step_timeout))
 
+    raw_args = table.get("args", {})
+    if not isinstance(raw_args, dict) or not all(isinstance(v, str) for v in raw_args.values()):
+        fail('\'args\' must be a table of argument name = "glob", e.g. { repo = "me/*" }', "args")
     if "approvers" in table:
         try:
             _approvers(table["approvers"], "approvers")
@@ -696,6 +744,7 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
             line=header,
             approvers=tuple(table.get("approvers") or ()),
             escalate=tuple(escalate),
+            args=tuple(raw_args.items()),
         )
     except _RuleProblem as exc:
         fail(exc.message, exc.key)

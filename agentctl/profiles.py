@@ -46,6 +46,7 @@ class AgentProfile(BaseModel):
     image: str | None = None
     recipe: str | None = None  # a recipe folder (relative to the profile) built by `sandbox build`
     tools: list[str] | None = None  # None: every tool
+    mcp: list[str] | None = None  # the MCP servers it uses (None: every configured one)
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
 

@@ -140,6 +140,9 @@ class SessionCreated(_Data):
     trigger: dict[str, Any] | None = None  # a schedule's or a webhook's firing that made it
     repeat_limit: int = 0  # loop guard: the same call this many times in a row (0: off)
     plugins: list[PluginRef] = Field(default_factory=list)  # what of installed plugins it uses
+    mcp: list[str] = Field(
+        default_factory=list
+    )  # the MCP servers it uses (listed at its first step)
     version: str
 
 
@@ -227,6 +230,11 @@ class ApprovalContext(_Data):
     diff: str | None = None
     rule: str = ""
     reason: str = ""  # why a person is asked: the policy, or an interrupted call
+    # An MCP server's question during a call (elicitation): what it asks, the JSON
+    # schema of the answer (approve with --args ANSWER), or a URL it wants opened.
+    question: str | None = None
+    answer_schema: dict[str, Any] | None = None
+    url: str | None = None
 
 
 class EscalationStep(_Data):
@@ -245,6 +253,9 @@ class ApprovalRequested(_Data):
     on_expiry: Literal["deny", "pause"] = "deny"
     approvers: list[str] = Field(default_factory=list)  # who may decide (empty: anyone)
     escalation: list[EscalationStep] = Field(default_factory=list)  # after expires_at, in order
+    # "call": may this call run; "elicitation": the answer to a server's question in a
+    # call that is running (approve with the answer as args; deny declines).
+    kind: Literal["call", "elicitation"] = "call"
 
 
 class Decision(StrEnum):
@@ -283,6 +294,9 @@ class ToolFinished(_Data):
     duration_ms: float = 0.0
     error: str | None = None  # set when the call was refused or failed before/inside the tool layer
     timed_out: bool = False
+    # Files the result kept beside its output (an MCP result's images, audio, blobs):
+    # SESSION/NAME in the artifacts folder, like `artifact`.
+    attachments: list[str] = Field(default_factory=list)
 
 
 class ToolInterrupted(_Data):
@@ -400,6 +414,50 @@ class WorkspaceCopied(_Data):
     bytes: int
 
 
+class McpListed(_Data):
+    """A session's MCP server listed its tools (or could not): the tools the session has.
+
+    Recorded once per server, before the first model call, so the tools of a
+    session come from its log after a restart, not from what the server says then."""
+
+    server: str
+    scope: str  # sandbox | host | http
+    tools: list[dict[str, Any]] = Field(default_factory=list)  # agentctl.mcp.tools.McpToolSpec
+    skipped: list[str] = Field(default_factory=list)  # tools left out, and why
+    error: str | None = None  # it did not start, or did not list
+    protocol: str | None = None  # the protocol revision it spoke
+
+
+class ToolView(BaseModel):
+    """One tool a session would get, as `agentctl tools ls` shows it."""
+
+    name: str
+    source: str  # builtin, or mcp:SERVER
+    idempotent: bool
+    tier: str  # under the policy asked about, for a call no argument rule singles out
+    rule: str
+    description: str = ""
+
+
+class McpServerView(BaseModel):
+    """One configured MCP server as `agentctl mcp ls` shows it: never a secret value."""
+
+    name: str
+    scope: str  # sandbox | host | http
+    command: list[str] = Field(default_factory=list)
+    url: str | None = None
+    env: list[str] = Field(default_factory=list)  # names only
+    headers: list[str] = Field(default_factory=list)  # names only
+    state: str = "not started"  # not started | running | stopped | failed
+    line: str = ""  # what happened to it last, in words
+    at: datetime | None = None
+    protocol: str | None = None
+    calls: int = 0
+    faults: int = 0
+    tools: list[ToolView] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+
+
 EVENT_DATA: dict[str, type[_Data]] = {
     "session.created": SessionCreated,
     "session.status": SessionStatusChanged,
@@ -431,6 +489,7 @@ EVENT_DATA: dict[str, type[_Data]] = {
     "hook.delivered": HookDelivered,
     "alert.delivery": AlertDelivery,
     "workspace.copied": WorkspaceCopied,
+    "mcp.listed": McpListed,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)
 LIVE_DELTA = "model.delta"  # the one live-only type: in streams that ask for it, never in the log

@@ -296,6 +296,12 @@ def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
             parts.append(Text(f"  agent: {clean_line(first)}", style="dim"))
         if a.context.reason and a.context.reason != "policy":
             parts.append(Text(f"  {clean(a.context.reason)}", style="magenta"))
+        if a.context.question is not None:  # an MCP server asks (elicitation)
+            parts.append(Text(f"  the server asks: {clean(a.context.question)}", style="bold"))
+            if a.context.url:
+                parts.append(Text(f"  open: {clean_line(a.context.url)}"))
+            if a.context.answer_schema:
+                parts.append(Text(f"  answer as: {exact(a.context.answer_schema)}", style="dim"))
         rule = a.rule or a.context.rule
         if rule:
             parts.append(Text(f"  rule: {clean_line(rule)}", style="dim"))

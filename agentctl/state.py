@@ -82,6 +82,7 @@ class ApprovalState:
     approvers: list[str] = field(default_factory=list)  # who may decide now (empty: anyone)
     escalation: list[dict[str, Any]] = field(default_factory=list)  # the chain, in order
     escalation_step: int = 0  # how many escalations have happened
+    kind: str = "call"  # or "elicitation": an MCP server's question, not the call's go-ahead
 
     @property
     def pending(self) -> bool:
@@ -152,6 +153,12 @@ class SessionState:
     # (a decision or resume, a model response, a checkpoint)
     timers: dict[str, TimerState] = field(default_factory=dict)  # set, not yet fired
     timer_hold: str | None = None  # the timer a `waiting` session waits for
+    mcp_listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # server -> mcp.listed
+
+    @property
+    def mcp_unlisted(self) -> list[str]:
+        """The session's MCP servers whose tools are not yet recorded."""
+        return [s for s in self.created.get("mcp", []) if s not in self.mcp_listed]
 
     # -- derived views ------------------------------------------------------
 
@@ -297,9 +304,10 @@ def _approval_requested(state: SessionState, event: EventLike) -> None:
         on_expiry=d.get("on_expiry", "deny"),
         approvers=list(d.get("approvers") or []),
         escalation=list(d.get("escalation") or []),
+        kind=d.get("kind") or "call",
     )
     call = _call(state, event)
-    if call is not None:
+    if call is not None and d.get("kind", "call") == "call":
         call.phase = CallPhase.AWAITING
         call.approval_id = d["approval_id"]
 
@@ -316,7 +324,7 @@ def _approval_decided(state: SessionState, event: EventLike) -> None:
     approval.decided_args = d.get("args")
     approval.decided_at = event.ts
     call = state.calls.get(approval.call_id)
-    if call is None:
+    if call is None or approval.kind != "call":  # an answer to a server: the call runs on
         return
     if approval.decision == "approved":
         call.phase = CallPhase.APPROVED
@@ -406,7 +414,12 @@ def _sandbox(state: SessionState, event: EventLike) -> None:
     state.image = event.data["image"]
 
 
+def _mcp_listed(state: SessionState, event: EventLike) -> None:
+    state.mcp_listed[event.data["server"]] = dict(event.data)
+
+
 _HANDLERS = {
+    "mcp.listed": _mcp_listed,
     "session.created": _session_created,
     "session.status": _session_status,
     "message.user": _message_user,

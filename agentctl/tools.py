@@ -8,7 +8,9 @@ Invalid arguments, an unknown tool or malformed JSON never reach a tool: they
 become an error result for the model (`ToolCallError`).
 
 Tools can be registered in-process through `ToolRegistry.register` (the step
-benchmark's no-op tool); the CLI offers no way to do it.
+benchmark's no-op tool). MCP servers add tools of their own (agentctl.mcp):
+those carry a JSON schema instead of a pydantic model, are checked with
+`jsonschema`, and run on the event loop (`arun`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import json
 import re
 import shlex
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentctl.providers.base import ToolSpec
@@ -44,6 +47,7 @@ class ToolOutcome:
     timed_out: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    attachments: tuple[str, ...] = ()  # SESSION/NAME files kept in the artifacts folder
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,20 @@ class ToolContext:
     output_cap: int = 64_000
     timeout_s: float = 120.0
     call_key: str | None = None  # the call's idempotency key (tool.started)
+    call_id: str | None = None  # the call it runs for (an MCP server's questions name it)
 
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SchemaArgs(BaseModel):
+    """Arguments checked against a JSON schema (an MCP tool's), kept exactly as they came."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,20 @@ class Tool:
     # For a non-idempotent tool found in flight after a crash: the result it
     # recorded if it had completed, so it is neither repeated nor lost.
     recover: Callable[[ToolContext], ToolOutcome | None] | None = None
+    # A tool that runs as a coroutine on the event loop (an MCP call): used instead of `run`.
+    arun: Callable[[ToolContext, Any], Awaitable[ToolOutcome]] | None = None
+    # A JSON schema given by the tool's source (an MCP server) instead of `args_model`'s.
+    input_schema: dict[str, Any] | None = None
+    # The tier the tool's own description suggests (MCP annotations), for a call no
+    # policy rule matches, in a policy that takes hints. Never above the policy's word.
+    hint: str | None = None
+    # A jsonschema validator of `input_schema`, made once (agentctl.mcp.tools.as_tool).
+    validator: Any = None
 
     @property
     def schema(self) -> dict[str, Any]:
+        if self.input_schema is not None:
+            return self.input_schema
         return _schema_of(self.args_model)
 
     def spec(self) -> ToolSpec:
@@ -108,6 +133,16 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
+
+    def with_tools(self, tools: list[Tool]) -> ToolRegistry:
+        """This registry and `tools` (a session's MCP tools), as a new registry."""
+        merged = ToolRegistry(self._tools)
+        for tool in tools:
+            merged.register(tool)
+        return merged
+
     def specs(self, names: list[str]) -> list[ToolSpec]:
         return [self._tools[n].spec() for n in names if n in self._tools]
 
@@ -122,6 +157,8 @@ class ToolRegistry:
             if not isinstance(parsed, dict):
                 raise ToolCallError(f"arguments of {name} must be a JSON object")
             args = parsed
+        if tool.input_schema is not None:
+            return tool, _check_schema(tool, dict(args))
         try:
             return tool, tool.args_model.model_validate(dict(args))
         except ValidationError as exc:
@@ -130,6 +167,34 @@ class ToolRegistry:
                 for err in exc.errors()
             )
             raise ToolCallError(f"invalid arguments for {name}: {problems}") from None
+
+
+def _check_schema(tool: Tool, args: dict[str, Any]) -> SchemaArgs:
+    assert tool.input_schema is not None
+    validator = tool.validator or _validator(json.dumps(tool.input_schema, sort_keys=True))
+    try:
+        if validator.is_valid(args):  # the common case, and cheaper than collecting errors
+            return SchemaArgs.model_validate(args)
+        problems = [
+            f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}"
+            for err in sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))[:5]
+        ]
+    except Exception as exc:  # a schema whose $ref leads nowhere: the call cannot be checked
+        raise ToolCallError(f"the schema of {tool.name} cannot be checked: {exc}") from None
+    if problems:
+        raise ToolCallError(f"invalid arguments for {tool.name}: {'; '.join(problems)}")
+    return SchemaArgs.model_validate(args)
+
+
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Any:
+    return validator_of(json.loads(schema_json))
+
+
+def validator_of(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator for `schema`, of the draft it names (2020-12 when none)."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
 
 
 # --- the built-in tools ----------------------------------------------------------

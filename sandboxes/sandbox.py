@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -142,6 +142,23 @@ class Sandbox:
             oom_killed=oom,
             disk_exceeded=disk is not None,
         )
+
+    def stdio_argv(
+        self, argv: list[str], *, env_names: Iterable[str] = (), workdir: str = WORKSPACE
+    ) -> list[str]:
+        """A host command line whose stdin and stdout are those of `argv` run in the sandbox.
+
+        For a long-lived program spoken to over its standard streams (an MCP server):
+        `docker exec -i` as the sandbox user, so it has the sandbox's limits, network
+        and files, and nothing of the host. The engine's client keeps the streams,
+        so the caller can use an ordinary subprocess. Values are passed as separate
+        arguments, never through a shell; environment variables by name only (`--env K`
+        takes K's value from the client's own environment), so no value shows in `ps`.
+        """
+        cmd = ["docker", "exec", "-i", "--user", self.user, "--workdir", workdir]
+        for key in env_names:
+            cmd += ["--env", key]
+        return [*cmd, self.container_id, *argv]
 
     def layer_bytes(self) -> int:
         """The size of the container's writable layer (what it added to its image)."""

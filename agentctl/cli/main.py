@@ -130,6 +130,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "agentctl.cli.keys",
         "API keys by name (a 0600 file in the config folder; the environment overrides it).",
     ),
+    "mcp": (
+        "agentctl.cli.mcp",
+        "MCP servers whose tools sessions get, as mcp__SERVER__TOOL (see docs/mcp.md).",
+    ),
+    "tools": ("agentctl.cli.mcp", "The tools a session gets: built-in and MCP."),
     "schedule": ("agentctl.cli.triggers", "Start sessions on a cron schedule."),
     "hook": ("agentctl.cli.triggers", "Start sessions from webhooks (GitHub-style signed POSTs)."),
 }

@@ -282,7 +282,28 @@ async def decide(request: Request) -> Response:
     return json_response(envelope_dict(event))
 
 
+# --- MCP servers and tools -----------------------------------------------------------
+
+
+async def list_mcp(request: Request) -> Response:
+    """The configured MCP servers, their status and (started briefly to list them) their tools."""
+    probe = request.query_params.get("probe", "1") != "0"
+    return json_response(await daemon_of(request).runtime.mcp.views(probe=probe))
+
+
+async def list_tools(request: Request) -> Response:
+    """Every tool a new session would get, with its tier under a policy (`?policy=`)."""
+    from agentctl.policy import load_policy
+
+    runtime = daemon_of(request).runtime
+    spec = request.query_params.get("policy") or None
+    policy = await asyncio.to_thread(load_policy, spec, config_dir=runtime.paths.config)
+    return json_response(await runtime.mcp.tool_views(policy))
+
+
 ROUTES: list[BaseRoute] = [
+    Route("/mcp", list_mcp, methods=["GET"]),
+    Route("/tools", list_tools, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     Route("/status", status, methods=["GET"]),
     Route("/providers", providers, methods=["GET"]),

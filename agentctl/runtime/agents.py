@@ -29,6 +29,7 @@ class Agent:
     name: str | None = None
     source: str | None = None
     build_hint: str = "agentctl sandbox build"
+    mcp: list[str] | None = None  # the profile's MCP servers (None: every configured one)
 
     @classmethod
     def of(cls, req: CreateSession, loaded: LoadedProfile | None, tools: list[str]) -> Agent:
@@ -80,4 +81,5 @@ class Agent:
             name=loaded.name if loaded is not None else None,
             source=str(loaded.path) if loaded is not None else None,
             build_hint=hint,
+            mcp=profile.mcp,
         )

@@ -86,11 +86,12 @@ def _sweep_files(runtime: Runtime) -> list[str]:
         folder = artifacts / sid
         if not _live(state) or not folder.is_dir():
             continue
-        named = {
-            str(e.data.get("artifact"))
-            for e in runtime.store.read_stream(sid)
-            if e.type == "tool.finished" and e.data.get("artifact")
-        }
+        named = set()
+        for e in runtime.store.read_stream(sid):
+            if e.type == "tool.finished":
+                if e.data.get("artifact"):
+                    named.add(str(e.data["artifact"]))
+                named.update(str(a) for a in e.data.get("attachments") or ())
         for path in folder.iterdir():
             if f"{sid}/{path.name}" not in named:
                 _remove_path(path)

@@ -26,6 +26,8 @@ from agentctl.errors import ConflictError, ForbiddenError, NotFoundError, UsageE
 from agentctl.identity import Identity
 from agentctl.identity import claimed as claimed_identity
 from agentctl.keys import KeyStore
+from agentctl.mcp.elicit import answer_of
+from agentctl.mcp.hub import McpHub
 from agentctl.paths import Paths
 from agentctl.plugins import Plugins, lacking, missing
 from agentctl.policy import Policy, load_policy
@@ -134,6 +136,7 @@ class Runtime:
         self.started_at = datetime.now(UTC)
         self.timers = Timers(self)
         self.triggers = Triggers(self)  # schedules, webhooks, alerts
+        self.mcp = McpHub(self)  # MCP servers: connections per session, status per server
         self._background: set[asyncio.Task[Any]] = set()
 
     def _keys_version(self) -> object:
@@ -202,6 +205,7 @@ class Runtime:
             await asyncio.gather(*pending, return_exceptions=True)
         for provider in self._providers.values():
             await provider.aclose()
+        await self.mcp.close_all()
 
     def _spawn(self, sid: str) -> None:
         if self.stopping:
@@ -264,6 +268,12 @@ class Runtime:
             self._providers[state.session_id] = provider
         return provider
 
+    def tools_for(self, state: SessionState) -> ToolRegistry:
+        """The built-in tools and the session's MCP tools (from its log)."""
+        if not state.mcp_listed:
+            return self.tools
+        return self.tools.with_tools(self.mcp.tools_of(state))
+
     def policy_of(self, state: SessionState) -> Policy:
         policy = self._policies.get(state.session_id)
         if policy is None:
@@ -312,6 +322,7 @@ class Runtime:
             if len(state.pending_approvals) == 1:
                 items.append(("session.status", status))
             await self.journal.append(sid, items)
+        self.mcp.answered(approval_id)
         if self.journal.state(sid).status is SessionStatus.RUNNING:
             self._spawn(sid)
 
@@ -423,6 +434,7 @@ class Runtime:
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
             plugins=self.plugins.used_by(agent.tools, agent.model),
+            mcp=await asyncio.to_thread(self.mcp.servers_for, agent.mcp),
             version=__version__,
         )
         self._providers[sid] = provider
@@ -551,6 +563,7 @@ class Runtime:
             await self.journal.append(sid, items)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
+        await self.mcp.close_session(sid)
         await self.sandboxes.release(sid)
 
     async def decide(
@@ -588,15 +601,20 @@ class Runtime:
                 )
             args = None
             if req.decision == "approve":
-                args = approval.args
-                if req.args is not None:
-                    from agentctl.tools import ToolCallError
+                from agentctl.tools import ToolCallError
 
+                args = approval.args
+                if approval.kind == "elicitation":  # the answer to the server's question
                     try:
-                        _, parsed = self.tools.validate(approval.name, req.args)
+                        args = answer_of(approval.context.get("answer_schema"), req.args or {})
+                    except ToolCallError as exc:
+                        raise UsageError(str(exc), hint="approve with --args ANSWER") from None
+                elif req.args is not None:
+                    try:
+                        _, parsed = self.tools_for(state).validate(approval.name, req.args)
+                        args = parsed.model_dump(exclude_none=True)
                     except ToolCallError as exc:
                         raise UsageError(str(exc)) from None
-                    args = parsed.model_dump(exclude_none=True)
             decided = ApprovalDecided(
                 approval_id=approval_id,
                 decision=Decision.APPROVED if req.decision == "approve" else Decision.DENIED,
@@ -619,6 +637,7 @@ class Runtime:
                     )
                 )
             stored = await self.journal.append(sid, items)
+        self.mcp.answered(approval_id)  # a server waiting for this answer gets it
         timer = self._timers.pop(approval_id, None)
         if timer is not None:
             timer.cancel()

@@ -221,6 +221,7 @@ class StepMachine:
             return await self._call_model(sid, state)
         if kind == "complete":
             await self._set_status(sid, SessionStatus.COMPLETED, "the model gave its final answer")
+            await self.rt.mcp.close_session(sid)
             await self.rt.sandboxes.release(sid)
             return True
         if kind == "checkpoint":
@@ -268,8 +269,11 @@ class StepMachine:
                 )
             await self.rt.sandboxes.pause(sid)
             return True
+        if state.mcp_unlisted:  # the session's first step: its MCP servers' tools, recorded
+            await self._list_mcp(sid, state)
+            return False
         provider = self.rt.provider_for(state)
-        tools = self.rt.tools.specs(state.created.get("tools", []))
+        tools = self.rt.tools_for(state).specs(_enabled(state))
         attempt_base = state.model_attempts if state.awaiting_model else 0
 
         async def on_attempt(attempt: int) -> None:
@@ -353,6 +357,21 @@ class StepMachine:
             self.journal.submit(sid, [("model.responded", data)])
         return False
 
+    async def _list_mcp(self, sid: str, state: SessionState) -> None:
+        """Start the session's MCP servers and record what tools each has (or why none).
+
+        A server that fails to start is recorded with its error: the session goes
+        on without its tools, and `mcp ls` says what happened."""
+        servers = await asyncio.to_thread(self.rt.mcp.store.servers)
+        sandbox = None
+        if any(servers[s].where == "sandbox" for s in state.mcp_unlisted if s in servers):
+            sandbox = await self._sandbox_for(sid, state)  # None for a session without one
+        listed = await asyncio.gather(
+            *(self.rt.mcp.listing(sid, server, sandbox) for server in state.mcp_unlisted)
+        )
+        async with self.journal.lock(sid):
+            self.journal.submit(sid, [("mcp.listed", item) for item in listed])
+
     # -- tool calls ----------------------------------------------------------------
 
     async def _propose(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
@@ -361,7 +380,7 @@ class StepMachine:
                 self.journal.submit(sid, [("tool.finished", _refusal(call, call.refusal))])
             return False
         try:
-            tool, parsed = self.rt.tools.validate(call.name, call.args)
+            tool, parsed = self.rt.tools_for(state).validate(call.name, call.args)
         except ToolCallError as exc:
             async with self.journal.lock(sid):
                 self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
@@ -371,12 +390,12 @@ class StepMachine:
         limit = int(state.created.get("repeat_limit") or 0)
         if limit and repeated >= limit:
             return await self._stop_loop(sid, call, repeated)
-        if tool.name not in state.created.get("tools", []):
+        if tool.name not in _enabled(state):
             refusal = _refusal(call, f"tool {tool.name!r} is not enabled for this session")
             async with self.journal.lock(sid):
                 self.journal.submit(sid, [("tool.finished", refusal)])
             return False
-        verdict = self.rt.policy_of(state).evaluate(call.name, args)
+        verdict = self.rt.policy_of(state).evaluate(call.name, args, hint=tool.hint)
         proposed = ToolProposed(
             call_id=call.call_id,
             name=call.name,
@@ -491,7 +510,7 @@ class StepMachine:
     async def _recover(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         """Use the completion record a call left in the sandbox, if it finished before the crash."""
         try:
-            tool = self.rt.tools.get(call.name)
+            tool = self.rt.tools_for(state).get(call.name)
         except ToolCallError:
             return False
         if tool.recover is None:
@@ -533,6 +552,7 @@ class StepMachine:
             duration_ms=outcome.duration_ms or fallback_ms,
             error=clean_text(outcome.error, MAX_ERROR_BYTES) if outcome.error else None,
             timed_out=outcome.timed_out,
+            attachments=list(outcome.attachments),
         )
 
     async def _execute(
@@ -544,7 +564,7 @@ class StepMachine:
         proposed: ToolProposed | None = None,
     ) -> None:
         try:
-            tool, parsed = self.rt.tools.validate(call.name, args)
+            tool, parsed = self.rt.tools_for(state).validate(call.name, args)
         except ToolCallError as exc:
             items: list[tuple[str, object]] = [("tool.proposed", proposed)] if proposed else []
             async with self.journal.lock(sid):
@@ -577,14 +597,16 @@ class StepMachine:
             output_cap=self.rt.output_cap,
             timeout_s=self.rt.tool_timeout_s,
             call_key=started.idempotency_key,
+            call_id=call.call_id,
         )
         t0 = time.perf_counter()
         try:
-            outcome = (
-                tool.run(ctx, parsed)
-                if tool.inline
-                else await asyncio.to_thread(tool.run, ctx, parsed)
-            )
+            if tool.arun is not None:
+                outcome = await tool.arun(ctx, parsed)
+            elif tool.inline:
+                outcome = tool.run(ctx, parsed)
+            else:
+                outcome = await asyncio.to_thread(tool.run, ctx, parsed)
         except ToolCallError as exc:
             outcome = ToolOutcome(exit_code=None, error=str(exc))
         except Exception as exc:  # a tool crashing is a result for the model, not a dead session
@@ -694,6 +716,14 @@ class StepMachine:
         log.warning("pausing %s: %s", sid, reason)
         await self._set_status(sid, SessionStatus.PAUSED, reason, fault)
         await self.rt.sandboxes.pause(sid)
+
+
+def _enabled(state: SessionState) -> list[str]:
+    """The tools the session may call: its built-in ones and its MCP servers' listed ones."""
+    names = list(state.created.get("tools", []))
+    for listed in state.mcp_listed.values():
+        names.extend(tool["name"] for tool in listed.get("tools", []))
+    return names
 
 
 def _folder_bytes(folder: Path) -> int:
