@@ -432,7 +432,7 @@ class ToolView(BaseModel):
     """One tool a session would get, as `agentctl tools ls` shows it."""
 
     name: str
-    source: str  # builtin, or mcp:SERVER
+    source: str  # builtin, plugin:DISTRIBUTION, or mcp:SERVER
     idempotent: bool
     tier: str  # under the policy asked about, for a call no argument rule singles out
     rule: str

@@ -27,6 +27,7 @@ from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.mcp.elicit import ask_person
 from agentctl.mcp.faults import ServerDown
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
+from agentctl.plugins import TOOLS_GROUP
 from agentctl.policy import Policy
 from agentctl.protocol import McpListed, McpServerView, ToolView
 from agentctl.runtime.sandbox_host import extra_labels
@@ -404,12 +405,14 @@ class McpHub:
     async def tool_views(self, policy: Policy) -> list[ToolView]:
         """Every tool a new session would get, built-in and MCP, with its tier under `policy`."""
         views = []
+        plugins = self.rt.plugins.origins
         for tool in self.rt.tools.tools():
             verdict = policy.evaluate(tool.name, {})
+            plugin = plugins.get((TOOLS_GROUP, tool.name))
             views.append(
                 ToolView(
                     name=tool.name,
-                    source="builtin",
+                    source=f"plugin:{plugin.distribution or plugin.name}" if plugin else "builtin",
                     idempotent=tool.idempotent,
                     tier=verdict.tier.value,
                     rule=verdict.rule,

@@ -73,6 +73,9 @@ def test_a_plugin_tool_and_model_run_a_session_and_are_recorded(
             ("counter", ("counter",)),
         }
         assert status.plugin_errors == []
+        sources = {t.name: (t.source, t.idempotent, t.tier) for t in client.tools()}
+        assert sources["word_count"] == ("plugin:agentctl-wordcount", True, "ask")
+        assert sources["shell"][0] == "builtin"
         doctor = subprocess.run(
             [sys.executable, "-m", "agentctl", "doctor"],
             capture_output=True,
