@@ -148,6 +148,7 @@ class AgentctlApp(App[None]):
     ) -> None:
         super().__init__()
         self.bell_on_approval = bell
+        self.bells = 0  # rung for new approvals (the bell itself is silent when headless)
         self.start_daemon = start_daemon
         self._queue_seen = False  # the first queue is what was there, not news
         self._prompt_mode = ""
@@ -388,6 +389,7 @@ class AgentctlApp(App[None]):
                 markup=False,
             )
         if self.bell_on_approval:
+            self.bells += 1
             self.bell()
 
     @on(ApprovalsPane.Highlighted)

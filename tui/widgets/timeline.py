@@ -31,13 +31,14 @@ them. `m` shows the conversation alone (the person's and the model's words).
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.segment import Segment
 from rich.style import Style
@@ -143,6 +144,39 @@ def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> Rendera
     if rendered is not None and event.type == "checkpoint.created":
         return Panel(rendered, box=box.ROUNDED, border_style="magenta", padding=(0, 0))
     return rendered
+
+
+HEAD = re.compile(r"^ *\d+ \d\d:\d\d:\d\d ")  # "  13 21:29:52 ": the seq and the time
+GUTTER = "       │ "  # tool output's (agentctl.render._indent)
+
+
+def _hanging(line: Text, width: int) -> list[Text]:
+    """One line wrapped so its continuations keep its gutter, or start under its text."""
+    plain = line.plain
+    if plain.startswith(GUTTER):
+        first, rest = GUTTER, GUTTER
+    elif (head := HEAD.match(plain)) is not None:
+        first, rest = plain[: head.end()], " " * head.end()
+    else:
+        return [line]
+    indent = len(first)
+    if len(plain) <= width or width <= indent + 8:
+        return [line]
+    lead, body = line[:indent], line[indent:]
+    wrapped = body.wrap(Console(width=width - indent), width - indent)
+    out = [Text.assemble(lead, wrapped[0])]
+    out += [Text.assemble((rest, "dim"), part) for part in wrapped[1:]]
+    return out
+
+
+def hang(renderable: RenderableType, width: int) -> RenderableType:
+    """A Text (or a group of them) with each wrapped line under its own text, not at column 0."""
+    if isinstance(renderable, Group):
+        return Group(*(hang(part, width) for part in renderable.renderables))
+    if not isinstance(renderable, Text):
+        return renderable
+    lines = [part for line in renderable.split("\n") for part in _hanging(line, width)]
+    return Group(*lines) if len(lines) > 1 else lines[0]
 
 
 def searchable(event: Envelope) -> str:
@@ -358,7 +392,7 @@ class Timeline(Widget, can_focus=True):
             self._rendered.move_to_end(key)
             return cached
         prompt = prompt_for(event, view)
-        strips = [] if prompt is None else self._strips(prompt, width, selected)
+        strips = [] if prompt is None else self._strips(hang(prompt, width), width, selected)
         self._rendered[key] = strips
         self.renders += 1
         while len(self._rendered) > MAX_RENDERED:
