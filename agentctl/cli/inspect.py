@@ -48,7 +48,7 @@ def ls(
     if not sessions:
         out.print("no sessions yet — start one with `agentctl run TASK`")
         return
-    out.print(sessions_table(sessions, datetime.now(UTC)))
+    out.print(sessions_table(sessions, datetime.now(UTC), width=out.width))
 
 
 def _of_agent(session: SessionSummary, wanted: str) -> bool:
