@@ -154,6 +154,7 @@ class AgentctlApp(App[None]):
         self._prompt_mode = ""
         self._prompt_back: str | None = None  # the filter to restore on escape
         self._last_search = ""
+        self._link_state = ""
         self.client_factory = client_factory
         self.initial_session = session
         self.approver = approver or default_approver()
@@ -498,7 +499,9 @@ class AgentctlApp(App[None]):
                 state += " · D starts it"
         else:
             state = "● connected"
-        bar.update(state)
+        if state != self._link_state:  # an update lays the screen out again: only on a change
+            self._link_state = state
+            bar.update(state)
         bar.set_class(lost, "lost")
 
     # --- actions --------------------------------------------------------------------

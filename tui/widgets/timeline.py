@@ -236,6 +236,7 @@ class Timeline(Widget, can_focus=True):
         self.empty_hint: RenderableType = Text("no session selected", style="dim")
         self._rendered: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
         self._frame: list[Strip] | None = None
+        self._frame_end: int | None = None  # the first seq below a full screen (None: not full)
         self._selected: int | None = None  # the cursor's seq, as of the last paint
         self._hidden: OrderedDict[tuple[str, int], bool] = OrderedDict()
         self.renders = 0  # events rendered (the benchmark reads it)
@@ -290,7 +291,16 @@ class Timeline(Widget, can_focus=True):
             log.live = ""
         if event.session == self.session:
             self._evict(log)
-            self._changed()
+            end = self._frame_end
+            if (
+                not self.at_tail
+                and self._frame is not None
+                and end is not None
+                and event.seq >= end
+            ):
+                self._title()  # below the screen: the count changes, not what is seen
+            else:
+                self._changed()
         return True
 
     def add_page(self, session_id: str, page: int, events: list[Envelope]) -> None:
@@ -469,6 +479,7 @@ class Timeline(Widget, can_focus=True):
     def _tail_frame(self, height: int) -> list[Strip]:
         log = self.session_log
         assert log is not None
+        self._frame_end = None  # the end is on screen: whatever arrives shows
         blocks: list[list[Strip]] = [self._live_block()]
         used = len(blocks[0])
         seq = log.total
@@ -497,6 +508,8 @@ class Timeline(Widget, can_focus=True):
             seq += 1
         if seq > log.total:
             lines.extend(self._live_block())
+        # What arrives from here on cannot reach the screen while it is full.
+        self._frame_end = seq if len(lines) >= height + offset else None
         return lines[offset : offset + height]
 
     def frame(self) -> list[Strip]:
