@@ -733,19 +733,3 @@ class Timeline(Widget, can_focus=True):
                 self.highlight_seq(seq)
                 return
         self.app.bell()
-
-    def find(self, query: str, step: int = 1) -> int | None:
-        """The next (or previous) held event whose words contain `query`; it is highlighted."""
-        log = self.session_log
-        here = self._cursor() or 0
-        needle = query.lower().strip()
-        if log is None or not needle:
-            return None
-        for seq in self._step(here, step):
-            event = log.events.get(seq)
-            if event is None:
-                continue
-            if self._shown(event) and needle in searchable(event) and self.lines_of(seq):
-                self.highlight_seq(seq)
-                return seq
-        return None
