@@ -188,7 +188,9 @@ class SessionsPane(DataTable[str | Text]):
                 if keep in wanted:
                     self.move_cursor(row=wanted.index(keep), animate=False)
             now = self.selected
-            if now is not None and now != keep:  # its highlight was held back above
+            # The one it was on is filtered out: the cursor's new row is the selection
+            # (its highlight was held back above). On the first layout the app chooses.
+            if keep is not None and now is not None and now != keep:
                 self.post_message(self.Selected(now))
         self._title()
 
