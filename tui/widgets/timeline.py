@@ -394,20 +394,26 @@ class Timeline(Widget, can_focus=True):
         if not self._shown(event):
             return []
         width = self._width()
-        selected = seq == self._selected
         view = log.view(seq)
-        key = (event.session, seq, view, width, selected)
-        cached = self._rendered.get(key)
-        if cached is not None:
+        key = (event.session, seq, view, width)
+        strips = self._rendered.get(key)
+        if strips is not None:
             self._rendered.move_to_end(key)
-            return cached
-        prompt = prompt_for(event, view)
-        strips = [] if prompt is None else self._strips(hang(prompt, width), width, selected)
-        self._rendered[key] = strips
-        self.renders += 1
-        while len(self._rendered) > MAX_RENDERED:
-            self._rendered.popitem(last=False)
-        return strips
+        else:
+            prompt = prompt_for(event, view)
+            strips = [] if prompt is None else self._strips(hang(prompt, width), width, False)
+            self._rendered[key] = strips
+            self.renders += 1
+            while len(self._rendered) > MAX_RENDERED:
+                self._rendered.popitem(last=False)
+        return self._highlighted(strips) if seq == self._selected else strips
+
+    def _highlighted(self, strips: list[Strip]) -> list[Strip]:
+        """The cursor's event: its cached lines under the cursor's background, not rendered again
+        (a move would otherwise render twice: the event it leaves and the one it reaches)."""
+        cursor = self.get_component_rich_style("timeline--cursor")
+        over = Style(bgcolor=cursor.bgcolor)
+        return [Strip(Segment.apply_style(s, post_style=over), s.cell_length) for s in strips]
 
     def _strips(self, renderable: RenderableType, width: int, selected: bool) -> list[Strip]:
         console = self.app.console
