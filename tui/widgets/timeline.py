@@ -539,6 +539,12 @@ class Timeline(Widget, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._frame = None
 
+    def on_focus(self, event: events.Focus) -> None:
+        self._changed()  # the cursor's colour is brighter with the focus
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._changed()
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
 
