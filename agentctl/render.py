@@ -11,8 +11,9 @@ waiting for approval are shown whole and exact (`terminal.exact`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -204,17 +205,21 @@ def cost_text(s: SessionSummary) -> str:
     return f"${s.cost_usd:.4f}+?" if s.cost_usd else "unknown"
 
 
-def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
-    """`agentctl ls`: one row per session, newest last; the task is what gives way to a narrow terminal."""
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    _id_column(table, "SESSION", [s.id for s in sessions])
-    for column in ("STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT"):
-        table.add_column(
-            column, no_wrap=True, justify="right" if column in ("STEPS", "COST") else "left"
-        )
-    table.add_column("TASK", no_wrap=True, overflow="ellipsis", ratio=1)
-    for s in sessions:
-        table.add_row(
+TASK_MIN = 12  # fewer columns than this for the task, and it is left out
+
+
+def sessions_table(
+    sessions: list[SessionSummary], now: datetime, width: int | None = None
+) -> Table:
+    """`agentctl ls`: one row per session, newest last.
+
+    Every column but the task is as wide as its widest value and never cut
+    (STATUS stays whole: `waitin…` tells nothing); the task takes what is
+    left, and when under `TASK_MIN` columns are left (`width`, the
+    terminal's), it is dropped first.
+    """
+    rows = [
+        (
             s.id,
             Text(s.status.value, style=STATUS_STYLE.get(s.status.value, "")),
             age(s.created_at, now),
@@ -222,8 +227,34 @@ def sessions_table(sessions: list[SessionSummary], now: datetime) -> Table:
             cost_text(s),
             str(s.pending_approvals) if s.pending_approvals else "",
             f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
-            Text(clean_line(s.task.splitlines()[0])) if s.task.strip() else "",  # Text: no markup
         )
+        for s in sessions
+    ]
+    names = ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT")
+
+    def widths_of(rows: Sequence[tuple[str | Text, ...]]) -> list[int]:
+        return [
+            max([len(name), *(len(str(row[i])) for row in rows)]) for i, name in enumerate(names)
+        ]
+
+    widths = widths_of(rows)
+    if width is not None and sum(widths) + len(widths) > width:  # the parent's tail is enough
+        rows = [
+            (*row[:6], f"…{s.parent.session[-8:]}@{s.parent.seq}" if s.parent else "")
+            for s, row in zip(sessions, rows, strict=True)
+        ]
+        widths = widths_of(rows)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name, wide in zip(names, widths, strict=True):
+        justify: Literal["left", "right"] = "right" if name in ("STEPS", "COST") else "left"
+        table.add_column(name, no_wrap=True, min_width=wide, justify=justify)
+    fixed = sum(widths) + len(widths)  # a space between columns
+    with_task = width is None or width - fixed >= TASK_MIN
+    if with_task:
+        table.add_column("TASK", no_wrap=True, overflow="ellipsis", ratio=1)
+    for s, row in zip(sessions, rows, strict=True):
+        task = Text(clean_line(s.task.splitlines()[0])) if s.task.strip() else ""  # no markup
+        table.add_row(*row, task) if with_task else table.add_row(*row)
     return table
 
 
@@ -255,7 +286,7 @@ def sessions_view(sessions: list[SessionSummary], now: datetime, width: int) -> 
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_LS_HEAD)]
     task = max([len("TASK"), *(len(r[7]) for r in rows)])
     if sum(widths) + 2 * len(widths) + task > width:
-        return sessions_table(sessions, now)
+        return sessions_table(sessions, now, width=width)
 
     def cell(i: int, text: str) -> str:
         return text.rjust(widths[i]) if i in _LS_RIGHT else text.ljust(widths[i])

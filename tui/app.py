@@ -148,11 +148,13 @@ class AgentctlApp(App[None]):
     ) -> None:
         super().__init__()
         self.bell_on_approval = bell
+        self.bells = 0  # rung for new approvals (the bell itself is silent when headless)
         self.start_daemon = start_daemon
         self._queue_seen = False  # the first queue is what was there, not news
         self._prompt_mode = ""
         self._prompt_back: str | None = None  # the filter to restore on escape
         self._last_search = ""
+        self._link_state = ""
         self.client_factory = client_factory
         self.initial_session = session
         self.approver = approver or default_approver()
@@ -388,6 +390,7 @@ class AgentctlApp(App[None]):
                 markup=False,
             )
         if self.bell_on_approval:
+            self.bells += 1
             self.bell()
 
     @on(ApprovalsPane.Highlighted)
@@ -496,7 +499,9 @@ class AgentctlApp(App[None]):
                 state += " · D starts it"
         else:
             state = "● connected"
-        bar.update(state)
+        if state != self._link_state:  # an update lays the screen out again: only on a change
+            self._link_state = state
+            bar.update(state)
         bar.set_class(lost, "lost")
 
     # --- actions --------------------------------------------------------------------

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class AgentctlCommands(Provider):
-    """Approve, deny, edit-and-approve, fork, cancel and help."""
+    """Every action of the app by name: decide, fork, cancel, resume, run, find, show."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = cast("AgentctlApp", self.app)
@@ -34,6 +34,31 @@ class AgentctlCommands(Provider):
                 "cancel the selected session, after confirming (c)",
                 app.action_cancel_session,
             ),
+            (
+                "Resume",
+                "resume the selected paused session, raising its budget (r)",
+                app.action_resume,
+            ),
+            (
+                "New run",
+                "start a session: task, profile, workspace, model (ctrl+n)",
+                app.action_run,
+            ),
+            (
+                "Find",
+                "filter the sessions, or search the timeline when it has the focus (/)",
+                app.action_find,
+            ),
+            ("Go to seq", "highlight an event of the timeline by its seq (:)", app.action_goto_seq),
+            (
+                "Sort sessions",
+                "newest, status, cost, steps, task; waiting ones first (s)",
+                app.action_sort,
+            ),
+            ("Detail", "the selected session, as `agentctl show` (i)", app.action_detail),
+            ("Trace", "where the selected session's time went (t)", app.action_trace),
+            ("Diff", "the selected session's workspace diff (v)", app.action_diff),
+            ("Copy id", "copy the selected session's id to the clipboard (y)", app.action_copy_id),
             ("Keys", "every key of the app (?)", app.action_help),
         ]
 

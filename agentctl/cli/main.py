@@ -100,7 +100,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tui": (
         "agentctl.cli.tui",
-        "Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel.",
+        "Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel,\n"
+        "resume, start runs (`?` in the app lists every key).",
     ),
     "trace": (
         "agentctl.cli.observe",

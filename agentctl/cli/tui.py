@@ -12,13 +12,18 @@ from agentctl.cli.common import command
 @command
 def tui(
     session: Annotated[
-        str | None, typer.Argument(help="Open with this session selected (default: the newest).")
+        str | None,
+        typer.Argument(
+            help="Open with this session selected (default: the newest); "
+            "one that does not exist exits 2."
+        ),
     ] = None,
     as_: Annotated[
         str | None, typer.Option("--as", help="Approver name for decisions (default: OS user).")
     ] = None,
 ) -> None:
-    """Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel."""
+    """Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel,
+    resume, start runs (`?` in the app lists every key)."""
     from agentctl.client import AsyncClient, Client
     from agentctl.config import load_config
     from agentctl.errors import NotFoundError, UsageError

@@ -57,8 +57,14 @@ class TuiDaemon:
         assert self.client is not None
         return self.client
 
-    def app(self, session: str | None = None) -> AgentctlApp:
+    def app(
+        self, session: str | None = None, *, bell: bool = True, start: bool = False
+    ) -> AgentctlApp:
         socket = self.paths.socket
+        paths = self.paths
+
+        async def start_daemon() -> None:  # as the CLI does: AsyncClient.connect spawns one
+            await (await AsyncClient.connect(paths, autostart=True)).aclose()
 
         async def connect() -> AsyncClient:
             return AsyncClient(socket, timeout=10.0)
@@ -69,6 +75,8 @@ class TuiDaemon:
             approver=APPROVER,
             backoff=Backoff(initial_s=0.05, maximum_s=0.5),
             debounce_s=0.05,
+            bell=bell,
+            start_daemon=start_daemon if start else None,
         )
 
 

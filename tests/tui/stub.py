@@ -24,6 +24,8 @@ from agentctl.protocol import (
     ParentRef,
     SessionStatus,
     SessionSummary,
+    SessionTrace,
+    TraceSpan,
     WorkspaceDiff,
 )
 
@@ -69,6 +71,8 @@ SESSIONS = [
         SessionStatus.WAITING,
         "The tests fail. Find out why and fix it.",
         pending_approvals=1,
+        last_seq=13,
+        agent="fixer",
     ),
     _summary(
         OTHER,
@@ -296,6 +300,54 @@ class StubClient:
             ],
             additions=1,
             deletions=1,
+        )
+
+    async def create_session(self, req: Any) -> SessionSummary:
+        raise UsageError("the stub daemon starts no session")
+
+    async def resume(self, session_id: str, req: Any = None) -> None:
+        return None
+
+    async def trace(self, session_id: str) -> SessionTrace:
+        spans = [
+            TraceSpan(
+                kind="model",
+                name="replay",
+                step=1,
+                start_s=0.0,
+                duration_s=1.2,
+                seq_start=3,
+                seq_end=4,
+            ),
+            TraceSpan(
+                kind="approval",
+                name="shell\x1b[2J",
+                step=1,
+                start_s=1.2,
+                duration_s=30.0,
+                seq_start=5,
+                seq_end=6,
+            ),
+            TraceSpan(
+                kind="tool",
+                name="shell",
+                step=1,
+                start_s=31.2,
+                duration_s=0.8,
+                seq_start=7,
+                seq_end=8,
+            ),
+        ]
+        return SessionTrace(
+            session=session_id,
+            status=SessionStatus.WAITING,
+            model="replay:demo",
+            started_at=NOW - timedelta(seconds=32),
+            ended_at=NOW,
+            wall_s=32.0,
+            seconds={"model": 1.2, "approval": 30.0, "tool": 0.8},
+            steps=[],
+            spans=spans,
         )
 
     async def aclose(self) -> None:

@@ -74,6 +74,9 @@ async def test_waiting_sessions_first_short_ids_task_and_profile_and_the_summary
         await until(pilot, lambda: len(app.sessions.order) == 3, what="the sessions")
         await until(pilot, lambda: app.sessions.order[0] == waiting, what="waiting first")
         assert app.sessions.order == [waiting, newest, done]  # then the newest
+        # The newest is shown at start; the top row is not shown first on the way to it.
+        await until(pilot, lambda: app.timeline.session == newest, what="the newest shown")
+        assert list(app.timeline.logs) == [newest]
         row = app.sessions.get_row(waiting)
         assert row[0] == f"…{waiting[-8:]}"  # a short id
         assert str(row[1]) == "waiting" and str(row[2]) == "alpha waits" and str(row[3]) == "-"

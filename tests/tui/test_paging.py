@@ -43,3 +43,41 @@ async def test_pages_are_fetched_as_the_view_reaches_them(
     assert seqs == sorted(set(seqs))
     events = {e.seq: e for e in tui_daemon.api.events(sid)}
     assert all(app.timeline.events_of(sid)[i] == events[s] for i, s in enumerate(seqs))
+
+
+def test_an_event_below_a_full_screen_does_not_repaint_it() -> None:
+    """Scrolled up in a live session, arrivals below the screen change the title only."""
+    import asyncio
+
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.timeline import Timeline
+
+    from .stub import EVENTS, PARENT
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Timeline(id="t")
+
+    async def run() -> None:
+        app = One()
+        async with app.run_test(size=(100, 8)) as pilot:
+            timeline = app.query_one(Timeline)
+            events = [e for e in EVENTS if e.session == PARENT]
+            timeline.show(PARENT)
+            for event in events[:-2]:
+                timeline.add(event)
+            timeline.highlight_seq(1)  # the top: the screen is full long before the end
+            await pilot.pause()
+            frame = timeline.frame()
+            assert timeline._frame_end is not None
+            timeline.add(events[-2])
+            assert timeline.frame() is frame  # not laid out again
+            assert f"{events[-2].seq} events" in str(timeline.border_title)
+            timeline.action_last()  # at the end, an arrival is drawn
+            await pilot.pause()
+            frame = timeline.frame()
+            timeline.add(events[-1])
+            assert timeline.frame() is not frame
+
+    asyncio.run(run())

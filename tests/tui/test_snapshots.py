@@ -137,3 +137,64 @@ def test_diff_screen(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+SMALL = (80, 24)
+
+
+def test_main_screen_at_80x24(snap_compare: Any) -> None:
+    assert snap_compare(stub_app(), terminal_size=SMALL, run_before=loaded)
+
+
+def test_too_small(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=(50, 12), run_before=run_before)
+
+
+def test_sessions_filtered_at_80x24(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, AgentctlApp)
+        app.sessions.focus()
+        await pilot.press("slash", *"fix")
+        app.prompt.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SMALL, run_before=run_before)
+
+
+def test_run_dialog(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_screen(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("i")
+        app = pilot.app
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailScreen", what="detail")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_trace_screen_at_80x24(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("t")
+        app = pilot.app
+        await until(pilot, lambda: type(app.screen).__name__ == "TraceScreen", what="trace")
+        await pilot.pause()
+
+    assert snap_compare(stub_app(), terminal_size=SMALL, run_before=run_before)

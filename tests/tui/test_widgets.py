@@ -8,10 +8,11 @@ import pytest
 from rich.console import Console
 from rich.panel import Panel
 
-from agentctl.render import FOLD_LINES
+from agentctl.protocol import Envelope
+from agentctl.render import FOLD_LINES, render_event
 from tui.screens.dialogs import parse_args
 from tui.widgets.approvals import countdown
-from tui.widgets.timeline import OutputView, next_view, prompt_for
+from tui.widgets.timeline import OutputView, hang, next_view, prompt_for
 
 from .stub import EVENTS, NOW
 
@@ -59,3 +60,76 @@ def test_parse_args() -> None:
         parse_args('{"command": ')
     with pytest.raises(ValueError, match="JSON object"):
         parse_args('["ls"]')
+
+
+def _event(type_: str, data: dict[str, object], seq: int = 13) -> Envelope:
+    return Envelope(session="ses_x", seq=seq, offset=seq, ts=NOW, type=type_, data=data)
+
+
+def test_wrapped_lines_keep_their_gutter_and_indent() -> None:
+    output = "short\n" + "x" * 100 + " tail\n"
+    finished = _event("tool.finished", {"call_id": "c", "exit_code": 0, "output": output})
+    console = Console(width=50, record=True, color_system=None)
+    console.print(hang(render_event(finished, fold=False), 50))
+    lines = console.export_text().splitlines()
+    assert len(lines) == 5
+    assert all(line.startswith("       │ ") for line in lines[1:])  # the gutter, every line
+
+    said = _event("message.user", {"text": "word " * 30})
+    console = Console(width=50, record=True, color_system=None)
+    console.print(hang(render_event(said), 50))
+    lines = console.export_text().splitlines()
+    assert len(lines) > 2
+    assert lines[0].startswith("  13 ") and "user word" in lines[0]
+    assert all(line.startswith(" " * 14 + "word") for line in lines[1:])  # under its text
+
+
+def test_edited_arguments_show_as_edited_and_a_restart_says_so() -> None:
+    decided = _event(
+        "approval.decided",
+        {
+            "approval_id": "apr_1",
+            "decision": "approved",
+            "approver": "ann",
+            "args": {"command": "echo safe"},
+        },
+    )
+    text = text_of(render_event(decided))
+    assert "approved (edited) by ann" in text
+    assert 'runs with edited arguments {"command": "echo safe"}' in text
+    plain = _event(
+        "approval.decided", {"approval_id": "apr_1", "decision": "approved", "approver": "ann"}
+    )
+    assert "edited" not in text_of(render_event(plain))
+    interrupted = _event("tool.interrupted", {"call_id": "call_1"})
+    assert "daemon restarted call call_1 was running" in text_of(render_event(interrupted))
+
+
+def test_the_help_lists_every_key_of_the_app_and_the_timeline() -> None:
+    """A key bound without a line in the help fails here."""
+    from textual.binding import Binding
+
+    from tui.app import AgentctlApp
+    from tui.screens.dialogs import HelpScreen
+    from tui.widgets.timeline import Timeline
+
+    shown = {
+        "question_mark": "?",
+        "slash": "/",
+        "colon": ":",
+        "minus": "-",
+        "plus": "+",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "pageup": "pgup",
+        "pagedown": "pgdn",
+        "up": "k",
+        "down": "j",
+        "home": "g",
+        "end": "G",
+    }
+    documented = {word for key, _ in HelpScreen.KEYS for word in key.split()}
+    for binding in [*AgentctlApp.BINDINGS, *Timeline.BINDINGS]:
+        assert isinstance(binding, Binding)
+        for key in binding.key.split(","):
+            assert shown.get(key, key) in documented, key

@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from agentctl.observe.render import trace_view
+from agentctl.observe.render import BAR_WIDTH, trace_view
 from agentctl.protocol import ApprovalView, SessionSummary, SessionTrace
 from agentctl.render import session_panel
 from agentctl.terminal import clean_line
@@ -61,5 +61,7 @@ class TraceScreen(ModalScreen[None]):
         with Vertical(classes="dialog diff"):
             yield Static(f"Trace of {self.trace.session}", classes="title")
             with VerticalScroll(id="diff-body"):
-                yield Static(trace_view(self.trace), id="trace")
+                # the bars take what the columns leave (the CLI's default is for a wide terminal)
+                bars = max(10, min(BAR_WIDTH, self.app.size.width - 100))
+                yield Static(trace_view(self.trace, width=bars), id="trace")
             yield Static(Text("esc to close", style="dim"))

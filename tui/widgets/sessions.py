@@ -123,6 +123,7 @@ class SessionsPane(DataTable[str | Text]):
         self.query_text = ""
         self.sort_by = SORTS[0]
         self.order: list[str] = []  # the ids shown, in order
+        self._rows: dict[str, tuple[str | Text, ...]] = {}  # as laid out, to update what changed
         self._clock = clock or (lambda: datetime.now().astimezone())
 
     def on_mount(self) -> None:
@@ -144,8 +145,12 @@ class SessionsPane(DataTable[str | Text]):
             self._layout()
             return
         if summary.id in self.order:
-            for (column, _), value in zip(COLUMNS, row_of(summary), strict=True):
-                self.update_cell(summary.id, column, value, update_width=True)
+            row = row_of(summary)
+            before = self._rows.get(summary.id)
+            for i, ((column, _), value) in enumerate(zip(COLUMNS, row, strict=True)):
+                if before is None or before[i] != value:  # each update measures the columns
+                    self.update_cell(summary.id, column, value, update_width=True)
+            self._rows[summary.id] = row
         self._title()
 
     def set_filter(self, query: str) -> None:
@@ -175,13 +180,17 @@ class SessionsPane(DataTable[str | Text]):
             keep = self.selected
             with self.prevent(DataTable.RowHighlighted):
                 self.clear()
+                self._rows.clear()
                 for session_id in wanted:
-                    self.add_row(*row_of(self.summaries[session_id]), key=session_id)
+                    row = self._rows[session_id] = row_of(self.summaries[session_id])
+                    self.add_row(*row, key=session_id)
                 self.order = wanted
                 if keep in wanted:
                     self.move_cursor(row=wanted.index(keep), animate=False)
             now = self.selected
-            if now is not None and now != keep:  # its highlight was held back above
+            # The one it was on is filtered out: the cursor's new row is the selection
+            # (its highlight was held back above). On the first layout the app chooses.
+            if keep is not None and now is not None and now != keep:
                 self.post_message(self.Selected(now))
         self._title()
 
@@ -195,7 +204,8 @@ class SessionsPane(DataTable[str | Text]):
             title += f" · /{clean_line(self.query_text)} ({len(self.order)} shown)"
         if self.sort_by != SORTS[0]:
             title += f" · by {self.sort_by}"
-        self.border_title = title
+        if title != self.border_title:  # setting it repaints the whole table
+            self.border_title = title
 
     # --- the cursor ---------------------------------------------------------------
 

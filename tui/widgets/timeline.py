@@ -31,13 +31,14 @@ them. `m` shows the conversation alone (the person's and the model's words).
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.segment import Segment
 from rich.style import Style
@@ -145,6 +146,39 @@ def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> Rendera
     return rendered
 
 
+HEAD = re.compile(r"^ *\d+ \d\d:\d\d:\d\d ")  # "  13 21:29:52 ": the seq and the time
+GUTTER = "       │ "  # tool output's (agentctl.render._indent)
+
+
+def _hanging(line: Text, width: int) -> list[Text]:
+    """One line wrapped so its continuations keep its gutter, or start under its text."""
+    plain = line.plain
+    if plain.startswith(GUTTER):
+        first, rest = GUTTER, GUTTER
+    elif (head := HEAD.match(plain)) is not None:
+        first, rest = plain[: head.end()], " " * head.end()
+    else:
+        return [line]
+    indent = len(first)
+    if len(plain) <= width or width <= indent + 8:
+        return [line]
+    lead, body = line[:indent], line[indent:]
+    wrapped = body.wrap(Console(width=width - indent), width - indent)
+    out = [Text.assemble(lead, wrapped[0])]
+    out += [Text.assemble((rest, "dim"), part) for part in wrapped[1:]]
+    return out
+
+
+def hang(renderable: RenderableType, width: int) -> RenderableType:
+    """A Text (or a group of them) with each wrapped line under its own text, not at column 0."""
+    if isinstance(renderable, Group):
+        return Group(*(hang(part, width) for part in renderable.renderables))
+    if not isinstance(renderable, Text):
+        return renderable
+    lines = [part for line in renderable.split("\n") for part in _hanging(line, width)]
+    return Group(*lines) if len(lines) > 1 else lines[0]
+
+
 def searchable(event: Envelope) -> str:
     """The words of an event a search looks in: its type and its data, cleaned."""
     return (event.type + " " + clean(json.dumps(event.data, ensure_ascii=False))).lower()
@@ -202,6 +236,7 @@ class Timeline(Widget, can_focus=True):
         self.empty_hint: RenderableType = Text("no session selected", style="dim")
         self._rendered: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
         self._frame: list[Strip] | None = None
+        self._frame_end: int | None = None  # the first seq below a full screen (None: not full)
         self._selected: int | None = None  # the cursor's seq, as of the last paint
         self._hidden: OrderedDict[tuple[str, int], bool] = OrderedDict()
         self.renders = 0  # events rendered (the benchmark reads it)
@@ -256,7 +291,16 @@ class Timeline(Widget, can_focus=True):
             log.live = ""
         if event.session == self.session:
             self._evict(log)
-            self._changed()
+            end = self._frame_end
+            if (
+                not self.at_tail
+                and self._frame is not None
+                and end is not None
+                and event.seq >= end
+            ):
+                self._title()  # below the screen: the count changes, not what is seen
+            else:
+                self._changed()
         return True
 
     def add_page(self, session_id: str, page: int, events: list[Envelope]) -> None:
@@ -350,20 +394,26 @@ class Timeline(Widget, can_focus=True):
         if not self._shown(event):
             return []
         width = self._width()
-        selected = seq == self._selected
         view = log.view(seq)
-        key = (event.session, seq, view, width, selected)
-        cached = self._rendered.get(key)
-        if cached is not None:
+        key = (event.session, seq, view, width)
+        strips = self._rendered.get(key)
+        if strips is not None:
             self._rendered.move_to_end(key)
-            return cached
-        prompt = prompt_for(event, view)
-        strips = [] if prompt is None else self._strips(prompt, width, selected)
-        self._rendered[key] = strips
-        self.renders += 1
-        while len(self._rendered) > MAX_RENDERED:
-            self._rendered.popitem(last=False)
-        return strips
+        else:
+            prompt = prompt_for(event, view)
+            strips = [] if prompt is None else self._strips(hang(prompt, width), width, False)
+            self._rendered[key] = strips
+            self.renders += 1
+            while len(self._rendered) > MAX_RENDERED:
+                self._rendered.popitem(last=False)
+        return self._highlighted(strips) if seq == self._selected else strips
+
+    def _highlighted(self, strips: list[Strip]) -> list[Strip]:
+        """The cursor's event: its cached lines under the cursor's background, not rendered again
+        (a move would otherwise render twice: the event it leaves and the one it reaches)."""
+        cursor = self.get_component_rich_style("timeline--cursor")
+        over = Style(bgcolor=cursor.bgcolor)
+        return [Strip(Segment.apply_style(s, post_style=over), s.cell_length) for s in strips]
 
     def _strips(self, renderable: RenderableType, width: int, selected: bool) -> list[Strip]:
         console = self.app.console
@@ -435,6 +485,7 @@ class Timeline(Widget, can_focus=True):
     def _tail_frame(self, height: int) -> list[Strip]:
         log = self.session_log
         assert log is not None
+        self._frame_end = None  # the end is on screen: whatever arrives shows
         blocks: list[list[Strip]] = [self._live_block()]
         used = len(blocks[0])
         seq = log.total
@@ -463,6 +514,8 @@ class Timeline(Widget, can_focus=True):
             seq += 1
         if seq > log.total:
             lines.extend(self._live_block())
+        # What arrives from here on cannot reach the screen while it is full.
+        self._frame_end = seq if len(lines) >= height + offset else None
         return lines[offset : offset + height]
 
     def frame(self) -> list[Strip]:
@@ -485,6 +538,12 @@ class Timeline(Widget, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._frame = None
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._changed()  # the cursor's colour is brighter with the focus
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._changed()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -686,19 +745,3 @@ class Timeline(Widget, can_focus=True):
                 self.highlight_seq(seq)
                 return
         self.app.bell()
-
-    def find(self, query: str, step: int = 1) -> int | None:
-        """The next (or previous) held event whose words contain `query`; it is highlighted."""
-        log = self.session_log
-        here = self._cursor() or 0
-        needle = query.lower().strip()
-        if log is None or not needle:
-            return None
-        for seq in self._step(here, step):
-            event = log.events.get(seq)
-            if event is None:
-                continue
-            if self._shown(event) and needle in searchable(event) and self.lines_of(seq):
-                self.highlight_seq(seq)
-                return seq
-        return None
