@@ -135,8 +135,12 @@ def behaviour_hash(
     model: str,
     base_url: str | None,
     image_digest: str | None,
+    mcp: dict[str, Any] | None = None,
 ) -> str:
-    """sha256 of what shapes an agent's behaviour, as canonical JSON."""
+    """sha256 of what shapes an agent's behaviour, as canonical JSON.
+
+    `mcp`: the MCP servers it gets (their tools are tools too), each as it is
+    started — not its env or header values, which may be secrets."""
     rules = [{k: v for k, v in r.items() if k != "line"} for r in policy.get("rules", [])]
     shaped = {
         "instructions": system,
@@ -149,5 +153,7 @@ def behaviour_hash(
         "model": {"model": model, "base_url": base_url},
         "image": image_digest,
     }
+    if mcp:  # left out when there are none: the hashes of sessions without MCP stay as they were
+        shaped["mcp"] = mcp
     text = json.dumps(shaped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -99,6 +99,17 @@ class McpHub:
             )
         return list(dict.fromkeys(wanted))
 
+    def shapes(self, names: list[str]) -> dict[str, Any]:
+        """What of each server shapes an agent (for its behaviour hash): how it is
+        started and reached, with the names of its env and headers but not their values."""
+        known = self.store.servers()
+        return {
+            name: known[name].model_dump(mode="json", exclude={"env", "headers", "name"})
+            | {"env": sorted(known[name].env), "headers": sorted(known[name].headers)}
+            for name in names
+            if name in known
+        }
+
     def tools_of(self, state: SessionState) -> list[Tool]:
         """The session's MCP tools, from its log (cached per listing count)."""
         key = (state.session_id, len(state.mcp_listed))

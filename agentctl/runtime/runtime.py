@@ -401,6 +401,7 @@ class Runtime:
         if workspace is not None:
             archive, head = await asyncio.to_thread(self.workspaces.record_start, sid, workspace)
         specs = [dataclasses.asdict(spec) for spec in self.tools.specs(agent.tools)]
+        servers = await asyncio.to_thread(self.mcp.servers_for, agent.mcp)
         behaviour = behaviour_hash(
             system=system,
             tools=specs,
@@ -408,6 +409,7 @@ class Runtime:
             model=agent.model,
             base_url=agent.base_url,
             image_digest=digest,
+            mcp=self.mcp.shapes(servers),
         )
         created = SessionCreated(
             task=req.task,
@@ -434,7 +436,7 @@ class Runtime:
             trigger=req.trigger,
             repeat_limit=config.guards.repeat_limit,
             plugins=self.plugins.used_by(agent.tools, agent.model),
-            mcp=await asyncio.to_thread(self.mcp.servers_for, agent.mcp),
+            mcp=servers,
             version=__version__,
         )
         self._providers[sid] = provider

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
+from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession
 from tests.daemon.support import wait_status
@@ -213,3 +214,26 @@ def test_a_profile_recipe_not_built_is_a_usage_error_naming_sandbox_build_recipe
 def test_sandbox_build_recipe_needs_a_recipe_folder(cli: Cli, tmp_path: Path) -> None:
     done = cli("sandbox", "build", "--recipe", str(tmp_path))
     assert done.returncode == 2 and "has no Dockerfile" in done.stderr
+
+
+def test_the_hash_counts_the_mcp_servers_a_profile_gets_but_not_their_secrets(
+    daemon: Client, paths: Paths
+) -> None:
+    store = ServerStore(paths.config)
+    store.add(ServerConfig(name="a", command=["node", "a.js"], scope="host", env={"T": "one"}))
+    store.add(ServerConfig(name="b", url="http://127.0.0.1:9/mcp", headers={"X": "k"}))
+    with_a = BASE.replace("[budget]", 'mcp = ["a"]\n\n[budget]')
+    first = profile_hash(daemon, paths, with_a)["agent"]["hash"]
+    assert (
+        profile_hash(daemon, paths, with_a.replace('["a"]', '["a", "b"]'))["agent"]["hash"] != first
+    )
+    store.add(
+        ServerConfig(name="a", command=["node", "a.js"], scope="host", env={"T": "two"}),
+        replace=True,
+    )
+    assert profile_hash(daemon, paths, with_a)["agent"]["hash"] == first  # a secret's value: no
+    store.add(
+        ServerConfig(name="a", command=["node", "a2.js"], scope="host", env={"T": "two"}),
+        replace=True,
+    )
+    assert profile_hash(daemon, paths, with_a)["agent"]["hash"] != first  # what runs: yes
