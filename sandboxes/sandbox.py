@@ -162,6 +162,31 @@ class Sandbox:
 
     def layer_bytes(self) -> int:
         """The size of the container's writable layer (what it added to its image)."""
+        return self.layer_usage(files=False)[0]
+
+    def layer_files(self) -> int:
+        """How many entries (files, folders, links, whiteouts) the writable layer holds."""
+        return self.layer_usage(size=False)[1]
+
+    def layer_usage(self, *, size: bool = True, files: bool = True) -> tuple[int, int]:
+        """(bytes, entries) of the writable layer; 0 for what is not asked.
+
+        Where the daemon sees the engine's files (a local engine, the daemon
+        as root) the layer's folder is walked once for both, as the engine
+        itself sizes it (files' sizes, a hard link once): ~0.1 ms for a small
+        layer, ~0.5 s for 200,000 entries. Elsewhere the engine is asked: its
+        size (`SizeRw`, an inspect that walks the layer, ~3 ms for a small
+        one) and its changes (`docker diff`, ~5 s for 200,000 entries).
+        """
+        upper = self._upper()
+        if upper is not None:
+            try:
+                return _walk_layer(upper)
+            except OSError:
+                self._upper_dir = None  # not (or no longer) readable: ask the engine
+        return (self._engine_size() if size else 0, self._engine_entries() if files else 0)
+
+    def _engine_size(self) -> int:
         api = self._api
         try:
             info = api._result(
@@ -176,20 +201,7 @@ class Sandbox:
             ) from exc
         return int(info.get("SizeRw") or 0)
 
-    def layer_files(self) -> int:
-        """How many entries (files, folders, links, whiteouts) the writable layer holds.
-
-        Where the daemon sees the engine's files (a local engine, the daemon
-        as root) the layer's folder is walked: ~0.25 s for 200,000 entries.
-        Elsewhere the engine lists the layer's changes (`docker diff`), which
-        costs about 20 times as much.
-        """
-        upper = self._upper()
-        if upper is not None:
-            try:
-                return _count_entries(upper)
-            except OSError:
-                self._upper_dir = None  # not (or no longer) readable: ask the engine
+    def _engine_entries(self) -> int:
         api = self._api
         try:
             changes = api._result(
@@ -405,9 +417,11 @@ class Sandbox:
             raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
 
 
-def _count_entries(top: str) -> int:
-    """The entries under `top`, links not followed, without recursion (any depth)."""
-    count = 0
+def _walk_layer(top: str) -> tuple[int, int]:
+    """(bytes, entries) under `top`: links not followed, a hard link's bytes once, no
+    recursion (any depth)."""
+    size = count = 0
+    linked: set[int] = set()
     folders = [top]
     while folders:
         with os.scandir(folders.pop()) as entries:
@@ -415,7 +429,14 @@ def _count_entries(top: str) -> int:
                 count += 1
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)
-    return count
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if st.st_nlink > 1:
+                    if st.st_ino in linked:
+                        continue
+                    linked.add(st.st_ino)
+                size += st.st_size
+    return size, count
 
 
 class _DiskWatchdog:
@@ -456,10 +477,11 @@ class _DiskWatchdog:
 
     def _measure(self) -> tuple[int, int]:
         started = time.monotonic()
-        size = self.sandbox.layer_bytes() if self.byte_limit is not None else 0
-        files = self.sandbox.layer_files() if self.file_limit is not None else 0
+        usage = self.sandbox.layer_usage(
+            size=self.byte_limit is not None, files=self.file_limit is not None
+        )
         self._cost = time.monotonic() - started
-        return size, files
+        return usage
 
     def _over_bytes(self) -> bool:
         limit = self.byte_limit

@@ -32,6 +32,22 @@ def test_the_two_ways_of_counting_files_agree(
     assert walked - before >= 300 + 1 + 1500 + 1 + 1  # files, /tmp/n, the folders, the link
 
 
+def test_the_walk_sizes_the_layer_as_the_engine_does(
+    driver: DockerSandboxDriver, default_image: str, new_stream: Callable[[], str]
+) -> None:
+    sandbox = driver.create(new_stream(), SandboxSpec(image=default_image))
+    made = sandbox.exec(
+        "head -c 1048576 /dev/urandom > /tmp/one && ln /tmp/one /tmp/same && "
+        "ln -s /tmp/one /tmp/link && mkdir -p /tmp/d && echo hi > /tmp/d/f && rm /etc/hostname; "
+        "echo ok"
+    )
+    assert made.output.strip().endswith("ok"), made.output
+    assert sandbox._upper() is not None
+    walked = sandbox.layer_usage()
+    assert walked[0] == sandbox._engine_size()  # a hard link counted once, as the engine does
+    assert 1 << 20 <= walked[0] < 2 << 20  # the megabyte, once
+
+
 def test_a_found_again_sandbox_keeps_its_file_bound(
     driver: DockerSandboxDriver, default_image: str, new_stream: Callable[[], str]
 ) -> None:
