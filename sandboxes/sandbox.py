@@ -424,13 +424,20 @@ def _walk_layer(top: str) -> tuple[int, int]:
     linked: set[int] = set()
     folders = [top]
     while folders:
-        with os.scandir(folders.pop()) as entries:
+        try:
+            entries = os.scandir(folders.pop())
+        except FileNotFoundError:  # removed by a command while we looked: not there
+            continue
+        with entries:
             for entry in entries:
                 count += 1
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
                 if st.st_nlink > 1:
                     if st.st_ino in linked:
                         continue
