@@ -136,8 +136,15 @@ class Workspaces:
         if final.is_file():
             with contextlib.suppress(OSError, ValueError):
                 return load_index(final)
-        partial = final.with_name(final.name + ".partial")
-        tree = self._export_tree(partial, Source(f"checkpoint {image}", None, image=image), final)
+        # its own name: two diffs of one checkpoint at once must not write one file
+        partial = final.with_name(f"{final.name}.{threading.get_ident()}.partial")
+        try:
+            tree = self._export_tree(
+                partial, Source(f"checkpoint {image}", None, image=image), final
+            )
+        except BaseException:
+            partial.unlink(missing_ok=True)  # nothing half-made is kept
+            raise
         os.replace(partial, final)
         save_index(final, tree)
         for other in folder.glob(f"{sid}.*.tar"):  # the session's older export
