@@ -204,7 +204,7 @@ def discover(
             plugins.errors.append(f"{where}: cannot load: {type(exc).__name__}: {exc}")
             continue
         for one in tools:
-            if one.name in taken_tools:
+            if one.name in taken_tools or one.name.startswith("mcp__"):  # MCP's names are MCP's
                 plugins.errors.append(f"{where}: tool {one.name!r} is taken; left out")
                 continue
             taken_tools.add(one.name)
