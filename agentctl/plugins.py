@@ -21,6 +21,7 @@ without them says which to install instead of failing obscurely.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import logging
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 from agentctl.protocol import PluginRef
 from agentctl.providers.base import Provider
-from agentctl.tools import Tool, ToolCallError, ToolContext, ToolOutcome
+from agentctl.tools import Tool, ToolCallError, ToolContext, ToolOutcome, cap_output
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +127,14 @@ def _tool_of(
         result = fn(ctx, **values) if takes_context else fn(**values)
         if is_async:  # a worker thread runs the tool: it has no loop of its own
             result = asyncio.run(result)
-        return _outcome(result, ctx.output_cap)
+        return _outcome(result, ctx)
 
     return Tool(
         tool_name, text, args_model, idempotent=idempotent, run=run, needs_sandbox=needs_sandbox
     )
 
 
-def _outcome(result: Any, cap: int) -> ToolOutcome:
+def _outcome(result: Any, ctx: ToolContext) -> ToolOutcome:
     if isinstance(result, ToolOutcome):
         output, outcome = result.output, result
     else:
@@ -144,15 +145,10 @@ def _outcome(result: Any, cap: int) -> ToolOutcome:
         else:
             output = json.dumps(result, default=str, ensure_ascii=False)
         outcome = ToolOutcome(output=output)
-    if len(output) <= cap:
+    kept, truncated, full = cap_output(output, ctx.output_cap, ctx.spill_dir)
+    if not truncated:
         return outcome
-    return ToolOutcome(
-        exit_code=outcome.exit_code,
-        output=output[:cap] + f"\n[truncated: {len(output)} characters, {cap} kept]",
-        truncated=True,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
+    return dataclasses.replace(outcome, output=kept, truncated=True, full_output=full)
 
 
 # --- discovery --------------------------------------------------------------------

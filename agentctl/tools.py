@@ -18,8 +18,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import shlex
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +60,26 @@ class ToolContext:
     timeout_s: float = 120.0
     call_key: str | None = None  # the call's idempotency key (tool.started)
     call_id: str | None = None  # the call it runs for (an MCP server's questions name it)
+    spill_dir: Path | None = None  # where an in-process tool keeps a whole output over the cap
+
+
+def cap_output(text: str, cap: int, spill_dir: Path | None) -> tuple[str, bool, Path | None]:
+    """An in-process tool's output within `cap` bytes, as a command's is: (kept, truncated,
+    the whole output in a file under `spill_dir` for the step machine to keep, or None)."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= cap:
+        return text, False, None
+    head = data[:cap].decode("utf-8", "ignore")
+    if spill_dir is None:
+        return head + "\n[output truncated; the whole output was not kept]", True, None
+    try:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=spill_dir, suffix=".out")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError:
+        return head + "\n[output truncated; the whole output was not kept]", True, None
+    return head, True, Path(name)
 
 
 class _Args(BaseModel):

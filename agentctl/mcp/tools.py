@@ -20,7 +20,6 @@ import binascii
 import json
 import os
 import re
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 from pydantic import BaseModel, Field
 
-from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, validator_of
+from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, cap_output, validator_of
 
 if TYPE_CHECKING:  # the SDK's types load in a quarter second: only where a server is spoken to
     import mcp_types as types
@@ -210,7 +209,7 @@ def outcome_of(
     if error:
         error = f"the server's result breaks the tool's output schema: {error}"
     text = "\n".join(parts)
-    output, truncated, full = _cap(text, ctx.output_cap, spill_dir)
+    output, truncated, full = cap_output(text, ctx.output_cap, spill_dir)
     return ToolOutcome(
         exit_code=1 if result.is_error or error else 0,
         output=output,
@@ -265,21 +264,6 @@ def _folder_bytes(folder: Path) -> int:
         return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
     except FileNotFoundError:
         return 0
-
-
-def _cap(text: str, cap: int, spill_dir: Path) -> tuple[str, bool, Path | None]:
-    data = text.encode("utf-8", "replace")
-    if len(data) <= cap:
-        return text, False, None
-    head = data[:cap].decode("utf-8", "ignore")
-    try:
-        spill_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=spill_dir, suffix=".out")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError:
-        return head + "\n[output truncated; the whole output was not kept]", True, None
-    return head, True, Path(name)
 
 
 __all__ = ["McpToolSpec", "as_tool", "full_name", "outcome_of", "parse_name", "spec_of"]

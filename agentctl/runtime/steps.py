@@ -598,6 +598,7 @@ class StepMachine:
             timeout_s=self.rt.tool_timeout_s,
             call_key=started.idempotency_key,
             call_id=call.call_id,
+            spill_dir=self.rt.sandboxes.spill_dir,
         )
         t0 = time.perf_counter()
         try:

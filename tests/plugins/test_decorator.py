@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -52,7 +54,7 @@ def test_arguments_are_checked_before_the_function_runs() -> None:
             registry.validate("add", bad)
 
 
-def test_context_async_outcomes_and_the_cap() -> None:
+def test_context_async_outcomes_and_the_cap(tmp_path: Path) -> None:
     seen: list[str] = []
 
     @agentctl.tool(name="who-am-i", description="Say the session.")
@@ -69,9 +71,12 @@ def test_context_async_outcomes_and_the_cap() -> None:
         return ToolOutcome(exit_code=3, output=text * 100)
 
     _, args = ToolRegistry({"shout": shout}).validate("shout", {"text": "ab"})
-    capped = shout.run(ctx(cap=50), args)
-    assert capped.truncated and capped.exit_code == 3
-    assert capped.output.startswith("ab" * 25 + "\n[truncated: 200 characters, 50 kept]")
+    capped = shout.run(ctx(cap=50), args)  # no spill folder: the rest is not kept
+    assert capped.truncated and capped.exit_code == 3 and capped.full_output is None
+    assert capped.output == "ab" * 25 + "\n[output truncated; the whole output was not kept]"
+    spilled = shout.run(dataclasses.replace(ctx(cap=50), spill_dir=tmp_path), args)
+    assert spilled.truncated and spilled.output == "ab" * 25  # as a command's output is
+    assert spilled.full_output is not None and spilled.full_output.read_text() == "ab" * 100
 
     @agentctl.tool
     def nothing() -> None:
