@@ -544,6 +544,18 @@ LIMIT_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+def limit_problem(name: str, value: float) -> str | None:
+    """What is wrong with a sandbox limit's value (None: it is in `LIMIT_RANGES`)."""
+    low, high = LIMIT_RANGES[name]
+    if low <= value <= high:
+        return None
+    return f"{name} must be from {_number(low)} to {_number(high)}, not {_number(value)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+
+
 class CreateSession(_Request):
     task: BoundedText = Field(min_length=1)
     model: str = "replay:recordings/demo.jsonl"
@@ -566,10 +578,10 @@ class CreateSession(_Request):
     @field_validator("limits")
     @classmethod
     def _limits_in_range(cls, limits: Limits) -> Limits:
-        for name, (low, high) in LIMIT_RANGES.items():
-            value = getattr(limits, name)
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
+        for name in LIMIT_RANGES:
+            problem = limit_problem(name, getattr(limits, name))
+            if problem:
+                raise ValueError(problem)
         return limits
 
     @model_validator(mode="after")

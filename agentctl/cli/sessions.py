@@ -19,6 +19,7 @@ from agentctl.protocol import (
     ForkSession,
     Limits,
     ResumeSession,
+    limit_problem,
 )
 
 DEFAULT_MODEL = "replay:recordings/demo.jsonl"
@@ -71,12 +72,9 @@ def _limits(values: list[str]) -> Limits:
             raise typer.BadParameter(
                 f"{value!r}: {number!r} is not a number", param_hint="--limit"
             ) from None
-        low, high = LIMIT_RANGES[name]
-        if not low <= given[name] <= high:
-            raise typer.BadParameter(
-                f"{name} must be from {low:,g} to {int(high):,}, not {number}",
-                param_hint="--limit",
-            )
+        problem = limit_problem(name, given[name])
+        if problem:
+            raise typer.BadParameter(problem, param_hint="--limit")
     return Limits.model_validate(given)
 
 
