@@ -12,7 +12,8 @@ Three figures, each against a baseline measured in the same run:
    server on loopback, in a process of its own, answering each step after
    a pause; tools fail without a sandbox, which still records every
    event), the time from a key press (`k`, `k`, `m`, `j`, `g`, `G`, in
-   turn) to the first screen update written after its binding ran (the
+   turn, and the pane keys `1` and `2`) to the first screen update written
+   after its binding ran (the
    app's `_display`, what a terminal would receive); a key whose binding
    left nothing to repaint (a move at the end) is answered when the binding
    returns, since the next update would be an arrival's. The slowest key of
@@ -45,7 +46,11 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from bench.attach import EVENTS, build_session  # noqa: E402
 
 LIVE_RATE = 50  # events per second wanted from the live session
-KEYS = 60
+KEYS = 64
+# `1`/`2` move the focus to the sessions pane and back: the key bar shows the
+# other pane's keys, a repaint that comes after the binding returns.
+ROTATION = ("k", "k", "m", "j", "g", "G", "1", "2")
+FOCUS_KEYS = {"1", "2"}
 
 
 def serve_paced(pause_s: float, ports: Any) -> None:
@@ -234,9 +239,18 @@ def main() -> int:
                         unchanged.append(not pending)
                     return result
 
+                # A pane key is answered by the paint that shows the pane focused (its
+                # border takes the focus colour, the key bar shows its keys).
+                focused: list[tuple[float, object]] = []  # per paint: the focused pane's border
+                panes = {"1": app.sessions, "2": app.timeline}
+
                 def timed_display(screen: Any, renderable: Any) -> None:
                     display(screen, renderable)
                     painted.append(time.perf_counter())
+                    focused.append((painted[-1], border_of(app.focused)))
+
+                def border_of(widget: Any) -> object:
+                    return (widget, widget.styles.border_top) if widget is not None else None
 
                 app._check_bindings = timed_check  # type: ignore[method-assign]
                 app._display = timed_display  # type: ignore[method-assign]
@@ -244,10 +258,25 @@ def main() -> int:
                 async def latency(key: str) -> float:
                     handled.clear()
                     unchanged.clear()
+                    before = border_of(panes[key]) if key in FOCUS_KEYS else None
                     started = time.perf_counter()
                     await pilot.press(key)
                     while not handled:
                         await asyncio.sleep(0.001)
+                    if key in FOCUS_KEYS:
+                        wanted = panes[key]
+
+                        def shows_focus(border: object) -> bool:
+                            return (
+                                border != before
+                                and isinstance(border, tuple)
+                                and (border[0] is wanted)
+                            )
+
+                        while not any(t >= handled[-1] and shows_focus(b) for t, b in focused):
+                            await asyncio.sleep(0.001)
+                        first = min(t for t, b in focused if t >= handled[-1] and shows_focus(b))
+                        return (first - started) * 1000
                     if unchanged[-1]:  # nothing to paint (a move at the end): answered here;
                         return (handled[-1] - started) * 1000  # the next paint is an arrival's
                     while not any(t >= handled[-1] for t in painted):
@@ -262,7 +291,7 @@ def main() -> int:
                 for i in range(KEYS):
                     # every key changes the screen: one that changes nothing (enter on a
                     # call without output) has no paint, and would time the next arrival
-                    key = ("k", "k", "m", "j", "g", "G")[i % 6]
+                    key = ROTATION[i % len(ROTATION)]
                     latencies.append(await latency(key))
                     by_key[key] = max(by_key.get(key, 0.0), latencies[-1])
                     await asyncio.sleep(0.05)

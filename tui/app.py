@@ -30,7 +30,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from agentctl.errors import AgentctlError, DaemonError
 from agentctl.protocol import (
@@ -72,6 +72,7 @@ from tui.screens.dialogs import (
 from tui.screens.diff import DiffScreen
 from tui.screens.info import DetailScreen, TraceScreen
 from tui.widgets.approvals import ApprovalsPane, Clock
+from tui.widgets.keys import KeysBar
 from tui.widgets.sessions import SessionsPane, short_id
 from tui.widgets.timeline import PAGE, Timeline, found_in
 
@@ -194,7 +195,7 @@ class AgentctlApp(App[None]):
                 yield self.approvals
         yield self.too_small
         yield self.link_bar
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"deciding as {self.approver}"

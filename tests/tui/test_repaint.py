@@ -49,3 +49,28 @@ async def test_a_changed_pane_repaints_alone(tui_daemon: TuiDaemon) -> None:
             assert counts.keys() == {changed}, f"a change in {changed} repainted {counts}"
             for widget in panes.values():  # the next pane's round counts afresh
                 del widget.render_lines
+
+
+async def test_moving_the_focus_mounts_nothing_and_the_key_bar_follows(
+    tui_daemon: TuiDaemon,
+) -> None:
+    from tui.screens.dialogs import HelpScreen
+    from tui.widgets.keys import KeysBar
+
+    app = tui_daemon.app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.client is not None, what="the app's client")
+        await pilot.pause()
+        widgets = list(app.screen.walk_children())
+        bar = app.screen.query_one(KeysBar)
+        for key, pane in (("2", app.timeline), ("3", app.approvals.table), ("1", app.sessions)):
+            await pilot.press(key)
+            await until(pilot, lambda pane=pane: app.focused is pane, what=f"{key} to focus")
+            # Textual's Footer composed a widget per key again on each move
+            assert list(app.screen.walk_children()) == widgets
+        assert "? Help" in bar.text and "q Quit" in bar.text
+        assert bar.text.rstrip().endswith("^p palette")
+        # a click on a key presses it
+        column = bar.text.index("? Help") + 1
+        await pilot.click(KeysBar, offset=(column, 0))
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")

@@ -19,13 +19,11 @@ def waiting_session(daemon: TuiDaemon, recording: Recording, command: str) -> st
 
 
 def footer_text(app: object) -> str:
-    from textual.widgets import Footer
-
     from tui.app import AgentctlApp
+    from tui.widgets.keys import KeysBar
 
     assert isinstance(app, AgentctlApp)
-    footer = app.screen.query_one(Footer)
-    return " ".join(str(key.render()) for key in footer.children)
+    return app.screen.query_one(KeysBar).text
 
 
 async def test_a_approves_the_session_on_screen_not_the_queues_first_row(
