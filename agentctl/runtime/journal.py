@@ -42,7 +42,7 @@ from typing import Any
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError
-from agentctl.protocol import SessionSummary, event_data
+from agentctl.protocol import EventData, SessionSummary, event_data
 from agentctl.redact import Redactor
 from agentctl.runtime.summary import SNAPSHOT_VERSION, snapshot_of
 from agentctl.state import SessionState, apply_event, fold_events
@@ -51,7 +51,6 @@ from store import EventStore, NewEvent, StoredEvent, StoreError
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, object]  # (event type, its protocol data model)
 Pending = concurrent.futures.Future[list[StoredEvent]]
 
 
@@ -195,7 +194,7 @@ class Journal:
 
         return done
 
-    def submit(self, session_id: str, items: Sequence[Item]) -> list[StoredEvent]:
+    def submit(self, session_id: str, items: Sequence[EventData]) -> list[StoredEvent]:
         """Queue events for the session and fold them now; durable after a `barrier`.
 
         The caller holds the session's lock, so the seq it computes is the one
@@ -230,12 +229,9 @@ class Journal:
             self._fold(event)
         return provisional
 
-    def shape(self, items: Sequence[Item], ts: datetime) -> list[NewEvent]:
-        """Validated, redacted events ready for the store."""
-        return [
-            NewEvent(type_, self.redact(event_data(type_, data)), ts=ts)  # type: ignore[arg-type]
-            for type_, data in items
-        ]
+    def shape(self, items: Sequence[EventData], ts: datetime) -> list[NewEvent]:
+        """Validated, redacted events ready for the store (a model not of the protocol is refused)."""
+        return [NewEvent(item.TYPE, self.redact(event_data(item)), ts=ts) for item in items]
 
     def _crash_after(self, events: Sequence[NewEvent]) -> Callable[[Pending], None]:
         def check(future: Pending) -> None:
@@ -262,7 +258,7 @@ class Journal:
             raise AgentctlError(f"the event log refused an append to {session_id}: {exc}") from exc
         return last
 
-    async def append(self, session_id: str, items: Sequence[Item]) -> list[StoredEvent]:
+    async def append(self, session_id: str, items: Sequence[EventData]) -> list[StoredEvent]:
         """Submit and wait until durable; the events as stored."""
         self.submit(session_id, items)
         return await self.barrier(session_id)

@@ -145,7 +145,7 @@ async def retry_fault_pauses(runtime: Runtime) -> list[str]:
             auto_resume=attempt,
         )
         async with runtime.journal.lock(sid):
-            await runtime.journal.append(sid, [("session.status", status)])
+            await runtime.journal.append(sid, [status])
         resumed.append(sid)
     return resumed
 

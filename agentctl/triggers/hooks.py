@@ -36,6 +36,7 @@ from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageEr
 from agentctl.protocol import (
     AddHook,
     CreateSession,
+    EventData,
     HookAdded,
     HookDelivered,
     HookRemoved,
@@ -154,7 +155,7 @@ class Hooks:
                 max_body=req.max_body,
                 added_by=req.added_by,
             )
-            stored = await self._append(req.name, [("hook.added", added)])
+            stored = await self._append(req.name, [added])
             hook = fold_hook(stored)
             assert hook is not None
             self.hooks[req.name] = hook
@@ -166,7 +167,7 @@ class Hooks:
     async def remove(self, name: str, by: str) -> None:
         async with self._lock(name):
             hook = self.get(name)
-            await self._append(name, [("hook.removed", HookRemoved(by=by))])
+            await self._append(name, [HookRemoved(by=by)])
             self.hooks.pop(name, None)
             self._secrets.pop(name, None)
             self._secret_file(hook.name).unlink(missing_ok=True)
@@ -191,7 +192,7 @@ class Hooks:
     def views(self) -> list[HookView]:
         return [self.view(h) for h in sorted(self.hooks.values(), key=lambda h: h.name)]
 
-    async def _append(self, name: str, items: list[tuple[str, object]]) -> list[StoredEvent]:
+    async def _append(self, name: str, items: list[EventData]) -> list[StoredEvent]:
         stream = PREFIX + name
         async with self.rt.journal.lock(stream):
             return await self.rt.journal.append(stream, items)
@@ -265,7 +266,7 @@ class Hooks:
             delivered = HookDelivered(
                 delivery=delivery, session=sid, payload=artifact, sha256=sha, auth=auth
             )
-            for event in await self._append(name, [("hook.delivered", delivered)]):
+            for event in await self._append(name, [delivered]):
                 hook.apply(event)
         log.info("hook %s: delivery %r started %s", name, delivery[:80], sid)
         return TriggerStarted(session=sid, outcome="started", delivery=delivery)

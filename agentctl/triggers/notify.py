@@ -226,7 +226,7 @@ class Notifier:
     async def _record(self, record: AlertDelivery) -> None:
         try:
             async with self.rt.journal.lock(STREAM):
-                await self.rt.journal.append(STREAM, [("alert.delivery", record)])
+                await self.rt.journal.append(STREAM, [record])
         except Exception:
             log.exception("could not record an alert delivery")
 

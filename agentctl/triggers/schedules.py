@@ -34,9 +34,13 @@ from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageEr
 from agentctl.protocol import (
     AddSchedule,
     CreateSession,
+    EventData,
     ScheduleAdded,
     ScheduleChanged,
     ScheduleFired,
+    SchedulePaused,
+    ScheduleRemoved,
+    ScheduleResumed,
     ScheduleView,
     SessionStatus,
     TriggerStarted,
@@ -52,6 +56,11 @@ log = logging.getLogger(__name__)
 
 PREFIX = "schedule:"
 CATCH_UP_LIMIT = 100_000  # missed firings counted one by one; beyond this, "at least"
+_CHANGES: dict[str, type[ScheduleChanged]] = {
+    "paused": SchedulePaused,
+    "resumed": ScheduleResumed,
+    "removed": ScheduleRemoved,
+}
 
 
 def stream_of(name: str) -> str:
@@ -256,7 +265,7 @@ class Scheduler:
                         if missed
                         else ""
                     )
-            await self._record(schedule, [("schedule.fired", fired)])
+            await self._record(schedule, [fired])
             if late_s > 1 and not manual:
                 log.info("schedule %s fired %s%s", name, fired.outcome, late_note(late_s))
             return TriggerStarted(session=fired.session, outcome=fired.outcome)
@@ -272,7 +281,7 @@ class Scheduler:
         self._owner[sid] = schedule.name
         return sid
 
-    async def _record(self, schedule: Schedule, items: list[tuple[str, object]]) -> None:
+    async def _record(self, schedule: Schedule, items: list[EventData]) -> None:
         stream = stream_of(schedule.name)
         async with self.rt.journal.lock(stream):
             stored = await self.rt.journal.append(stream, items)
@@ -307,7 +316,7 @@ class Scheduler:
                 from_queue=True,
                 reason="queued firing started",
             )
-            await self._record(schedule, [("schedule.fired", fired)])
+            await self._record(schedule, [fired])
 
     # -- commands ----------------------------------------------------------------------
 
@@ -334,7 +343,7 @@ class Scheduler:
             )
             stream = stream_of(req.name)
             async with self.rt.journal.lock(stream):
-                stored = await self.rt.journal.append(stream, [("schedule.added", added)])
+                stored = await self.rt.journal.append(stream, [added])
             schedule = fold_schedule(stored)
             assert schedule is not None
             self.schedules[req.name] = schedule
@@ -350,7 +359,7 @@ class Scheduler:
     async def change(self, name: str, what: str, by: str) -> ScheduleView:
         async with self._lock(name):
             schedule = self.get(name)
-            await self._record(schedule, [(f"schedule.{what}", ScheduleChanged(by=by))])
+            await self._record(schedule, [_CHANGES[what](by=by)])
             if schedule.removed:
                 self.schedules.pop(name, None)
                 handle = self._handles.pop(name, None)
