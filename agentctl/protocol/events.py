@@ -283,18 +283,20 @@ class CheckpointCreated(EventData):
     parent_checkpoint: str | None = None
 
 
-class _Sandbox(EventData):
+class SandboxEvent(EventData):
+    """A container for the session: the data `sandbox.created` and `sandbox.restored` share."""
+
     container: str
     image: str
 
 
-class SandboxCreated(_Sandbox):
+class SandboxCreated(SandboxEvent):
     """The session's first container was made."""
 
     TYPE: ClassVar[str] = "sandbox.created"
 
 
-class SandboxRestored(_Sandbox):
+class SandboxRestored(SandboxEvent):
     """The container the log names was made again (from the latest checkpoint, or a fork's)."""
 
     TYPE: ClassVar[str] = "sandbox.restored"
