@@ -42,7 +42,14 @@ from typing import Any
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError
-from agentctl.protocol import EventData, SessionSummary, event_data
+from agentctl.protocol import (
+    ApprovalRequested,
+    EventData,
+    SessionCreated,
+    SessionStatusChanged,
+    SessionSummary,
+    event_data,
+)
 from agentctl.redact import Redactor
 from agentctl.runtime.summary import SNAPSHOT_VERSION, snapshot_of
 from agentctl.state import SessionState, apply_event, fold_events
@@ -162,7 +169,9 @@ class Journal:
         if state is None:
             state = self.states[event.stream] = SessionState()
         apply_event(state, event)
-        if event.type == "approval.requested":  # a fork's copy does not take over its parent's ids
+        if (
+            event.type == ApprovalRequested.TYPE
+        ):  # a fork's copy does not take over its parent's ids
             self.approval_index.setdefault(event.data["approval_id"], event.stream)
 
     def _fold_durable(self, event: StoredEvent) -> None:
@@ -170,7 +179,7 @@ class Journal:
         if state is None:
             state = self.durable[event.stream] = SessionState()
         apply_event(state, event)
-        if event.type == "session.created" and event.data.get("request_id"):
+        if event.type == SessionCreated.TYPE and event.data.get("request_id"):
             # from the committed log only: a create whose append failed is not found by a retry
             self.request_index.setdefault(event.data["request_id"], event.stream)
 
@@ -290,7 +299,7 @@ def _ended(state: SessionState) -> bool:
 def _may_end(events: Sequence[StoredEvent], state: SessionState | None) -> bool:
     """Whether the session can be ended after `events` (only then is a snapshot due)."""
     return (state is not None and _ended(state)) or any(
-        e.type == "session.status" and e.data.get("status") in _ENDED for e in events
+        e.type == SessionStatusChanged.TYPE and e.data.get("status") in _ENDED for e in events
     )
 
 

@@ -42,6 +42,7 @@ from agentctl.protocol import (
     HookRemoved,
     HookView,
     TriggerStarted,
+    parse_event,
 )
 from agentctl.triggers.template import TemplateError, check_template, render
 from store import StoredEvent
@@ -76,18 +77,19 @@ class Hook:
     deliveries: dict[str, str] = field(default_factory=dict)  # delivery id -> session
 
     def apply(self, event: StoredEvent) -> None:
-        if event.type == "hook.removed":
-            self.removed = True
-        elif event.type == "hook.delivered":
-            self.deliveries[event.data["delivery"]] = event.data["session"]
+        match parse_event(event.type, event.data):
+            case HookRemoved():
+                self.removed = True
+            case HookDelivered() as delivered:
+                self.deliveries[delivered.delivery] = delivered.session
 
 
 def fold_hook(events: list[StoredEvent]) -> Hook | None:
     hook: Hook | None = None
     for event in events:
-        if event.type == "hook.added":
-            d = event.data
-            hook = Hook(d["name"], d["task_template"], d["run"], d["secret_sha256"], d["max_body"])
+        if event.type == HookAdded.TYPE:
+            d = HookAdded.model_validate(event.data)
+            hook = Hook(d.name, d.task_template, d.run, d.secret_sha256, d.max_body)
         elif hook is not None:
             hook.apply(event)
     return hook

@@ -44,6 +44,7 @@ from agentctl.protocol import (
     ScheduleView,
     SessionStatus,
     TriggerStarted,
+    parse_event,
 )
 from agentctl.triggers.clock import Handle
 from agentctl.triggers.timers import late_note
@@ -107,24 +108,26 @@ class Schedule:
     fired: int = 0
 
     def apply(self, event: StoredEvent) -> None:
-        d = event.data
-        if event.type == "schedule.paused":
-            self.paused = True
-        elif event.type == "schedule.resumed":
-            self.paused = False
-        elif event.type == "schedule.removed":
-            self.removed = True
-        elif event.type == "schedule.fired":
-            self.fired += 1
-            due = _dt(d["due_at"])
-            if not d.get("manual") and not d.get("from_queue"):
-                self.last_due = max(self.last_due or due, due)
-            if d.get("session"):
-                self.sessions.append(d["session"])
-            if d["outcome"] == "queued":
-                self.queued.append(due)
-            if d.get("from_queue") and self.queued:
-                self.queued.pop(0)
+        match parse_event(event.type, event.data):
+            case SchedulePaused():
+                self.paused = True
+            case ScheduleResumed():
+                self.paused = False
+            case ScheduleRemoved():
+                self.removed = True
+            case ScheduleFired() as fired:
+                self._fired(fired)
+
+    def _fired(self, fired: ScheduleFired) -> None:
+        self.fired += 1
+        if not fired.manual and not fired.from_queue:
+            self.last_due = max(self.last_due or fired.due_at, fired.due_at)
+        if fired.session:
+            self.sessions.append(fired.session)
+        if fired.outcome == "queued":
+            self.queued.append(fired.due_at)
+        if fired.from_queue and self.queued:
+            self.queued.pop(0)
 
 
 def _dt(value: Any) -> datetime:
@@ -134,7 +137,7 @@ def _dt(value: Any) -> datetime:
 def fold_schedule(events: list[StoredEvent]) -> Schedule | None:
     schedule: Schedule | None = None
     for event in events:
-        if event.type == "schedule.added":
+        if event.type == ScheduleAdded.TYPE:  # read as stored: an old one may lack added_at
             d = event.data
             added_at = _dt(d.get("added_at") or event.ts)
             schedule = Schedule(d["name"], d["cron"], d["tz"], d["overlap"], d["run"], added_at)
