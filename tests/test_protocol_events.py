@@ -260,8 +260,13 @@ def test_the_fold_refuses_a_stored_event_its_model_refuses() -> None:
 
 
 def test_every_dispatch_table_is_keyed_by_stored_types() -> None:
-    for name, table in [("fold", _HANDLERS), ("render", _RENDERERS), ("trace", trace._APPLY)]:
-        assert set(table) <= set(EVENT_DATA), f"{name} handles types the protocol lacks"
+    tables: dict[str, set[str]] = {
+        "fold": set(_HANDLERS),
+        "render": set(_RENDERERS),
+        "trace": set(trace._APPLY),
+    }
+    for name, types in tables.items():
+        assert types <= set(EVENT_DATA), f"{name} handles types the protocol lacks"
 
 
 def test_each_sandbox_type_renders_as_itself_and_an_unknown_type_as_its_name() -> None:
@@ -295,3 +300,26 @@ def test_no_code_builds_event_tuples_or_spells_types_the_models_own() -> None:
             ):
                 pairs.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not pairs, f"(type, data) pairs: {pairs}"
+
+
+def test_the_protocol_package_is_pure() -> None:
+    """It imports the standard library, pydantic and itself: nothing of the runtime or the UIs."""
+    import sys
+
+    root = Path(protocol.__file__).parent
+    foreign = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                inside = name == "agentctl.protocol" or name.startswith("agentctl.protocol.")
+                if not (inside or top == "pydantic" or top in sys.stdlib_module_names):
+                    foreign.append(f"{path.name}: {name}")
+    assert not foreign, foreign
+    assert len(list(root.glob("*.py"))) >= 5  # the package, not an empty folder
