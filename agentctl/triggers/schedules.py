@@ -43,6 +43,7 @@ from agentctl.protocol import (
     ScheduleResumed,
     ScheduleView,
     SessionStatus,
+    SessionStatusChanged,
     TriggerStarted,
     parse_event,
 )
@@ -293,7 +294,7 @@ class Scheduler:
 
     def _on_event(self, event: StoredEvent) -> None:
         """A schedule's session ended: start its next queued firing."""
-        if event.type != "session.status" or event.stream not in self._owner:
+        if event.type != SessionStatusChanged.TYPE or event.stream not in self._owner:
             return
         if not SessionStatus(event.data["status"]).ended:
             return
