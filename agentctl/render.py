@@ -11,7 +11,7 @@ waiting for approval are shown whole and exact (`terminal.exact`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,7 +21,27 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agentctl.protocol import ApprovalView, Envelope, SessionSummary
+from agentctl.protocol import (
+    ApprovalDecided,
+    ApprovalRequested,
+    ApprovalView,
+    BudgetExceeded,
+    CheckpointCreated,
+    Envelope,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    SandboxCreated,
+    SandboxRestored,
+    SessionCreated,
+    SessionStatusChanged,
+    SessionSummary,
+    ToolFinished,
+    ToolInterrupted,
+    ToolProposed,
+    ToolStarted,
+    UserMessage,
+)
 from agentctl.terminal import clean, clean_data, clean_line, exact
 
 STATUS_STYLE = {
@@ -67,116 +87,174 @@ def _head(event: Envelope, label: str, style: str) -> Text:
 
 
 def render_event(event: Envelope, *, fold: bool = True) -> RenderableType | None:
-    """A renderable for one event, or None for events a person need not see."""
+    """A renderable for one event, or None for events a person need not see.
+
+    Each type has its handler (`_RENDERERS`, keyed by the models' `TYPE`); a
+    type without one shows as its name. The handlers read the cleaned data
+    leniently (`.get` with defaults): a timeline draws whatever a log holds.
+    """
     d = clean_data(event.data)  # untrusted text: no control sequence reaches the terminal
-    t = event.type
-    if t == "session.created":
-        head = _head(event, "session ", "bold")
-        head.append(f"{event.session} ", style="cyan")
-        head.append(f"model {d.get('model')}", style="dim")
-        parent = d.get("parent")
-        if parent:
-            head.append(f"  forked from {parent['session']}@{parent['seq']}", style="magenta")
-        return Group(head, Text("       task: ", style="dim") + Text(d.get("task", "")))
-    if t == "session.status":
-        status = d.get("status", "")
-        head = _head(event, f"● {status}", STATUS_STYLE.get(status, "bold"))
-        if d.get("reason"):
-            head.append(f"  {d['reason']}", style="dim")
-        return head
-    if t == "message.user":
-        return _head(event, "user ", "bold cyan") + Text(d.get("text", ""))
-    if t == "model.requested":
-        if d.get("attempt", 1) > 1:
-            return _head(event, f"model retry (attempt {d['attempt']})", "yellow")
+    renderer = _RENDERERS.get(event.type)
+    if renderer is None:
+        return _head(event, clean_line(event.type), "dim")
+    return renderer(event, d, fold)
+
+
+def _session_created(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, "session ", "bold")
+    head.append(f"{event.session} ", style="cyan")
+    head.append(f"model {d.get('model')}", style="dim")
+    parent = d.get("parent")
+    if parent:
+        head.append(f"  forked from {parent['session']}@{parent['seq']}", style="magenta")
+    return Group(head, Text("       task: ", style="dim") + Text(d.get("task", "")))
+
+
+def _session_status(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    status = d.get("status", "")
+    head = _head(event, f"● {status}", STATUS_STYLE.get(status, "bold"))
+    if d.get("reason"):
+        head.append(f"  {d['reason']}", style="dim")
+    return head
+
+
+def _message_user(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    return _head(event, "user ", "bold cyan") + Text(d.get("text", ""))
+
+
+def _model_requested(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType | None:
+    if d.get("attempt", 1) > 1:
+        return _head(event, f"model retry (attempt {d['attempt']})", "yellow")
+    return None
+
+
+def _model_failed(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, "model failed ", "red")
+    head.append(d.get("error", ""))
+    if d.get("retry_in_ms") is not None:
+        head.append(f"  retry in {d['retry_in_ms'] / 1000:.1f}s", style="dim")
+    return head
+
+
+def _model_responded(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, "assistant ", "bold green")
+    head.append(d.get("text", "") or "(no text)")
+    usage = d.get("usage") or {}
+    head.append(
+        f"  [{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok, "
+        f"{d.get('latency_ms', 0):.0f} ms]",
+        style="dim",
+    )
+    return head
+
+
+def _tool_proposed(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType | None:
+    if d.get("tier") == "allow":
         return None
-    if t == "model.failed":
-        head = _head(event, "model failed ", "red")
-        head.append(d.get("error", ""))
-        if d.get("retry_in_ms") is not None:
-            head.append(f"  retry in {d['retry_in_ms'] / 1000:.1f}s", style="dim")
+    head = _head(event, f"proposed {d.get('name')} ", "yellow")
+    head.append(short_args(d.get("args")))
+    head.append(f"  tier {d.get('tier')}: {d.get('rule')}", style="dim")
+    return head
+
+
+def _approval_requested(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, "approval needed ", "bold yellow")
+    head.append(f"{d.get('name')} {exact(event.data.get('args'))}")
+    head.append(f"  id {d.get('approval_id')}", style="dim")
+    if d.get("expires_at"):
+        head.append(f"  expires {d['expires_at']}", style="dim")
+    parts: list[RenderableType] = [head]
+    diff = (d.get("context") or {}).get("diff")
+    if diff:
+        parts.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    return Group(*parts)
+
+
+def _approval_decided(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    decision = d.get("decision", "")
+    style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
+    edited = d.get("args") is not None
+    head = _head(event, f"{decision}{' (edited)' if edited else ''} ", f"bold {style}")
+    head.append(f"by {d.get('approver')}" + (f" (as {d['claimed']})" if d.get("claimed") else ""))
+    if d.get("reason"):
+        head.append(f": {d['reason']}", style="dim")
+    if edited:  # what runs is not what the model asked: say so, and show it exactly
+        head.append("  runs with edited arguments ", style="yellow")
+        head.append(exact(event.data.get("args")))
+    return head
+
+
+def _tool_started(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, f"$ {d.get('name')} ", "bold")
+    head.append(short_args(d.get("args"), 200))
+    return head
+
+
+def _tool_finished(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    if d.get("error"):
+        return _head(event, "✗ refused ", "red") + Text(d["error"])
+    code = d.get("exit_code")
+    style = "green" if code == 0 else "red"
+    head = _head(event, f"{'✓' if code == 0 else '✗'} exit {code} ", style)
+    head.append(f"{d.get('duration_ms', 0):.0f} ms", style="dim")
+    if d.get("truncated"):
+        head.append(f"  truncated; whole output: {d.get('artifact')}", style="yellow")
+    if d.get("timed_out"):
+        head.append("  timed out", style="red")
+    output = d.get("output", "")
+    if not output.strip():
         return head
-    if t == "model.responded":
-        head = _head(event, "assistant ", "bold green")
-        head.append(d.get("text", "") or "(no text)")
-        usage = d.get("usage") or {}
-        head.append(
-            f"  [{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok, "
-            f"{d.get('latency_ms', 0):.0f} ms]",
-            style="dim",
-        )
-        return head
-    if t == "tool.proposed":
-        if d.get("tier") == "allow":
-            return None
-        head = _head(event, f"proposed {d.get('name')} ", "yellow")
-        head.append(short_args(d.get("args")))
-        head.append(f"  tier {d.get('tier')}: {d.get('rule')}", style="dim")
-        return head
-    if t == "approval.requested":
-        head = _head(event, "approval needed ", "bold yellow")
-        head.append(f"{d.get('name')} {exact(event.data.get('args'))}")
-        head.append(f"  id {d.get('approval_id')}", style="dim")
-        if d.get("expires_at"):
-            head.append(f"  expires {d['expires_at']}", style="dim")
-        parts: list[RenderableType] = [head]
-        diff = (d.get("context") or {}).get("diff")
-        if diff:
-            parts.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
-        return Group(*parts)
-    if t == "approval.decided":
-        decision = d.get("decision", "")
-        style = {"approved": "green", "denied": "red"}.get(decision, "magenta")
-        edited = d.get("args") is not None
-        head = _head(event, f"{decision}{' (edited)' if edited else ''} ", f"bold {style}")
-        head.append(
-            f"by {d.get('approver')}" + (f" (as {d['claimed']})" if d.get("claimed") else "")
-        )
-        if d.get("reason"):
-            head.append(f": {d['reason']}", style="dim")
-        if edited:  # what runs is not what the model asked: say so, and show it exactly
-            head.append("  runs with edited arguments ", style="yellow")
-            head.append(exact(event.data.get("args")))
-        return head
-    if t == "tool.started":
-        head = _head(event, f"$ {d.get('name')} ", "bold")
-        head.append(short_args(d.get("args"), 200))
-        return head
-    if t == "tool.finished":
-        if d.get("error"):
-            return _head(event, "✗ refused ", "red") + Text(d["error"])
-        code = d.get("exit_code")
-        style = "green" if code == 0 else "red"
-        head = _head(event, f"{'✓' if code == 0 else '✗'} exit {code} ", style)
-        head.append(f"{d.get('duration_ms', 0):.0f} ms", style="dim")
-        if d.get("truncated"):
-            head.append(f"  truncated; whole output: {d.get('artifact')}", style="yellow")
-        if d.get("timed_out"):
-            head.append("  timed out", style="red")
-        output = d.get("output", "")
-        if not output.strip():
-            return head
-        body = fold_output(output) if fold else output.rstrip("\n")
-        return Group(head, Text(_indent(body), style="dim"))
-    if t == "tool.interrupted":
-        return _head(event, "daemon restarted ", "bold magenta") + Text(
-            f"call {d.get('call_id')} was running when it stopped; it goes back through "
-            "approval, then runs again"
-        )
-    if t == "checkpoint.created":
-        return _head(event, "◆ checkpoint ", "bold magenta") + Text(
-            f"fork here: agentctl fork {event.session} --at {event.seq}", style="dim"
-        )
-    if t in ("sandbox.created", "sandbox.restored"):
-        verb = "sandbox" if t == "sandbox.created" else "sandbox restored"
+    body = fold_output(output) if fold else output.rstrip("\n")
+    return Group(head, Text(_indent(body), style="dim"))
+
+
+def _tool_interrupted(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    return _head(event, "daemon restarted ", "bold magenta") + Text(
+        f"call {d.get('call_id')} was running when it stopped; it goes back through "
+        "approval, then runs again"
+    )
+
+
+def _checkpoint_created(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    return _head(event, "◆ checkpoint ", "bold magenta") + Text(
+        f"fork here: agentctl fork {event.session} --at {event.seq}", style="dim"
+    )
+
+
+def _sandbox(verb: str) -> _Renderer:
+    def render(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
         return _head(event, f"{verb} ", "dim") + Text(
             f"{d.get('container')} ({d.get('image')})", style="dim"
         )
-    if t == "budget.exceeded":
-        return _head(event, "budget exceeded ", "bold magenta") + Text(
-            f"{d.get('limit')} = {d.get('value')}"
-        )
-    return _head(event, clean_line(t), "dim")
+
+    return render
+
+
+def _budget_exceeded(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    return _head(event, "budget exceeded ", "bold magenta") + Text(
+        f"{d.get('limit')} = {d.get('value')}"
+    )
+
+
+_Renderer = Callable[[Envelope, dict[str, Any], bool], RenderableType | None]
+_RENDERERS: dict[str, _Renderer] = {
+    SessionCreated.TYPE: _session_created,
+    SessionStatusChanged.TYPE: _session_status,
+    UserMessage.TYPE: _message_user,
+    ModelRequested.TYPE: _model_requested,
+    ModelFailed.TYPE: _model_failed,
+    ModelResponded.TYPE: _model_responded,
+    ToolProposed.TYPE: _tool_proposed,
+    ApprovalRequested.TYPE: _approval_requested,
+    ApprovalDecided.TYPE: _approval_decided,
+    ToolStarted.TYPE: _tool_started,
+    ToolFinished.TYPE: _tool_finished,
+    ToolInterrupted.TYPE: _tool_interrupted,
+    CheckpointCreated.TYPE: _checkpoint_created,
+    SandboxCreated.TYPE: _sandbox("sandbox"),
+    SandboxRestored.TYPE: _sandbox("sandbox restored"),
+    BudgetExceeded.TYPE: _budget_exceeded,
+}
 
 
 def _indent(text: str) -> str:

@@ -32,12 +32,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from agentctl.errors import RecordingError, UsageError
 from agentctl.protocol import (
+    ApprovalDecided,
+    ApprovalRequested,
     Budget,
     CreateSession,
     Decide,
     Limits,
+    ModelResponded,
     ResumeSession,
     SessionCreated,
+    SessionStatusChanged,
+    ToolFinished,
+    ToolStarted,
+    UserMessage,
 )
 from agentctl.providers.recording import RecordingHeader, response_from_data, write_recording
 from agentctl.state import EventLike
@@ -81,13 +88,13 @@ def executed_calls(events: Iterable[EventLike]) -> list[ExecutedCall]:
     started: dict[str, tuple[int, str, str, int]] = {}  # call id -> (step, name, hash, seq)
     calls: list[ExecutedCall] = []
     for event in events:
-        if event.type == "model.responded":
+        if event.type == ModelResponded.TYPE:
             step += 1
             started.clear()
-        elif event.type == "tool.started":
+        elif event.type == ToolStarted.TYPE:
             d = event.data
             started[d["call_id"]] = (step, d["name"], args_hash(d.get("args")), event.seq)
-        elif event.type == "tool.finished":
+        elif event.type == ToolFinished.TYPE:
             begun = started.pop(event.data["call_id"], None)
             if begun is None:
                 continue  # refused: it never ran
@@ -103,7 +110,7 @@ def executed_calls(events: Iterable[EventLike]) -> list[ExecutedCall]:
 def final_status(events: Sequence[EventLike]) -> tuple[str | None, str]:
     """The last `session.status` of a log: (status, reason)."""
     for event in reversed(events):
-        if event.type == "session.status":
+        if event.type == SessionStatusChanged.TYPE:
             return str(event.data["status"]), str(event.data.get("reason", ""))
     return None, ""
 
@@ -210,7 +217,7 @@ def write_session_recording(events: Sequence[EventLike], session_id: str, fp: Te
     header = recording_header(events, session_id)
     responses = []
     for event in events:
-        if event.type != "model.responded":
+        if event.type != ModelResponded.TYPE:
             continue
         data = {k: v for k, v in event.data.items() if k in _RESPONSE_FIELDS}
         data["cost_usd"] = float(data.get("cost_usd") or 0.0)  # unknown is recorded as 0
@@ -226,7 +233,7 @@ def write_session_recording(events: Sequence[EventLike], session_id: str, fp: Te
 
 
 def _created(events: Sequence[EventLike], session_id: str) -> SessionCreated:
-    if not events or events[0].type != "session.created":
+    if not events or events[0].type != SessionCreated.TYPE:
         raise UsageError(f"session {session_id} has no session.created event")
     return SessionCreated.model_validate(events[0].data)
 
@@ -302,11 +309,11 @@ def script_of(events: Sequence[EventLike]) -> Script:
     first_status = True
     for i, event in enumerate(events):
         d = event.data
-        if event.type == "model.responded":
+        if event.type == ModelResponded.TYPE:
             step += 1
-        elif event.type == "approval.requested":
+        elif event.type == ApprovalRequested.TYPE:
             requested[d["approval_id"]] = (step, d["call_id"])
-        elif event.type == "approval.decided" and d["approval_id"] in requested:
+        elif event.type == ApprovalDecided.TYPE and d["approval_id"] in requested:
             key = requested[d["approval_id"]]
             if d["decision"] == "approved":
                 script.answers[key] = Answer(True, d.get("args"), d.get("reason", ""))
@@ -315,11 +322,11 @@ def script_of(events: Sequence[EventLike]) -> Script:
                 reason = d.get("reason", "") or f"{d['decision']} in the original"
                 script.answers[key] = Answer(False, None, reason, cancel=cancelled)
             decided[d["approval_id"]] = key
-        elif event.type == "tool.started":
+        elif event.type == ToolStarted.TYPE:
             script.ran[(step, d["call_id"])] = dict(d["args"])
-        elif event.type == "message.user":
+        elif event.type == UserMessage.TYPE:
             script.wakes.append(Wake(step, d["text"], None))
-        elif event.type == "session.status" and d["status"] == "running":
+        elif event.type == SessionStatusChanged.TYPE and d["status"] == "running":
             if first_status:
                 first_status = False
                 continue
@@ -330,7 +337,7 @@ def script_of(events: Sequence[EventLike]) -> Script:
                     last is not None
                     and last.step == step
                     and last.budget is None
-                    and events[i - 1].type == "message.user"
+                    and events[i - 1].type == UserMessage.TYPE
                 ):
                     script.wakes[-1] = Wake(step, last.message, budget)
                 else:
@@ -341,9 +348,9 @@ def script_of(events: Sequence[EventLike]) -> Script:
 def _cancel_follows(events: Sequence[EventLike], start: int) -> bool:
     """A cancel denies the pending approvals, then says `cancelled`, in one batch."""
     for event in events[start:]:
-        if event.type == "approval.decided":
+        if event.type == ApprovalDecided.TYPE:
             continue
-        return event.type == "session.status" and event.data["status"] == "cancelled"
+        return event.type == SessionStatusChanged.TYPE and event.data["status"] == "cancelled"
     return False
 
 
@@ -464,9 +471,9 @@ def _drive(client: Client, rid: str, script: Script, say: Progress) -> int:
         stopped: str | None = None
         for event in client.events(rid, after=cursor, follow=True):
             cursor = event.seq
-            if event.type == "model.responded":
+            if event.type == ModelResponded.TYPE:
                 step += 1
-            if event.type != "session.status":
+            if event.type != SessionStatusChanged.TYPE:
                 continue
             status = event.data["status"]
             if status == "waiting":

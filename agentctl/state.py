@@ -11,13 +11,40 @@ everything, however the events were batched.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from agentctl.protocol import SessionStatus
+from pydantic import ValidationError
+
+from agentctl.protocol import (
+    ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalRequested,
+    CheckpointCreated,
+    Decision,
+    EventData,
+    McpListed,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    SandboxCreated,
+    SandboxEvent,
+    SandboxRestored,
+    SessionCreated,
+    SessionStatus,
+    SessionStatusChanged,
+    TimerFired,
+    TimerSet,
+    ToolFinished,
+    ToolInterrupted,
+    ToolProposed,
+    ToolStarted,
+    UserMessage,
+    parse_event,
+)
 
 
 class EventLike(Protocol):
@@ -183,209 +210,234 @@ def fold_events(events: Iterable[EventLike], state: SessionState | None = None) 
 
 
 def apply_event(state: SessionState, event: EventLike) -> None:
-    """Apply one event in place. Only `fold_events` and projections call this."""
+    """Apply one event in place. Only `fold_events` and projections call this.
+
+    The event's data is parsed once, into its protocol model, and handed to
+    the handler its type is registered with (`_HANDLERS`); a type the fold
+    does not use costs no parse.
+    """
     if event.seq != state.last_seq + 1:
         raise ValueError(f"event seq {event.seq} does not follow {state.last_seq}")
     state.last_seq = event.seq
     state.updated_at = event.ts
     handler = _HANDLERS.get(event.type)
     if handler is not None:
-        handler(state, event)
+        handler(state, event, _parse(event))
 
 
-def _session_created(state: SessionState, event: EventLike) -> None:
-    d = event.data
+def _parse(event: EventLike) -> EventData:
+    try:
+        data = parse_event(event.type, event.data)
+    except ValidationError as exc:
+        raise ValueError(f"event {event.seq} ({event.type}) does not fit its model: {exc}") from exc
+    assert data is not None  # only registered types have a handler
+    return data
+
+
+_Handler = Callable[["SessionState", EventLike, Any], None]
+_HANDLERS: dict[str, _Handler] = {}
+_D = TypeVar("_D", bound=EventData)
+
+
+def _on(
+    *models: type[_D],
+) -> Callable[[Callable[[SessionState, EventLike, _D], None]], Callable[..., None]]:
+    """Register a handler for the events of `models` (keyed by each model's stored TYPE)."""
+
+    def register(handler: Callable[[SessionState, EventLike, _D], None]) -> Callable[..., None]:
+        for model in models:
+            _HANDLERS[model.TYPE] = handler
+        return handler
+
+    return register
+
+
+# The state keeps the dicts it holds (`created`, `budget`, an approval's
+# `context` and `escalation`, `mcp_listed`) as the log stores them; what it
+# decides from comes from the parsed model.
+
+
+@_on(SessionCreated)
+def _session_created(state: SessionState, event: EventLike, d: SessionCreated) -> None:
     state.session_id = str(getattr(event, "stream", None) or getattr(event, "session", ""))
-    state.created = dict(d)
+    state.created = dict(event.data)
     state.created_at = event.ts
-    state.budget = dict(d.get("budget") or {})
-    system = d.get("system") or ""
-    if system:
-        state.transcript.append(Turn("system", system))
-    state.transcript.append(Turn("user", d["task"]))
+    state.budget = dict(event.data.get("budget") or {})
+    if d.system:
+        state.transcript.append(Turn("system", d.system))
+    state.transcript.append(Turn("user", d.task))
 
 
-def _session_status(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    new = SessionStatus(d["status"])
+@_on(SessionStatusChanged)
+def _session_status(state: SessionState, event: EventLike, d: SessionStatusChanged) -> None:
+    new = d.status
     if state.running_since is not None:
         state.running_s += (event.ts - state.running_since).total_seconds()
         state.running_since = None
     if new is SessionStatus.RUNNING:
         state.running_since = event.ts
     state.status = new
-    state.reason = d.get("reason", "")
-    state.fault = d.get("fault")
+    state.reason = d.reason
+    state.fault = d.fault
     if new is SessionStatus.RUNNING:
-        state.auto_resumes = d.get("auto_resume") or 0
-    state.timer_hold = d.get("timer")
-    if d.get("budget"):
-        state.budget = dict(d["budget"])
+        state.auto_resumes = d.auto_resume or 0
+    state.timer_hold = d.timer
+    if event.data.get("budget"):
+        state.budget = dict(event.data["budget"])
 
 
-def _message_user(state: SessionState, event: EventLike) -> None:
-    state.transcript.append(Turn("user", event.data["text"]))
+@_on(UserMessage)
+def _message_user(state: SessionState, event: EventLike, d: UserMessage) -> None:
+    state.transcript.append(Turn("user", d.text))
 
 
-def _model_requested(state: SessionState, event: EventLike) -> None:
+@_on(ModelRequested)
+def _model_requested(state: SessionState, event: EventLike, d: ModelRequested) -> None:
     state.awaiting_model = True
-    state.model_attempts = event.data["attempt"]
+    state.model_attempts = d.attempt
 
 
-def _model_failed(state: SessionState, event: EventLike) -> None:
+@_on(ModelFailed)
+def _model_failed(state: SessionState, event: EventLike, d: ModelFailed) -> None:
     state.model_retries += 1
-    if not event.data.get("retryable") or event.data.get("retry_in_ms") is None:
+    if not d.retryable or d.retry_in_ms is None:
         state.awaiting_model = False
 
 
-def _model_responded(state: SessionState, event: EventLike) -> None:
-    d = event.data
+@_on(ModelResponded)
+def _model_responded(state: SessionState, event: EventLike, d: ModelResponded) -> None:
     state.auto_resumes = 0  # a step went on: the session ran on its own since any retry
     state.awaiting_model = False
     state.model_attempts = 0
     state.steps += 1
-    usage = d.get("usage") or {}
-    # never below zero, whatever an old log holds: a negative count would undo a budget
-    state.input_tokens += max(int(usage.get("input_tokens", 0)), 0)
-    state.output_tokens += max(int(usage.get("output_tokens", 0)), 0)
-    cost = d.get("cost_usd", 0.0)
-    if cost is None:
+    # never below zero (the model refuses a negative count): it would undo a budget
+    state.input_tokens += d.usage.input_tokens
+    state.output_tokens += d.usage.output_tokens
+    if d.cost_usd is None:
         state.cost_unknown = True
     else:
-        state.cost_usd += float(cost)
-    calls = d.get("tool_calls") or []
-    refused = d.get("refused") or {}
+        state.cost_usd += d.cost_usd
+    calls = d.tool_calls
     state.transcript.append(
-        Turn(
-            "assistant",
-            d.get("text", ""),
-            tool_calls=tuple((c["id"], c["name"], c["args"]) for c in calls),
-        )
+        Turn("assistant", d.text, tool_calls=tuple((c.id, c.name, c.args) for c in calls))
     )
-    if d.get("text"):
-        state.last_assistant_text = d["text"]
+    if d.text:
+        state.last_assistant_text = d.text
     state.calls = {
-        c["id"]: ToolCallState(
-            call_id=c["id"], name=c["name"], args=c["args"], refusal=refused.get(c["id"])
-        )
+        c.id: ToolCallState(call_id=c.id, name=c.name, args=c.args, refusal=d.refused.get(c.id))
         for c in calls
     }
     state.step_mutated = False
 
 
-def _call(state: SessionState, event: EventLike) -> ToolCallState | None:
-    return state.calls.get(event.data["call_id"])
-
-
-def _tool_proposed(state: SessionState, event: EventLike) -> None:
-    call = _call(state, event)
+@_on(ToolProposed)
+def _tool_proposed(state: SessionState, event: EventLike, d: ToolProposed) -> None:
+    call = state.calls.get(d.call_id)
     if call is None:
         return
     call.phase = CallPhase.PROPOSED
-    call.tier = event.data["tier"]
-    call.rule = event.data.get("rule", "")
-    if isinstance(event.data.get("args"), dict):
-        call.run_args = dict(event.data["args"])
+    call.tier = d.tier
+    call.rule = d.rule
+    if isinstance(d.args, dict):
+        call.run_args = dict(d.args)
 
 
-def _approval_requested(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    expires = d.get("expires_at")
-    state.approvals[d["approval_id"]] = ApprovalState(
-        approval_id=d["approval_id"],
-        call_id=d["call_id"],
-        name=d["name"],
-        args=dict(d["args"]),
-        tier=d["tier"],
-        context=dict(d.get("context") or {}),
+@_on(ApprovalRequested)
+def _approval_requested(state: SessionState, event: EventLike, d: ApprovalRequested) -> None:
+    state.approvals[d.approval_id] = ApprovalState(
+        approval_id=d.approval_id,
+        call_id=d.call_id,
+        name=d.name,
+        args=dict(d.args),
+        tier=d.tier,
+        context=dict(event.data.get("context") or {}),
         requested_seq=event.seq,
         requested_at=event.ts,
-        expires_at=datetime.fromisoformat(expires) if isinstance(expires, str) else expires,
-        on_expiry=d.get("on_expiry", "deny"),
-        approvers=list(d.get("approvers") or []),
-        escalation=list(d.get("escalation") or []),
-        kind=d.get("kind") or "call",
+        expires_at=d.expires_at,
+        on_expiry=d.on_expiry,
+        approvers=list(d.approvers),
+        escalation=list(event.data.get("escalation") or []),
+        kind=d.kind,
     )
-    call = _call(state, event)
-    if call is not None and d.get("kind", "call") == "call":
+    call = state.calls.get(d.call_id)
+    if call is not None and d.kind == "call":
         call.phase = CallPhase.AWAITING
-        call.approval_id = d["approval_id"]
+        call.approval_id = d.approval_id
 
 
-def _approval_decided(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    approval = state.approvals.get(d["approval_id"])
+@_on(ApprovalDecided)
+def _approval_decided(state: SessionState, event: EventLike, d: ApprovalDecided) -> None:
+    approval = state.approvals.get(d.approval_id)
     if approval is None or not approval.pending:
         return
-    approval.decision = d["decision"]
-    approval.approver = d.get("approver")
-    approval.claimed = d.get("claimed")
-    approval.reason = d.get("reason", "")
-    approval.decided_args = d.get("args")
+    approval.decision = d.decision.value
+    approval.approver = d.approver
+    approval.claimed = d.claimed
+    approval.reason = d.reason
+    approval.decided_args = d.args
     approval.decided_at = event.ts
     call = state.calls.get(approval.call_id)
     if call is None or approval.kind != "call":  # an answer to a server: the call runs on
         return
-    if approval.decision == "approved":
+    if d.decision is Decision.APPROVED:
         call.phase = CallPhase.APPROVED
-        call.run_args = dict(d.get("args") or approval.args)
+        call.run_args = dict(d.args or approval.args)
     # denied / expired: the runtime records the refusal as a tool.finished next
 
 
-def _approval_escalated(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    approval = state.approvals.get(d["approval_id"])
+@_on(ApprovalEscalated)
+def _approval_escalated(state: SessionState, event: EventLike, d: ApprovalEscalated) -> None:
+    approval = state.approvals.get(d.approval_id)
     if approval is None or not approval.pending:
         return
-    approval.escalation_step = d["step"]
-    approval.approvers = list(d["approvers"])
-    expires = d["expires_at"]
-    approval.expires_at = datetime.fromisoformat(expires) if isinstance(expires, str) else expires
+    approval.escalation_step = d.step
+    approval.approvers = list(d.approvers)
+    approval.expires_at = d.expires_at
 
 
-def _timer_set(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    due = d["due_at"]
-    state.timers[d["timer_id"]] = TimerState(
-        timer_id=d["timer_id"],
-        due_at=datetime.fromisoformat(due) if isinstance(due, str) else due,
-        purpose=d["purpose"],
-        call_id=d.get("call_id"),
+@_on(TimerSet)
+def _timer_set(state: SessionState, event: EventLike, d: TimerSet) -> None:
+    state.timers[d.timer_id] = TimerState(
+        timer_id=d.timer_id, due_at=d.due_at, purpose=d.purpose, call_id=d.call_id
     )
 
 
-def _timer_fired(state: SessionState, event: EventLike) -> None:
-    state.timers.pop(event.data["timer_id"], None)
+@_on(TimerFired)
+def _timer_fired(state: SessionState, event: EventLike, d: TimerFired) -> None:
+    state.timers.pop(d.timer_id, None)
 
 
-def _tool_started(state: SessionState, event: EventLike) -> None:
-    call = _call(state, event)
+@_on(ToolStarted)
+def _tool_started(state: SessionState, event: EventLike, d: ToolStarted) -> None:
+    call = state.calls.get(d.call_id)
     if call is None:
         return
     call.phase = CallPhase.STARTED
-    call.run_args = dict(event.data["args"])
-    call.idempotent = bool(event.data.get("idempotent", False))
+    call.run_args = dict(d.args)
+    call.idempotent = d.idempotent
     call.started_count += 1
 
 
-def _tool_interrupted(state: SessionState, event: EventLike) -> None:
-    call = _call(state, event)
+@_on(ToolInterrupted)
+def _tool_interrupted(state: SessionState, event: EventLike, d: ToolInterrupted) -> None:
+    call = state.calls.get(d.call_id)
     if call is not None:
         call.phase = CallPhase.INTERRUPTED
 
 
-def _tool_finished(state: SessionState, event: EventLike) -> None:
-    d = event.data
-    call = _call(state, event)
+@_on(ToolFinished)
+def _tool_finished(state: SessionState, event: EventLike, d: ToolFinished) -> None:
+    call = state.calls.get(d.call_id)
     name = call.name if call else ""
     if call is not None:
         call.executed = call.phase is CallPhase.STARTED
         call.phase = CallPhase.FINISHED
-        call.exit_code = d.get("exit_code")
-        call.error = d.get("error")
+        call.exit_code = d.exit_code
+        call.error = d.error
         if call.executed and not call.idempotent:
             state.step_mutated = True
-    state.transcript.append(Turn("tool", tool_result_text(d), tool_call_id=d["call_id"], name=name))
+    text = tool_result_text(event.data)
+    state.transcript.append(Turn("tool", text, tool_call_id=d.call_id, name=name))
 
 
 def tool_result_text(data: dict[str, Any]) -> str:
@@ -403,39 +455,19 @@ def tool_result_text(data: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _checkpoint_created(state: SessionState, event: EventLike) -> None:
-    state.checkpoints.append(CheckpointRef(seq=event.seq, image=event.data["image"]))
+@_on(CheckpointCreated)
+def _checkpoint_created(state: SessionState, event: EventLike, d: CheckpointCreated) -> None:
+    state.checkpoints.append(CheckpointRef(seq=event.seq, image=d.image))
     state.step_mutated = False
     state.auto_resumes = 0  # a step was done: the session ran on its own since any retry
 
 
-def _sandbox(state: SessionState, event: EventLike) -> None:
-    state.container = event.data["container"]
-    state.image = event.data["image"]
+@_on(SandboxCreated, SandboxRestored)
+def _sandbox(state: SessionState, event: EventLike, d: SandboxEvent) -> None:
+    state.container = d.container
+    state.image = d.image
 
 
-def _mcp_listed(state: SessionState, event: EventLike) -> None:
-    state.mcp_listed[event.data["server"]] = dict(event.data)
-
-
-_HANDLERS = {
-    "mcp.listed": _mcp_listed,
-    "session.created": _session_created,
-    "session.status": _session_status,
-    "message.user": _message_user,
-    "model.requested": _model_requested,
-    "model.failed": _model_failed,
-    "model.responded": _model_responded,
-    "tool.proposed": _tool_proposed,
-    "approval.requested": _approval_requested,
-    "approval.decided": _approval_decided,
-    "approval.escalated": _approval_escalated,
-    "timer.set": _timer_set,
-    "timer.fired": _timer_fired,
-    "tool.started": _tool_started,
-    "tool.interrupted": _tool_interrupted,
-    "tool.finished": _tool_finished,
-    "checkpoint.created": _checkpoint_created,
-    "sandbox.created": _sandbox,
-    "sandbox.restored": _sandbox,
-}
+@_on(McpListed)
+def _mcp_listed(state: SessionState, event: EventLike, d: McpListed) -> None:
+    state.mcp_listed[d.server] = dict(event.data)

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 # Run as a script, bench/ comes first on sys.path, where bench/store.py would
 # shadow the `store` package: put the repository root there instead.
@@ -35,6 +34,7 @@ RUNS = 5
 def build_session(database: Path) -> str:
     from agentctl import __version__
     from agentctl.protocol import (
+        EventData,
         ModelRequested,
         ModelResponded,
         SandboxConfig,
@@ -50,13 +50,12 @@ def build_session(database: Path) -> str:
     )
     from store import DuckDBEventStore, NewEvent
 
-    def event(type_: str, data: Any) -> NewEvent:
-        return NewEvent(type_, event_data(type_, data))
+    def event(data: EventData) -> NewEvent:
+        return NewEvent(data.TYPE, event_data(data))
 
     session = "ses_bench_attach"
     events = [
         event(
-            "session.created",
             SessionCreated(
                 task="bench",
                 model="replay:bench.jsonl",
@@ -66,16 +65,15 @@ def build_session(database: Path) -> str:
                 version=__version__,
             ),
         ),
-        event("session.status", SessionStatusChanged(status=SessionStatus.RUNNING)),
+        event(SessionStatusChanged(status=SessionStatus.RUNNING)),
     ]
     step = 0
     while len(events) + 5 <= EVENTS - 3:
         call = f"call_{step}"
         args = {"path": f"src/module_{step}.py"}
         events += [
-            event("model.requested", ModelRequested(attempt=1)),
+            event(ModelRequested(attempt=1)),
             event(
-                "model.responded",
                 ModelResponded(
                     text=f"Reading module {step} to see what it does.",
                     tool_calls=[ToolCallData(id=call, name="read_file", args=args)],
@@ -84,23 +82,20 @@ def build_session(database: Path) -> str:
                 ),
             ),
             event(
-                "tool.proposed",
                 ToolProposed(call_id=call, name="read_file", args=args, tier="allow", rule="r"),
             ),
             event(
-                "tool.started",
                 ToolStarted(call_id=call, name="read_file", args=args, idempotency_key=call),
             ),
             event(
-                "tool.finished",
                 ToolFinished(call_id=call, exit_code=0, output="x = 1\n" * 20, duration_ms=3.2),
             ),
         ]
         step += 1
     events += [
-        event("model.requested", ModelRequested(attempt=1)),
-        event("model.responded", ModelResponded(text="All done.")),
-        event("session.status", SessionStatusChanged(status=SessionStatus.COMPLETED)),
+        event(ModelRequested(attempt=1)),
+        event(ModelResponded(text="All done.")),
+        event(SessionStatusChanged(status=SessionStatus.COMPLETED)),
     ]
     assert len(events) == EVENTS, len(events)
     with DuckDBEventStore(database) as store:

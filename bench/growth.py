@@ -97,8 +97,20 @@ def step(n: int) -> list[tuple[str, dict[str, Any]]]:
                 "latency_ms": 12.5,
             },
         ),
-        ("tool.proposed", {"call_id": cid, "name": "shell", "args": args, "tier": "allow"}),
-        ("tool.started", {"call_id": cid, "name": "shell", "args": args, "idempotent": False}),
+        (
+            "tool.proposed",
+            {"call_id": cid, "name": "shell", "args": args, "tier": "allow", "rule": "allow"},
+        ),
+        (
+            "tool.started",
+            {
+                "call_id": cid,
+                "name": "shell",
+                "args": args,
+                "idempotency_key": f"{cid}:1",
+                "idempotent": False,
+            },
+        ),
         (
             "tool.finished",
             {"call_id": cid, "exit_code": 0, "output": "x" * 200, "duration_ms": 3.0},

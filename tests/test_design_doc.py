@@ -5,6 +5,8 @@
   field table must list every field of its data model, nested ones included
   (`sandbox.limits.cpus`, `tool_calls[].id`), with its type, and no field the
   model lacks;
+- the catalogue's model column names each type's model (whose `TYPE` is
+  that type);
 - the catalogue's fold column starts with "—" exactly for the types
   `fold_events` (agentctl/state.py) ignores (another fold may follow it);
 - the API table (§14) must list every route the daemon mounts, method and
@@ -35,7 +37,7 @@ from starlette.routing import Route
 
 from agentctl import state
 from agentctl.daemon.routes import ROUTES
-from agentctl.protocol import EVENT_DATA, LIVE_DELTA, ModelDelta
+from agentctl.protocol import EVENT_DATA, LIVE_DELTA, EventData, ModelDelta
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "design.md"
@@ -44,7 +46,7 @@ NOTHING = "—"
 # The old design file's name, spelt so that grepping the tree for it finds no hit here.
 OLD = "".join(("DES", "IGN"))
 
-EVENT_MODELS: dict[str, type[BaseModel]] = {**EVENT_DATA, LIVE_DELTA: ModelDelta}
+EVENT_MODELS: dict[str, type[EventData]] = {**EVENT_DATA, LIVE_DELTA: ModelDelta}
 
 
 # --- the code's side ----------------------------------------------------------------
@@ -139,8 +141,13 @@ def catalogue_types() -> dict[str, list[str]]:
     for row in table("catalogue:events"):
         name = _code(row[0])
         assert name not in rows, f"{name} is listed twice in the events table"
-        rows[name] = row[1:]
+        rows[name] = row[2:]
     return rows
+
+
+def catalogue_models() -> dict[str, str]:
+    """Event type → the name of its model, as the events table's second column gives it."""
+    return {_code(row[0]): _code(row[1]) for row in table("catalogue:events")}
 
 
 def catalogue_fields() -> dict[str, dict[str, str]]:
@@ -169,6 +176,21 @@ def test_the_catalogue_names_every_event_type_and_no_other() -> None:
     assert not known - listed, f"event types missing from docs/design.md §3: {known - listed}"
     assert not listed - known, f"docs/design.md §3 lists types the code lacks: {listed - known}"
     assert set(catalogue_fields()) == known, "the fields table covers other types than the code"
+
+
+def test_the_catalogue_names_each_types_model_whose_type_it_is() -> None:
+    documented = catalogue_models()
+    problems = [
+        f"{type_}: the doc says {documented.get(type_)!r}, the code {model.__name__!r}"
+        for type_, model in EVENT_MODELS.items()
+        if documented.get(type_) != model.__name__
+    ]
+    problems += [
+        f"{type_}: {model.__name__}.TYPE is {model.TYPE!r}"
+        for type_, model in EVENT_MODELS.items()
+        if type_ != model.TYPE
+    ]
+    assert not problems, "docs/design.md §3's model column is stale:\n" + "\n".join(problems)
 
 
 def test_every_field_of_every_event_is_in_the_catalogue_with_its_type() -> None:

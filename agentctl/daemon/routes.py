@@ -30,6 +30,7 @@ from agentctl.protocol import (
     ProvidersView,
     ResumeSession,
     SessionStatus,
+    SessionStatusChanged,
 )
 
 from .context import Daemon
@@ -257,7 +258,7 @@ async def _ndjson(
 
 
 def _ends_session(type_: str, data: dict[str, object]) -> bool:
-    return type_ == "session.status" and data.get("status") in (
+    return type_ == SessionStatusChanged.TYPE and data.get("status") in (
         SessionStatus.COMPLETED,
         SessionStatus.FAILED,
         SessionStatus.CANCELLED,

@@ -111,9 +111,7 @@ async def ask_person(
                 status=SessionStatus.WAITING, reason=f"approval {approval_id}: the MCP server asks"
             )
             async with rt.journal.lock(sid):
-                rt.journal.submit(
-                    sid, [("approval.requested", request), ("session.status", waiting)]
-                )
+                rt.journal.submit(sid, [request, waiting])
             await rt.journal.barrier(sid)
         else:
             waiter = rt.mcp.waiter(approval_id)

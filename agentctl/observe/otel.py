@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agentctl.errors import UsageError
 from agentctl.paths import Paths
-from agentctl.protocol import SessionStatus, SessionTrace, TraceSpan
+from agentctl.protocol import SessionStatus, SessionStatusChanged, SessionTrace, TraceSpan
 from store import EventStore, StoredEvent, Subscription
 
 from .trace import build_trace, session_segment
@@ -180,7 +180,7 @@ class SessionExporter:
     def _on_commit(self, events: list[StoredEvent]) -> None:
         # On the store's writer thread: only hand the work over.
         for event in events:
-            if event.type == "session.status" and event.data.get("status") in _ENDED:
+            if event.type == SessionStatusChanged.TYPE and event.data.get("status") in _ENDED:
                 self._queue.put((event.stream, event.seq))
 
     def _work(self) -> None:

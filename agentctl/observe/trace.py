@@ -26,22 +26,35 @@ it, which for a start event is just before the work begins.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from agentctl.protocol import (
     TRACE_CATEGORIES,
+    ApprovalDecided,
+    ApprovalRequested,
+    CheckpointCreated,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    SandboxCreated,
+    SandboxRestored,
+    SessionCreated,
     SessionStatus,
+    SessionStatusChanged,
     SessionTrace,
+    ToolFinished,
+    ToolInterrupted,
+    ToolStarted,
     TraceSpan,
     TraceStepSummary,
 )
 from agentctl.state import EventLike
 
 _ENDED = {s.value for s in SessionStatus if s.ended}
-_SANDBOX_EVENTS = {"checkpoint.created", "sandbox.created", "sandbox.restored"}
+_SANDBOX_EVENTS = {CheckpointCreated.TYPE, SandboxCreated.TYPE, SandboxRestored.TYPE}
 
 
 @dataclass
@@ -69,7 +82,7 @@ class _Builder:
         self.session = session
         self.events = events
         self.t0 = events[0].ts
-        first = events[0].data if events[0].type == "session.created" else {}
+        first = events[0].data if events[0].type == SessionCreated.TYPE else {}
         self.model = str(first.get("model", ""))
         parent = first.get("parent") or {}
         self.inherited = int(parent.get("seq", 0)) if isinstance(parent, dict) else 0
@@ -123,107 +136,122 @@ class _Builder:
         )
 
     def apply(self, e: EventLike, previous: EventLike | None) -> None:
-        d = e.data
-        t = e.type
-        if t == "session.status":
-            self.status = str(d.get("status"))
-        elif t == "model.requested":
-            if self.backoff is not None:
-                self.close("backoff", self.backoff, e)
-                self.backoff = None
-            if not self.awaiting_model:
-                self.step += 1
-                self.steps[self.step] = _Step(self.step, e.ts, e.ts)
-            attempt = int(d.get("attempt", 1))
-            if attempt > 1:
-                self.retries += 1
-            self.awaiting_model = True
-            self.model_call = _Open(e.seq, e.ts, self.step, self.model, {"attempt": attempt})
-        elif t == "model.responded":
-            usage = d.get("usage") or {}
-            step = self.steps[self.step]
-            step.input_tokens += int(usage.get("input_tokens", 0))
-            step.output_tokens += int(usage.get("output_tokens", 0))
-            step.cost_usd += float(d.get("cost_usd") or 0.0)
-            self.latency_ms += float(d.get("latency_ms", 0.0))
-            self.awaiting_model = False
-            opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
+        """Advance by one event: its type's handler (`_APPLY`) opens or closes spans."""
+        handler = _APPLY.get(e.type)
+        if handler is not None:
+            handler(self, e, e.data, previous)
+
+    # The handlers read the data leniently (`.get`): a trace is drawn from whatever a log holds.
+
+    def _status(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        self.status = str(d.get("status"))
+
+    def _model_requested(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        if self.backoff is not None:
+            self.close("backoff", self.backoff, e)
+            self.backoff = None
+        if not self.awaiting_model:
+            self.step += 1
+            self.steps[self.step] = _Step(self.step, e.ts, e.ts)
+        attempt = int(d.get("attempt", 1))
+        if attempt > 1:
+            self.retries += 1
+        self.awaiting_model = True
+        self.model_call = _Open(e.seq, e.ts, self.step, self.model, {"attempt": attempt})
+
+    def _model_responded(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        usage = d.get("usage") or {}
+        input_tokens = int(usage.get("input_tokens", 0))
+        output_tokens = int(usage.get("output_tokens", 0))
+        cost = float(d.get("cost_usd") or 0.0)
+        latency = float(d.get("latency_ms", 0.0))
+        step = self.steps[self.step]
+        step.input_tokens += input_tokens
+        step.output_tokens += output_tokens
+        step.cost_usd += cost
+        self.latency_ms += latency
+        self.awaiting_model = False
+        opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
+        self.close(
+            "model",
+            opened,
+            e,
+            outcome="ok",
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost,
+            latency_ms=latency,
+            tool_calls=len(d.get("tool_calls") or []),
+        )
+        self.model_call = None
+
+    def _model_failed(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
+        self.close(
+            "model", opened, e, outcome="failed", error=d.get("error"), retryable=d.get("retryable")
+        )
+        self.model_call = None
+        if d.get("retry_in_ms") is not None:
+            self.backoff = _Open(
+                e.seq, e.ts, self.step, "backoff", {"retry_in_ms": d.get("retry_in_ms")}
+            )
+
+    def _tool_started(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        call_id = str(d.get("call_id"))
+        self.tools[call_id] = _Open(
+            e.seq, e.ts, self.step, str(d.get("name")), {"call_id": call_id}
+        )
+
+    def _tool_finished(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        opened = self.tools.pop(str(d.get("call_id")), None)
+        if opened is None:
+            return
+        failed = (
+            d.get("error") is not None
+            or bool(d.get("timed_out"))
+            or d.get("exit_code") not in (0, None)
+        )
+        self.close(
+            "tool",
+            opened,
+            e,
+            outcome="failed" if failed else "ok",
+            exit_code=d.get("exit_code"),
+            duration_ms=d.get("duration_ms"),
+            error=d.get("error"),
+        )
+
+    def _tool_interrupted(
+        self, e: EventLike, d: dict[str, Any], previous: EventLike | None
+    ) -> None:
+        opened = self.tools.pop(str(d.get("call_id")), None)
+        if opened is not None:
+            self.close("tool", opened, e, outcome="interrupted")
+
+    def _approval_requested(
+        self, e: EventLike, d: dict[str, Any], previous: EventLike | None
+    ) -> None:
+        approval_id = str(d.get("approval_id"))
+        attrs = {"approval_id": approval_id, "call_id": d.get("call_id")}
+        self.approvals[approval_id] = _Open(e.seq, e.ts, self.step, str(d.get("name")), attrs)
+
+    def _approval_decided(
+        self, e: EventLike, d: dict[str, Any], previous: EventLike | None
+    ) -> None:
+        opened = self.approvals.pop(str(d.get("approval_id")), None)
+        if opened is not None:
             self.close(
-                "model",
-                opened,
-                e,
-                outcome="ok",
-                input_tokens=int(usage.get("input_tokens", 0)),
-                output_tokens=int(usage.get("output_tokens", 0)),
-                cost_usd=float(d.get("cost_usd") or 0.0),
-                latency_ms=float(d.get("latency_ms", 0.0)),
-                tool_calls=len(d.get("tool_calls") or []),
+                "approval", opened, e, decision=d.get("decision"), approver=d.get("approver")
             )
-            self.model_call = None
-        elif t == "model.failed":
-            opened = self.model_call or _Open(e.seq, e.ts, self.step, self.model)
-            self.close(
-                "model",
-                opened,
-                e,
-                outcome="failed",
-                error=d.get("error"),
-                retryable=d.get("retryable"),
-            )
-            self.model_call = None
-            if d.get("retry_in_ms") is not None:
-                self.backoff = _Open(
-                    e.seq, e.ts, self.step, "backoff", {"retry_in_ms": d.get("retry_in_ms")}
-                )
-        elif t == "tool.started":
-            call_id = str(d.get("call_id"))
-            self.tools[call_id] = _Open(
-                e.seq, e.ts, self.step, str(d.get("name")), {"call_id": call_id}
-            )
-        elif t in ("tool.finished", "tool.interrupted"):
-            opened_tool = self.tools.pop(str(d.get("call_id")), None)
-            if opened_tool is not None:
-                if t == "tool.finished":
-                    failed = (
-                        d.get("error") is not None
-                        or bool(d.get("timed_out"))
-                        or d.get("exit_code") not in (0, None)
-                    )
-                    self.close(
-                        "tool",
-                        opened_tool,
-                        e,
-                        outcome="failed" if failed else "ok",
-                        exit_code=d.get("exit_code"),
-                        duration_ms=d.get("duration_ms"),
-                        error=d.get("error"),
-                    )
-                else:
-                    self.close("tool", opened_tool, e, outcome="interrupted")
-        elif t == "approval.requested":
-            approval_id = str(d.get("approval_id"))
-            self.approvals[approval_id] = _Open(
-                e.seq,
-                e.ts,
-                self.step,
-                str(d.get("name")),
-                {"approval_id": approval_id, "call_id": d.get("call_id")},
-            )
-        elif t == "approval.decided":
-            opened_approval = self.approvals.pop(str(d.get("approval_id")), None)
-            if opened_approval is not None:
-                self.close(
-                    "approval",
-                    opened_approval,
-                    e,
-                    decision=d.get("decision"),
-                    approver=d.get("approver"),
-                )
-        elif t in _SANDBOX_EVENTS and previous is not None:
-            kind = "checkpoint" if t == "checkpoint.created" else "sandbox"
-            name = str(d.get("image") or "(no sandbox)")
-            opened = _Open(previous.seq, previous.ts, self.step, name, {"event": t})
-            self.close(kind, opened, e)
+
+    def _sandbox(self, e: EventLike, d: dict[str, Any], previous: EventLike | None) -> None:
+        """A checkpoint or a container start: measured from the event before it."""
+        if previous is None:
+            return
+        kind = "checkpoint" if e.type == CheckpointCreated.TYPE else "sandbox"
+        name = str(d.get("image") or "(no sandbox)")
+        opened = _Open(previous.seq, previous.ts, self.step, name, {"event": e.type})
+        self.close(kind, opened, e)
 
     def build(self) -> SessionTrace:
         previous: EventLike | None = None
@@ -292,14 +320,29 @@ def session_segment(events: Sequence[EventLike]) -> Sequence[EventLike]:
     A session that ended, was resumed with a new message and ended again is
     two runs; an exporter that sends each run once takes this segment.
     """
-    first = events[0].data if events and events[0].type == "session.created" else {}
+    first = events[0].data if events and events[0].type == SessionCreated.TYPE else {}
     parent = first.get("parent") or {}
     start = int(parent.get("seq", 0)) if isinstance(parent, dict) else 0
     ends = [
         i
         for i, e in enumerate(events[:-1])
-        if e.type == "session.status" and e.data.get("status") in _ENDED
+        if e.type == SessionStatusChanged.TYPE and e.data.get("status") in _ENDED
     ]
     if ends:
         start = max(start, events[ends[-1]].seq)
     return [e for e in events if e.seq > start]
+
+
+_Apply = Callable[[_Builder, EventLike, dict[str, Any], EventLike | None], None]
+_APPLY: dict[str, _Apply] = {
+    SessionStatusChanged.TYPE: _Builder._status,
+    ModelRequested.TYPE: _Builder._model_requested,
+    ModelResponded.TYPE: _Builder._model_responded,
+    ModelFailed.TYPE: _Builder._model_failed,
+    ToolStarted.TYPE: _Builder._tool_started,
+    ToolFinished.TYPE: _Builder._tool_finished,
+    ToolInterrupted.TYPE: _Builder._tool_interrupted,
+    ApprovalRequested.TYPE: _Builder._approval_requested,
+    ApprovalDecided.TYPE: _Builder._approval_decided,
+    **{t: _Builder._sandbox for t in _SANDBOX_EVENTS},
+}

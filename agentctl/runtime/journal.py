@@ -42,7 +42,14 @@ from typing import Any
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError
-from agentctl.protocol import SessionSummary, event_data
+from agentctl.protocol import (
+    ApprovalRequested,
+    EventData,
+    SessionCreated,
+    SessionStatusChanged,
+    SessionSummary,
+    event_data,
+)
 from agentctl.redact import Redactor
 from agentctl.runtime.summary import SNAPSHOT_VERSION, snapshot_of
 from agentctl.state import SessionState, apply_event, fold_events
@@ -51,7 +58,6 @@ from store import EventStore, NewEvent, StoredEvent, StoreError
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, object]  # (event type, its protocol data model)
 Pending = concurrent.futures.Future[list[StoredEvent]]
 
 
@@ -163,7 +169,9 @@ class Journal:
         if state is None:
             state = self.states[event.stream] = SessionState()
         apply_event(state, event)
-        if event.type == "approval.requested":  # a fork's copy does not take over its parent's ids
+        if (
+            event.type == ApprovalRequested.TYPE
+        ):  # a fork's copy does not take over its parent's ids
             self.approval_index.setdefault(event.data["approval_id"], event.stream)
 
     def _fold_durable(self, event: StoredEvent) -> None:
@@ -171,7 +179,7 @@ class Journal:
         if state is None:
             state = self.durable[event.stream] = SessionState()
         apply_event(state, event)
-        if event.type == "session.created" and event.data.get("request_id"):
+        if event.type == SessionCreated.TYPE and event.data.get("request_id"):
             # from the committed log only: a create whose append failed is not found by a retry
             self.request_index.setdefault(event.data["request_id"], event.stream)
 
@@ -195,7 +203,7 @@ class Journal:
 
         return done
 
-    def submit(self, session_id: str, items: Sequence[Item]) -> list[StoredEvent]:
+    def submit(self, session_id: str, items: Sequence[EventData]) -> list[StoredEvent]:
         """Queue events for the session and fold them now; durable after a `barrier`.
 
         The caller holds the session's lock, so the seq it computes is the one
@@ -230,12 +238,9 @@ class Journal:
             self._fold(event)
         return provisional
 
-    def shape(self, items: Sequence[Item], ts: datetime) -> list[NewEvent]:
-        """Validated, redacted events ready for the store."""
-        return [
-            NewEvent(type_, self.redact(event_data(type_, data)), ts=ts)  # type: ignore[arg-type]
-            for type_, data in items
-        ]
+    def shape(self, items: Sequence[EventData], ts: datetime) -> list[NewEvent]:
+        """Validated, redacted events ready for the store (a model not of the protocol is refused)."""
+        return [NewEvent(item.TYPE, self.redact(event_data(item)), ts=ts) for item in items]
 
     def _crash_after(self, events: Sequence[NewEvent]) -> Callable[[Pending], None]:
         def check(future: Pending) -> None:
@@ -262,7 +267,7 @@ class Journal:
             raise AgentctlError(f"the event log refused an append to {session_id}: {exc}") from exc
         return last
 
-    async def append(self, session_id: str, items: Sequence[Item]) -> list[StoredEvent]:
+    async def append(self, session_id: str, items: Sequence[EventData]) -> list[StoredEvent]:
         """Submit and wait until durable; the events as stored."""
         self.submit(session_id, items)
         return await self.barrier(session_id)
@@ -294,7 +299,7 @@ def _ended(state: SessionState) -> bool:
 def _may_end(events: Sequence[StoredEvent], state: SessionState | None) -> bool:
     """Whether the session can be ended after `events` (only then is a snapshot due)."""
     return (state is not None and _ended(state)) or any(
-        e.type == "session.status" and e.data.get("status") in _ENDED for e in events
+        e.type == SessionStatusChanged.TYPE and e.data.get("status") in _ENDED for e in events
     )
 
 

@@ -37,7 +37,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentctl.protocol import SessionStatus, SessionStatusChanged
+from agentctl.protocol import SessionStatus, SessionStatusChanged, ToolFinished
 from agentctl.state import SessionState
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def _sweep_files(runtime: Runtime) -> list[str]:
             continue
         named = set()
         for e in runtime.store.read_stream(sid):
-            if e.type == "tool.finished":
+            if e.type == ToolFinished.TYPE:
                 if e.data.get("artifact"):
                     named.add(str(e.data["artifact"]))
                 named.update(str(a) for a in e.data.get("attachments") or ())
@@ -145,7 +145,7 @@ async def retry_fault_pauses(runtime: Runtime) -> list[str]:
             auto_resume=attempt,
         )
         async with runtime.journal.lock(sid):
-            await runtime.journal.append(sid, [("session.status", status)])
+            await runtime.journal.append(sid, [status])
         resumed.append(sid)
     return resumed
 

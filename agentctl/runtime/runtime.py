@@ -41,12 +41,13 @@ from agentctl.protocol import (
     CreateSession,
     Decide,
     Decision,
+    EventData,
     ForkSession,
     ParentRef,
     PluginRef,
     ResumeSession,
     SandboxConfig,
-    SandboxEvent,
+    SandboxRestored,
     SessionCreated,
     SessionStatus,
     SessionStatusChanged,
@@ -301,7 +302,7 @@ class Runtime:
                 return
             escalated = escalation_for(approval, self.clock.now())
             if escalated is not None:  # the next approvers get a new deadline
-                await self.journal.append(sid, [("approval.escalated", escalated)])
+                await self.journal.append(sid, [escalated])
                 self.schedule_expiry(sid, approval_id)
                 return
             decided = ApprovalDecided(
@@ -318,9 +319,9 @@ class Runtime:
                 status = SessionStatusChanged(
                     status=SessionStatus.RUNNING, reason=f"approval {approval_id} expired: denied"
                 )
-            items: list[tuple[str, object]] = [("approval.decided", decided)]
+            items: list[EventData] = [decided]
             if len(state.pending_approvals) == 1:
-                items.append(("session.status", status))
+                items.append(status)
             await self.journal.append(sid, items)
         self.mcp.answered(approval_id)
         if self.journal.state(sid).status is SessionStatus.RUNNING:
@@ -441,7 +442,7 @@ class Runtime:
         )
         self._providers[sid] = provider
         first = self.timers.start_items(req.start_at)  # running, or waiting for --at
-        await self.journal.append(sid, [("session.created", created), *first])
+        await self.journal.append(sid, [created, *first])
         if self.journal.state(sid).timer_hold is None:
             self._spawn(sid)
         else:
@@ -510,9 +511,9 @@ class Runtime:
                 raise ConflictError(
                     f"session {sid} is completed; give a new message to continue it"
                 )
-            items: list[tuple[str, object]] = []
+            items: list[EventData] = []
             if message is not None:
-                items.append(("message.user", UserMessage(text=message)))
+                items.append(UserMessage(text=message))
             merged = None
             if budget is not None:
                 if budget.max_cost_usd is not None:
@@ -526,12 +527,7 @@ class Runtime:
                 breaker_for(self.provider_for(state).endpoint).allow_trial()
             if status is not SessionStatus.RUNNING or merged is not None:
                 items.append(
-                    (
-                        "session.status",
-                        SessionStatusChanged(
-                            status=SessionStatus.RUNNING, reason=reason, budget=merged
-                        ),
-                    )
+                    SessionStatusChanged(status=SessionStatus.RUNNING, reason=reason, budget=merged)
                 )
             await self.journal.append(sid, items)
         self._spawn(sid)
@@ -544,24 +540,16 @@ class Runtime:
             task = self._tasks.get(sid)
             if task is not None and not task.done():
                 task.cancel()
-            items: list[tuple[str, object]] = [
-                (
-                    "approval.decided",
-                    ApprovalDecided(
-                        approval_id=a.approval_id,
-                        decision=Decision.DENIED,
-                        approver="agentctl",
-                        reason=reason,
-                    ),
+            items: list[EventData] = [
+                ApprovalDecided(
+                    approval_id=a.approval_id,
+                    decision=Decision.DENIED,
+                    approver="agentctl",
+                    reason=reason,
                 )
                 for a in state.pending_approvals
             ]
-            items.append(
-                (
-                    "session.status",
-                    SessionStatusChanged(status=SessionStatus.CANCELLED, reason=reason),
-                )
-            )
+            items.append(SessionStatusChanged(status=SessionStatus.CANCELLED, reason=reason))
             await self.journal.append(sid, items)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
@@ -627,15 +615,12 @@ class Runtime:
                 claimed=req.approver if req.approver != who.user else None,
                 via=who.via,
             )
-            items: list[tuple[str, object]] = [("approval.decided", decided)]
+            items: list[EventData] = [decided]
             if len(state.pending_approvals) == 1 and state.status is SessionStatus.WAITING:
                 items.append(
-                    (
-                        "session.status",
-                        SessionStatusChanged(
-                            status=SessionStatus.RUNNING,
-                            reason=f"approval {approval_id} {decided.decision.value}",
-                        ),
+                    SessionStatusChanged(
+                        status=SessionStatus.RUNNING,
+                        reason=f"approval {approval_id} {decided.decision.value}",
                     )
                 )
             stored = await self.journal.append(sid, items)
@@ -687,7 +672,7 @@ class Runtime:
             created.policy = (
                 await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
             ).to_dict()
-        copied = [NewEvent("session.created", created.model_dump(mode="json"), ts=events[0].ts)]
+        copied = [NewEvent(created.TYPE, created.model_dump(mode="json"), ts=events[0].ts)]
         copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
         if prefix.running_since is not None:
             # The parent kept running after the cut; the fork did not: stop its clock
@@ -695,20 +680,18 @@ class Runtime:
             paused = SessionStatusChanged(
                 status=SessionStatus.PAUSED, reason=f"forked from {sid} at {req.at}"
             )
-            copied.append(
-                NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts)
-            )
+            copied.append(NewEvent(paused.TYPE, paused.model_dump(mode="json"), ts=events[-1].ts))
         # The fork exists, whole, in one batch: its copy, its message and `running`.
         # A daemon killed after it finishes the fork on start like any running
         # session (the first step makes its container from the checkpoint and
         # records `sandbox.restored`), and a retried request finds it by its id.
-        tail: list[tuple[str, object]] = []
+        tail: list[EventData] = []
         if req.message:
-            tail.append(("message.user", UserMessage(text=req.message)))
+            tail.append(UserMessage(text=req.message))
         running = SessionStatusChanged(
             status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}"
         )
-        tail.append(("session.status", running))
+        tail.append(running)
         copied += self.journal.shape(tail, datetime.now(UTC))
         async with self.journal.lock(new_sid):
             await self.journal.append_copy(new_sid, copied)
@@ -726,8 +709,8 @@ class Runtime:
                     # (as after a crash here), or pauses it on the fault, retried on start.
                     log.warning("the fork %s has no container yet: %s", new_sid, exc)
                     return new_sid
-                restored = SandboxEvent(container=sandbox.name, image=image)
-                await self.journal.append(new_sid, [("sandbox.restored", restored)])
+                restored = SandboxRestored(container=sandbox.name, image=image)
+                await self.journal.append(new_sid, [restored])
         return new_sid
 
     # -- queries (projections of the log) ------------------------------------------------

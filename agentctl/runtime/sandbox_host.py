@@ -22,7 +22,7 @@ from agentctl.errors import (
     SandboxUnavailableError,
     UsageError,
 )
-from agentctl.protocol import SandboxConfig, SandboxEvent
+from agentctl.protocol import SandboxConfig, SandboxCreated, SandboxRestored
 from agentctl.runtime.journal import Journal
 from agentctl.state import SessionState
 from sandboxes import (
@@ -143,15 +143,11 @@ class SandboxHost:
                     sandbox = await asyncio.to_thread(
                         driver.create, sid, spec_of(config), replace=True
                     )
-                self.journal.submit(
-                    sid, [("sandbox.restored", SandboxEvent(container=sandbox.name, image=image))]
-                )
+                self.journal.submit(sid, [SandboxRestored(container=sandbox.name, image=image)])
         if sandbox is None:
             self.paused.discard(sid)
             sandbox = await asyncio.to_thread(driver.create, sid, spec_of(config), replace=True)
-            self.journal.submit(
-                sid, [("sandbox.created", SandboxEvent(container=sandbox.name, image=config.image))]
-            )
+            self.journal.submit(sid, [SandboxCreated(container=sandbox.name, image=config.image)])
         self.live[sid] = sandbox
         if sid in self.paused:  # no engine round trip on the hot path: we know who we paused
             await asyncio.to_thread(sandbox.unpause)

@@ -39,6 +39,7 @@ from agentctl.protocol import (
     BudgetExceeded,
     CheckpointCreated,
     EscalationStep,
+    EventData,
     ModelFailed,
     ModelRequested,
     ModelResponded,
@@ -241,7 +242,7 @@ class StepMachine:
             why = f": {approval.reason}" if approval.reason else ""
             text = f"the call was {approval.decision} by {who}{why}"
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
+                self.journal.submit(sid, [_refusal(call, text)])
             return False
         # wait: an approval is pending
         await self._set_status(sid, SessionStatus.WAITING, "waiting for approval")
@@ -257,13 +258,10 @@ class StepMachine:
                 await self.journal.append(
                     sid,
                     [
-                        ("budget.exceeded", exceeded),
-                        (
-                            "session.status",
-                            SessionStatusChanged(
-                                status=SessionStatus.PAUSED,
-                                reason=f"budget: {exceeded.limit} reached ({exceeded.value:g})",
-                            ),
+                        exceeded,
+                        SessionStatusChanged(
+                            status=SessionStatus.PAUSED,
+                            reason=f"budget: {exceeded.limit} reached ({exceeded.value:g})",
                         ),
                     ],
                 )
@@ -279,23 +277,18 @@ class StepMachine:
         async def on_attempt(attempt: int) -> None:
             self.rt.live.end(sid)  # a new attempt streams its response from the start
             async with self.journal.lock(sid):
-                self.journal.submit(
-                    sid, [("model.requested", ModelRequested(attempt=attempt_base + attempt))]
-                )
+                self.journal.submit(sid, [ModelRequested(attempt=attempt_base + attempt)])
 
         async def on_failure(err: ProviderError, attempt: int, retry_in_ms: float | None) -> None:
             async with self.journal.lock(sid):
                 self.journal.submit(
                     sid,
                     [
-                        (
-                            "model.failed",
-                            ModelFailed(
-                                error=str(err),
-                                retryable=err.retryable,
-                                attempt=attempt_base + attempt,
-                                retry_in_ms=retry_in_ms,
-                            ),
+                        ModelFailed(
+                            error=str(err),
+                            retryable=err.retryable,
+                            attempt=attempt_base + attempt,
+                            retry_in_ms=retry_in_ms,
                         )
                     ],
                 )
@@ -354,7 +347,7 @@ class StepMachine:
             first_token_ms=response.first_token_ms,
         )
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("model.responded", data)])
+            self.journal.submit(sid, [data])
         return False
 
     async def _list_mcp(self, sid: str, state: SessionState) -> None:
@@ -370,20 +363,20 @@ class StepMachine:
             *(self.rt.mcp.listing(sid, server, sandbox) for server in state.mcp_unlisted)
         )
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("mcp.listed", item) for item in listed])
+            self.journal.submit(sid, list(listed))
 
     # -- tool calls ----------------------------------------------------------------
 
     async def _propose(self, sid: str, state: SessionState, call: ToolCallState) -> bool:
         if call.refusal is not None:  # the runtime refused it as it was recorded
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", _refusal(call, call.refusal))])
+                self.journal.submit(sid, [_refusal(call, call.refusal)])
             return False
         try:
             tool, parsed = self.rt.tools_for(state).validate(call.name, call.args)
         except ToolCallError as exc:
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", _refusal(call, str(exc)))])
+                self.journal.submit(sid, [_refusal(call, str(exc))])
             return False
         args = parsed.model_dump(exclude_none=True)
         repeated = repeated_calls(state, call)
@@ -393,7 +386,7 @@ class StepMachine:
         if tool.name not in _enabled(state):
             refusal = _refusal(call, f"tool {tool.name!r} is not enabled for this session")
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", refusal)])
+                self.journal.submit(sid, [refusal])
             return False
         verdict = self.rt.policy_of(state).evaluate(call.name, args, hint=tool.hint)
         proposed = ToolProposed(
@@ -406,7 +399,7 @@ class StepMachine:
         if verdict.tier is Tier.DENY:
             refusal = _refusal(call, f"denied by policy ({verdict.rule})")
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.proposed", proposed), ("tool.finished", refusal)])
+                self.journal.submit(sid, [proposed, refusal])
             return False
         if verdict.tier is Tier.HALT:
             await self._halt(sid, call, proposed, verdict.rule)
@@ -434,7 +427,7 @@ class StepMachine:
                 for e in verdict.escalate
             ],
         )
-        await self._ask(sid, ("tool.proposed", proposed), request)
+        await self._ask(sid, proposed, request)
         return True
 
     async def _halt(self, sid: str, call: ToolCallState, proposed: ToolProposed, rule: str) -> None:
@@ -447,10 +440,10 @@ class StepMachine:
             await self.journal.append(
                 sid,
                 [
-                    ("tool.proposed", proposed),
-                    ("tool.finished", refusal),
-                    ("session.halted", SessionHalted(call_id=call.call_id, rule=rule)),
-                    ("session.status", paused),
+                    proposed,
+                    refusal,
+                    SessionHalted(call_id=call.call_id, rule=rule),
+                    paused,
                 ],
             )
         await self.rt.sandboxes.pause(sid)
@@ -463,7 +456,7 @@ class StepMachine:
         )
         reason = f"loop guard: {call.name} called {repeated} times in a row with the same arguments"
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
+            self.journal.submit(sid, [_refusal(call, text)])
         await self._pause(sid, reason)
         return True
 
@@ -488,10 +481,10 @@ class StepMachine:
                 "it may or may not have taken effect",
             ),
         )
-        await self._ask(sid, ("tool.interrupted", ToolInterrupted(call_id=call.call_id)), request)
+        await self._ask(sid, ToolInterrupted(call_id=call.call_id), request)
         return True
 
-    async def _ask(self, sid: str, first: tuple[str, object], request: ApprovalRequested) -> None:
+    async def _ask(self, sid: str, first: EventData, request: ApprovalRequested) -> None:
         """Ask a person: the request and `waiting`, durable; then hold nothing.
 
         The container is paused while the events commit, so a client that sees
@@ -500,9 +493,7 @@ class StepMachine:
             status=SessionStatus.WAITING, reason=f"approval {request.approval_id}"
         )
         async with self.journal.lock(sid):
-            self.journal.submit(
-                sid, [first, ("approval.requested", request), ("session.status", waiting)]
-            )
+            self.journal.submit(sid, [first, request, waiting])
         await self.rt.sandboxes.pause(sid)
         await self.journal.barrier(sid)
         self.rt.schedule_expiry(sid, request.approval_id)
@@ -536,7 +527,7 @@ class StepMachine:
             return False
         log.info("recovered the completed result of %s %s of %s", call.name, call.call_id, sid)
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("tool.finished", self._finished(sid, call, outcome, 0.0))])
+            self.journal.submit(sid, [self._finished(sid, call, outcome, 0.0)])
         return True
 
     def _finished(
@@ -566,9 +557,9 @@ class StepMachine:
         try:
             tool, parsed = self.rt.tools_for(state).validate(call.name, args)
         except ToolCallError as exc:
-            items: list[tuple[str, object]] = [("tool.proposed", proposed)] if proposed else []
+            items: list[EventData] = [proposed] if proposed else []
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [*items, ("tool.finished", _refusal(call, str(exc)))])
+                self.journal.submit(sid, [*items, _refusal(call, str(exc))])
             return
         if tool.name == WAIT_TOOL:  # a durable timer, not a run: holds nothing while it waits
             assert isinstance(parsed, WaitArgs)
@@ -584,9 +575,9 @@ class StepMachine:
         )
         async with self.journal.lock(sid):
             if proposed is not None:
-                self.journal.submit(sid, [("tool.proposed", proposed), ("tool.started", started)])
+                self.journal.submit(sid, [proposed, started])
             else:
-                self.journal.submit(sid, [("tool.started", started)])
+                self.journal.submit(sid, [started])
         if not tool.idempotent:
             # Write-ahead: durable before the side effect begins. An idempotent
             # tool has none to protect; if a crash loses its start, it runs again.
@@ -616,7 +607,7 @@ class StepMachine:
         self.journal.crash.reach("tool:ran")  # its effect is done, its result not yet recorded
         finished = self._finished(sid, call, outcome, round((time.perf_counter() - t0) * 1000, 3))
         async with self.journal.lock(sid):
-            self.journal.submit(sid, [("tool.finished", finished)])
+            self.journal.submit(sid, [finished])
 
     async def _sandbox_for(self, sid: str, state: SessionState) -> Any:
         async with self.journal.lock(sid):
@@ -701,7 +692,7 @@ class StepMachine:
                 parent = state.latest_checkpoint.image if state.latest_checkpoint else None
             self.journal.submit(
                 sid,
-                [("checkpoint.created", CheckpointCreated(image=image, parent_checkpoint=parent))],
+                [CheckpointCreated(image=image, parent_checkpoint=parent)],
             )
 
     async def _set_status(
@@ -711,7 +702,7 @@ class StepMachine:
             if self.journal.state(sid).status is status:
                 return
             changed = SessionStatusChanged(status=status, reason=reason, fault=fault)
-            await self.journal.append(sid, [("session.status", changed)])
+            await self.journal.append(sid, [changed])
 
     async def _pause(self, sid: str, reason: str, fault: Fault | None = None) -> None:
         log.warning("pausing %s: %s", sid, reason)

@@ -392,9 +392,7 @@ class Workspaces:
             checkpoint = await asyncio.to_thread(sandbox.checkpoint, state.last_seq + 2)
             parent = state.latest_checkpoint.image if state.latest_checkpoint else None
             created = CheckpointCreated(image=checkpoint.image, parent_checkpoint=parent)
-            await self.rt.journal.append(
-                sid, [("workspace.copied", copied), ("checkpoint.created", created)]
-            )
+            await self.rt.journal.append(sid, [copied, created])
             ended = state.status is not None and state.status.ended
         if ended:
             await self.rt.sandboxes.release(sid)

@@ -36,11 +36,13 @@ from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageEr
 from agentctl.protocol import (
     AddHook,
     CreateSession,
+    EventData,
     HookAdded,
     HookDelivered,
     HookRemoved,
     HookView,
     TriggerStarted,
+    parse_event,
 )
 from agentctl.triggers.template import TemplateError, check_template, render
 from store import StoredEvent
@@ -75,18 +77,19 @@ class Hook:
     deliveries: dict[str, str] = field(default_factory=dict)  # delivery id -> session
 
     def apply(self, event: StoredEvent) -> None:
-        if event.type == "hook.removed":
-            self.removed = True
-        elif event.type == "hook.delivered":
-            self.deliveries[event.data["delivery"]] = event.data["session"]
+        match parse_event(event.type, event.data):
+            case HookRemoved():
+                self.removed = True
+            case HookDelivered() as delivered:
+                self.deliveries[delivered.delivery] = delivered.session
 
 
 def fold_hook(events: list[StoredEvent]) -> Hook | None:
     hook: Hook | None = None
     for event in events:
-        if event.type == "hook.added":
-            d = event.data
-            hook = Hook(d["name"], d["task_template"], d["run"], d["secret_sha256"], d["max_body"])
+        if event.type == HookAdded.TYPE:
+            d = HookAdded.model_validate(event.data)
+            hook = Hook(d.name, d.task_template, d.run, d.secret_sha256, d.max_body)
         elif hook is not None:
             hook.apply(event)
     return hook
@@ -154,7 +157,7 @@ class Hooks:
                 max_body=req.max_body,
                 added_by=req.added_by,
             )
-            stored = await self._append(req.name, [("hook.added", added)])
+            stored = await self._append(req.name, [added])
             hook = fold_hook(stored)
             assert hook is not None
             self.hooks[req.name] = hook
@@ -166,7 +169,7 @@ class Hooks:
     async def remove(self, name: str, by: str) -> None:
         async with self._lock(name):
             hook = self.get(name)
-            await self._append(name, [("hook.removed", HookRemoved(by=by))])
+            await self._append(name, [HookRemoved(by=by)])
             self.hooks.pop(name, None)
             self._secrets.pop(name, None)
             self._secret_file(hook.name).unlink(missing_ok=True)
@@ -191,7 +194,7 @@ class Hooks:
     def views(self) -> list[HookView]:
         return [self.view(h) for h in sorted(self.hooks.values(), key=lambda h: h.name)]
 
-    async def _append(self, name: str, items: list[tuple[str, object]]) -> list[StoredEvent]:
+    async def _append(self, name: str, items: list[EventData]) -> list[StoredEvent]:
         stream = PREFIX + name
         async with self.rt.journal.lock(stream):
             return await self.rt.journal.append(stream, items)
@@ -265,7 +268,7 @@ class Hooks:
             delivered = HookDelivered(
                 delivery=delivery, session=sid, payload=artifact, sha256=sha, auth=auth
             )
-            for event in await self._append(name, [("hook.delivered", delivered)]):
+            for event in await self._append(name, [delivered]):
                 hook.apply(event)
         log.info("hook %s: delivery %r started %s", name, delivery[:80], sid)
         return TriggerStarted(session=sid, outcome="started", delivery=delivery)

@@ -33,7 +33,7 @@ import httpx
 
 from agentctl import ids
 from agentctl.errors import UsageError
-from agentctl.protocol import AlertDelivery
+from agentctl.protocol import AlertDelivery, ApprovalDecided, SessionStatusChanged
 from agentctl.triggers.clock import sleep
 from store import StoredEvent
 
@@ -128,11 +128,11 @@ def alert_of(event: StoredEvent) -> dict[str, Any] | None:
     """The alert an event raises, or None."""
     d = event.data
     kind = event.type
-    if event.type == "approval.decided":
+    if event.type == ApprovalDecided.TYPE:
         if d.get("decision") != "expired":
             return None
         kind = "approval.expired"
-    elif event.type == "session.status":
+    elif event.type == SessionStatusChanged.TYPE:
         if d.get("status") != "failed":
             return None
         kind = "session.failed"
@@ -226,7 +226,7 @@ class Notifier:
     async def _record(self, record: AlertDelivery) -> None:
         try:
             async with self.rt.journal.lock(STREAM):
-                await self.rt.journal.append(STREAM, [("alert.delivery", record)])
+                await self.rt.journal.append(STREAM, [record])
         except Exception:
             log.exception("could not record an alert delivery")
 

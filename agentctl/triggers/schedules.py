@@ -34,12 +34,18 @@ from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageEr
 from agentctl.protocol import (
     AddSchedule,
     CreateSession,
+    EventData,
     ScheduleAdded,
     ScheduleChanged,
     ScheduleFired,
+    SchedulePaused,
+    ScheduleRemoved,
+    ScheduleResumed,
     ScheduleView,
     SessionStatus,
+    SessionStatusChanged,
     TriggerStarted,
+    parse_event,
 )
 from agentctl.triggers.clock import Handle
 from agentctl.triggers.timers import late_note
@@ -52,6 +58,11 @@ log = logging.getLogger(__name__)
 
 PREFIX = "schedule:"
 CATCH_UP_LIMIT = 100_000  # missed firings counted one by one; beyond this, "at least"
+_CHANGES: dict[str, type[ScheduleChanged]] = {
+    "paused": SchedulePaused,
+    "resumed": ScheduleResumed,
+    "removed": ScheduleRemoved,
+}
 
 
 def stream_of(name: str) -> str:
@@ -98,24 +109,26 @@ class Schedule:
     fired: int = 0
 
     def apply(self, event: StoredEvent) -> None:
-        d = event.data
-        if event.type == "schedule.paused":
-            self.paused = True
-        elif event.type == "schedule.resumed":
-            self.paused = False
-        elif event.type == "schedule.removed":
-            self.removed = True
-        elif event.type == "schedule.fired":
-            self.fired += 1
-            due = _dt(d["due_at"])
-            if not d.get("manual") and not d.get("from_queue"):
-                self.last_due = max(self.last_due or due, due)
-            if d.get("session"):
-                self.sessions.append(d["session"])
-            if d["outcome"] == "queued":
-                self.queued.append(due)
-            if d.get("from_queue") and self.queued:
-                self.queued.pop(0)
+        match parse_event(event.type, event.data):
+            case SchedulePaused():
+                self.paused = True
+            case ScheduleResumed():
+                self.paused = False
+            case ScheduleRemoved():
+                self.removed = True
+            case ScheduleFired() as fired:
+                self._fired(fired)
+
+    def _fired(self, fired: ScheduleFired) -> None:
+        self.fired += 1
+        if not fired.manual and not fired.from_queue:
+            self.last_due = max(self.last_due or fired.due_at, fired.due_at)
+        if fired.session:
+            self.sessions.append(fired.session)
+        if fired.outcome == "queued":
+            self.queued.append(fired.due_at)
+        if fired.from_queue and self.queued:
+            self.queued.pop(0)
 
 
 def _dt(value: Any) -> datetime:
@@ -125,7 +138,7 @@ def _dt(value: Any) -> datetime:
 def fold_schedule(events: list[StoredEvent]) -> Schedule | None:
     schedule: Schedule | None = None
     for event in events:
-        if event.type == "schedule.added":
+        if event.type == ScheduleAdded.TYPE:  # read as stored: an old one may lack added_at
             d = event.data
             added_at = _dt(d.get("added_at") or event.ts)
             schedule = Schedule(d["name"], d["cron"], d["tz"], d["overlap"], d["run"], added_at)
@@ -256,7 +269,7 @@ class Scheduler:
                         if missed
                         else ""
                     )
-            await self._record(schedule, [("schedule.fired", fired)])
+            await self._record(schedule, [fired])
             if late_s > 1 and not manual:
                 log.info("schedule %s fired %s%s", name, fired.outcome, late_note(late_s))
             return TriggerStarted(session=fired.session, outcome=fired.outcome)
@@ -272,7 +285,7 @@ class Scheduler:
         self._owner[sid] = schedule.name
         return sid
 
-    async def _record(self, schedule: Schedule, items: list[tuple[str, object]]) -> None:
+    async def _record(self, schedule: Schedule, items: list[EventData]) -> None:
         stream = stream_of(schedule.name)
         async with self.rt.journal.lock(stream):
             stored = await self.rt.journal.append(stream, items)
@@ -281,7 +294,7 @@ class Scheduler:
 
     def _on_event(self, event: StoredEvent) -> None:
         """A schedule's session ended: start its next queued firing."""
-        if event.type != "session.status" or event.stream not in self._owner:
+        if event.type != SessionStatusChanged.TYPE or event.stream not in self._owner:
             return
         if not SessionStatus(event.data["status"]).ended:
             return
@@ -307,7 +320,7 @@ class Scheduler:
                 from_queue=True,
                 reason="queued firing started",
             )
-            await self._record(schedule, [("schedule.fired", fired)])
+            await self._record(schedule, [fired])
 
     # -- commands ----------------------------------------------------------------------
 
@@ -334,7 +347,7 @@ class Scheduler:
             )
             stream = stream_of(req.name)
             async with self.rt.journal.lock(stream):
-                stored = await self.rt.journal.append(stream, [("schedule.added", added)])
+                stored = await self.rt.journal.append(stream, [added])
             schedule = fold_schedule(stored)
             assert schedule is not None
             self.schedules[req.name] = schedule
@@ -350,7 +363,7 @@ class Scheduler:
     async def change(self, name: str, what: str, by: str) -> ScheduleView:
         async with self._lock(name):
             schedule = self.get(name)
-            await self._record(schedule, [(f"schedule.{what}", ScheduleChanged(by=by))])
+            await self._record(schedule, [_CHANGES[what](by=by)])
             if schedule.removed:
                 self.schedules.pop(name, None)
                 handle = self._handles.pop(name, None)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from agentctl import ids
 from agentctl.protocol import (
+    EventData,
     SessionStatus,
     SessionStatusChanged,
     TimerFired,
@@ -55,18 +56,18 @@ class Timers:
 
     # -- setting -------------------------------------------------------------------
 
-    def start_items(self, start_at: datetime | None) -> list[tuple[str, object]]:
+    def start_items(self, start_at: datetime | None) -> list[EventData]:
         """The first status of a new session: `running`, or waiting for its start time."""
         if start_at is None or start_at <= self.rt.clock.now():
             running = SessionStatusChanged(status=SessionStatus.RUNNING, reason="created")
-            return [("session.status", running)]
+            return [running]
         timer = TimerSet(timer_id=ids.ulid(), due_at=start_at, purpose="start")
         waiting = SessionStatusChanged(
             status=SessionStatus.WAITING,
             reason=f"scheduled: starts at {_stamp(start_at)}",
             timer=timer.timer_id,
         )
-        return [("timer.set", timer), ("session.status", waiting)]
+        return [timer, waiting]
 
     async def begin_wait(
         self, sid: str, call: ToolCallState, args: WaitArgs, proposed: ToolProposed | None
@@ -85,8 +86,8 @@ class Timers:
         waiting = SessionStatusChanged(
             status=SessionStatus.WAITING, reason=f"wait: until {_stamp(due)}", timer=timer.timer_id
         )
-        items: list[tuple[str, object]] = [("tool.proposed", proposed)] if proposed else []
-        items += [("tool.started", started), ("timer.set", timer), ("session.status", waiting)]
+        items: list[EventData] = [proposed] if proposed else []
+        items += [started, timer, waiting]
         async with self.rt.journal.lock(sid):
             await self.rt.journal.append(sid, items)
         self.arm(sid)
@@ -125,29 +126,16 @@ class Timers:
                 return False
             late_s = max(0.0, (self.rt.clock.now() - timer.due_at).total_seconds())
             note = late_note(late_s)
-            items: list[tuple[str, object]] = [
-                (
-                    "timer.fired",
-                    TimerFired(timer_id=timer_id, due_at=timer.due_at, late_s=round(late_s, 3)),
-                )
+            items: list[EventData] = [
+                TimerFired(timer_id=timer_id, due_at=timer.due_at, late_s=round(late_s, 3))
             ]
             if timer.purpose == "wait" and timer.call_id is not None:
                 output = f"waited until {_stamp(timer.due_at)}{note}"
-                items.append(
-                    (
-                        "tool.finished",
-                        ToolFinished(call_id=timer.call_id, exit_code=0, output=output),
-                    )
-                )
+                items.append(ToolFinished(call_id=timer.call_id, exit_code=0, output=output))
                 reason = f"wait over{note}"
             else:
                 reason = f"scheduled start at {_stamp(timer.due_at)}{note}"
-            items.append(
-                (
-                    "session.status",
-                    SessionStatusChanged(status=SessionStatus.RUNNING, reason=reason),
-                )
-            )
+            items.append(SessionStatusChanged(status=SessionStatus.RUNNING, reason=reason))
             await self.rt.journal.append(sid, items)
         if note:
             log.info("timer %s of %s%s", timer_id, sid, note)

@@ -256,13 +256,12 @@ async def test_a_model_request_without_response_is_asked_again(tmp_path: Path) -
         sid,
         [
             NewEvent(
-                "session.status",
+                SessionStatusChanged.TYPE,
                 event_data(
-                    "session.status",
-                    SessionStatusChanged(status=SessionStatus.RUNNING, budget=Budget(max_steps=9)),
+                    SessionStatusChanged(status=SessionStatus.RUNNING, budget=Budget(max_steps=9))
                 ),
             ),
-            NewEvent("model.requested", event_data("model.requested", ModelRequested(attempt=1))),
+            NewEvent(ModelRequested.TYPE, event_data(ModelRequested(attempt=1))),
         ],
         n + 1,
     )
