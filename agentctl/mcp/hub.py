@@ -36,13 +36,13 @@ from agentctl.tools import Tool, ToolContext, ToolOutcome
 if TYPE_CHECKING:
     import mcp_types as types
 
-    from agentctl.mcp.connection import Connection, Elicit
     from agentctl.keys import KeyStore
+    from agentctl.mcp.connection import Connection, Elicit
     from agentctl.paths import Paths
     from agentctl.plugins import Plugins
     from agentctl.runtime.sandbox_host import SandboxHost
-    from agentctl.tools import ToolRegistry
     from agentctl.state import SessionState
+    from agentctl.tools import ToolRegistry
     from sandboxes import Sandbox
 
 log = logging.getLogger(__name__)

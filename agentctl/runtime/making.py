@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -331,7 +330,7 @@ class SessionMaker:
             status=SessionStatus.RUNNING, reason=f"forked from {sid} at {req.at}"
         )
         tail.append(("session.status", running))
-        copied += self.journal.shape(tail, datetime.now(UTC))
+        copied += self.journal.shape(tail, self.journal.now())
         async with self.journal.lock(new_sid):
             await self.journal.append_copy(new_sid, copied)
             if created.sandbox.image is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from agentctl.config import Config, load_config
@@ -90,7 +89,7 @@ class Runtime:
         self.crash = crash or CrashPoints()
         self.keys = KeyStore(paths.config)
         redactor = Redactor(extra=self.keys.secrets, extra_version=self._keys_version)
-        self.journal = Journal(store, crash=self.crash, redact=redactor)
+        self.journal = Journal(store, crash=self.crash, redact=redactor, now=self.clock.now)
         self.live = LiveBus(redact=redactor)
         self.sandboxes = SandboxHost(
             self.journal,
@@ -111,7 +110,7 @@ class Runtime:
         ] = {}  # per session: a replay keeps the recording it began with
         self._policies: dict[str, Policy] = {}
         self.model_calls: dict[str, asyncio.Future[Any]] = {}  # in flight, cancelled on stop
-        self.started_at = datetime.now(UTC)
+        self.started_at = self.clock.now()
         self.timers = Timers(self)
         self.triggers = Triggers(self)  # schedules, webhooks, alerts
         self.mcp = McpHub(self)  # MCP servers: connections per session, status per server
