@@ -121,6 +121,15 @@ class ToolCalls:
         await self._ask(sid, ("tool.proposed", proposed), request)
         return True
 
+    async def _refuse(self, sid: str, state: SessionState, call: ToolCallState) -> None:
+        """A call a person denied (or let expire): its result says so."""
+        approval = state.approvals[call.approval_id or ""]
+        who = approval.decided_by
+        why = f": {approval.reason}" if approval.reason else ""
+        text = f"the call was {approval.decision} by {who}{why}"
+        async with self.journal.lock(sid):
+            self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
+
     async def _halt(self, sid: str, call: ToolCallState, proposed: ToolProposed, rule: str) -> None:
         """A `halt` tier: refuse the call and stop the session now; the alert goes out."""
         refusal = _refusal(call, f"halted by policy ({rule}): a person must look first")

@@ -38,7 +38,7 @@ from agentctl.protocol import (
 from agentctl.providers import Message
 from agentctl.providers.base import Delta
 from agentctl.providers.retry import breaker_for, call_with_retries
-from agentctl.runtime.calls import Fault, ToolCalls, _refusal
+from agentctl.runtime.calls import Fault, ToolCalls
 from agentctl.runtime.decide import Action, next_action, to_messages
 from agentctl.runtime.decide import enabled_tools as _enabled
 from agentctl.runtime.replies import MAX_REPLY_TEXT_BYTES, checked_usage, clean_text, recorded_calls
@@ -110,12 +110,7 @@ class StepMachine(ToolCalls):
         if kind == "resume_call":
             return await self._resume_call(sid, state, call)
         if kind == "refuse":
-            approval = state.approvals[call.approval_id or ""]
-            who = approval.decided_by
-            why = f": {approval.reason}" if approval.reason else ""
-            text = f"the call was {approval.decision} by {who}{why}"
-            async with self.journal.lock(sid):
-                self.journal.submit(sid, [("tool.finished", _refusal(call, text))])
+            await self._refuse(sid, state, call)
             return False
         # wait: an approval is pending
         await self._set_status(sid, SessionStatus.WAITING, "waiting for approval")
