@@ -32,6 +32,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agentctl.filediff import file_diff, replaced_once
 from agentctl.providers.base import ToolSpec
 from sandboxes import Sandbox, SandboxError
 
@@ -118,6 +119,9 @@ class Tool:
     hint: str | None = None
     # A jsonschema validator of `input_schema`, made once (agentctl.mcp.tools.as_tool).
     validator: Any = None
+    # What a call would change, for a person asked to approve it (a file write's diff,
+    # agentctl.filediff). Blocking; it may raise (the approval then says why there is none).
+    preview: Callable[[Sandbox, Any], str] | None = None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -411,6 +415,14 @@ def _edit(sb: Sandbox, a: EditFileArgs) -> str:
     return f"edited {a.path}"
 
 
+def _write_diff(sb: Sandbox, a: WriteFileArgs) -> str:
+    return file_diff(sb, a.path, lambda _: a.content)
+
+
+def _edit_diff(sb: Sandbox, a: EditFileArgs) -> str:
+    return file_diff(sb, a.path, lambda before: replaced_once(before, a.old, a.new, a.path))
+
+
 def _list(sb: Sandbox, a: ListFilesArgs) -> str:
     entries = sb.list_files(a.path, max_depth=a.depth)
     return "\n".join(e.path + ("/" if e.kind == "dir" else "") for e in entries)
@@ -438,6 +450,7 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         WriteFileArgs,
         idempotent=False,
         run=_file_tool(_write),
+        preview=_write_diff,
     ),
     Tool(
         "edit_file",
@@ -445,6 +458,7 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         EditFileArgs,
         idempotent=False,
         run=_file_tool(_edit),
+        preview=_edit_diff,
     ),
     Tool(
         "list_files",

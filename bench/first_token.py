@@ -168,7 +168,7 @@ def main() -> int:
         print("first_token: curl is not installed", file=sys.stderr)
         return 1
     from agentctl.providers import Message, load_provider
-    from agentctl.runtime.runtime import SYSTEM_PROMPT
+    from agentctl.runtime.making import SYSTEM_PROMPT
     from agentctl.tools import default_registry
 
     home = Path(tempfile.mkdtemp(prefix="agentctl-bench-ttft-"))

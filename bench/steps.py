@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -188,8 +189,8 @@ def bench_resume(tmp: Path) -> tuple[float, int]:
     """Fold a session of >= 1,000 events from the log and be ready to continue it."""
     from agentctl.crashpoints import CrashPoints
     from agentctl.redact import Redactor
+    from agentctl.runtime.decide import next_action
     from agentctl.runtime.journal import Journal
-    from agentctl.runtime.steps import next_action
     from store import DuckDBEventStore
 
     _, sid, db = asyncio.run(_agentctl_once(tmp, 200))  # 200 steps x 5 events + framing
@@ -201,7 +202,7 @@ def bench_resume(tmp: Path) -> tuple[float, int]:
         journal = Journal(store, crash=CrashPoints(""), redact=Redactor({}))
         journal.load()
         state = journal.state(sid)
-        next_action(state)
+        next_action(state, datetime.now(UTC))
         samples.append((time.perf_counter() - t0) * 1000)
         count = state.last_seq
         store.close()

@@ -241,12 +241,29 @@ def test_the_dependency_rules_are_the_import_linter_contracts() -> None:
     contracts = {
         c["name"]: (c["type"], set(c["source_modules"]), set(c["forbidden_modules"]))
         for c in config["contracts"]
+        if c["type"] == "forbidden"
     }
     documented = {
         row[0]: ("forbidden", _modules(row[1]), _modules(row[2]))
         for row in table("importlinter:contracts")
     }
     assert documented == contracts, "docs/design.md §1 is not what pyproject.toml enforces"
+
+
+def test_the_layers_are_the_import_linter_layers_contracts() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    kinds = {c["type"] for c in config["contracts"]}
+    assert kinds <= {"forbidden", "layers"}, f"docs/design.md §1 has no table for {kinds}"
+    contracts = {
+        c["name"]: (list(c["layers"]), set(c.get("ignore_imports", [])))
+        for c in config["contracts"]
+        if c["type"] == "layers"
+    }
+    documented = {
+        row[0]: ([_code(part.strip()) for part in row[1].split(",")], _modules(row[2]))
+        for row in table("importlinter:layers")
+    }
+    assert documented == contracts, "docs/design.md §1 is not the layers pyproject.toml enforces"
 
 
 def _section_numbers() -> set[str]:

@@ -18,8 +18,9 @@ person is not asked twice and an answer given is not lost.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jsonschema
 
@@ -36,9 +37,33 @@ from agentctl.tools import ToolCallError
 if TYPE_CHECKING:
     import mcp_types as types
 
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.journal import Journal
 
 MAX_SCHEMA_BYTES = 16 * 1024
+
+
+class Answers(Protocol):
+    """Where a question waits for its answer (the MCP hub)."""
+
+    @property
+    def used_answers(self) -> set[str]:
+        """Elicitation approvals this process answered with."""
+
+    def waiter(self, approval_id: str) -> asyncio.Future[None]:
+        """Done when the approval is decided."""
+
+    def answered(self, approval_id: str) -> None:
+        """The approval was decided: its waiter is done."""
+
+
+class ElicitHost(Protocol):
+    """What asking a person needs of the runtime: the log and the answers."""
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def mcp(self) -> Answers: ...
 
 
 def answer_of(schema: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +87,7 @@ def answer_of(schema: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str
 
 
 async def ask_person(
-    rt: Runtime, sid: str, call_id: str, tool: str, params: types.ElicitRequestParams
+    rt: ElicitHost, sid: str, call_id: str, tool: str, params: types.ElicitRequestParams
 ) -> types.ElicitResult:
     import mcp_types as types
 
@@ -126,4 +151,4 @@ async def ask_person(
     return types.ElicitResult(action="decline" if decided.decision == "denied" else "cancel")
 
 
-__all__ = ["answer_of", "ask_person"]
+__all__ = ["Answers", "ElicitHost", "answer_of", "ask_person"]

@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentctl import ids
 from agentctl.errors import UsageError
 from agentctl.mcp.config import ServerConfig, ServerStore
-from agentctl.mcp.elicit import ask_person
+from agentctl.mcp.elicit import ElicitHost, ask_person
 from agentctl.mcp.faults import ServerDown
 from agentctl.mcp.tools import McpToolSpec, as_tool, outcome_of, spec_of
 from agentctl.plugins import TOOLS_GROUP
@@ -36,9 +36,13 @@ from agentctl.tools import Tool, ToolContext, ToolOutcome
 if TYPE_CHECKING:
     import mcp_types as types
 
+    from agentctl.keys import KeyStore
     from agentctl.mcp.connection import Connection, Elicit
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.paths import Paths
+    from agentctl.plugins import Plugins
+    from agentctl.runtime.sandbox_host import SandboxHost
     from agentctl.state import SessionState
+    from agentctl.tools import ToolRegistry
     from sandboxes import Sandbox
 
 log = logging.getLogger(__name__)
@@ -66,8 +70,31 @@ class ServerStatus:
         }
 
 
+class HubHost(ElicitHost, Protocol):
+    """What the hub needs of the runtime (see agentctl.runtime.host)."""
+
+    @property
+    def paths(self) -> Paths: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+    @property
+    def plugins(self) -> Plugins: ...
+
+    @property
+    def sandboxes(self) -> SandboxHost: ...
+
+    @property
+    def tools(self) -> ToolRegistry: ...
+
+    @property
+    def artifact_cap(self) -> int:
+        """Bytes of whole outputs kept per session."""
+
+
 class McpHub:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: HubHost) -> None:
         self.rt = runtime
         self.store = ServerStore(runtime.paths.config)
         self._conns: dict[tuple[str, str], Connection] = {}

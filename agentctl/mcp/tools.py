@@ -231,7 +231,7 @@ def _violation(schema: dict[str, Any], value: Any) -> str | None:
 
 
 def _ref(ctx: ToolContext) -> str:
-    # The call key is made of runtime ids (steps._key); made safe for a file name anyway.
+    # The call key is made of runtime ids (calls._key); made safe for a file name anyway.
     key = ctx.call_key or "call"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key.split(":", 1)[-1])[:100]
 

@@ -62,8 +62,16 @@ Pending = concurrent.futures.Future[list[StoredEvent]]
 
 
 class Journal:
-    def __init__(self, store: EventStore, *, crash: CrashPoints, redact: Redactor) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        crash: CrashPoints,
+        redact: Redactor,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.store = store
+        self.now = now or (lambda: datetime.now(UTC))  # the runtime's clock stamps the events
         self.crash = crash
         self.redact = redact
         self.states: dict[str, SessionState] = {}
@@ -211,7 +219,7 @@ class Journal:
         """
         state = self.find(session_id)
         first = state.last_seq + 1 if state else 1
-        now = datetime.now(UTC)
+        now = self.now()
         events = self.shape(items, now)
         provisional = [
             StoredEvent(

@@ -41,7 +41,7 @@ from agentctl.protocol import SessionStatus, SessionStatusChanged, ToolFinished
 from agentctl.state import SessionState
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def spill_dir(artifacts: Path) -> Path:
     return folder
 
 
-def sweep(runtime: Runtime) -> list[str]:
+def sweep(runtime: Host) -> list[str]:
     """Remove what a crash left outside the log; a line per thing removed. Blocking."""
     removed = _sweep_files(runtime)
     states = runtime.journal.states
@@ -76,7 +76,7 @@ def _live(state: SessionState) -> bool:
     return state.status is not None and not state.status.ended
 
 
-def _sweep_files(runtime: Runtime) -> list[str]:
+def _sweep_files(runtime: Host) -> list[str]:
     artifacts = runtime.paths.artifacts
     removed = []
     for leftover in spill_dir(artifacts).iterdir():
@@ -99,7 +99,7 @@ def _sweep_files(runtime: Runtime) -> list[str]:
     return removed
 
 
-def _sweep_engine(runtime: Runtime) -> list[str]:
+def _sweep_engine(runtime: Host) -> list[str]:
     driver = runtime.sandboxes.engine()
     states = runtime.journal.states
     removed = []
@@ -129,7 +129,7 @@ def _remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-async def retry_fault_pauses(runtime: Runtime) -> list[str]:
+async def retry_fault_pauses(runtime: Host) -> list[str]:
     """Resume the sessions a fault paused, within the bound; their ids."""
     resumed = []
     for sid, state in list(runtime.journal.states.items()):

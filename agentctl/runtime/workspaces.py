@@ -49,7 +49,7 @@ from agentctl.workspace.tree import Entry, Tree, cached_tree, load_index, save_i
 from sandboxes import pack_folder
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 WORKSPACE = "/workspace"
 
@@ -63,7 +63,7 @@ class Source:
 
 
 class Workspaces:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Host) -> None:
         self.rt = runtime
 
     @property

@@ -48,7 +48,7 @@ from agentctl.triggers.template import TemplateError, check_template, render
 from store import StoredEvent
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class Hooks:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Host) -> None:
         self.rt = runtime
         self.hooks: dict[str, Hook] = {}
         self._secrets: dict[str, str] = {}

@@ -10,13 +10,13 @@ from agentctl.triggers.notify import Notifier, NotifyConfig, load_notify_config
 from agentctl.triggers.schedules import Scheduler
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
 
 
 class Triggers:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Host) -> None:
         self.rt = runtime
         self.schedules = Scheduler(runtime)
         self.hooks = Hooks(runtime)

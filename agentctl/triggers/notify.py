@@ -38,7 +38,7 @@ from agentctl.triggers.clock import sleep
 from store import StoredEvent
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def alert_of(event: StoredEvent) -> dict[str, Any] | None:
 
 
 class Notifier:
-    def __init__(self, runtime: Runtime, config: NotifyConfig) -> None:
+    def __init__(self, runtime: Host, config: NotifyConfig) -> None:
         self.rt = runtime
         self.config = config
         self._http: httpx.AsyncClient | None = None

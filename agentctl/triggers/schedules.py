@@ -52,7 +52,7 @@ from agentctl.triggers.timers import late_note
 from store import StoredEvent
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def fold_schedule(events: list[StoredEvent]) -> Schedule | None:
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Host) -> None:
         self.rt = runtime
         self.schedules: dict[str, Schedule] = {}
         self._handles: dict[str, Handle] = {}

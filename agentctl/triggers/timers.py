@@ -31,7 +31,7 @@ from agentctl.state import ToolCallState
 from agentctl.triggers.clock import Handle
 
 if TYPE_CHECKING:
-    from agentctl.runtime.runtime import Runtime
+    from agentctl.runtime.host import Host
     from agentctl.tools import WaitArgs
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def late_note(late_s: float) -> str:
 
 
 class Timers:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Host) -> None:
         self.rt = runtime
         self._handles: dict[str, Handle] = {}
 
@@ -139,7 +139,7 @@ class Timers:
             await self.rt.journal.append(sid, items)
         if note:
             log.info("timer %s of %s%s", timer_id, sid, note)
-        self.rt._spawn(sid)
+        self.rt.spawn(sid)
         return True
 
     def cancel_all(self) -> None:

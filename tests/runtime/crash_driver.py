@@ -49,7 +49,7 @@ async def main(db: Path, recording: Path, policy: str, fork: list[str]) -> int:
             for approval in rt.approvals(sid):
                 await rt.decide(approval.id, Decide(decision="approve", approver="crash-test"))
         elif state.status is SessionStatus.RUNNING:
-            rt._spawn(sid)
+            rt.spawn(sid)
         else:
             break
     await rt.stop()

@@ -9,7 +9,7 @@ import pytest
 from agentctl.errors import UsageError
 from agentctl.paths import get_paths
 from agentctl.protocol import Budget, CreateSession, ResumeSession, SessionStatus
-from agentctl.runtime.steps import repeated_calls
+from agentctl.runtime.decide import repeated_calls
 from store import InMemoryEventStore
 
 from .harness import Counter, call, create, final, registry, settle, start_runtime, write_recording

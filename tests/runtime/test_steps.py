@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from agentctl.errors import ConflictError, UsageError
 from agentctl.protocol import Budget, Decide, ResumeSession, SessionStatus
 from agentctl.tools import Tool, ToolContext, ToolOutcome
+from agentctl.triggers.clock import ManualClock
 from store import DuckDBEventStore, InMemoryEventStore
 
+from ..triggers.support import until
 from .harness import (
     Counter,
     NoopArgs,
@@ -283,10 +286,16 @@ async def test_approval_deadline_expires_with_its_action(tmp_path: Path) -> None
     )
     counter = Counter()
     rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": 1}), final()])
-    rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()))
+    clock = ManualClock()
+    rt = await start_runtime(InMemoryEventStore(), registry(counter.tool()), clock=clock)
     sid = await rt.create_session(create("t", rec, policy=str(policy)))
     assert await settle(rt, sid) is SessionStatus.WAITING
-    await asyncio.sleep(0.6)
+    await clock.advance(0.29)
+    assert rt.journal.state(sid).status is SessionStatus.WAITING  # not yet due
+    await clock.advance(0.01)
+    # The expiry records `running` and then starts the actor: wait for where it ends.
+    ended = (SessionStatus.COMPLETED, SessionStatus.PAUSED, SessionStatus.FAILED)
+    await until(lambda: rt.journal.state(sid).status in ended)
     assert await settle(rt, sid) is SessionStatus.COMPLETED
     assert counter.runs == []
     decided = [e.data for e in rt.store.read_stream(sid) if e.type == "approval.decided"]
@@ -301,13 +310,14 @@ async def test_expiry_across_a_restart_pauses_at_once(tmp_path: Path) -> None:
     )
     rec = write_recording(tmp_path / "r.jsonl", [call("count", {"n": 1}), final()])
     store = DuckDBEventStore(tmp_path / "e.duckdb")
-    rt = await start_runtime(store, registry(Counter().tool()))
+    clock = ManualClock()
+    rt = await start_runtime(store, registry(Counter().tool()), clock=clock)
     sid = await rt.create_session(create("t", rec, policy=str(policy)))
     assert await settle(rt, sid) is SessionStatus.WAITING
     await rt.stop()  # daemon down past the deadline
-    await asyncio.sleep(0.4)
-    rt2 = await start_runtime(store, registry(Counter().tool()))
-    await asyncio.sleep(0.05)
+    clock.set(clock.now() + timedelta(seconds=0.4))
+    rt2 = await start_runtime(store, registry(Counter().tool()), clock=clock)
+    await until(lambda: rt2.journal.state(sid).status is not SessionStatus.WAITING)
     state = rt2.journal.state(sid)
     assert state.status is SessionStatus.PAUSED
     assert "expired" in state.reason
@@ -368,20 +378,26 @@ async def test_a_non_retryable_model_error_fails_the_session(tmp_path: Path) -> 
 
 
 async def test_wall_time_budget(tmp_path: Path) -> None:
-    import time as _time
+    clock = ManualClock()
 
-    def slow(ctx: ToolContext, args: NoopArgs) -> ToolOutcome:
-        _time.sleep(0.2)
+    def unused(ctx: ToolContext, args: NoopArgs) -> ToolOutcome:
+        raise AssertionError("runs as a coroutine")
+
+    async def slow(ctx: ToolContext, args: NoopArgs) -> ToolOutcome:
+        await clock.advance(0.2)  # the call takes 0.2 s of the runtime's time
         return ToolOutcome(exit_code=0)
 
-    tool = Tool("slow", "sleeps", NoopArgs, idempotent=True, run=slow, needs_sandbox=False)
+    tool = Tool(
+        "slow", "takes time", NoopArgs, idempotent=True, run=unused, arun=slow, needs_sandbox=False
+    )
     rec = write_recording(
         tmp_path / "r.jsonl", [call("slow", {}, f"s{i}") for i in range(10)] + [final()]
     )
-    rt = await start_runtime(InMemoryEventStore(), registry(tool))
+    rt = await start_runtime(InMemoryEventStore(), registry(tool), clock=clock)
     sid = await rt.create_session(create("t", rec, budget=Budget(max_wall_s=0.5)))
     assert await settle(rt, sid) is SessionStatus.PAUSED
     state = rt.journal.state(sid)
-    assert state.reason.startswith("budget: wall_s")
-    assert 2 <= state.steps <= 4
+    # 0.4 s after two calls is under the budget: a third model call; after it 0.6 s is not.
+    assert state.reason == "budget: wall_s reached (0.6)"
+    assert state.steps == 3
     await rt.stop()
