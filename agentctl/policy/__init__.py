@@ -63,7 +63,7 @@ evaluation, and the one check of a rule, whether it comes from a file, a
 store or Python) and `files` (the TOML loader, the presets, line numbers).
 """
 
-from .files import PRESETS, load_policy, parse_policy, preset
+from .files import PRESETS, load_policy, parse_policy, policy_toml, preset
 from .rules import (
     Escalation,
     OnExpiry,
@@ -89,5 +89,6 @@ __all__ = [
     "normalize_path",
     "parse_duration",
     "parse_policy",
+    "policy_toml",
     "preset",
 ]

@@ -11,6 +11,7 @@ found by scanning the text, skipping comments and strings.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -189,6 +190,40 @@ def _parse_rule(src: _Source, table: Mapping[str, Any], index: int, count: int) 
     return rule
 
 
+# --- writing a file back -------------------------------------------------------------
+
+
+def _toml_str(value: str) -> str:
+    # A JSON string (ASCII, escapes \" \\ \n \uXXXX) is a valid TOML basic string.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def policy_toml(policy: dict[str, Any]) -> str:
+    """A policy file that `load_policy` reads back as the stored policy (rule names kept).
+
+    `policy` is `Policy.to_dict()` (as `session.created` stores it): how
+    `agentctl replay` judges a replay by the rules of the original.
+    """
+    lines = [
+        f"# the policy of {policy.get('name', 'a session')}, as recorded in its session.created",
+        f"default = {_toml_str(str(policy.get('default_tier', 'ask')))}",
+        f"network = {'true' if policy.get('network', True) else 'false'}",
+    ]
+    for rule in policy.get("rules", []):
+        lines += ["", "[[rule]]", f"tool = {_toml_str(rule.get('tool', '*'))}"]
+        for key in ("command", "path"):
+            if rule.get(key) is not None:
+                lines.append(f"{key} = {_toml_str(rule[key])}")
+        lines.append(f"tier = {_toml_str(rule['tier'])}")
+        if rule.get("timeout_s") is not None:
+            lines.append(f"timeout = {float(rule['timeout_s'])!r}")
+        if rule.get("on_expiry", "deny") != "deny":
+            lines.append(f"on_expiry = {_toml_str(rule['on_expiry'])}")
+        if rule.get("name"):
+            lines.append(f"name = {_toml_str(rule['name'])}")
+    return "\n".join(lines) + "\n"
+
+
 # --- presets and loading ---------------------------------------------------------------
 
 
@@ -233,4 +268,4 @@ def _load_file(path: Path) -> Policy:
     return parse_policy(text, source=str(path))
 
 
-__all__ = ["PRESETS", "load_policy", "parse_policy", "preset"]
+__all__ = ["PRESETS", "load_policy", "parse_policy", "policy_toml", "preset"]
