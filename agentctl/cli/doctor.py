@@ -167,7 +167,7 @@ def _config(ctx: _Context) -> Check:
         except AgentctlError as exc:  # not TOML: nothing else can be said
             problems.append(str(exc))
         else:  # every section's mistakes, each naming its key
-            problems += [f"{config_file}: {found}" for found in config.problems.values()]
+            problems += [f"{config_file}: {problem}" for problem in config.problems.values()]
     try:
         policy = load_policy(None, config_dir=ctx.paths.config)
         found.append(f"policy {policy.name!r}")
