@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from agentctl.errors import RecordingError, UsageError
+from agentctl.policy import policy_toml
 from agentctl.protocol import (
     ApprovalDecided,
     ApprovalRequested,
@@ -236,33 +237,6 @@ def _created(events: Sequence[EventLike], session_id: str) -> SessionCreated:
     if not events or events[0].type != SessionCreated.TYPE:
         raise UsageError(f"session {session_id} has no session.created event")
     return SessionCreated.model_validate(events[0].data)
-
-
-def _toml_str(value: str) -> str:
-    # A JSON string (ASCII, escapes \" \\ \n \uXXXX) is a valid TOML basic string.
-    return json.dumps(value, ensure_ascii=True)
-
-
-def policy_toml(policy: dict[str, Any]) -> str:
-    """A policy file that `load_policy` reads back as the stored policy (rule names kept)."""
-    lines = [
-        f"# the policy of {policy.get('name', 'a session')}, as recorded in its session.created",
-        f"default = {_toml_str(str(policy.get('default_tier', 'ask')))}",
-        f"network = {'true' if policy.get('network', True) else 'false'}",
-    ]
-    for rule in policy.get("rules", []):
-        lines += ["", "[[rule]]", f"tool = {_toml_str(rule.get('tool', '*'))}"]
-        for key in ("command", "path"):
-            if rule.get(key) is not None:
-                lines.append(f"{key} = {_toml_str(rule[key])}")
-        lines.append(f"tier = {_toml_str(rule['tier'])}")
-        if rule.get("timeout_s") is not None:
-            lines.append(f"timeout = {float(rule['timeout_s'])!r}")
-        if rule.get("on_expiry", "deny") != "deny":
-            lines.append(f"on_expiry = {_toml_str(rule['on_expiry'])}")
-        if rule.get("name"):
-            lines.append(f"name = {_toml_str(rule['name'])}")
-    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

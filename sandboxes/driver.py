@@ -33,8 +33,8 @@ import contextlib
 import posixpath
 import re
 import tempfile
-from collections.abc import Callable, Collection, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,14 +43,16 @@ import docker.errors
 import requests.exceptions
 
 from sandboxes.archive import pack_folder
+from sandboxes.engine import engine_errors, engine_message, remove_container
 from sandboxes.errors import (
     EngineUnavailableError,
     FileToolError,
     ImageNotFoundError,
     SandboxError,
 )
+from sandboxes.housekeeping import Housekeeping
 from sandboxes.sandbox import Sandbox
-from sandboxes.spec import WORKSPACE, Checkpoint, GcReport, SandboxSpec
+from sandboxes.spec import WORKSPACE, SandboxSpec
 
 STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root user
@@ -60,7 +62,6 @@ FALLBACK_USER = "1000:1000"  # images whose USER is root still run as a non-root
 # zombies would eat the session's pids limit).
 RUNTIME_USER = "65534:65534"
 MAIN_COMMAND = ["sleep", "infinity"]  # with init=True: starts in milliseconds, reaps zombies
-_LIVE_STATES = {"running", "paused", "restarting"}
 
 Hook = Callable[[str], None]  # told each engine step as it completes: "sandbox:created", …
 
@@ -69,7 +70,7 @@ def _no_hook(step: str) -> None:
     return None
 
 
-class DockerSandboxDriver:
+class DockerSandboxDriver(Housekeeping):
     """Creates, finds, restores and garbage-collects sandboxes on one Docker engine."""
 
     def __init__(
@@ -86,7 +87,7 @@ class DockerSandboxDriver:
             try:
                 client = docker.from_env(timeout=300)
             except docker.errors.DockerException as exc:
-                raise EngineUnavailableError(_engine_message(exc)) from exc
+                raise EngineUnavailableError(engine_message(exc)) from exc
         self.client = client
         self.api: Any = client.api
         self.label_key = label_key
@@ -187,111 +188,6 @@ class DockerSandboxDriver:
         for container_id in ids:
             self._remove_container(container_id)
 
-    # -- checkpoints ----------------------------------------------------------
-
-    def list_checkpoints(self, stream: str | None = None) -> list[Checkpoint]:
-        labels = [f"{self.label_key}.seq"]
-        if stream is not None:
-            labels.append(f"{self.label_key}={stream}")
-        with self._engine("list checkpoints"):
-            images = self.api.images(name=self.checkpoint_repo, filters={"label": labels})
-        checkpoints = []
-        for image in images:
-            image_labels = image.get("Labels") or {}
-            owner = image_labels.get(self.label_key)
-            seq = image_labels.get(f"{self.label_key}.seq", "")
-            if owner is None or not seq.isdigit() or (stream is not None and owner != stream):
-                continue
-            for ref in image.get("RepoTags") or []:
-                if ref.startswith(self.checkpoint_repo + ":"):
-                    checkpoints.append(
-                        Checkpoint(
-                            image=ref,
-                            stream=owner,
-                            seq=int(seq),
-                            created=datetime.fromtimestamp(int(image.get("Created", 0)), UTC),
-                            size=int(image.get("Size") or 0),
-                        )
-                    )
-        checkpoints.sort(key=lambda cp: (cp.stream, cp.seq, cp.image))
-        return checkpoints
-
-    def has_image(self, ref: str) -> bool:
-        """Whether the engine has an image (a tag or an id)."""
-        with self._engine("inspect an image"):
-            try:
-                self.api.inspect_image(ref)
-            except docker.errors.ImageNotFound:
-                return False
-        return True
-
-    def image_id(self, ref: str) -> str | None:
-        """The image's content id (`sha256:…`), or None when the engine lacks it."""
-        with self._engine("inspect an image"):
-            try:
-                return str(self.api.inspect_image(ref)["Id"])
-            except docker.errors.ImageNotFound:
-                return None
-
-    def gc(self, keep_streams: Collection[str], older_than: timedelta | None = None) -> GcReport:
-        """Remove stopped containers and checkpoint images of streams not in `keep_streams`.
-
-        Every stream on the engine that is not kept is swept, including other
-        data directories' sessions: on a shared engine, prefer
-        `remove_checkpoints` with the checkpoints of the streams you own.
-
-        Running or paused containers are left alone (use `remove_stream`), as
-        is an image a container still uses. `freed_bytes` is an estimate: the
-        size each deleted image added over its parent.
-        """
-        keep = set(keep_streams)
-        cutoff = datetime.now(UTC) - older_than if older_than is not None else None
-        removed: list[str] = []
-        with self._engine("list sandbox containers"):
-            containers = self.api.containers(all=True, filters={"label": self.label_key})
-        for container in containers:
-            owner = (container.get("Labels") or {}).get(self.label_key)
-            if owner in keep or container.get("State") in _LIVE_STATES:
-                continue
-            if cutoff is not None and int(container.get("Created", 0)) > cutoff.timestamp():
-                continue
-            self._remove_container(container["Id"])
-            removed.append((container.get("Names") or [container["Id"]])[0].lstrip("/"))
-        doomed = [
-            cp
-            for cp in self.list_checkpoints()
-            if cp.stream not in keep and (cutoff is None or cp.created < cutoff)
-        ]
-        images = self.remove_checkpoints(doomed)
-        return GcReport(removed=removed + images.removed, freed_bytes=images.freed_bytes)
-
-    def remove_checkpoints(self, checkpoints: Collection[Checkpoint]) -> GcReport:
-        """Remove exactly these checkpoint images; one a container still uses is skipped.
-
-        `freed_bytes` is an estimate: the size each deleted image added over its parent.
-        """
-        removed: list[str] = []
-        freed = 0
-        # Newest first: a checkpoint restored and committed again is a child of an older one.
-        for cp in sorted(checkpoints, key=lambda cp: cp.created, reverse=True):
-            gained = self._own_size(cp.image)
-            try:
-                result = self.api.remove_image(cp.image)
-            except docker.errors.NotFound:
-                continue
-            except docker.errors.APIError as exc:
-                if exc.status_code == 409:  # a container still uses it
-                    continue
-                raise SandboxError(
-                    f"cannot remove checkpoint {cp.image}: {exc.explanation}"
-                ) from exc
-            except requests.exceptions.ConnectionError as exc:
-                raise EngineUnavailableError(_engine_message(exc)) from exc
-            removed.append(cp.image)
-            if any("Deleted" in entry for entry in result or []):
-                freed += gained
-        return GcReport(removed=removed, freed_bytes=freed)
-
     # -- naming ---------------------------------------------------------------
 
     def container_name(self, stream: str) -> str:
@@ -303,17 +199,12 @@ class DockerSandboxDriver:
 
     # -- internals ------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _engine(self, action: str) -> Iterator[None]:
+    def _engine(self, action: str) -> AbstractContextManager[None]:
         """Turn engine failures into the sandbox error family."""
-        try:
-            yield
-        except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailableError(_engine_message(exc)) from exc
-        except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot {action}: {exc.explanation or exc}") from exc
-        except docker.errors.DockerException as exc:
-            raise EngineUnavailableError(_engine_message(exc)) from exc
+        return engine_errors(action)
+
+    def _remove_container(self, container_id: str) -> None:
+        remove_container(self.api, container_id)
 
     def _image_user(self, image: str) -> str:
         try:
@@ -324,7 +215,7 @@ class DockerSandboxDriver:
                 "or pull it first"
             ) from exc
         except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailableError(_engine_message(exc)) from exc
+            raise EngineUnavailableError(engine_message(exc)) from exc
         except docker.errors.APIError as exc:
             raise SandboxError(f"cannot inspect image {image}: {exc.explanation}") from exc
         user = str((info.get("Config") or {}).get("User") or "")
@@ -517,35 +408,3 @@ class DockerSandboxDriver:
                 raise FileToolError(f"{path} does not exist in the sandbox") from exc
             for chunk in chunks:
                 dest.write(chunk)
-
-    def _remove_container(self, container_id: str) -> None:
-        try:
-            self.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409 and "in progress" in str(exc.explanation):
-                return
-            raise SandboxError(
-                f"cannot remove container {container_id[:12]}: {exc.explanation}"
-            ) from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailableError(_engine_message(exc)) from exc
-
-    def _own_size(self, image: str) -> int:
-        """Bytes `image` adds over its parent (0 when unknown)."""
-        try:
-            info = self.api.inspect_image(image)
-            size = int(info.get("Size") or 0)
-            parent = info.get("Parent")
-            parent_size = int(self.api.inspect_image(parent).get("Size") or 0) if parent else 0
-        except docker.errors.DockerException:
-            return 0
-        return max(size - parent_size, 0)
-
-
-def _engine_message(exc: BaseException) -> str:
-    return (
-        f"the Docker engine does not answer ({exc}). Start it (e.g. scripts/ensure-docker.sh "
-        "or `systemctl start docker`) or point DOCKER_HOST at a running engine."
-    )

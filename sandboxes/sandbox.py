@@ -8,8 +8,6 @@ gets an equivalent handle.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ import docker.errors
 import requests.exceptions
 
 from sandboxes import files
+from sandboxes.disk import DiskWatchdog, walk_layer
 from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
 from sandboxes.execution import DEFAULT_KEEP_CAP, HOST_GRACE_S, CappedOutput, SplitOutput, run
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
@@ -97,12 +96,12 @@ class Sandbox:
         when it ends (see _RUNNER). Of a truncated output, at most `keep_cap`
         bytes are kept in `full_output`. With a disk watch, a command that
         takes the writable layer past the limit (in bytes or in files) is
-        killed (`_DiskWatchdog`).
+        killed (`disk.DiskWatchdog`).
         """
         argv = ["bash", "-c", _RUNNER, "exec", f"{max(timeout_s, 0.001):g}", command]
         sink = CappedOutput(output_cap, keep_cap=keep_cap, spill_dir=self.spill_dir)
         watched = self.disk_watch_bytes is not None or self.file_watch_count is not None
-        watchdog = _DiskWatchdog(self) if watched else None
+        watchdog = DiskWatchdog(self) if watched else None
         try:
             raw = run(
                 self._api,
@@ -181,7 +180,7 @@ class Sandbox:
         upper = self._upper()
         if upper is not None:
             try:
-                return _walk_layer(upper)
+                return walk_layer(upper)
             except OSError:
                 self._upper_dir = None  # not (or no longer) readable: ask the engine
         return (self._engine_size() if size else 0, self._engine_entries() if files else 0)
@@ -415,129 +414,6 @@ class Sandbox:
             raise SandboxError(f"cannot {action} sandbox {self.name}: {exc.explanation}") from exc
         except requests.exceptions.ConnectionError as exc:
             raise EngineUnavailableError(f"the Docker engine stopped answering: {exc}") from exc
-
-
-def _walk_layer(top: str) -> tuple[int, int]:
-    """(bytes, entries) under `top`: links not followed, a hard link's bytes once, no
-    recursion (any depth)."""
-    size = count = 0
-    linked: set[int] = set()
-    folders = [top]
-    while folders:
-        try:
-            entries = os.scandir(folders.pop())
-        except FileNotFoundError:  # removed by a command while we looked: not there
-            continue
-        with entries:
-            for entry in entries:
-                count += 1
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if st.st_nlink > 1:
-                    if st.st_ino in linked:
-                        continue
-                    linked.add(st.st_ino)
-                size += st.st_size
-    return size, count
-
-
-class _DiskWatchdog:
-    """The disk bounds the storage driver does not set: watch the writable layer.
-
-    Two bounds: its size in bytes (where the engine has no `--storage-opt
-    size`) and its number of files, which no storage driver bounds (a million
-    empty files use up the host's inodes while their size is 0). While a
-    command runs the layer is measured every `INTERVAL_S`, or every four
-    times what the last look took when that is longer (a large layer costs
-    more to measure: the watch takes at most a fifth of a core); once more
-    when it ends (a `fallocate` is over before the first look). A command that
-    takes the layer past a limit, and past where it was before the command,
-    has every process of the agent killed, and its result says why; a command
-    that frees space or files (`rm`) is never stopped, so the model can recover.
-    """
-
-    INTERVAL_S = 0.5
-    MAX_INTERVAL_S = 10.0
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.byte_limit = sandbox.disk_watch_bytes
-        self.file_limit = sandbox.file_watch_count
-        if sandbox._layer_bytes is None or sandbox._layer_files is None:
-            # a new handle (a restarted daemon): look once
-            try:
-                sandbox._layer_bytes, sandbox._layer_files = self._measure()
-            except SandboxError:
-                sandbox._layer_bytes, sandbox._layer_files = 0, 0
-        self.before = (sandbox._layer_bytes, sandbox._layer_files)
-        self.size, self.files = self.before
-        self.fired = False
-        self._cost = 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="disk-watchdog", daemon=True)
-        self._thread.start()
-
-    def _measure(self) -> tuple[int, int]:
-        started = time.monotonic()
-        usage = self.sandbox.layer_usage(
-            size=self.byte_limit is not None, files=self.file_limit is not None
-        )
-        self._cost = time.monotonic() - started
-        return usage
-
-    def _over_bytes(self) -> bool:
-        limit = self.byte_limit
-        return limit is not None and self.size > limit and self.size > self.before[0]
-
-    def _over_files(self) -> bool:
-        limit = self.file_limit
-        return limit is not None and self.files > limit and self.files > self.before[1]
-
-    def _interval(self) -> float:
-        return min(max(self.INTERVAL_S, 4 * self._cost), self.MAX_INTERVAL_S)
-
-    def _watch(self) -> None:
-        while not self._done.wait(self._interval()):
-            try:
-                self.size, self.files = self._measure()
-                if self._over_bytes() or self._over_files():
-                    self.fired = True
-                    self.sandbox._kill_agent_processes()
-                    return
-            except SandboxError:
-                return  # the command's own call reports a container that went away
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join(timeout=30)
-
-    def verdict(self) -> str | None:
-        """The note for the command's output when it broke a bound, else None."""
-        try:
-            self.size, self.files = self._measure()
-        except SandboxError:
-            return None
-        self.sandbox._layer_bytes, self.sandbox._layer_files = self.size, self.files
-        notes = []
-        verb = "killed: the" if self.fired else "the"
-        if self._over_bytes():
-            notes.append(
-                f"[{verb} sandbox's files reached {self.size >> 20} MB, over its disk limit of "
-                f"{(self.byte_limit or 0) >> 20} MB: delete files before writing more]"
-            )
-        if self._over_files():
-            notes.append(
-                f"[{verb} sandbox holds {self.files:,} files, over its limit of "
-                f"{self.file_limit or 0:,} files: delete files before making more]"
-            )
-        if self.fired and not notes:  # over when killed, freed since by the kill's aftermath
-            notes.append("[killed: the sandbox went over its disk limits]")
-        return "\n".join(notes) or None
 
 
 def _parse_time(value: str) -> datetime:

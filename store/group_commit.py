@@ -34,7 +34,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +91,72 @@ class Span:
 
     first: int
     last: int
+
+
+_Item = _Append | _PutSnapshot | _Flush
+
+
+@dataclass(slots=True)
+class _Held:
+    """The writer's deferred appends: held until something urgent or the deadline."""
+
+    items: list[_Append | _PutSnapshot] = field(default_factory=list)
+    size: int = 0  # events held (a snapshot counts one)
+    deadline: float = 0.0  # when the oldest held append has waited long enough
+
+    def hold(self, item: _Append | _PutSnapshot, max_defer_s: float) -> bool:
+        """Hold `item`; whether it must be written now (anything but a deferred append)."""
+        if not self.items:
+            self.deadline = time.monotonic() + max_defer_s
+        self.items.append(item)
+        self.size += len(item.events) if isinstance(item, _Append) else 1
+        return not (isinstance(item, _Append) and item.defer)
+
+    def take(self) -> list[_Append | _PutSnapshot]:
+        items, self.items, self.size = self.items, [], 0
+        return items
+
+
+class _Staged:
+    """One batch as the writer checks it: what is accepted, its rows, the tentative heads."""
+
+    def __init__(self, heads: Mapping[str, int], offset: int, now: datetime) -> None:
+        self.heads = heads  # the committed heads, read only
+        self.offset = offset
+        self.now = now
+        self.tentative: dict[str, int] = {}
+        self.accepted: list[tuple[_Append | _PutSnapshot, list[StoredEvent]]] = []
+        self.rows: list[Row] = []
+        self.snapshots: dict[str, SnapshotRow] = {}  # the last one of each stream wins
+
+    def add(self, append: _Append | _PutSnapshot) -> None:
+        head = self.tentative.get(append.stream)
+        if head is None:
+            head = self.heads.get(append.stream, 0)
+        if isinstance(append, _PutSnapshot):
+            if append.seq != head or head == 0:
+                append.future.set_exception(ConflictError(append.stream, append.seq + 1, head + 1))
+                return
+            self.snapshots[append.stream] = SnapshotRow(append.stream, append.seq, append.json)
+            self.accepted.append((append, []))
+            return
+        if append.expected_seq != head + 1:
+            append.future.set_exception(ConflictError(append.stream, append.expected_seq, head + 1))
+            return
+        stored = []
+        for seq, encoded in enumerate(append.events, head + 1):
+            self.offset += 1
+            event = StoredEvent(
+                append.stream, seq, self.offset, encoded.ts or self.now, encoded.type, encoded.data
+            )
+            stored.append(event)
+            self.rows.append(Row(event, encoded.json))
+        self.tentative[append.stream] = head + len(stored)
+        if append.snapshot is not None:
+            self.snapshots[append.stream] = SnapshotRow(
+                append.stream, self.tentative[append.stream], append.snapshot
+            )
+        self.accepted.append((append, stored))
 
 
 class GroupCommitStore(EventStore):
@@ -240,46 +306,22 @@ class GroupCommitStore(EventStore):
     # -- the writer thread -----------------------------------------------
 
     def _run(self) -> None:
-        held: list[_Append | _PutSnapshot] = []  # deferred appends, not yet committed
-        size = 0
-        deadline = 0.0
+        held = _Held()  # deferred appends, not yet committed
         stopping = False
         while not stopping:
             flushes: list[_Flush] = []
-            urgent = False
             try:
-                if held:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                if held.items:
+                    item = self._queue.get(timeout=max(0.0, held.deadline - time.monotonic()))
                 else:
                     item = self._queue.get()
             except queue.Empty:
-                item = None
                 urgent = True  # the oldest held append waited long enough
             else:
-                while True:
-                    if item is None:
-                        stopping = urgent = True
-                        break
-                    if isinstance(item, _Flush):
-                        flushes.append(item)
-                        urgent = True
-                    else:
-                        if not held:
-                            deadline = time.monotonic() + self.max_defer_s
-                        held.append(item)
-                        size += len(item.events) if isinstance(item, _Append) else 1
-                        if not (isinstance(item, _Append) and item.defer):
-                            urgent = True
-                    if size >= self.max_batch:
-                        urgent = True
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
+                urgent, stopping = self._drain(item, held, flushes)
             if not urgent:
                 continue
-            batch, held, size = held, [], 0
+            batch = held.take()
             if batch:
                 try:
                     self._write(batch)
@@ -294,68 +336,51 @@ class GroupCommitStore(EventStore):
                 if flush.future.set_running_or_notify_cancel():
                     flush.future.set_result(None)
 
+    def _drain(self, item: _Item | None, held: _Held, flushes: list[_Flush]) -> tuple[bool, bool]:
+        """Take `item` and whatever else is queued already: (write now?, stop?)."""
+        urgent = False
+        while True:
+            if item is None:
+                return True, True
+            if isinstance(item, _Flush):
+                flushes.append(item)
+                urgent = True
+            elif held.hold(item, self.max_defer_s):
+                urgent = True
+            if held.size >= self.max_batch:
+                return True, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return urgent, False
+
     def _write(self, batch: list[_Append | _PutSnapshot]) -> None:
-        now = datetime.now(UTC)
-        tentative: dict[str, int] = {}
-        offset = self._last_offset
-        accepted: list[tuple[_Append | _PutSnapshot, list[StoredEvent]]] = []
-        rows: list[Row] = []
-        snapshots: dict[str, SnapshotRow] = {}  # the last one of each stream wins
+        staged = _Staged(self._heads, self._last_offset, datetime.now(UTC))
         for append in batch:
-            if not append.future.set_running_or_notify_cancel():
-                continue  # cancelled before the writer reached it: never written
-            head = tentative.get(append.stream)
-            if head is None:
-                head = self._heads.get(append.stream, 0)
-            if isinstance(append, _PutSnapshot):
-                if append.seq != head or head == 0:
-                    append.future.set_exception(
-                        ConflictError(append.stream, append.seq + 1, head + 1)
-                    )
-                    continue
-                snapshots[append.stream] = SnapshotRow(append.stream, append.seq, append.json)
-                accepted.append((append, []))
-                continue
-            if append.expected_seq != head + 1:
-                append.future.set_exception(
-                    ConflictError(append.stream, append.expected_seq, head + 1)
-                )
-                continue
-            stored = []
-            for seq, encoded in enumerate(append.events, head + 1):
-                offset += 1
-                event = StoredEvent(
-                    append.stream, seq, offset, encoded.ts or now, encoded.type, encoded.data
-                )
-                stored.append(event)
-                rows.append(Row(event, encoded.json))
-            tentative[append.stream] = head + len(stored)
-            if append.snapshot is not None:
-                snapshots[append.stream] = SnapshotRow(
-                    append.stream, tentative[append.stream], append.snapshot
-                )
-            accepted.append((append, stored))
-        if not accepted:
+            if append.future.set_running_or_notify_cancel():  # else cancelled: never written
+                staged.add(append)
+        if not staged.accepted:
             return
+        rows = staged.rows
         try:
-            self._commit(rows, list(snapshots.values()))
+            self._commit(rows, list(staged.snapshots.values()))
         except Exception as exc:
             log.error("event store commit of %d events failed: %s", len(rows), exc)
-            for append, _ in accepted:
+            for append, _ in staged.accepted:
                 error = StoreError(f"the batch of {len(rows)} events was not committed: {exc}")
                 error.__cause__ = exc
                 append.future.set_exception(error)
             return  # the tentative heads are dropped: the committed ones never moved
         with self._state:
-            self._heads.update(tentative)  # new streams join in order of first appearance
-            self._last_offset = offset
+            self._heads.update(staged.tentative)  # new streams join in order of first appearance
+            self._last_offset = staged.offset
             for row in rows:
                 span = self._spans.get(row.event.stream)
                 if span is None:
                     self._spans[row.event.stream] = Span(row.event.offset, row.event.offset)
                 else:
                     span.last = row.event.offset
-        for append, stored in accepted:
+        for append, stored in staged.accepted:
             if isinstance(append, _PutSnapshot):
                 append.future.set_result(None)
             else:

@@ -54,7 +54,8 @@ def start(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if current is None:
         _not_silent(lifecycle)
         if tcp is not None:
-            from agentctl.daemon.server import TOKEN_ENV, configured_token
+            from agentctl.config import TOKEN_ENV
+            from agentctl.daemon.server import configured_token
             from agentctl.paths import get_paths
 
             if not configured_token(get_paths()):

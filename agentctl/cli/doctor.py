@@ -12,7 +12,6 @@ Exit 0 when nothing failed, 1 otherwise.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Annotated, Literal
@@ -155,6 +154,7 @@ def _plugins(ctx: _Context) -> list[Check]:
 
 
 def _config(ctx: _Context) -> Check:
+    from agentctl.config import load_config
     from agentctl.policy import load_policy
 
     problems: list[str] = []
@@ -163,9 +163,11 @@ def _config(ctx: _Context) -> Check:
     if config_file.is_file():
         found.append(str(config_file))
         try:
-            tomllib.loads(config_file.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            problems.append(f"{config_file}: {exc}")
+            config = load_config(config_file, sections=())
+        except AgentctlError as exc:  # not TOML: nothing else can be said
+            problems.append(str(exc))
+        else:  # every section's mistakes, each naming its key
+            problems += [f"{config_file}: {problem}" for problem in config.problems.values()]
     try:
         policy = load_policy(None, config_dir=ctx.paths.config)
         found.append(f"policy {policy.name!r}")

@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import socket
-import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
 from agentctl import __version__
+from agentctl.config import TOKEN_ENV
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import DaemonError, DaemonRunningError, UsageError
 from agentctl.observe.otel import start_export
@@ -55,7 +55,6 @@ from .web import EXCEPTION_HANDLERS, BearerAuth
 
 log = logging.getLogger("agentctl.daemon")
 
-TOKEN_ENV = "AGENTCTL_TOKEN"
 GRACEFUL_SHUTDOWN_S = 5.0
 
 
@@ -71,17 +70,9 @@ def create_app(daemon: Daemon, extra_routes: Sequence[BaseRoute] = ()) -> Starle
 
 def configured_token(paths: Paths) -> str | None:
     """The TCP bearer token: `AGENTCTL_TOKEN`, else `[daemon] token` in config.toml."""
-    token = os.environ.get(TOKEN_ENV)
-    if token:
-        return token
-    try:
-        config = tomllib.loads(paths.config_file.read_text())
-    except FileNotFoundError:
-        return None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{paths.config_file} is not valid TOML: {exc}") from None
-    value = config.get("daemon", {}).get("token")
-    return str(value) if value else None
+    from agentctl.config import load_config
+
+    return load_config(paths.config_file, sections=("daemon",)).daemon.token
 
 
 # --- sockets ------------------------------------------------------------------------

@@ -35,7 +35,6 @@ import logging
 import os
 import queue
 import threading
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,14 +77,11 @@ class OtelConfig:
 
 def load_config(paths: Paths, environ: Mapping[str, str] | None = None) -> OtelConfig | None:
     """The export configuration, or None when export is off."""
+    from agentctl.config import load_config as load_settings
+
     env = os.environ if environ is None else environ
-    try:
-        section = tomllib.loads(paths.config_file.read_text()).get("otel", {})
-    except FileNotFoundError:
-        section = {}
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{paths.config_file} is not valid TOML: {exc}") from None
-    if env.get("OTEL_SDK_DISABLED", "").lower() == "true" or section.get("enabled") is False:
+    section = load_settings(paths.config_file, env, sections=("otel",)).otel
+    if env.get("OTEL_SDK_DISABLED", "").lower() == "true" or section.enabled is False:
         return None
     env_exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if env_exporter == "none":
@@ -93,16 +89,16 @@ def load_config(paths: Paths, environ: Mapping[str, str] | None = None) -> OtelC
     env_endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
-    explicit = section.get("enabled") is True
+    explicit = section.enabled is True
     if not explicit and not env_exporter and not env_endpoint:
         return None
-    exporter = str(section.get("exporter") or env_exporter or "otlp").lower()
+    exporter = str(section.exporter or env_exporter or "otlp").lower()
     if exporter not in ("otlp", "console"):
         raise UsageError(f"unknown OpenTelemetry exporter {exporter!r}: use otlp or console")
     return OtelConfig(
         exporter=exporter,
-        endpoint=section.get("endpoint") or env_endpoint,
-        service_name=str(section.get("service_name") or env.get("OTEL_SERVICE_NAME") or "agentctl"),
+        endpoint=section.endpoint or env_endpoint,
+        service_name=str(section.service_name or env.get("OTEL_SERVICE_NAME") or "agentctl"),
         explicit=explicit,
     )
 

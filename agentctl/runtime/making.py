@@ -183,7 +183,7 @@ class SessionMaker:
         digest = await self._image_digest(image) if image is not None else None
         instructions = []
         if workspace is not None:
-            names = await asyncio.to_thread(instruction_names, self.paths.config_file)
+            names = instruction_names(config)
             instructions = await asyncio.to_thread(read_instructions, workspace, names)
         system = system_prompt(SYSTEM_PROMPT, instructions, agent.instructions)
         sid = ids.session_id()

@@ -24,15 +24,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from agentctl import ids
-from agentctl.errors import UsageError
+from agentctl.config import NOTIFY_KINDS, NotifyConfig, load_config
 from agentctl.protocol import AlertDelivery, ApprovalDecided, SessionStatusChanged
 from agentctl.triggers.clock import sleep
 from store import StoredEvent
@@ -43,85 +41,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STREAM = "alerts"
-KINDS = (
-    "approval.requested",
-    "approval.escalated",
-    "approval.expired",
-    "budget.exceeded",
-    "session.failed",
-    "session.halted",
-)
+KINDS = NOTIFY_KINDS
 MAX_BACKOFF_S = 300.0
 
 
-@dataclass(frozen=True)
-class NotifyConfig:
-    command: tuple[str, ...] = ()
-    url: str | None = None
-    events: frozenset[str] = frozenset(KINDS)
-    retries: int = 4
-    backoff_s: float = 2.0
-    timeout_s: float = 10.0
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.command or self.url)
-
-
 def load_notify_config(config_file: Path) -> NotifyConfig:
-    """`[notify]` of config.toml; an empty config when the file or section is absent."""
-    from agentctl.durations import parse_seconds as parse_duration
-
-    try:
-        data = tomllib.loads(config_file.read_text())
-    except FileNotFoundError:
-        return NotifyConfig()
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{config_file} is not valid TOML: {exc}") from None
-    section = data.get("notify")
-    if section is None:
-        return NotifyConfig()
-
-    def bad(message: str) -> UsageError:
-        return UsageError(f"{config_file}: [notify] {message}")
-
-    if not isinstance(section, dict):
-        raise bad("must be a table")
-    unknown = sorted(set(section) - {"command", "url", "events", "retries", "backoff", "timeout"})
-    if unknown:
-        raise bad(f"unknown keys: {', '.join(unknown)}")
-    command = section.get("command", [])
-    if not isinstance(command, list) or not all(isinstance(c, str) and c for c in command):
-        raise bad('command must be a list of strings, like ["notify-send", "agentctl"] (no shell)')
-    url = section.get("url")
-    if url is not None and (
-        not isinstance(url, str) or not url.startswith(("http://", "https://"))
-    ):
-        raise bad("url must be an http:// or https:// URL")
-    events = section.get("events", list(KINDS))
-    if not isinstance(events, list) or not set(events) <= set(KINDS):
-        raise bad(f"events must be a list of: {', '.join(KINDS)}")
-    retries = section.get("retries", 4)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
-        raise bad("retries must be a whole number from 0 to 20")
-
-    def seconds(key: str, default: float) -> float:
-        raw = section.get(key)
-        if raw is None:
-            return default
-        try:
-            return parse_duration(raw) if isinstance(raw, str) else float(raw)
-        except (TypeError, ValueError) as exc:
-            raise bad(f"{key}: {exc}") from None
-
-    return NotifyConfig(
-        command=tuple(command),
-        url=url,
-        events=frozenset(events),
-        retries=retries,
-        backoff_s=seconds("backoff", 2.0),
-        timeout_s=seconds("timeout", 10.0),
-    )
+    """`[notify]` of config.toml (`agentctl.config`); empty when the file or section is absent."""
+    return load_config(config_file, sections=("notify",)).notify
 
 
 def alert_of(event: StoredEvent) -> dict[str, Any] | None:

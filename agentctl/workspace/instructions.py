@@ -12,33 +12,17 @@ point anywhere on the host), at most MAX_BYTES of it.
 from __future__ import annotations
 
 import stat
-import tomllib
 from pathlib import Path
 
-from agentctl.errors import UsageError
+from agentctl.config import Config
 from agentctl.protocol import InstructionFile
 
-DEFAULT_FILES = ("AGENTS.md",)
 MAX_BYTES = 64 * 1024
 
 
-def instruction_names(config_file: Path) -> list[str]:
-    """The file names to look for, from config.toml (`[instructions] files = [...]`)."""
-    if not config_file.is_file():
-        return list(DEFAULT_FILES)
-    try:
-        section = tomllib.loads(config_file.read_text()).get("instructions", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{config_file} is not valid TOML: {exc}") from None
-    names = section.get("files", list(DEFAULT_FILES))
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise UsageError(f"[instructions] files in {config_file} must be a list of file names")
-    for name in names:
-        if not name or "/" in name or name in (".", ".."):
-            raise UsageError(
-                f"[instructions] files: {name!r} is not a file name in the workspace root"
-            )
-    return names
+def instruction_names(config: Config) -> list[str]:
+    """The file names to look for: `[instructions] files` of config.toml (`agentctl.config`)."""
+    return list(config.check("instructions").instructions.files)
 
 
 def read_instructions(workspace: Path, names: list[str]) -> list[InstructionFile]:

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from agentctl.policy import load_policy, preset
+from agentctl.policy import load_policy, policy_toml, preset
 from agentctl.providers.recording import load_recording
 from agentctl.replay import (
     Divergence,
     args_hash,
     compare,
     executed_calls,
-    policy_toml,
     script_of,
     write_session_recording,
 )

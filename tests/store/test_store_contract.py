@@ -1,4 +1,4 @@
-"""The store contract (`store/testing.py`) run against each backend of this repository."""
+"""The store contract (`store.testing`) run against each backend of this repository."""
 
 from __future__ import annotations
 
