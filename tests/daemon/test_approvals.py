@@ -12,8 +12,7 @@ from agentctl.client import Client
 from agentctl.errors import ConflictError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide, default_approver
-
-from .support import Response, reply, wait_status
+from tests.support.daemon import Response, reply, wait_status
 
 
 def test_two_clients_racing_one_wins_on_each_of_50_runs(

@@ -20,9 +20,7 @@ from agentctl.daemon import lifecycle
 from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide, ForkSession, ResumeSession, default_approver
-
-from .conftest import DaemonProcess, SpawnDaemon
-from .support import Response, reads, reply, wait_status
+from tests.support.daemon import DaemonProcess, Response, SpawnDaemon, reads, reply, wait_status
 
 Recording = Callable[[list[Response]], str]
 

@@ -15,8 +15,7 @@ from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import LIVE_DELTA, CreateSession, Envelope
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-
-from .support import wait_status
+from tests.support.daemon import wait_status
 
 
 @pytest.fixture

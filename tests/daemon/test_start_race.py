@@ -22,8 +22,7 @@ from agentctl.daemon import lifecycle
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession
 from store import DuckDBEventStore
-
-from .support import Response, reply, start_racing
+from tests.support.daemon import Response, reply, start_racing
 
 
 def _wait_for(condition: object, timeout: float = 60.0) -> None:

@@ -12,9 +12,8 @@ import pytest
 
 from agentctl.client import Client
 from agentctl.protocol import CreateSession, Decide, default_approver
-from tests.daemon.support import wait_status
-
-from .conftest import ROOT, final, shell
+from tests.support.daemon import wait_status
+from tests.support.fork import ROOT, final, shell
 
 pytestmark = pytest.mark.docker
 

@@ -23,9 +23,9 @@ from agentctl.protocol import LIVE_DELTA, Budget, CreateSession
 from agentctl.providers import Message, load_provider
 from agentctl.providers.base import Delta, Provider
 from agentctl.tools import default_registry
-from tests.daemon.support import wait_status
+from tests.support.daemon import wait_status
+from tests.support.llama import write_endpoint
 
-from .conftest import write_endpoint
 from .server import LlamaServer
 
 pytestmark = pytest.mark.llama

@@ -21,9 +21,9 @@ from typing import Any
 
 from agentctl.crashpoints import CRASH_EXIT_CODE
 from store import DuckDBEventStore
+from tests.support.mcp import add_server
 
 from ..runtime.harness import call, final, write_recording
-from .conftest import add_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,8 +23,8 @@ from agentctl.providers.retry import (
     RetryPolicy,
     call_with_retries,
 )
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, openai_completion
 
 SHELL = ToolSpec("shell", "Run a command", {"type": "object", "properties": {}})

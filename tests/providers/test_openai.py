@@ -9,8 +9,8 @@ import pytest
 from agentctl.errors import ProviderError
 from agentctl.providers import Message, ToolCall, ToolSpec, retry_after_of
 from agentctl.providers.openai_chat import OpenAIChatProvider
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, openai_completion
 
 SECRET = "sk-test-SECRET-0123456789"

@@ -9,8 +9,8 @@ import pytest
 from agentctl.errors import ProviderError
 from agentctl.providers import Message, ToolCall, ToolSpec
 from agentctl.providers.base import Delta
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, anthropic_message, openai_chunks, openai_completion
 
 SHELL = ToolSpec("shell", "Run a command", {"type": "object", "properties": {}})

@@ -13,8 +13,7 @@ from agentctl.runtime import Runtime
 from agentctl.triggers.clock import ManualClock
 from agentctl.triggers.schedules import next_due
 from tests.runtime.harness import call, create, final, write_recording
-
-from .support import Host, events, settled, until
+from tests.support.triggers import Host, events, settled, until
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 

@@ -8,9 +8,7 @@ import pytest
 
 from agentctl.protocol import CreateSession
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-
-from .conftest import TuiDaemon
-from .support import until
+from tests.support.tui import TuiDaemon, until
 
 
 @pytest.fixture

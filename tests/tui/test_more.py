@@ -16,11 +16,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from agentctl.protocol import Budget, CreateSession, SessionStatus
+from tests.support.daemon import Response, reply
+from tests.support.tui import TuiDaemon, until
 from tui.screens.dialogs import ForkDialog, ResumeDialog, RunDialog
 from tui.screens.info import DetailScreen, TraceScreen
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
 
 Recording = Callable[[list[Response]], str]
 
