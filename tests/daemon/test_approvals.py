@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
             with Client.connect(paths, autostart=False) as client:
                 barrier.wait()
                 try:
-                    decision = "approve" if i == 0 else "deny"
+                    decision: Literal["approve", "deny"] = "approve" if i == 0 else "deny"
                     outcomes[i] = client.decide(
                         approval_id, Decide(decision=decision, approver=f"client{i}", reason="race")
                     )
