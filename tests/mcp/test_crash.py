@@ -44,7 +44,9 @@ def _driver(
     )
 
 
-def _setup(tmp_path: Path, fault_server: tuple[list[str], Path], responses: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def _setup(
+    tmp_path: Path, fault_server: tuple[list[str], Path], responses: list[dict[str, Any]]
+) -> tuple[Path, Path, Path, Path]:
     command, log = fault_server
     add_server(name="faults", command=command, scope="host", env={"FAULT_LOG": str(log)})
     policy = tmp_path / "policy.toml"
