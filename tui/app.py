@@ -26,7 +26,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -182,10 +182,16 @@ class AgentctlApp(App[None]):
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield self.sessions
-                yield self.timeline
+                # Each pane in a box of its own: Textual repaints the whole of every
+                # widget whose clip meets a changed region, and a pane's clip is its
+                # container's. Boxed, a live timeline does not repaint the sessions.
+                with Container(id="sessions-box"):
+                    yield self.sessions
+                with Container(id="timeline-box"):
+                    yield self.timeline
                 yield self.prompt
-            yield self.approvals
+            with Container(id="approvals-box"):
+                yield self.approvals
         yield self.too_small
         yield self.link_bar
         yield Footer()
