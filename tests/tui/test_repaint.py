@@ -14,8 +14,7 @@ from typing import Any
 
 from textual.widget import Widget
 
-from .conftest import TuiDaemon
-from .support import until
+from tests.support.tui import TuiDaemon, until
 
 
 def count_renders(widgets: dict[str, Widget], counts: Counter[str]) -> None:
