@@ -71,7 +71,7 @@ lint: install
 	$(BIN)/ruff format --check agentctl tui store sandboxes tests bench
 
 typecheck: install
-	$(BIN)/mypy agentctl tui store sandboxes
+	$(BIN)/mypy agentctl tui store sandboxes tests
 
 imports: install
 	$(BIN)/lint-imports

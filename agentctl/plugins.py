@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Protocol, get_type_hints
+from typing import Any, Protocol, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -57,6 +57,24 @@ class _PluginArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@overload
+def tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    needs_sandbox: bool = False,
+) -> Tool: ...
+@overload
+def tool(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    needs_sandbox: bool = False,
+) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
     *,
@@ -64,7 +82,7 @@ def tool(
     description: str | None = None,
     idempotent: bool = False,
     needs_sandbox: bool = False,
-) -> Any:
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a `Tool` of a typed function; its arguments' model comes from its signature.
 
         @agentctl.tool(idempotent=True)

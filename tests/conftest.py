@@ -4,25 +4,34 @@ Every test runs with `AGENTCTL_HOME` pointing at a temp dir, so no test
 touches real state. Tests that need Docker use the `docker_client` fixture:
 it skips when no engine answers, unless `AGENTCTL_REQUIRE_DOCKER=1` (set by
 CI), where a missing engine is a failure.
+
+Helpers live in `tests/support/` (conftest files hold fixtures only); pytest
+rewrites the asserts there as it does in tests and conftests.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-REQUIRE_DOCKER = os.environ.get("AGENTCTL_REQUIRE_DOCKER") == "1"
+pytest.register_assert_rewrite("tests.support")
 
-# Every sandbox this test run creates (in-process or in a daemon it spawns) carries
-# this label, and so does every checkpoint committed from it: the session's
-# finalizer below removes exactly those, and nothing else on the engine.
-RUN_LABEL = f"agentctl.test-run=pytest-{os.getpid()}"
+from tests.support.run import (  # noqa: E402  (after the assert rewriting is registered)
+    RUN_LABEL,
+    docker_or_skip,
+    remove_run_leftovers,
+    stop_daemon_of_home,
+)
+
+if TYPE_CHECKING:
+    import docker
+
+# The label of every sandbox and checkpoint of this run (see tests/support/run.py).
 os.environ["AGENTCTL_SANDBOX_LABELS"] = RUN_LABEL
 
 
@@ -33,51 +42,19 @@ def agentctl_home(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AGENTCTL_HOME", str(home))
     yield home
-    _stop_daemon_of_home()  # a CLI command in the test may have started one on demand
-
-
-def _stop_daemon_of_home() -> None:
-    import signal
-    import time
-
-    from agentctl.paths import get_paths
-
-    try:
-        pid = int(get_paths().pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            time.sleep(0.05)
-            os.kill(pid, 0)  # raises once it is gone
-        os.kill(pid, signal.SIGKILL)
-
-
-def _docker_or_skip():  # type: ignore[no-untyped-def]
-    try:
-        import docker
-
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except Exception as exc:
-        message = f"Docker engine not available: {exc}"
-        if REQUIRE_DOCKER:
-            pytest.fail(message + " (AGENTCTL_REQUIRE_DOCKER=1: Docker tests must run)")
-        pytest.skip(message)
+    stop_daemon_of_home()  # a CLI command in the test may have started one on demand
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[object]:
-    client = _docker_or_skip()
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker_or_skip()
     yield client
-    _remove_run_leftovers(client)
+    remove_run_leftovers(client)
     client.close()
 
 
 @pytest.fixture
-def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
+def sessions_cleanup(docker_client: docker.DockerClient) -> Iterator[list[str]]:
     """Session ids whose containers and checkpoint images go at the end of the test."""
     from sandboxes import DockerSandboxDriver
 
@@ -91,13 +68,3 @@ def sessions_cleanup(docker_client: Any) -> Iterator[list[str]]:
                 docker_client.images.remove(checkpoint.image, force=True)
         except Exception as exc:  # cleanup must not hide the test's result
             print(f"cleanup of {sid}: {exc}", file=sys.stderr)
-
-
-def _remove_run_leftovers(client) -> None:  # type: ignore[no-untyped-def]
-    # best effort: a container or image may be gone already, or an image still in use
-    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-    for image in client.images.list(filters={"label": RUN_LABEL}):
-        with contextlib.suppress(Exception):
-            client.images.remove(image.id, force=True)

@@ -4,21 +4,18 @@ Every test gets its own AGENTCTL_HOME (tests/conftest.py) and, when it asks
 for `daemon`, a real daemon on it (the daemon tests' fixtures). `cli` runs
 `python -m agentctl ARGS` the way a person or a script would, piped; `sh`
 runs a bash pipeline with `agentctl` and Debian's `jq` on the PATH. Sessions
-run on recordings; `--image none` sessions need no Docker.
+run on recordings; `--image none` sessions need no Docker. The helpers are in
+tests/support/cli.py.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from agentctl.client import Client
 from tests.daemon.conftest import (  # noqa: F401  (fixtures)
     daemon,
     daemon_process,
@@ -26,34 +23,7 @@ from tests.daemon.conftest import (  # noqa: F401  (fixtures)
     recording,
     spawn_daemon,
 )
-from tests.daemon.support import Response, reply, wait_status  # noqa: F401  (re-exported)
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def write(path: str, step: int = 0) -> Response:
-    """A step that writes a file: the default policy asks a person first."""
-    return reply(f"writing {path}", ("write_file", {"path": path, "content": "x\n"}), step=step)
-
-
-def read(path: str, step: int = 0) -> Response:
-    """A step that reads a file: allowed by the default policy (an error result without a sandbox)."""
-    return reply(f"reading {path}", ("read_file", {"path": path}), step=step)
-
-
-def final(text: str = "all done") -> Response:
-    return reply(text)
-
-
-def env(**extra: str) -> dict[str, str]:
-    """The environment of a command: this test's AGENTCTL_HOME, `agentctl` on the PATH."""
-    base = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "COLUMNS")}
-    base["PATH"] = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
-    base.update(extra)
-    return base
+from tests.support.cli import ROOT, Run, env
 
 
 @pytest.fixture
@@ -118,19 +88,3 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=10)
-
-
-def only_session(client: Client) -> str:
-    deadline = time.monotonic() + 30
-    while not (sessions := client.sessions()):
-        if time.monotonic() > deadline:
-            raise AssertionError("no session was created")
-        time.sleep(0.05)
-    assert len(sessions) == 1
-    return sessions[0].id
-
-
-def one_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line, got:\n{text}"
-    return lines[0]

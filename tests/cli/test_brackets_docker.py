@@ -15,8 +15,8 @@ from rich.console import Console
 from agentctl.client import Client
 from agentctl.protocol import CreateSession, Envelope
 from agentctl.render import render_event
-
-from .conftest import Response, Run, reply, wait_status
+from tests.support.cli import Run
+from tests.support.daemon import Response, reply, wait_status
 
 LINE = "def mean(values: list[float]) -> dict[str, [int]]: ...  [bold]not markup[/bold]"
 

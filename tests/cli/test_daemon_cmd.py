@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import Run
+from tests.support.cli import Run
 
 
 def test_daemon_start_status_stop(cli: Run) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from agentctl.client import Client
-
-from .conftest import Run, wait_status
+from tests.support.cli import Run
+from tests.support.daemon import wait_status
 
 pytestmark = pytest.mark.docker
 

@@ -8,8 +8,7 @@ import pytest
 
 from agentctl.client import Client
 from agentctl.errors import ExitCode
-
-from .conftest import Run
+from tests.support.cli import Run
 
 SECRET = "sk-test-0123456789-do-not-print"
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from agentctl.client import Client
 from agentctl.errors import ExitCode
-
-from .conftest import Run, final, one_line, only_session, read, wait_status, write
+from tests.support.cli import Run, final, one_line, only_session, read, write
+from tests.support.daemon import wait_status
 
 Recording = Callable[[list[dict[str, object]]], str]
 Spawn = Callable[..., subprocess.Popen[str]]

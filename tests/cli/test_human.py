@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 from agentctl.client import Client
 from agentctl.errors import ExitCode
-
-from .conftest import ROOT, Run, env, final, only_session, write
+from tests.support.cli import ROOT, Run, env, final, only_session, write
 
 Recording = Callable[[list[dict[str, object]]], str]
 

@@ -75,6 +75,7 @@ def test_the_table_names_every_command_in_order_with_its_help() -> None:
 
 def test_the_lazy_help_is_the_eager_help() -> None:
     lazy = typer.main.get_command(main.app)
+    assert isinstance(lazy, typer.core.TyperGroup)
     ctx_lazy = Context(lazy, info_name="agentctl", terminal_width=100, max_content_width=100)
     eager = eager_root()
     eager.params = lazy.params  # the same global options (--debug, --version)

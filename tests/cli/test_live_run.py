@@ -20,8 +20,7 @@ import pytest
 from agentctl.client import Client
 from agentctl.paths import Paths
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-
-from .conftest import env
+from tests.support.cli import env
 
 
 @pytest.fixture

@@ -44,9 +44,10 @@ SESSIONS = [
 
 
 def printed(renderable: object, width: int) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None, soft_wrap=True)
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, soft_wrap=True)
     console.print(renderable)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("width", [160, 200, 400])

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from agentctl.client import Client
 from agentctl.errors import ExitCode
-
-from .conftest import Run, final, only_session, read, write
+from tests.support.cli import Run, final, only_session, read, write
 
 Recording = Callable[[list[dict[str, object]]], str]
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 
 from agentctl.client import Client
-
-from .conftest import Response, Run, final
+from tests.support.cli import Run, final
+from tests.support.daemon import Response
 
 
 def test_run_at_prints_the_id_and_the_session_waits_for_its_time(

@@ -12,8 +12,7 @@ import sys
 import pytest
 
 from agentctl.errors import ExitCode
-
-from .conftest import ROOT, Run, env, one_line
+from tests.support.cli import ROOT, Run, env, one_line
 
 BAD = [
     (["run", "fix it", "--bogus"], "--bogus"),

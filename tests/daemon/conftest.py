@@ -3,80 +3,21 @@
 `daemon` starts `python -m agentctl.daemon`, waits until it answers, yields a
 `Client`, and at the end stops it with SIGTERM and checks it exited cleanly.
 `spawn_daemon` is the factory behind it, for tests that need several
-starts, flags or environment variables (crash points).
+starts, flags or environment variables (crash points). `DaemonProcess` and the
+replies of recordings are in tests/support/daemon.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from agentctl.client import Client
-from agentctl.errors import DaemonError
 from agentctl.paths import Paths, get_paths
-
-from .support import Response
-
-
-class DaemonProcess:
-    def __init__(self, paths: Paths, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.paths = paths
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "agentctl.daemon", *args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, timeout: float = 30.0) -> Client:
-        deadline = time.monotonic() + timeout
-        client = Client(self.paths.socket, timeout=10.0)
-        while True:
-            try:
-                if client.status().pid == self.pid:
-                    return client
-            except DaemonError:
-                pass
-            if self.process.poll() is not None:
-                client.close()
-                raise AssertionError(
-                    f"daemon exited with {self.process.returncode}:\n{self.output()}"
-                )
-            if time.monotonic() > deadline:
-                client.close()
-                raise AssertionError(f"daemon did not answer in {timeout}s:\n{self.output()}")
-            time.sleep(0.05)
-
-    def terminate(self, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-SpawnDaemon = Callable[..., DaemonProcess]
+from tests.support.daemon import DaemonProcess, Response, SpawnDaemon
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -12,8 +13,10 @@ from agentctl.client import Client
 from agentctl.errors import ConflictError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide, default_approver
+from tests.support.daemon import Response, reply, wait_status
 
-from .support import Response, reply, wait_status
+if TYPE_CHECKING:
+    import docker
 
 
 def test_two_clients_racing_one_wins_on_each_of_50_runs(
@@ -38,7 +41,7 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
             with Client.connect(paths, autostart=False) as client:
                 barrier.wait()
                 try:
-                    decision = "approve" if i == 0 else "deny"
+                    decision: Literal["approve", "deny"] = "approve" if i == 0 else "deny"
                     outcomes[i] = client.decide(
                         approval_id, Decide(decision=decision, approver=f"client{i}", reason="race")
                     )
@@ -63,7 +66,7 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
 def test_waiting_holds_no_task_and_pauses_the_container_and_a_denied_write_changes_nothing(
     daemon: Client,
     recording: Callable[[list[Response]], str],
-    docker_client: object,
+    docker_client: docker.DockerClient,
     tmp_path: Path,
 ) -> None:
     workspace = tmp_path / "ws"
@@ -83,7 +86,7 @@ def test_waiting_holds_no_task_and_pauses_the_container_and_a_denied_write_chang
     )
     wait_status(daemon, created.id, "waiting")
     summary = daemon.session(created.id)
-    container = docker_client.containers.get(summary.container)  # type: ignore[attr-defined]
+    container = docker_client.containers.get(summary.container)
     assert container.status == "paused"
     [approval] = daemon.approvals(session=created.id)
     assert approval.tool == "write_file"

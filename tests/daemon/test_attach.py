@@ -14,9 +14,7 @@ from agentctl.client import Client
 from agentctl.errors import AgentctlError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Envelope
-
-from .conftest import SpawnDaemon
-from .support import Response, assert_exact_log, reads, reply, wait_status
+from tests.support.daemon import Response, SpawnDaemon, assert_exact_log, reads, reply, wait_status
 
 Recording = Callable[[list[Response]], str]
 

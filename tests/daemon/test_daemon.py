@@ -19,10 +19,15 @@ from agentctl.client import AsyncClient, Client
 from agentctl.daemon import lifecycle
 from agentctl.errors import ConflictError, DaemonError, NotFoundError, UsageError
 from agentctl.paths import Paths
-from agentctl.protocol import CreateSession, Decide, ForkSession, ResumeSession, default_approver
-
-from .conftest import DaemonProcess, SpawnDaemon
-from .support import Response, reads, reply, wait_status
+from agentctl.protocol import (
+    CreateSession,
+    Decide,
+    Envelope,
+    ForkSession,
+    ResumeSession,
+    default_approver,
+)
+from tests.support.daemon import DaemonProcess, Response, SpawnDaemon, reads, reply, wait_status
 
 Recording = Callable[[list[Response]], str]
 
@@ -389,9 +394,9 @@ def test_sigkill_while_waiting_then_start_and_approve(
     assert restarted.terminate() == 0
 
 
-def _assert_no_completed_call_started_again(events: list) -> None:  # type: ignore[type-arg]
+def _assert_no_completed_call_started_again(events: list[Envelope]) -> None:
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    finished: set[str] = set()
+    finished: set[str | None] = set()
     for event in events:
         call = event.data.get("call_id")
         if event.type == "tool.started":

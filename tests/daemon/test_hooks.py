@@ -14,9 +14,7 @@ import pytest
 from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import AddHook, CreateSession
-
-from .conftest import DaemonProcess, SpawnDaemon
-from .support import Response, reply, wait_status
+from tests.support.daemon import DaemonProcess, Response, SpawnDaemon, reply, wait_status
 
 
 def sign(secret: str, body: bytes) -> str:

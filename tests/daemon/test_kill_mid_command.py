@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from agentctl.protocol import CreateSession
-
-from .conftest import SpawnDaemon
-from .support import Response, reply, wait_status
+from tests.support.daemon import Response, SpawnDaemon, reply, wait_status
 
 pytestmark = pytest.mark.docker
 

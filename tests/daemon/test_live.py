@@ -15,8 +15,7 @@ from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import LIVE_DELTA, CreateSession, Envelope
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-
-from .support import wait_status
+from tests.support.daemon import SpawnDaemon, wait_status
 
 
 @pytest.fixture
@@ -99,8 +98,8 @@ def test_cancel_closes_the_model_request_in_flight(
 
 
 def test_shutdown_closes_the_model_request_in_flight_and_start_asks_again(
-    paths: Paths, server: FakeModelServer, spawn_daemon
-) -> None:  # type: ignore[no-untyped-def]
+    paths: Paths, server: FakeModelServer, spawn_daemon: SpawnDaemon
+) -> None:
     endpoint(paths, server)
     server.script(
         Reply.sse(openai_chunks(["never", " ends"]), gate_after=2),

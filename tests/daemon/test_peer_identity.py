@@ -28,8 +28,7 @@ from agentctl.client import Client
 from agentctl.errors import ForbiddenError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide
-
-from .support import Response, reply, wait_status
+from tests.support.daemon import Response, reply, wait_status
 
 USER = "t21bob"
 GROUP = "t21oncall"

@@ -17,7 +17,7 @@ import pytest
 
 from agentctl.errors import SandboxUnavailableError
 from agentctl.protocol import CreateSession
-from tests.daemon.conftest import SpawnDaemon
+from tests.support.daemon import SpawnDaemon
 
 
 def test_no_engine_is_a_503_that_says_what_to_do(spawn_daemon: SpawnDaemon, tmp_path: Path) -> None:

@@ -12,9 +12,7 @@ from collections.abc import Callable
 
 from agentctl.client import Client
 from agentctl.protocol import AddSchedule, CreateSession
-
-from .conftest import SpawnDaemon
-from .support import Response, reply, wait_status
+from tests.support.daemon import Response, SpawnDaemon, reply, wait_status
 
 LATER = {"AGENTCTL_CLOCK_SKEW_S": "3660"}  # 61 minutes on: 12 firings of */5 fell due
 

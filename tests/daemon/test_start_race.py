@@ -22,13 +22,12 @@ from agentctl.daemon import lifecycle
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession
 from store import DuckDBEventStore
+from tests.support.daemon import Response, reply, start_racing
 
-from .support import Response, reply, start_racing
 
-
-def _wait_for(condition: object, timeout: float = 60.0) -> None:
+def _wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.02)

@@ -4,48 +4,22 @@ The daemon fixtures are the daemon tests' own (`tests/daemon/conftest.py`):
 `python -m agentctl.daemon` on the test's AGENTCTL_HOME, stopped with SIGTERM
 at the end. Every session a test makes is remembered so that its container
 and checkpoint images are removed afterwards; nothing else in the engine is
-touched (other test runs may share it).
+touched (other test runs may share it). The replies of recordings are in
+tests/support/fork.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.daemon.conftest import daemon, daemon_process, paths, spawn_daemon  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[2]
-
-Response = dict[str, Any]
-
-
-def shell(command: str, call_id: str, text: str = "") -> Response:
-    return {
-        "text": text or f"running {command}",
-        "tool_calls": [{"id": call_id, "name": "shell", "args": {"command": command}}],
-        "usage": {"input_tokens": 10, "output_tokens": 5},
-    }
-
-
-def tool(name: str, args: dict[str, Any], call_id: str) -> Response:
-    return {"text": f"{name}", "tool_calls": [{"id": call_id, "name": name, "args": args}]}
-
-
-def final(text: str = "done") -> Response:
-    return {"text": text, "tool_calls": [], "usage": {"input_tokens": 10, "output_tokens": 5}}
-
-
-def write_recording(path: Path, responses: list[Response]) -> Path:
-    lines = [{"format": "agentctl-recording", "version": 1}, *responses]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
+from tests.support.fork import ROOT, Response, write_recording
 
 
 @pytest.fixture

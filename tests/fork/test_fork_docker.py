@@ -13,9 +13,8 @@ from agentctl.client import Client
 from agentctl.errors import UsageError
 from agentctl.protocol import CreateSession, Envelope, ForkSession
 from agentctl.replay import compare
-from tests.daemon.support import wait_status
-
-from .conftest import ROOT, final, shell, tool
+from tests.support.daemon import wait_status
+from tests.support.fork import ROOT, final, shell, tool
 
 pytestmark = pytest.mark.docker
 

@@ -6,15 +6,14 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from agentctl.client import Client
 from agentctl.protocol import CreateSession, Decide, default_approver
-from tests.daemon.support import wait_status
-
-from .conftest import ROOT, final, shell
+from tests.support.daemon import wait_status
+from tests.support.fork import ROOT, final, shell
 
 pytestmark = pytest.mark.docker
 
@@ -29,7 +28,7 @@ def replay_json(cli: Any, *args: str) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.parametrize("decision", ["approve", "deny"])
 def test_replay_of_an_unchanged_session_is_identical(
-    daemon: Client, cli: Any, sessions_cleanup: list[str], decision: str
+    daemon: Client, cli: Any, sessions_cleanup: list[str], decision: Literal["approve", "deny"]
 ) -> None:
     """The demo under the default policy: one approval, answered in the replay as in the original."""
     req = CreateSession(
@@ -41,7 +40,7 @@ def test_replay_of_an_unchanged_session_is_identical(
     sessions_cleanup.append(sid)
     assert wait_status(daemon, sid, "waiting", timeout=120) == "waiting"
     (approval,) = daemon.approvals(session=sid)
-    daemon.decide(approval.id, Decide(decision=decision, approver="ann", reason="my call"))  # type: ignore[arg-type]
+    daemon.decide(approval.id, Decide(decision=decision, approver="ann", reason="my call"))
     assert wait_status(daemon, sid, "completed", "paused", "failed", timeout=120) == "completed"
 
     code, report = replay_json(cli, sid)

@@ -18,9 +18,9 @@ import pytest
 from agentctl.client import Client
 from agentctl.errors import AgentctlError
 from agentctl.paths import get_paths
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
+from tests.support.hostile import events, run_to_end
 
-from .conftest import events, run_to_end
 from .server import HostileModelServer, completion, shell
 
 

@@ -12,9 +12,9 @@ import httpx
 
 from agentctl.client import Client
 from agentctl.paths import Paths
-from tests.cli.conftest import Run
+from tests.support.cli import Run
+from tests.support.hostile import assert_alive, run_to_end
 
-from .conftest import assert_alive, run_to_end
 from .server import HostileModelServer
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from agentctl.client import Client
 from agentctl.paths import Paths
+from tests.support.hostile import events, run_to_end
 
-from .conftest import events, run_to_end
 from .server import HostileModelServer, completion, shell
 
 BIG = "head -c 200000 /dev/zero | tr '\\0' a"  # over the 64 kB kept in the event: an artifact

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from agentctl.client import Client
+from tests.support.hostile import assert_alive, events, run_to_end
 
-from .conftest import assert_alive, events, run_to_end
 from .server import HostileModelServer, Raw, completion, shell
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import Limits
-from tests.cli.conftest import Run
-from tests.daemon.conftest import SpawnDaemon
+from tests.support.cli import Run
+from tests.support.daemon import SpawnDaemon
+from tests.support.hostile import assert_alive, events, run_to_end
 
-from .conftest import assert_alive, events, run_to_end
 from .server import HostileModelServer, completion
 
 

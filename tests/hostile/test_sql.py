@@ -12,7 +12,7 @@ import pytest
 from agentctl.client import Client
 from agentctl.errors import UsageError
 from agentctl.protocol import SqlQuery
-from tests.daemon.conftest import DaemonProcess, SpawnDaemon
+from tests.support.daemon import DaemonProcess, SpawnDaemon
 
 SECRET = "sk-hostile-suite-secret-0123456789"
 

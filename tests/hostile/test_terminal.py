@@ -19,14 +19,13 @@ from rich.console import Console
 from agentctl.cli import follow
 from agentctl.client import Client
 from agentctl.render import approvals_view, render_event, session_panel, sessions_table
-from tests.cli.conftest import Run
-from tests.tui.conftest import TuiDaemon
-from tests.tui.support import until
+from tests.support.cli import Run
+from tests.support.hostile import events, start
+from tests.support.tui import TuiDaemon, until
 from tui.screens.dialogs import _call_line
 from tui.widgets.approvals import approval_context
 from tui.widgets.sessions import row_of
 
-from .conftest import events, start
 from .server import HostileModelServer, completion, shell
 
 EVIL = (
@@ -52,7 +51,7 @@ def waiting(daemon: Client, model: HostileModelServer) -> str:
         completion(EVIL, [("c2", "shell", shell(COMMAND))]),
     )
     sid = start(daemon, model, task="task " + EVIL, policy="default")
-    from tests.daemon.support import wait_status
+    from tests.support.daemon import wait_status
 
     assert wait_status(daemon, sid, "waiting", "failed", "paused") == "waiting"
     return sid

@@ -22,10 +22,11 @@ from agentctl.paths import Paths
 from agentctl.protocol import LIVE_DELTA, Budget, CreateSession
 from agentctl.providers import Message, load_provider
 from agentctl.providers.base import Delta, Provider
+from agentctl.providers.openai_chat import OpenAIChatProvider
 from agentctl.tools import default_registry
-from tests.daemon.support import wait_status
+from tests.support.daemon import wait_status
+from tests.support.llama import write_endpoint
 
-from .conftest import write_endpoint
 from .server import LlamaServer
 
 pytestmark = pytest.mark.llama
@@ -87,7 +88,8 @@ async def test_tool_calls_and_the_history_that_carries_them(llama: LlamaServer) 
         await provider.aclose()
 
     # With null (what agentctl used to send) the same server answers 500.
-    wire = provider.request_body(history, TOOLS)  # type: ignore[attr-defined]
+    assert isinstance(provider, OpenAIChatProvider)
+    wire = provider.request_body(history, TOOLS)
     wire["messages"][2]["content"] = None
     wire.pop("stream", None), wire.pop("stream_options", None)
     reply = httpx.post(f"{llama.url}/chat/completions", json=wire, timeout=120)

@@ -80,9 +80,9 @@ def bad_structured() -> CallToolResult:
 
 
 # The listing promises Weather; the tool (above) is not held to it by the server.
-server._tool_manager.get_tool(
-    "bad_structured"
-).fn_metadata.output_schema = Weather.model_json_schema()
+_bad_structured = server._tool_manager.get_tool("bad_structured")
+assert _bad_structured is not None
+_bad_structured.fn_metadata.output_schema = Weather.model_json_schema()
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))

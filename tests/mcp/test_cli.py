@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 
 from agentctl.paths import get_paths
+from tests.support.cli import Run
 
-from ..cli.conftest import Run, cli  # noqa: F401 - the fixture
+from ..cli.conftest import cli  # noqa: F401  (a fixture)
 
 ATTACK = "evil\x1b]0;pwned\x07"
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from agentctl.crashpoints import CRASH_EXIT_CODE
 from store import DuckDBEventStore
+from tests.support.mcp import add_server
 
 from ..runtime.harness import call, final, write_recording
-from .conftest import add_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,9 @@ def _driver(
     )
 
 
-def _setup(tmp_path: Path, fault_server: tuple[list[str], Path], responses: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def _setup(
+    tmp_path: Path, fault_server: tuple[list[str], Path], responses: list[dict[str, Any]]
+) -> tuple[Path, Path, Path, Path]:
     command, log = fault_server
     add_server(name="faults", command=command, scope="host", env={"FAULT_LOG": str(log)})
     policy = tmp_path / "policy.toml"

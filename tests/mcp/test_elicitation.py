@@ -15,9 +15,9 @@ from agentctl.protocol import Decide, SessionStatus
 from agentctl.render import approvals_view
 from agentctl.runtime import Runtime
 from store import DuckDBEventStore
+from tests.support.mcp import add_server
 
 from ..runtime.harness import call, create, final, settle, start_runtime, write_recording
-from .conftest import add_server
 from .test_host_servers import events
 
 pytestmark = pytest.mark.asyncio

@@ -14,9 +14,9 @@ import pytest
 
 from agentctl.protocol import SessionStatus
 from store import DuckDBEventStore
+from tests.support.mcp import FAULT_SERVER, add_server
 
 from ..runtime.harness import call, create, final, settle, start_runtime, write_recording
-from .conftest import FAULT_SERVER, add_server
 from .test_host_servers import events
 
 pytestmark = pytest.mark.asyncio

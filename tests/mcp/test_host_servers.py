@@ -11,9 +11,9 @@ import pytest
 from agentctl.protocol import SessionStatus
 from agentctl.runtime import Runtime
 from store import DuckDBEventStore
+from tests.support.mcp import add_server
 
 from ..runtime.harness import call, create, final, settle, start_runtime, write_recording
-from .conftest import add_server
 
 pytestmark = pytest.mark.asyncio
 

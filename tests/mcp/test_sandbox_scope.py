@@ -17,9 +17,9 @@ import pytest
 
 from agentctl.protocol import SessionStatus
 from store import DuckDBEventStore
+from tests.support.mcp import add_server
 
 from ..runtime.harness import call, create, final, settle, start_runtime, write_recording
-from .conftest import add_server
 from .test_host_servers import events
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.docker]

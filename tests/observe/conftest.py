@@ -3,7 +3,8 @@
 `daemon` is `python -m agentctl.daemon` on the test's AGENTCTL_HOME, stopped
 with SIGTERM at the end; `cli` runs `python -m agentctl` against it;
 `sessions_cleanup` removes the containers and checkpoint images of the
-sessions a Docker test made, and nothing else of the shared engine.
+sessions a Docker test made, and nothing else of the shared engine. The
+helpers are in tests/support/observe.py.
 """
 
 from __future__ import annotations
@@ -14,37 +15,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.daemon.conftest import daemon, daemon_process, paths, spawn_daemon  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "recordings" / "demo.jsonl"
-DEMO_WORKSPACE = ROOT / "recordings" / "demo" / "workspace"
-
-Response = dict[str, Any]
-Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def call(name: str, args: dict[str, Any], call_id: str, *, cost: float = 0.0) -> Response:
-    return {
-        "text": f"calling {name}",
-        "tool_calls": [{"id": call_id, "name": name, "args": args}],
-        "usage": {"input_tokens": 100, "output_tokens": 10},
-        "cost_usd": cost,
-        "latency_ms": 250,
-    }
-
-
-def final(text: str = "done", *, cost: float = 0.0) -> Response:
-    return {
-        "text": text,
-        "tool_calls": [],
-        "usage": {"input_tokens": 50, "output_tokens": 5},
-        "cost_usd": cost,
-    }
+from tests.support.observe import ROOT, Cli, Response
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, ForkSession, GcResult, SqlQuery
 from sandboxes import DockerSandboxDriver
-from tests.daemon.support import wait_status
-
-from .conftest import Cli, call, final
+from tests.support.daemon import wait_status
+from tests.support.observe import Cli, call, final
 
 pytestmark = pytest.mark.docker
 

@@ -21,10 +21,8 @@ from agentctl.observe.trace import build_trace
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide
 from store import DuckDBEventStore, NewEvent
-from tests.daemon.conftest import SpawnDaemon
-from tests.daemon.support import wait_status
-
-from .conftest import ROOT, call, final
+from tests.support.daemon import SpawnDaemon, wait_status
+from tests.support.observe import ROOT, call, final
 
 
 @pytest.fixture

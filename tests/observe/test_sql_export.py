@@ -15,9 +15,8 @@ import pytest
 from agentctl.client import Client
 from agentctl.errors import UsageError
 from agentctl.protocol import CreateSession, Envelope, ExportRequest, SqlQuery
-from tests.daemon.support import wait_status
-
-from .conftest import Cli, call, final
+from tests.support.daemon import wait_status
+from tests.support.observe import Cli, call, final
 
 
 @pytest.fixture

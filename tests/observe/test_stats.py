@@ -15,9 +15,8 @@ from agentctl.errors import UsageError
 from agentctl.observe.stats import compute_stats
 from agentctl.protocol import CreateSession, Decide, ForkSession, StatsReport
 from store import DuckDBEventStore, NewEvent
-from tests.daemon.support import wait_status
-
-from .conftest import Cli, call, final
+from tests.support.daemon import wait_status
+from tests.support.observe import Cli, call, final
 
 
 def by(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:

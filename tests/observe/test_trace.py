@@ -13,9 +13,8 @@ import pytest
 from agentctl.client import Client
 from agentctl.observe.trace import build_trace, session_segment
 from agentctl.protocol import CreateSession, Decide, SessionTrace
-from tests.daemon.support import wait_status
-
-from .conftest import DEMO, DEMO_WORKSPACE, Cli, call, final
+from tests.support.daemon import wait_status
+from tests.support.observe import DEMO, DEMO_WORKSPACE, Cli, call, final
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

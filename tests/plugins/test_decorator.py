@@ -97,7 +97,7 @@ def test_a_sandbox_tool_in_a_session_without_one_is_an_error_result() -> None:
 
 
 def test_what_cannot_be_a_tool_says_why() -> None:
-    def untyped(x):  # type: ignore[no-untyped-def]
+    def untyped(x):  # type: ignore[no-untyped-def]  # what the test is about
         return x
 
     def star(*items: int) -> int:

@@ -12,7 +12,7 @@ import pytest
 from agentctl.config import Config
 from agentctl.errors import ProviderError, UsageError
 from agentctl.plugins import PROVIDERS_GROUP, TOOLS_GROUP, discover
-from agentctl.providers.base import Message, ModelResponse, Provider, ToolSpec
+from agentctl.providers.base import Message, ModelResponse, OnDelta, Provider, ToolSpec
 from agentctl.providers.loader import builtin_schemes, load_provider
 from agentctl.tools import BUILTIN_TOOLS
 
@@ -91,8 +91,13 @@ class _Broken(Provider):
         self.spec = self.endpoint = spec
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], *, step: int, on_delta=None
-    ) -> ModelResponse:  # type: ignore[no-untyped-def]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        step: int,
+        on_delta: OnDelta | None = None,
+    ) -> ModelResponse:
         raise KeyError("its own bug")
 
 
@@ -110,7 +115,8 @@ def test_a_plugin_providers_failures_read_as_the_plugins() -> None:
     with pytest.raises(UsageError, match="the plugin provider of 'mine:x' failed: RuntimeError"):
         load_provider("mine:x", plugins={"mine": crashing})
     with pytest.raises(UsageError, match="returned int"):
-        load_provider("mine:x", plugins={"mine": lambda spec, model, base_url: 42})
+        # a factory that returns no Provider, on purpose
+        load_provider("mine:x", plugins={"mine": lambda spec, model, base_url: 42})  # type: ignore[dict-item]
     # a config.toml endpoint of the same name is the user's choice, and wins
     config = Config.model_validate({"providers": {"mine": {"base_url": "http://127.0.0.1:9/v1"}}})
     assert type(load_provider("mine:x", plugins=plugins, config=config)).__name__ == (

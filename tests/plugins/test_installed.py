@@ -13,8 +13,7 @@ import pytest
 
 from agentctl.errors import ConflictError
 from agentctl.protocol import Budget, CreateSession, Decide, ResumeSession
-from tests.daemon.conftest import SpawnDaemon
-from tests.daemon.support import wait_status
+from tests.support.daemon import SpawnDaemon, wait_status
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agentctl-wordcount"
 

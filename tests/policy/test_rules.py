@@ -188,5 +188,5 @@ def test_rules_built_in_python_are_validated(kwargs: dict[str, Any], needle: str
 
 
 def test_rules_accept_tier_strings() -> None:
-    rule = Rule(tier="allow", on_expiry="deny")  # type: ignore[arg-type]
+    rule = Rule(tier="allow", on_expiry="deny")  # type: ignore[arg-type]  # strings, as TOML has them
     assert rule.tier is Tier.ALLOW and rule.on_expiry is OnExpiry.DENY

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from agentctl.providers import Provider, load_provider
 from agentctl.providers.retry import reset_breakers
+from tests.support.providers import ENV_VARS, ProviderFactory
 
 from .fake_server import FakeModelServer
-
-ENV_VARS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +37,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_breakers()
     yield
     reset_breakers()
-
-
-ProviderFactory = Callable[..., Provider]
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from agentctl.errors import ProviderError, UsageError
 from agentctl.providers import Message, ToolCall, ToolSpec, load_provider, retry_after_of
 from agentctl.providers.anthropic_messages import AnthropicMessagesProvider
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, anthropic_message
 
 SECRET = "sk-ant-test-SECRET-abcdef"

@@ -7,8 +7,7 @@ import pytest
 from agentctl.errors import ExitCode, UsageError
 from agentctl.providers import load_provider
 from agentctl.providers.openai_chat import DEFAULT_BASE_URL, OpenAIChatProvider
-
-from .conftest import ProviderFactory
+from tests.support.providers import ProviderFactory
 
 
 @pytest.mark.parametrize("spec", ["gemini:pro", "gpt-4o", "", "Replay:x.jsonl"])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
 from agentctl.errors import ProviderError
 from agentctl.providers import Message, ToolCall, ToolSpec, retry_after_of
 from agentctl.providers.openai_chat import OpenAIChatProvider
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, openai_completion
 
 SECRET = "sk-test-SECRET-0123456789"
@@ -161,12 +162,12 @@ async def test_base_url_from_environment(
     ],
 )
 async def test_malformed_tool_arguments_come_back_raw(
-    fake: FakeModelServer, make_provider: ProviderFactory, raw: str, expected: object
+    fake: FakeModelServer, make_provider: ProviderFactory, raw: str, expected: str | dict[str, Any]
 ) -> None:
     fake.script(Reply.json(openai_completion(None, tool_calls=[("c1", "shell", raw)])))
     response = await openai(make_provider, fake).complete([Message("user", "x")], [SHELL], step=0)
     assert response.text == ""
-    assert response.tool_calls == (ToolCall("c1", "shell", expected),)  # type: ignore[arg-type]
+    assert response.tool_calls == (ToolCall("c1", "shell", expected),)
 
 
 async def test_raw_arguments_are_sent_back_as_given(

@@ -18,8 +18,8 @@ from agentctl.providers import (
     call_with_retries,
 )
 from agentctl.providers.openai_chat import OpenAIChatProvider
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, openai_completion
 
 ASK = [Message("user", "hello")]

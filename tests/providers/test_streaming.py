@@ -8,16 +8,16 @@ import pytest
 
 from agentctl.errors import ProviderError
 from agentctl.providers import Message, ToolCall, ToolSpec
-from agentctl.providers.base import Delta
+from agentctl.providers.base import Delta, Provider
+from tests.support.providers import ProviderFactory
 
-from .conftest import ProviderFactory
 from .fake_server import FakeModelServer, Reply, anthropic_message, openai_chunks, openai_completion
 
 SHELL = ToolSpec("shell", "Run a command", {"type": "object", "properties": {}})
 ASK = (Message("user", "hi"),)
 
 
-def openai(make: ProviderFactory, fake: FakeModelServer, **kwargs: object):  # type: ignore[no-untyped-def]
+def openai(make: ProviderFactory, fake: FakeModelServer, **kwargs: object) -> Provider:
     kwargs.setdefault("timeout_s", 5.0)
     return make("openai:test-model", base_url=f"{fake.url}/v1", **kwargs)
 

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.docker
 
 # tool.started and tool.finished come in call order: w1, r1, w2, r2, … so the
 # 3rd of each is step 2's shell call (w2) and the 4th its read (r2).
-CRASH_POINTS = {
+CRASH_POINTS: dict[str, dict[str, set[str]]] = {
     "after:model.responded:3": {},
     # w2 started, the command not run: interrupted, a person approves, it runs once
     "after:tool.started:3": {"interrupted": {"w2"}},
@@ -69,7 +69,7 @@ CRASH_POINTS = {
     "after:session.status:2": {},
 }
 # Under the default policy (every shell call asked for): the waits' pause and unpause.
-ASKING_CRASH_POINTS = {
+ASKING_CRASH_POINTS: dict[str, dict[str, set[str]]] = {
     "sandbox:paused:2": {},
     "sandbox:unpaused:2": {},
 }
@@ -113,10 +113,10 @@ def drive(
     )
 
 
-Log = list[tuple[int, str, dict]]
+Log = list[tuple[int, str, dict[str, Any]]]
 
 
-def read(db: Path, sid: str | None = None) -> list[tuple[int, str, dict]]:
+def read(db: Path, sid: str | None = None) -> Log:
     with DuckDBEventStore(db) as store:
         if sid is None:
             [sid] = store.streams()
@@ -129,9 +129,7 @@ def session_of(db: Path) -> str:
         return sid
 
 
-def assert_nothing_left_over(
-    docker_client: Any, home: Path, sid: str, events: list[tuple[int, str, dict]]
-) -> None:
+def assert_nothing_left_over(docker_client: Any, home: Path, sid: str, events: Log) -> None:
     """Outside the log, only what the log names: the session ended, so no container."""
     label = f"agentctl.stream={sid}"
     assert docker_client.containers.list(all=True, filters={"label": label}) == []
@@ -156,7 +154,7 @@ def assert_nothing_left_over(
     assert not spill.exists() or list(spill.iterdir()) == []
 
 
-def essential(events: list[tuple[int, str, dict]]) -> list[tuple[str, object]]:
+def essential(events: Log) -> list[tuple[str, object]]:
     """The log without recovery events, and without values that differ run to run."""
     out: list[tuple[str, object]] = []
     for _, type_, data in events:
@@ -174,9 +172,10 @@ def essential(events: list[tuple[int, str, dict]]) -> list[tuple[str, object]]:
     return out
 
 
-def lines_in(events: list[tuple[int, str, dict]]) -> list[str]:
+def lines_in(events: Log) -> list[str]:
     [cat] = [d for _, t, d in events if t == "tool.finished" and d["call_id"] == "cat"]
-    return cat["output"].split()
+    output: str = cat["output"]
+    return output.split()
 
 
 @pytest.fixture(scope="module")

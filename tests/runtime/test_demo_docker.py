@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +11,9 @@ from agentctl.protocol import CreateSession, Decide, SessionStatus
 from store import DuckDBEventStore
 
 from .harness import settle, start_runtime
+
+if TYPE_CHECKING:
+    import docker
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.docker
@@ -47,7 +51,7 @@ async def test_demo_needs_one_approval_then_fixes_the_test(
 
 
 async def test_a_container_removed_behind_our_back_is_restored_from_its_checkpoint(
-    tmp_path: Path, docker_client: object
+    tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
     from agentctl.protocol import Budget, ResumeSession
 
@@ -73,7 +77,7 @@ async def test_a_container_removed_behind_our_back_is_restored_from_its_checkpoi
             await settle(rt, sid, 120) is SessionStatus.PAUSED
         )  # after the write and its checkpoint
         container = rt.journal.state(sid).container
-        docker_client.containers.get(container).remove(force=True)  # type: ignore[attr-defined]
+        docker_client.containers.get(container).remove(force=True)
         rt.sandboxes.live.clear()  # as after a daemon restart
         await rt.resume(sid, ResumeSession(budget=Budget(max_steps=5)))
         assert await settle(rt, sid, 120) is SessionStatus.COMPLETED

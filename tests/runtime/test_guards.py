@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentctl.errors import UsageError
 from agentctl.paths import get_paths
 from agentctl.protocol import Budget, CreateSession, ResumeSession, SessionStatus
+from agentctl.runtime import Runtime
 from agentctl.runtime.decide import repeated_calls
 from store import InMemoryEventStore
 
@@ -19,7 +21,7 @@ def config(text: str) -> None:
     get_paths().ensure().config_file.write_text(text)
 
 
-def finished(rt, sid):  # type: ignore[no-untyped-def]
+def finished(rt: Runtime, sid: str) -> list[dict[str, Any]]:
     return [e.data for e in rt.store.read_stream(sid) if e.type == "tool.finished"]
 
 

@@ -40,7 +40,7 @@ from agentctl.errors import AgentctlError, DaemonError
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import CreateSession, Decide, ForkSession
 from store import DuckDBEventStore
-from tests.daemon.support import start_racing
+from tests.support.daemon import start_racing
 
 from .harness import appending_lines
 

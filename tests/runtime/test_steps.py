@@ -6,16 +6,18 @@ import asyncio
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentctl.errors import ConflictError, UsageError
 from agentctl.protocol import Budget, Decide, ResumeSession, SessionStatus
+from agentctl.runtime import Runtime
 from agentctl.tools import Tool, ToolContext, ToolOutcome
 from agentctl.triggers.clock import ManualClock
 from store import DuckDBEventStore, InMemoryEventStore
+from tests.support.triggers import until
 
-from ..triggers.support import until
 from .harness import (
     Counter,
     NoopArgs,
@@ -30,7 +32,7 @@ from .harness import (
 )
 
 
-def finished(rt, sid):  # type: ignore[no-untyped-def]
+def finished(rt: Runtime, sid: str) -> list[dict[str, Any]]:
     return [e.data for e in rt.store.read_stream(sid) if e.type == "tool.finished"]
 
 
@@ -45,7 +47,7 @@ def finished(rt, sid):  # type: ignore[no-untyped-def]
     ],
 )
 async def test_malformed_model_output_becomes_an_error_result_not_a_crash(
-    tmp_path: Path, bad_call: dict, expected: str
+    tmp_path: Path, bad_call: dict[str, Any], expected: str
 ) -> None:
     counter = Counter()
     rec = write_recording(tmp_path / "r.jsonl", [bad_call, call("count", {"n": 7}), final()])

@@ -4,7 +4,6 @@ teardown, and a module-scoped sandbox for tests that can share one."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec, ensure_default_image
+from tests.support.sandboxes import remove_streams
 
 
 @pytest.fixture(scope="session")
@@ -22,15 +22,6 @@ def default_image(docker_client: Any) -> str:
 @pytest.fixture(scope="session")
 def driver(docker_client: Any) -> DockerSandboxDriver:
     return DockerSandboxDriver(docker_client)
-
-
-def _cleanup(driver: DockerSandboxDriver, streams: list[str]) -> None:
-    for stream in streams:
-        with contextlib.suppress(Exception):
-            driver.remove_stream(stream)
-        with contextlib.suppress(Exception):
-            for checkpoint in driver.list_checkpoints(stream):
-                driver.api.remove_image(checkpoint.image, force=True)
 
 
 @pytest.fixture
@@ -44,7 +35,7 @@ def new_stream(driver: DockerSandboxDriver) -> Iterator[Callable[[], str]]:
         return stream
 
     yield make
-    _cleanup(driver, made)
+    remove_streams(driver, made)
 
 
 @pytest.fixture(scope="module")
@@ -53,4 +44,4 @@ def shared_sandbox(driver: DockerSandboxDriver, default_image: str) -> Iterator[
     stream = f"ses_M{uuid.uuid4().hex[:20].upper()}"
     sandbox = driver.create(stream, SandboxSpec(image=default_image))
     yield sandbox
-    _cleanup(driver, [stream])
+    remove_streams(driver, [stream])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -13,13 +13,20 @@ from sandboxes import DockerSandboxDriver, Sandbox, SandboxSpec
 
 pytestmark = pytest.mark.docker
 
-LIMITS = {"memory_mb": 192, "cpus": 0.5, "pids": 96}
+
+class Limits(TypedDict):
+    memory_mb: int
+    cpus: float
+    pids: int
+
+
+LIMITS = Limits(memory_mb=192, cpus=0.5, pids=96)
 
 
 @pytest.fixture(scope="module")
 def limited(driver: DockerSandboxDriver, default_image: str) -> Iterator[Sandbox]:
     stream = "ses_SECURITY" + str(time.time_ns())[-10:]
-    sandbox = driver.create(stream, SandboxSpec(image=default_image, **LIMITS))  # type: ignore[arg-type]
+    sandbox = driver.create(stream, SandboxSpec(image=default_image, **LIMITS))
     yield sandbox
     driver.remove_stream(stream)
 

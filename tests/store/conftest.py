@@ -6,15 +6,14 @@ files in the test's temp dir) and closes them all at the end of the test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from store import DuckDBEventStore, EventStore, InMemoryEventStore
-
-MakeStore = Callable[..., EventStore]
+from store.testing import MakeStore
 
 
 @pytest.fixture(params=["memory", "duckdb"])

@@ -11,8 +11,7 @@ from agentctl.errors import ForbiddenError
 from agentctl.protocol import Decide, SessionStatus
 from agentctl.triggers.clock import ManualClock
 from tests.runtime.harness import call, create, final, write_recording
-
-from .support import Host, events, settled, until
+from tests.support.triggers import Host, events, settled, until
 
 CHAIN = """
 [[rule]]

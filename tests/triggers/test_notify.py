@@ -16,8 +16,7 @@ from agentctl.triggers.clock import ManualClock
 from agentctl.triggers.notify import load_notify_config
 from tests.providers.fake_server import FakeModelServer, Reply
 from tests.runtime.harness import call, create, final, write_recording
-
-from .support import Host, events, settled, until, write_config
+from tests.support.triggers import Host, events, settled, until, write_config
 
 
 @pytest.fixture

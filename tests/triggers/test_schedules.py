@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,7 @@ from agentctl.runtime import Runtime
 from agentctl.triggers.clock import ManualClock
 from agentctl.triggers.schedules import next_due
 from tests.runtime.harness import call, create, final, write_recording
-
-from .support import Host, events, settled, until
+from tests.support.triggers import Host, events, settled, until
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -32,10 +32,10 @@ def sessions_of(rt: Runtime, name: str) -> list[str]:
     return [s.id for s in rt.sessions() if s.labels.get("schedule") == name]
 
 
-async def add(rt: Runtime, name: str, rec: Path, cron: str = "*/5 * * * *", **kw: object) -> None:
+async def add(rt: Runtime, name: str, rec: Path, cron: str = "*/5 * * * *", **kw: Any) -> None:
     policy = kw.pop("policy", "permissive")
     await rt.triggers.schedules.add(
-        AddSchedule(name=name, cron=cron, run=create("tick", rec, policy=policy), **kw)  # type: ignore[arg-type]
+        AddSchedule(name=name, cron=cron, run=create("tick", rec, policy=policy), **kw)
     )
 
 

@@ -11,8 +11,7 @@ from agentctl.errors import ConflictError
 from agentctl.protocol import ResumeSession, SessionStatus
 from agentctl.triggers.clock import ManualClock, parse_when
 from tests.runtime.harness import call, create, final, write_recording
-
-from .support import Host, events, settled, status
+from tests.support.triggers import Host, events, settled, status
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 `tui_daemon` starts `python -m agentctl.daemon` (the daemon tests' `DaemonProcess`),
 and can restart it on the same home (the reconnect test). The app is built
-with the same factory the CLI uses, given an `AsyncClient` on that socket.
+with the same factory the CLI uses, given an `AsyncClient` on that socket
+(`TuiDaemon` in tests/support/tui.py).
 """
 
 from __future__ import annotations
@@ -12,72 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from agentctl.client import AsyncClient, Client
-from agentctl.paths import Paths, get_paths
-from tests.daemon.conftest import DaemonProcess, recording  # noqa: F401  (a fixture)
-from tests.daemon.support import Response, reply  # noqa: F401  (re-exported for the tests)
-from tui.app import AgentctlApp
-from tui.follow import Backoff
-
-APPROVER = "tester"
-
-
-class TuiDaemon:
-    """A daemon process that a test can stop and start again on the same home."""
-
-    def __init__(self, paths: Paths, logs: Path) -> None:
-        self.paths = paths
-        self.logs = logs
-        self.starts = 0
-        self.process: DaemonProcess | None = None
-        self.client: Client | None = None
-
-    def start(self) -> Client:
-        log = self.logs / f"daemon-{self.starts}.out"
-        self.starts += 1
-        self.process = DaemonProcess(self.paths, [], {}, log)
-        self.client = self.process.wait_ready()
-        return self.client
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-        if self.process is not None:
-            code = self.process.terminate()
-            assert code == 0, self.process.output()
-            self.process = None
-
-    def restart(self) -> Client:
-        self.stop()
-        return self.start()
-
-    @property
-    def api(self) -> Client:
-        assert self.client is not None
-        return self.client
-
-    def app(
-        self, session: str | None = None, *, bell: bool = True, start: bool = False
-    ) -> AgentctlApp:
-        socket = self.paths.socket
-        paths = self.paths
-
-        async def start_daemon() -> None:  # as the CLI does: AsyncClient.connect spawns one
-            await (await AsyncClient.connect(paths, autostart=True)).aclose()
-
-        async def connect() -> AsyncClient:
-            return AsyncClient(socket, timeout=10.0)
-
-        return AgentctlApp(
-            client_factory=connect,
-            session=session,
-            approver=APPROVER,
-            backoff=Backoff(initial_s=0.05, maximum_s=0.5),
-            debounce_s=0.05,
-            bell=bell,
-            start_daemon=start_daemon if start else None,
-        )
+from agentctl.paths import get_paths
+from tests.daemon.conftest import recording  # noqa: F401  (a fixture)
+from tests.support.tui import TuiDaemon
 
 
 @pytest.fixture

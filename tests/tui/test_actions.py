@@ -8,10 +8,9 @@ import pytest
 from textual.widgets import Input, Label, TextArea
 
 from agentctl.protocol import CreateSession, SessionStatus
+from tests.support.daemon import Response, reply
+from tests.support.tui import APPROVER, TuiDaemon, events_of, until
 from tui.screens.dialogs import ConfirmDialog, DenyDialog, EditArgsDialog, ForkDialog
-
-from .conftest import APPROVER, Response, TuiDaemon, reply
-from .support import events_of, until
 
 Recording = Callable[[list[Response]], str]
 

@@ -9,11 +9,9 @@ import pytest
 from textual.widgets import Static
 
 from agentctl.protocol import CreateSession
-from tests.daemon.support import wait_status
+from tests.support.daemon import Response, reply, wait_status
+from tests.support.tui import TuiDaemon, until
 from tui.screens.diff import DiffScreen
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
 
 pytestmark = pytest.mark.docker
 

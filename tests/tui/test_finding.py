@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentctl.protocol import CreateSession, Decide
+from tests.support.daemon import Response, reply
+from tests.support.tui import TuiDaemon, until
 from tui.widgets.timeline import found_in
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
 
 Recording = Callable[[list[Response]], str]
 

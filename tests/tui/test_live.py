@@ -8,9 +8,7 @@ import pytest
 
 from agentctl.protocol import CreateSession
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-
-from .conftest import TuiDaemon
-from .support import until
+from tests.support.tui import TuiDaemon, until
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ async def test_the_timeline_shows_the_response_as_it_streams(
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.client is not None, what="the app's client")
         assert app.client is not None
-        session_id = (await app.client.create_session(req)).id  # type: ignore[attr-defined]
+        session_id = (await app.client.create_session(req)).id
         await until(pilot, lambda: app.sessions.select(session_id), what="the session")
         await until(
             pilot,

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentctl.protocol import CreateSession
-from tests.daemon.support import reads, wait_status
+from tests.support.daemon import Response, reads, reply, wait_status
+from tests.support.tui import TuiDaemon, until
 from tui.widgets.timeline import PAGE, page_of
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
 
 Recording = Callable[[list[Response]], str]
 

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 from agentctl.protocol import CreateSession, Decide, SessionStatus
+from tests.support.daemon import Response, reply
+from tests.support.tui import TuiDaemon, until
 from tui.follow import Link
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
 
 Recording = Callable[[list[Response]], str]
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from textual.widget import Widget
 
-from .conftest import TuiDaemon
-from .support import until
+from tests.support.tui import TuiDaemon, until
 
 
 def count_renders(widgets: dict[str, Widget], counts: Counter[str]) -> None:
@@ -63,9 +62,18 @@ async def test_moving_the_focus_mounts_nothing_and_the_key_bar_follows(
         await pilot.pause()
         widgets = list(app.screen.walk_children())
         bar = app.screen.query_one(KeysBar)
-        for key, pane in (("2", app.timeline), ("3", app.approvals.table), ("1", app.sessions)):
+        moves: list[tuple[str, Widget]] = [
+            ("2", app.timeline),
+            ("3", app.approvals.table),
+            ("1", app.sessions),
+        ]
+        for key, pane in moves:
             await pilot.press(key)
-            await until(pilot, lambda pane=pane: app.focused is pane, what=f"{key} to focus")
+
+            def focused(pane: Widget = pane) -> bool:
+                return app.focused is pane
+
+            await until(pilot, focused, what=f"{key} to focus")
             # Textual's Footer composed a widget per key again on each move
             assert list(app.screen.walk_children()) == widgets
         assert "? Help" in bar.text and "q Quit" in bar.text

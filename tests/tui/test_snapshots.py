@@ -11,11 +11,11 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from tests.support.tui import until
 from tui.app import AgentctlApp
 from tui.follow import Backoff
 
 from .stub import NOW, PARENT, StubClient
-from .support import until
 
 SIZE = (160, 48)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentctl.protocol import CreateSession
-
-from .conftest import Response, TuiDaemon, reply
-from .support import events_of, until
+from tests.support.daemon import Response, reply
+from tests.support.tui import TuiDaemon, events_of, until
 
 Recording = Callable[[list[Response]], str]
 

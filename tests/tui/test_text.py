@@ -8,10 +8,8 @@ from html import unescape
 import pytest
 
 from agentctl.protocol import CreateSession
-from tests.daemon.support import wait_status
-
-from .conftest import Response, TuiDaemon, reply
-from .support import until
+from tests.support.daemon import Response, reply, wait_status
+from tests.support.tui import TuiDaemon, until
 
 LINE = "def mean(values: list[float]) -> dict[str, [int]]: ...  [bold]not markup[/bold]"
 

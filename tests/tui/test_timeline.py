@@ -7,9 +7,8 @@ from collections.abc import Callable
 from textual.command import CommandPalette
 
 from agentctl.protocol import CreateSession, Decide
-
-from .conftest import APPROVER, Response, TuiDaemon, reply
-from .support import events_of, until
+from tests.support.daemon import Response, reply
+from tests.support.tui import APPROVER, TuiDaemon, events_of, until
 
 Recording = Callable[[list[Response]], str]
 

@@ -70,14 +70,18 @@ def test_wrapped_lines_keep_their_gutter_and_indent() -> None:
     output = "short\n" + "x" * 100 + " tail\n"
     finished = _event("tool.finished", {"call_id": "c", "exit_code": 0, "output": output})
     console = Console(width=50, record=True, color_system=None)
-    console.print(hang(render_event(finished, fold=False), 50))
+    renderable = render_event(finished, fold=False)
+    assert renderable is not None
+    console.print(hang(renderable, 50))
     lines = console.export_text().splitlines()
     assert len(lines) == 5
     assert all(line.startswith("       │ ") for line in lines[1:])  # the gutter, every line
 
     said = _event("message.user", {"text": "word " * 30})
     console = Console(width=50, record=True, color_system=None)
-    console.print(hang(render_event(said), 50))
+    renderable = render_event(said)
+    assert renderable is not None
+    console.print(hang(renderable, 50))
     lines = console.export_text().splitlines()
     assert len(lines) > 2
     assert lines[0].startswith("  13 ") and "user word" in lines[0]

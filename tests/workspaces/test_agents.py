@@ -19,8 +19,8 @@ from agentctl.client import Client
 from agentctl.mcp.config import ServerConfig, ServerStore
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession
-from tests.daemon.support import wait_status
 from tests.providers.fake_server import FakeModelServer, Reply, openai_completion
+from tests.support.daemon import wait_status
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

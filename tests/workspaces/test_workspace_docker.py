@@ -14,8 +14,8 @@ import pytest
 from agentctl.client import Client
 from agentctl.paths import Paths
 from agentctl.protocol import ApplyRequest, CreateSession, GcRequest
-from tests.daemon.support import wait_status
-from tests.fork.conftest import final, shell
+from tests.support.daemon import wait_status
+from tests.support.fork import final, shell
 
 pytestmark = pytest.mark.docker
 

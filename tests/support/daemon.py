@@ -1,16 +1,81 @@
-"""Helpers of the daemon tests: recordings, waiting for a status, comparing logs."""
+"""A real daemon process, replay replies, waiting for a status, comparing logs.
+
+`DaemonProcess` is `python -m agentctl.daemon` on a home (the `daemon` and
+`spawn_daemon` fixtures of tests/daemon/conftest.py start them; other tests
+start one by hand to restart it on the same home).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from agentctl.client import Client
+from agentctl.errors import DaemonError
 from agentctl.paths import Paths
 from agentctl.protocol import Envelope
 
 Response = dict[str, Any]
+
+
+class DaemonProcess:
+    def __init__(self, paths: Paths, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.paths = paths
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "agentctl.daemon", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, timeout: float = 30.0) -> Client:
+        deadline = time.monotonic() + timeout
+        client = Client(self.paths.socket, timeout=10.0)
+        while True:
+            try:
+                if client.status().pid == self.pid:
+                    return client
+            except DaemonError:
+                pass
+            if self.process.poll() is not None:
+                client.close()
+                raise AssertionError(
+                    f"daemon exited with {self.process.returncode}:\n{self.output()}"
+                )
+            if time.monotonic() > deadline:
+                client.close()
+                raise AssertionError(f"daemon did not answer in {timeout}s:\n{self.output()}")
+            time.sleep(0.05)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+SpawnDaemon = Callable[..., DaemonProcess]
 
 
 def reply(text: str, *calls: tuple[str, dict[str, Any]], step: int = 0) -> Response:
