@@ -303,8 +303,8 @@ async def test_async_client(daemon: Client, paths: Paths, recording: Recording) 
 def test_lifecycle_start_status_stop(paths: Paths) -> None:
     assert lifecycle.status(paths) is None
     with pytest.raises(DaemonError, match="no agentctl daemon answers"):
-        Client.connect(paths, autostart=False)
-    with Client.connect(paths) as client:  # starts one in the background
+        lifecycle.connect(paths, autostart=False)
+    with lifecycle.connect(paths) as client:  # starts one in the background
         pid = client.status().pid
     status = lifecycle.status(paths)
     assert status is not None and status.pid == pid

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentctl.client import AsyncClient, Client
+from agentctl.daemon import lifecycle
 from agentctl.paths import Paths, get_paths
 from tests.daemon.conftest import DaemonProcess, recording  # noqa: F401  (a fixture)
 from tests.daemon.support import Response, reply  # noqa: F401  (re-exported for the tests)
@@ -63,8 +64,8 @@ class TuiDaemon:
         socket = self.paths.socket
         paths = self.paths
 
-        async def start_daemon() -> None:  # as the CLI does: AsyncClient.connect spawns one
-            await (await AsyncClient.connect(paths, autostart=True)).aclose()
+        async def start_daemon() -> None:  # as the CLI does: lifecycle.connect_async spawns one
+            await (await lifecycle.connect_async(paths, autostart=True)).aclose()
 
         async def connect() -> AsyncClient:
             return AsyncClient(socket, timeout=10.0)
