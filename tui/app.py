@@ -4,7 +4,7 @@ One app factory for the CLI and the tests: `AgentctlApp(client_factory=...,
 session=...)`. The app talks to the daemon only through the `DaemonAPI` the
 factory returns (an `agentctl.client.AsyncClient`), always from workers that
 post typed messages back (`tui.messages`). Two follows run at once, both
-reconnecting from their cursor when the daemon restarts (`tui.follow`):
+reconnecting from their cursor when the daemon restarts (`agentctl.client.follow`):
 
 - the global follow (a global offset) keeps the sessions pane and the
   approval queue live: an event marks its session dirty, and the summaries of
@@ -18,20 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static
 
+from agentctl.client.follow import Backoff, Cursor, Link, Reconnect, by_offset, by_seq, follow
 from agentctl.errors import AgentctlError, DaemonError
 from agentctl.protocol import (
     ApprovalView,
@@ -46,8 +47,7 @@ from agentctl.protocol import (
 )
 from agentctl.terminal import clean_line
 from tui.api import ClientFactory, DaemonAPI
-from tui.commands import AgentctlCommands
-from tui.follow import Backoff, Cursor, Link, by_offset, by_seq, follow
+from tui.bindings import KEYS, PALETTE
 from tui.messages import (
     ActionDone,
     ActionFailed,
@@ -93,6 +93,7 @@ PROMPTS = {
     "seq": "go to seq (a number)",
 }
 StartDaemon = Callable[[], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 # How an error reads when it carries internals (a socket path, an HTTP status line).
@@ -108,31 +109,7 @@ class AgentctlApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "agentctl"
-    COMMANDS = App.COMMANDS | {AgentctlCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve"),
-        Binding("d", "deny", "Deny"),
-        Binding("e", "edit", "Edit+approve"),
-        Binding("f", "fork", "Fork here"),
-        Binding("c", "cancel_session", "Cancel session"),
-        Binding("v", "diff", "Diff", show=False),
-        Binding("r", "resume", "Resume"),
-        Binding("ctrl+n", "run", "New run"),
-        Binding("slash", "find", "Find", key_display="/"),
-        Binding("n", "find_next(1)", "Next match", show=False),
-        Binding("N", "find_next(-1)", "Previous match", show=False),
-        Binding("colon", "goto_seq", "Go to seq", show=False, key_display=":"),
-        Binding("s", "sort", "Sort", show=False),
-        Binding("i", "detail", "Detail", show=False),
-        Binding("t", "trace", "Trace", show=False),
-        Binding("y", "copy_id", "Copy id", show=False),
-        Binding("1", "pane('sessions')", "Sessions", show=False),
-        Binding("2", "pane('timeline')", "Timeline", show=False),
-        Binding("3", "pane('approvals')", "Approvals", show=False),
-        Binding("D", "start_daemon", "Start daemon"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [key.binding() for key in KEYS]
 
     def __init__(
         self,
@@ -145,6 +122,7 @@ class AgentctlApp(App[None]):
         debounce_s: float = DEBOUNCE_S,
         bell: bool = True,
         start_daemon: StartDaemon | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__()
         self.bell_on_approval = bell
@@ -160,6 +138,7 @@ class AgentctlApp(App[None]):
         self.approver = approver or default_approver()
         self.clock = clock
         self.backoff = backoff or Backoff()
+        self.sleep = sleep  # every wait between tries goes through it (a test's clock)
         self.debounce_s = debounce_s
         self.client: DaemonAPI | None = None
         self.offset = Cursor()  # the global follow's cursor
@@ -190,6 +169,12 @@ class AgentctlApp(App[None]):
         yield self.link_bar
         yield Footer()
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands, then every action of the app by name (`tui.bindings`)."""
+        yield from super().get_system_commands(screen)
+        for key in PALETTE:
+            yield SystemCommand(key.palette, key.help, getattr(self, f"action_{key.action}"))
+
     def on_mount(self) -> None:
         self.sub_title = f"deciding as {self.approver}"
         self.prompt.display = False
@@ -219,17 +204,7 @@ class AgentctlApp(App[None]):
     async def follow_all(self) -> None:
         """Load sessions and approvals, then follow every event after the global offset."""
         self.client = client = await self.client_factory()
-        while True:  # the first load, retried like a reconnect until the daemon answers
-            try:
-                self.offset.value = (await client.status()).last_offset
-                await self._resync()
-                break
-            except DaemonError as exc:
-                self._link("global", Link.LOST, exc.message)
-                await asyncio.sleep(self.backoff.maximum_s)
-            except AgentctlError as exc:  # a daemon that answers, but not as expected
-                self.post_message(ActionFailed("loading the sessions", str(exc)))
-                await asyncio.sleep(self.backoff.maximum_s)
+        await self._first_load(client)
         self._update_link()
         while True:
             events = follow(
@@ -239,6 +214,7 @@ class AgentctlApp(App[None]):
                 probe=self._resync,
                 on_link=lambda link, detail: self._link("global", link, detail),
                 backoff=self.backoff,
+                sleep=self.sleep,
             )
             try:
                 async for event in events:
@@ -247,10 +223,30 @@ class AgentctlApp(App[None]):
                 # Not a lost connection: the daemon refused the cursor (its log was
                 # replaced). Start over from its end, with everything fetched again.
                 self.post_message(ActionFailed("following the daemon", str(exc)))
-                await asyncio.sleep(self.backoff.maximum_s)
+                await self.sleep(self.backoff.maximum_s)
                 with contextlib.suppress(AgentctlError):  # unreachable now: the follow retries
                     self.offset.value = (await client.status()).last_offset
                     await self._resync()
+
+    async def _first_load(self, client: DaemonAPI) -> None:
+        """The global offset, the sessions and the queue; retried, with the follow's
+        backoff, until the daemon answers."""
+        policy = Reconnect(
+            self.offset,
+            on_link=lambda link, detail: self._link("global", link, detail),
+            backoff=self.backoff,
+        )
+        while True:
+            try:
+                self.offset.value = (await client.status()).last_offset
+                await self._resync()
+                policy.restored()
+                return
+            except DaemonError as exc:
+                await self.sleep(policy.failed(exc))
+            except AgentctlError as exc:  # a daemon that answers, but not as expected
+                self.post_message(ActionFailed("loading the sessions", str(exc)))
+                await self.sleep(self.backoff.maximum_s)
 
     async def _resync(self) -> None:
         """Fetch the session list and the queue whole (at start and after a reconnect)."""
@@ -274,6 +270,7 @@ class AgentctlApp(App[None]):
             probe=client.health,
             on_link=lambda link, detail: self._link("timeline", link, detail),
             backoff=self.backoff,
+            sleep=self.sleep,
         )
         try:
             async for event in events:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -167,7 +167,7 @@ def follow_sync(
     backoff: Backoff | None = None,
     max_attempts: int | None = None,
     wait: Callable[[float], None] = _wait,
-) -> Iterator[Envelope]:
+) -> Generator[Envelope, None, None]:
     """`follow` for a synchronous client (the CLI): the same policy, blocking waits."""
     policy = Reconnect(cursor, key=key, on_link=on_link, backoff=backoff, max_attempts=max_attempts)
     while True:

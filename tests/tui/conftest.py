@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from agentctl.client import AsyncClient, Client
+from agentctl.client.follow import Backoff
 from agentctl.daemon import lifecycle
 from agentctl.paths import Paths, get_paths
 from tests.daemon.conftest import DaemonProcess, recording  # noqa: F401  (a fixture)
 from tests.daemon.support import Response, reply  # noqa: F401  (re-exported for the tests)
 from tui.app import AgentctlApp
-from tui.follow import Backoff
 
 APPROVER = "tester"
 

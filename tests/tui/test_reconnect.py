@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from agentctl.client.follow import Link
 from agentctl.protocol import CreateSession, Decide, SessionStatus
-from tui.follow import Link
 
 from .conftest import Response, TuiDaemon, reply
 from .support import until
