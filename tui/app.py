@@ -24,16 +24,13 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from agentctl.client.follow import Backoff, Cursor, Link
-from agentctl.protocol import (
-    ApprovalView,
-    default_approver,
-)
+from agentctl.protocol import ApprovalView, default_approver
 from agentctl.terminal import clean_line
 from tui.actions import Actions
 from tui.api import ClientFactory, DaemonAPI
@@ -133,10 +130,16 @@ class AgentctlApp(Actions):
         yield Header(show_clock=False)
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield self.sessions
-                yield self.timeline
+                # Each pane in a box of its own: Textual repaints the whole of every
+                # widget whose clip meets a changed region, and a pane's clip is its
+                # container's. Boxed, a live timeline does not repaint the sessions.
+                with Container(id="sessions-box"):
+                    yield self.sessions
+                with Container(id="timeline-box"):
+                    yield self.timeline
                 yield self.prompt
-            yield self.approvals
+            with Container(id="approvals-box"):
+                yield self.approvals
         yield self.too_small
         yield self.link_bar
         yield Footer()
