@@ -32,8 +32,10 @@ from tui.messages import (
     TimelinePage,
 )
 from tui.widgets.approvals import ApprovalsPane
+from tui.widgets.event_text import found_in
+from tui.widgets.session_log import PAGE
 from tui.widgets.sessions import SessionsPane
-from tui.widgets.timeline import PAGE, Timeline, found_in
+from tui.widgets.timeline import Timeline
 
 StartDaemon = Callable[[], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentctl.protocol import CreateSession, Decide
-from tui.widgets.timeline import found_in
+from tui.widgets.event_text import found_in
 
 from .conftest import Response, TuiDaemon, reply
 from .support import until

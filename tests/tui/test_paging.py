@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from agentctl.protocol import CreateSession
 from tests.daemon.support import reads, wait_status
-from tui.widgets.timeline import PAGE, page_of
+from tui.widgets.session_log import PAGE, page_of
 
 from .conftest import Response, TuiDaemon, reply
 from .support import until
