@@ -124,7 +124,7 @@ def naive_show(events: list[Any]) -> float:
     from textual.widgets import OptionList
     from textual.widgets.option_list import Option
 
-    from tui.widgets.timeline import prompt_for
+    from tui.widgets.event_text import prompt_for
 
     class Naive(App[None]):
         def compose(self) -> ComposeResult:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from agentctl.client.follow import Link
 from agentctl.protocol import ApprovalView, Envelope, SessionSummary
-from tui.follow import Link
 
 
 class SessionsLoaded(Message):

@@ -67,9 +67,9 @@ def debug_enabled() -> bool:
 
 def client() -> Client:
     """A connected client; starts the daemon when none runs."""
-    from agentctl.client import Client
+    from agentctl.daemon.lifecycle import connect
 
-    return Client.connect()
+    return connect()
 
 
 def error_line(message: str) -> None:

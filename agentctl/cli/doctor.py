@@ -189,9 +189,9 @@ def _providers(ctx: _Context) -> list[Check]:
     if ctx.daemon is None:
         checks.append(Check("providers", "skip", "needs the daemon"))
         return checks
-    from agentctl.client import Client
+    from agentctl.daemon.lifecycle import connect
 
-    with Client.connect(ctx.paths, autostart=False) as client:
+    with connect(ctx.paths, autostart=False) as client:
         view = client.providers()
     if view.config_error:
         checks.append(Check("providers", "fail", view.config_error, "see docs/providers.md"))

@@ -16,10 +16,10 @@ streamed model response, shown as they arrive (`cli/live.py`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -29,7 +29,8 @@ from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
 from agentctl.cli.live import ENDS_CALL, LiveText
-from agentctl.errors import AgentctlError, DaemonError, ExitCode
+from agentctl.client.follow import Backoff, Cursor, Link, follow_sync
+from agentctl.errors import AgentctlError, ExitCode
 from agentctl.protocol import (
     LIVE_DELTA,
     ApprovalView,
@@ -51,7 +52,8 @@ END_CODES = {
     "cancelled": ExitCode.CANCELLED,
     "paused": ExitCode.PAUSED,
 }
-MAX_RECONNECTS = 20
+MAX_RECONNECTS = 20  # failed tries in a row before the follow gives up (about 10 s)
+BACKOFF = Backoff(initial_s=0.25, factor=2.0, maximum_s=0.5)
 
 
 def interactive() -> bool:
@@ -68,6 +70,9 @@ class _Follower:
         self.wait = wait
         self.who = who
         self.asked: set[str] = set()
+        self.start_seq = 0  # events before it are history
+        self.start_status = ""  # the status the session had when the follow began
+        self.caught_up = False
 
     def settle(self, status: str) -> int | None:
         """The exit code when following should stop at `status`, else None (asking inline first)."""
@@ -94,6 +99,80 @@ class _Follower:
             self.asked.add(approval.id)
             _ask_one(self.client, approval, self.who)
 
+    def run(
+        self,
+        cursor: Cursor,
+        live: LiveText | None,
+        opened: tuple[StartedSession, Iterator[Envelope]] | None,
+    ) -> int:
+        start: StartedSession | SessionSummary
+        first: Iterable[Envelope] | None
+        if opened is not None:
+            start, first = opened
+        else:
+            start, first = self.client.session(self.session_id), None
+        self.start_seq, self.start_status = start.last_seq, start.status.value
+        self.caught_up = cursor.value >= start.last_seq
+        if self.caught_up and (code := self.settle(self.start_status)) is not None:
+            return code
+
+        def open_stream(after: int) -> Iterable[Envelope]:
+            nonlocal first
+            stream, first = first, None  # `run`'s own stream first, then the ordinary one
+            if stream is not None:
+                return stream
+            return self.client.events(
+                self.session_id, after=after, follow=True, live=live is not None
+            )
+
+        events = follow_sync(
+            open_stream,
+            cursor,
+            probe=self.client.health,
+            on_link=_say_link,
+            backoff=BACKOFF,
+            max_attempts=MAX_RECONNECTS,
+        )
+        with contextlib.closing(events):
+            for event in events:
+                if event.type == LIVE_DELTA:
+                    if live is not None:
+                        live.add(event)
+                    continue
+                self.show(event, live)
+                if (code := self.status_after(event)) is not None:
+                    return code
+        raise AssertionError("a follow ends only by returning or raising")
+
+    def show(self, event: Envelope, live: LiveText | None) -> None:
+        if live is not None:
+            live.hide()
+        show(event, self.as_json)
+        if live is not None:
+            if event.type in ENDS_CALL:
+                live.clear()
+            else:
+                live.show()
+
+    def status_after(self, event: Envelope) -> int | None:
+        """The exit code if following ends at `event`. The status the session had when the
+        follow began is acted on once the backlog has caught up with it."""
+        if event.seq < self.start_seq:
+            return None
+        if event.type == "session.status":
+            status = str(event.data["status"])
+        elif not self.caught_up:
+            status = self.start_status
+        else:
+            return None
+        self.caught_up = True
+        return self.settle(status)
+
+
+def _say_link(link: Link, detail: str) -> None:
+    if link is Link.LOST:
+        err.print("[dim]lost the daemon; reconnecting …[/]")
+
 
 def follow(
     client: Client,
@@ -108,74 +187,22 @@ def follow(
     """Stream until the session ends, pauses or (without `wait`) waits. Returns the exit code.
 
     `opened` is a stream already open (`run`'s create-and-follow) with where
-    the session was when it began; reconnects use the ordinary event stream.
+    the session was when it began; reconnects use the ordinary event stream
+    (`agentctl.client.follow`: backoff, resumed from the cursor).
     """
     follower = _Follower(
         client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
     )
-    cursor = after
-    reconnects = 0
+    cursor = Cursor(after)
     live = LiveText() if live_wanted(as_json) else None
     try:
-        start: StartedSession | SessionSummary
-        if opened is not None:
-            start, first_stream = opened
-        else:
-            start, first_stream = client.session(session_id), None
-        caught_up = after >= start.last_seq
-        if caught_up and (code := follower.settle(start.status.value)) is not None:
-            return code
-        while True:
-            try:
-                events = first_stream or client.events(
-                    session_id, after=cursor, follow=True, live=live is not None
-                )
-                first_stream = None
-                for event in events:
-                    if event.type == LIVE_DELTA:
-                        if live is not None:
-                            live.add(event)
-                        continue
-                    if live is not None:
-                        live.hide()
-                    cursor = event.seq
-                    reconnects = 0
-                    show(event, as_json)
-                    if live is not None:
-                        if event.type in ENDS_CALL:
-                            live.clear()
-                        else:
-                            live.show()
-                    if event.seq < start.last_seq:
-                        continue
-                    if event.type == "session.status":
-                        caught_up = True
-                        status = str(event.data["status"])
-                    elif not caught_up:
-                        caught_up = True
-                        status = start.status.value
-                    else:
-                        continue
-                    if (code := follower.settle(status)) is not None:
-                        return code
-            except DaemonError:
-                reconnects += 1
-                if reconnects > MAX_RECONNECTS:
-                    raise
-                err.print("[dim]lost the daemon; reconnecting …[/]")
-                time.sleep(0.5)
-                continue
-            # the stream ended without an end status (the daemon stopped): reconnect with the cursor
-            reconnects += 1
-            if reconnects > MAX_RECONNECTS:
-                raise DaemonError("the daemon keeps closing the stream")
-            time.sleep(0.25)
+        return follower.run(cursor, live, opened)
     except KeyboardInterrupt:
         if live is not None:
             live.clear()
         err.print(
             f"\ndetached; the session goes on in the daemon. Re-attach with: "
-            f"agentctl attach {session_id} --after {cursor}"
+            f"agentctl attach {session_id} --after {cursor.value}"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 

@@ -10,7 +10,8 @@ import typer
 
 from agentctl.cli.common import client, command, err, out, print_json
 from agentctl.cli.follow import follow
-from agentctl.cli.triggers import start_time
+from agentctl.cli.options import labels as parse_labels
+from agentctl.cli.options import model_spec, policy_spec, start_time
 from agentctl.errors import ExitCode
 from agentctl.protocol import (
     LIMIT_RANGES,
@@ -46,16 +47,6 @@ AsOpt = Annotated[
 ]
 
 
-def _labels(values: list[str]) -> dict[str, str]:
-    labels = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--label")
-        labels[key] = val
-    return labels
-
-
 def _limits(values: list[str]) -> Limits:
     """`--limit NAME=N`, each checked against the range the daemon accepts."""
     given: dict[str, float] = {}
@@ -87,23 +78,6 @@ def _started(session_id: str, as_json: bool, detach: bool) -> None:
         raise typer.Exit(ExitCode.COMPLETED)
     if not as_json:
         err.print(f"[dim]session {session_id} — Ctrl-C detaches, it goes on in the daemon[/]")
-
-
-def _model_spec(model: str) -> str:
-    """A replay recording's path made absolute: the daemon does not share our working directory."""
-    if not model.startswith("replay:"):
-        return model
-    path = Path(model.removeprefix("replay:")).expanduser()
-    if not path.is_file():
-        raise typer.BadParameter(f"no recording at {path}", param_hint="--model")
-    return f"replay:{path.resolve()}"
-
-
-def _policy_spec(policy: str | None) -> str | None:
-    """A policy file's path made absolute; a preset name stays as it is."""
-    if policy and Path(policy).expanduser().is_file():
-        return str(Path(policy).expanduser().resolve())
-    return policy
 
 
 def _task(task: str) -> str:
@@ -225,7 +199,7 @@ def run(
     start_at = start_time(at)
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
-    labels = _labels(label)
+    labels = parse_labels(label)
     limits = _limits(limit)
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
@@ -242,14 +216,14 @@ def run(
     task = _task(task)
     given: dict[str, Any] = {}  # left out, the agent's (or the default) applies
     if model is not None or agent is None:
-        given["model"] = _model_spec(model or DEFAULT_MODEL)
+        given["model"] = model_spec(model or DEFAULT_MODEL)
     if base_url is not None:
         given["base_url"] = base_url
     req = CreateSession(
         task=task,
         **given,
         agent=agent,
-        policy=_policy_spec(policy),
+        policy=policy_spec(policy),
         image=image,
         network=network,  # type: ignore[arg-type]
         workspace=str(workspace.resolve()) if workspace else None,
@@ -353,8 +327,8 @@ def fork(
     req = ForkSession(
         at=at,
         message=message,
-        model=_model_spec(model) if model else None,
-        policy=_policy_spec(policy),
+        model=model_spec(model) if model else None,
+        policy=policy_spec(policy),
     )
     c = client()
     summary = c.fork(session, req)

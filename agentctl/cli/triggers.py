@@ -7,32 +7,21 @@ each firing or delivery.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from agentctl.cli.common import client, command, out, print_json
+from agentctl.cli.options import labels as parse_labels
+from agentctl.cli.options import model_spec, policy_spec
 from agentctl.protocol import AddHook, AddSchedule, Budget, CreateSession, Limits
-from agentctl.triggers.clock import parse_when
 
 schedule_app = typer.Typer(help="Start sessions on a cron schedule.", no_args_is_help=True)
 hook_app = typer.Typer(
     help="Start sessions from webhooks (GitHub-style signed POSTs).", no_args_is_help=True
 )
-
-
-def start_time(at: str | None) -> datetime | None:
-    """`--at WHEN` as a UTC time; a usage error when it does not parse or is past."""
-    if at is None:
-        return None
-    now = datetime.now(UTC)
-    try:
-        when = parse_when(at, now)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--at") from None
-    return when
 
 
 ModelOpt = Annotated[
@@ -80,22 +69,20 @@ def _run(
     max_wall: float | None,
     label: list[str],
 ) -> CreateSession:
-    from agentctl.cli.sessions import _labels, _model_spec, _policy_spec
-
     if network not in ("none", "bridge"):
         raise typer.BadParameter(f"{network!r} is not none or bridge", param_hint="--network")
     if workspace is not None and not workspace.is_dir():
         raise typer.BadParameter(f"{workspace} is not a folder", param_hint="--workspace")
     return CreateSession(
         task=task,
-        model=_model_spec(model),
+        model=model_spec(model),
         base_url=base_url,
-        policy=_policy_spec(policy),
+        policy=policy_spec(policy),
         image=image,
         network=network,  # type: ignore[arg-type]
         workspace=str(workspace.resolve()) if workspace else None,
         budget=Budget(max_steps=max_steps, max_cost_usd=max_cost, max_wall_s=max_wall),
-        labels=_labels(label),
+        labels=parse_labels(label),
         limits=Limits(),
     )
 

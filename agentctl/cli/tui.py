@@ -24,15 +24,16 @@ def tui(
 ) -> None:
     """Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel,
     resume, start runs (`?` in the app lists every key)."""
-    from agentctl.client import AsyncClient, Client
+    from agentctl.client import AsyncClient
     from agentctl.config import load_config
+    from agentctl.daemon import lifecycle
     from agentctl.errors import NotFoundError, UsageError
     from agentctl.paths import get_paths
     from tui.app import AgentctlApp
 
     paths = get_paths()
     config = load_config(paths.config_file)  # a bad config.toml is said before the screen opens
-    with Client.connect(paths) as c:  # start the daemon now, with a clear error if it cannot
+    with lifecycle.connect(paths) as c:  # start the daemon now, with a clear error if it cannot
         if session is not None:
             try:
                 c.session(session)
@@ -46,7 +47,7 @@ def tui(
         return AsyncClient(paths.socket)
 
     async def start_daemon() -> None:
-        await (await AsyncClient.connect(paths, autostart=True)).aclose()
+        await (await lifecycle.connect_async(paths, autostart=True)).aclose()
 
     AgentctlApp(
         client_factory=connect,

@@ -5,8 +5,13 @@ outlives the client that started it), with its output in the daemon log, and
 waits until it answers on its socket. If another client started one at the
 same moment, the loser exits on the store lock (with `DaemonRunningError`'s
 exit code) and the caller waits for the winner to answer, or starts one again
-if the winner died before answering: either way the caller gets a daemon. `stop` sends SIGTERM and waits; SIGKILL comes
-only after the timeout.
+if the winner died before answering: either way the caller gets a daemon.
+`stop` sends SIGTERM and waits; SIGKILL comes only after the timeout.
+
+`connect` (and `connect_async`) is how the CLI and the TUI get a client: with
+`autostart`, a daemon is started when none answers, and the `Client` it
+returns starts it again when a create or a fork loses the connection (the
+client itself never starts a process).
 
 This module talks to the daemon only through `agentctl.client` and never
 imports the server, so clients can use it without pulling in the runtime.
@@ -14,7 +19,9 @@ imports the server, so clients can use it without pulling in the runtime.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -24,13 +31,45 @@ import time
 from collections import deque
 from pathlib import Path
 
-from agentctl.client import Client
+from agentctl.client import AsyncClient, Client
 from agentctl.errors import DaemonError, DaemonRunningError
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import DaemonStatus
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+
+
+def connect(paths: Paths | None = None, *, autostart: bool = True) -> Client:
+    """A client of the daemon on `paths`; with `autostart`, one is started when none answers
+    (and again when a create or a fork loses it). Without, a `DaemonError` says none runs."""
+    paths = paths or get_paths()
+    restart = functools.partial(start_background, paths) if autostart else None
+    client = Client(paths.socket, restart=restart)
+    try:
+        client.health()
+    except DaemonError:
+        if restart is None:
+            client.close()
+            raise
+        restart()
+        client.health()
+    return client
+
+
+async def connect_async(paths: Paths | None = None, *, autostart: bool = True) -> AsyncClient:
+    """`connect` for the TUI: an `AsyncClient`, the daemon started (in a thread) if need be."""
+    paths = paths or get_paths()
+    client = AsyncClient(paths.socket)
+    try:
+        await client.health()
+    except DaemonError:
+        if not autostart:
+            await client.aclose()
+            raise
+        await asyncio.to_thread(start_background, paths)
+        await client.health()
+    return client
 
 
 def start_background(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import pytest
 
 from agentctl.client import Client
+from agentctl.daemon import lifecycle
 from agentctl.errors import ConflictError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide, default_approver
@@ -38,7 +39,7 @@ def test_two_clients_racing_one_wins_on_each_of_50_runs(
             outcomes: list[object] = outcomes,
             approval_id: str = approval.id,
         ) -> None:
-            with Client.connect(paths, autostart=False) as client:
+            with lifecycle.connect(paths, autostart=False) as client:
                 barrier.wait()
                 try:
                     decision: Literal["approve", "deny"] = "approve" if i == 0 else "deny"

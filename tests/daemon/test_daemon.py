@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -308,8 +309,8 @@ async def test_async_client(daemon: Client, paths: Paths, recording: Recording) 
 def test_lifecycle_start_status_stop(paths: Paths) -> None:
     assert lifecycle.status(paths) is None
     with pytest.raises(DaemonError, match="no agentctl daemon answers"):
-        Client.connect(paths, autostart=False)
-    with Client.connect(paths) as client:  # starts one in the background
+        lifecycle.connect(paths, autostart=False)
+    with lifecycle.connect(paths) as client:  # starts one in the background
         pid = client.status().pid
     status = lifecycle.status(paths)
     assert status is not None and status.pid == pid
@@ -319,6 +320,29 @@ def test_lifecycle_start_status_stop(paths: Paths) -> None:
     assert not paths.socket.exists() and not paths.pidfile.exists()
     assert lifecycle.stop(paths) is None
     assert "stopped" in paths.daemon_log.read_text()
+
+
+def test_a_plain_client_starts_no_daemon_and_connect_async_does(paths: Paths) -> None:
+    # The client never starts a process: a create with no daemon fails, and none runs after.
+    with Client(paths.socket) as client, pytest.raises(DaemonError, match="no agentctl daemon"):
+        client.create_session(CreateSession(task="t", model="replay:/nope", image="none"))
+    assert lifecycle.status(paths) is None
+
+    async def connect() -> int:
+        with pytest.raises(DaemonError):
+            await lifecycle.connect_async(paths, autostart=False)
+        client = await lifecycle.connect_async(paths)  # starts one, as the TUI's D does
+        try:
+            return (await client.status()).pid
+        finally:
+            await client.aclose()
+
+    try:
+        pid = asyncio.run(connect())
+        status = lifecycle.status(paths)
+        assert status is not None and status.pid == pid
+    finally:
+        lifecycle.stop(paths)
 
 
 def test_start_background_points_at_the_log(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:

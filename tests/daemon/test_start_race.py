@@ -81,7 +81,7 @@ def test_a_create_cut_off_by_a_daemon_crash_is_retried_and_finds_its_session(
 ) -> None:
     # The daemon dies right after the new session is durable, before it answers.
     monkeypatch.setenv("AGENTCTL_CRASH_AT", "after:session.created:1")
-    client = Client.connect(paths)
+    client = lifecycle.connect(paths)
     first_pid = client.status().pid
     summary = client.create_session(
         CreateSession(task="t", model=recording([reply("done")]), image="none")

@@ -118,7 +118,7 @@ def test_kill_soak_needs_no_manual_repair(
     paths = get_paths().ensure()
     db = paths.database
     lifecycle.start_background(paths)
-    client = Client.connect(paths)
+    client = lifecycle.connect(paths)
     made: list[str] = []
     forks: dict[str, str] = {}  # request id -> fork id, as the client was answered
 
@@ -143,7 +143,9 @@ def test_kill_soak_needs_no_manual_repair(
         parent, at = rng.choice(snapshot)
         request_id = f"req_soak_{len(forks)}"
         try:
-            summary = Client.connect(paths).fork(parent, ForkSession(at=at, request_id=request_id))
+            summary = lifecycle.connect(paths).fork(
+                parent, ForkSession(at=at, request_id=request_id)
+            )
         except AgentctlError as exc:
             forks[request_id] = f"error: {exc}"
             return

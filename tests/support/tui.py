@@ -15,11 +15,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from agentctl.client import AsyncClient, Client
+from agentctl.client.follow import Backoff
+from agentctl.daemon import lifecycle
 from agentctl.paths import Paths
 from agentctl.protocol import Envelope
 from tests.support.daemon import DaemonProcess
 from tui.app import AgentctlApp
-from tui.follow import Backoff
 
 APPROVER = "tester"
 
@@ -65,8 +66,8 @@ class TuiDaemon:
         socket = self.paths.socket
         paths = self.paths
 
-        async def start_daemon() -> None:  # as the CLI does: AsyncClient.connect spawns one
-            await (await AsyncClient.connect(paths, autostart=True)).aclose()
+        async def start_daemon() -> None:  # as the CLI does: lifecycle.connect_async spawns one
+            await (await lifecycle.connect_async(paths, autostart=True)).aclose()
 
         async def connect() -> AsyncClient:
             return AsyncClient(socket, timeout=10.0)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from agentctl.protocol import CreateSession, Decide
 from tests.support.daemon import Response, reply
 from tests.support.tui import TuiDaemon, until
-from tui.widgets.timeline import found_in
+from tui.widgets.event_text import found_in
 
 Recording = Callable[[list[Response]], str]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from agentctl.protocol import CreateSession
 from tests.support.daemon import Response, reads, reply, wait_status
 from tests.support.tui import TuiDaemon, until
-from tui.widgets.timeline import PAGE, page_of
+from tui.widgets.session_log import PAGE, page_of
 
 Recording = Callable[[list[Response]], str]
 

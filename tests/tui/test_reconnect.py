@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from agentctl.client.follow import Link
 from agentctl.protocol import CreateSession, Decide, SessionStatus
 from tests.support.daemon import Response, reply
 from tests.support.tui import TuiDaemon, until
-from tui.follow import Link
 
 Recording = Callable[[list[Response]], str]
 

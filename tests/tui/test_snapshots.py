@@ -11,9 +11,9 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from agentctl.client.follow import Backoff
 from tests.support.tui import until
 from tui.app import AgentctlApp
-from tui.follow import Backoff
 
 from .stub import NOW, PARENT, StubClient
 

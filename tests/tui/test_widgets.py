@@ -12,7 +12,8 @@ from agentctl.protocol import Envelope
 from agentctl.render import FOLD_LINES, render_event
 from tui.screens.dialogs import parse_args
 from tui.widgets.approvals import countdown
-from tui.widgets.timeline import OutputView, hang, next_view, prompt_for
+from tui.widgets.event_text import hang, prompt_for
+from tui.widgets.session_log import OutputView, next_view
 
 from .stub import EVENTS, NOW
 

@@ -26,20 +26,16 @@ Tool output cycles with enter between the CLI's folded view, the whole
 output and the head line alone (`-`/`+` for all of them). Checkpoints are
 boxed: they are the usual place to fork (`f`), and `[` / `]` jump between
 them. `m` shows the conversation alone (the person's and the model's words).
+
+The pages are `session_log.py`, an event's rendering and search `event_text.py`,
+the keys that move and fold `timeline_moves.py` (a base class of `Timeline`).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
+from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -48,151 +44,23 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from agentctl.printable import printable
 from agentctl.protocol import LIVE_DELTA, Envelope
-from agentctl.render import FOLD_LINES, render_event
-from agentctl.terminal import clean
+from agentctl.render import render_event
+from tui.widgets.event_text import MESSAGE_TYPES, hang, prompt_for
+from tui.widgets.session_log import (
+    MAX_SESSIONS,
+    PAGE,
+    SessionLog,
+    page_of,
+)
+from tui.widgets.timeline_moves import TimelineMoves
 
-PAGE = 200  # events per page fetched from the daemon
-MAX_PAGES = 12  # pages kept per session: what is on screen plus a cache
-MAX_SESSIONS = 6  # session logs kept (the others are fetched again when shown)
 MAX_RENDERED = 4000  # events whose rendered lines are cached
-MESSAGE_TYPES = frozenset({"message.user", "model.responded", "session.created"})
 
 
-class OutputView(Enum):
-    FOLDED = "folded"  # the CLI's view: the last lines
-    FULL = "full"
-    COLLAPSED = "collapsed"  # the head line only
-
-
-def page_of(seq: int) -> int:
-    return (seq - 1) // PAGE
-
-
-@dataclass
-class SessionLog:
-    """What the pane holds of one session: some pages of its events, and its length."""
-
-    total: int = 0  # the last seq known (from its summary or the follow)
-    events: dict[int, Envelope] = field(default_factory=dict)
-    pages: OrderedDict[int, None] = field(default_factory=OrderedDict)  # loaded, LRU order
-    asked: set[int] = field(default_factory=set)  # pages requested, not yet here
-    views: dict[int, OutputView] = field(default_factory=dict)
-    default_view: OutputView = OutputView.FOLDED
-    live: str = ""  # the streamed response so far; "" when no call is streaming
-    marks: dict[int, str] = field(default_factory=dict)  # a line of the pane's after a seq
-
-    @property
-    def cursor(self) -> int:
-        """The last seq this pane knows of: a follow resumes after it."""
-        return self.total
-
-    def view(self, seq: int) -> OutputView:
-        return self.views.get(seq, self.default_view)
-
-    def touch(self, page: int) -> None:
-        if page in self.pages:
-            self.pages.move_to_end(page)
-
-    def store(self, event: Envelope) -> bool:
-        if event.seq in self.events:
-            return False
-        self.events[event.seq] = event
-        page = page_of(event.seq)
-        self.pages[page] = None
-        self.pages.move_to_end(page)
-        self.total = max(self.total, event.seq)
-        return True
-
-    def evict(self, keep: set[int]) -> None:
-        """Drop the least recently used pages beyond `MAX_PAGES`, never one in `keep`."""
-        for page in list(self.pages):
-            if len(self.pages) <= MAX_PAGES:
-                return
-            if page in keep:
-                continue
-            del self.pages[page]
-            first = page * PAGE + 1
-            for seq in range(first, first + PAGE):
-                self.events.pop(seq, None)
-
-
-def output_lines(event: Envelope) -> int:
-    if event.type != "tool.finished" or event.data.get("error"):
-        return 0
-    return len(str(event.data.get("output", "")).rstrip("\n").splitlines())
-
-
-def next_view(view: OutputView, lines: int) -> OutputView:
-    if view is OutputView.FOLDED:
-        return OutputView.FULL if lines > FOLD_LINES else OutputView.COLLAPSED
-    if view is OutputView.FULL:
-        return OutputView.COLLAPSED
-    return OutputView.FOLDED
-
-
-def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> RenderableType | None:
-    lines = output_lines(event)
-    if lines and view is OutputView.COLLAPSED:
-        head = render_event(event.model_copy(update={"data": {**event.data, "output": ""}}))
-        hint = Text(f"  ▸ {lines} line{'s' if lines != 1 else ''} of output (enter)", style="dim")
-        return Text.assemble(head, hint) if isinstance(head, Text) else head
-    rendered = render_event(event, fold=view is not OutputView.FULL)
-    if rendered is not None and event.type == "checkpoint.created":
-        return Panel(rendered, box=box.ROUNDED, border_style="magenta", padding=(0, 0))
-    return rendered
-
-
-HEAD = re.compile(r"^ *\d+ \d\d:\d\d:\d\d ")  # "  13 21:29:52 ": the seq and the time
-GUTTER = "       │ "  # tool output's (agentctl.render._indent)
-
-
-def _hanging(line: Text, width: int) -> list[Text]:
-    """One line wrapped so its continuations keep its gutter, or start under its text."""
-    plain = line.plain
-    if plain.startswith(GUTTER):
-        first, rest = GUTTER, GUTTER
-    elif (head := HEAD.match(plain)) is not None:
-        first, rest = plain[: head.end()], " " * head.end()
-    else:
-        return [line]
-    indent = len(first)
-    if len(plain) <= width or width <= indent + 8:
-        return [line]
-    lead, body = line[:indent], line[indent:]
-    wrapped = body.wrap(Console(width=width - indent), width - indent)
-    out = [Text.assemble(lead, wrapped[0])]
-    out += [Text.assemble((rest, "dim"), part) for part in wrapped[1:]]
-    return out
-
-
-def hang(renderable: RenderableType, width: int) -> RenderableType:
-    """A Text (or a group of them) with each wrapped line under its own text, not at column 0."""
-    if isinstance(renderable, Group):
-        return Group(*(hang(part, width) for part in renderable.renderables))
-    if not isinstance(renderable, Text):
-        return renderable
-    lines = [part for line in renderable.split("\n") for part in _hanging(line, width)]
-    return Group(*lines) if len(lines) > 1 else lines[0]
-
-
-def searchable(event: Envelope) -> str:
-    """The words of an event a search looks in: its type and its data, cleaned."""
-    return (event.type + " " + clean(json.dumps(event.data, ensure_ascii=False))).lower()
-
-
-def found_in(event: Envelope, query: str, messages_only: bool = False) -> bool:
-    """Whether a search for `query` stops at `event`: its words hold it, and it shows."""
-    needle = query.lower().strip()
-    if not needle or (messages_only and event.type not in MESSAGE_TYPES):
-        return False
-    return needle in searchable(event) and render_event(event) is not None
-
-
-class Timeline(Widget, can_focus=True):
+class Timeline(TimelineMoves, can_focus=True):
     """The selected session's events; the highlighted one is where `f` forks."""
 
     DEFAULT_CSS = """
@@ -573,175 +441,3 @@ class Timeline(Widget, can_focus=True):
         seq = self._cursor()
         log = self.session_log
         return log.events.get(seq) if seq is not None and log is not None else None
-
-    # --- moving -------------------------------------------------------------------
-
-    def _step(self, seq: int, step: int) -> Iterator[int]:
-        log = self.session_log
-        if log is None:
-            return
-        seq += step
-        while 1 <= seq <= log.total:
-            yield seq
-            seq += step
-
-    def _next_shown(self, seq: int, step: int) -> int | None:
-        """The next (step 1) or previous (-1) seq that takes lines; None at an unheld page."""
-        for candidate in self._step(seq, step):
-            lines = self.lines_of(candidate)
-            if lines is None:
-                return None  # its page is on its way: the key is answered, the move waits
-            if lines:
-                return candidate
-        return None
-
-    def highlight_seq(self, seq: int) -> None:
-        """Put the cursor on `seq` and bring it into view (its page fetched when not held)."""
-        log = self.session_log
-        if log is None:
-            return
-        seq = max(1, min(seq, log.total))
-        self.cursor_seq = seq
-        self.at_tail = False
-        self._event(seq)
-        self._bring_into_view(seq)
-        self._changed()
-
-    def _bring_into_view(self, seq: int) -> None:
-        height = max(1, self.content_size.height)
-        top, offset = self.top
-        if seq < top or (seq == top and offset):
-            self.top = (seq, 0)
-            return
-        used = 0
-        for s in range(top, seq + 1):
-            used += len(self._block(s))
-            if used - offset > height * 2:
-                break
-        if used - offset <= height:
-            return
-        # bring its end to the bottom line
-        lines = 0
-        s = seq
-        while s >= 1:
-            block = len(self._block(s))
-            if lines + block >= height:
-                self.top = (s, lines + block - height)
-                return
-            lines += block
-            s -= 1
-        self.top = (1, 0)
-
-    def action_move(self, step: int) -> None:
-        here = self._cursor()
-        if here is None:
-            return
-        target = self._next_shown(here, step)
-        if target is None:
-            if step > 0 and self.session_log is not None and here >= self.session_log.total:
-                self.action_last()
-            return
-        self.highlight_seq(target)
-        log = self.session_log
-        at_end = log is not None and target >= (self._last_shown(log.total) or target)
-        if step > 0 and at_end and self._next_shown(target, 1) is None:
-            self.cursor_seq, self.at_tail = None, True  # at the end: follow again
-            self._changed()
-
-    def action_page(self, step: int) -> None:
-        here = self._cursor()
-        if here is None:
-            return
-        height = max(1, self.content_size.height)
-        moved, target = 0, here
-        for seq in self._step(here, step):
-            lines = self.lines_of(seq)
-            if lines is None:
-                break
-            moved += len(lines)
-            if lines:
-                target = seq
-            if moved >= height:
-                break
-        if target != here:
-            self.highlight_seq(target)
-
-    def action_first(self) -> None:
-        self.top = (1, 0)
-        self.highlight_seq(1)
-
-    def action_last(self) -> None:
-        self.cursor_seq, self.at_tail = None, True
-        self._changed()
-
-    def _scroll_lines(self, lines: int) -> None:
-        log = self.session_log
-        if log is None:
-            return
-        if self.at_tail:
-            self.frame()  # sets the anchor to the top of what is seen
-            if lines > 0:
-                return
-            self.cursor_seq = self._cursor()
-            self.at_tail = False
-        seq, offset = self.top
-        offset += lines
-        while offset < 0 and seq > 1:
-            seq -= 1
-            offset += len(self._block(seq))
-        while seq <= log.total and offset >= len(self._block(seq)) and offset > 0:
-            offset -= len(self._block(seq))
-            seq += 1
-        if seq > log.total:
-            self.action_last()
-            return
-        self.top = (seq, max(0, offset))
-        self._changed()
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        event.stop()
-        self._scroll_lines(-3)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        event.stop()
-        self._scroll_lines(3)
-
-    # --- actions ------------------------------------------------------------------
-
-    def action_toggle_output(self) -> None:
-        event = self.selected_event
-        log = self.session_log
-        if event is None or log is None or not output_lines(event):
-            return
-        log.views[event.seq] = next_view(log.view(event.seq), output_lines(event))
-        self._changed()
-
-    def action_all_views(self, view: str) -> None:
-        log = self.session_log
-        if log is None:
-            return
-        log.default_view = OutputView(view)
-        log.views.clear()
-        self._changed()
-
-    def action_messages_only(self) -> None:
-        self.messages_only = not self.messages_only
-        here = self.selected_event
-        if here is not None and not self._shown(here):
-            self.cursor_seq, self.at_tail = None, True
-        self._changed()
-
-    def action_checkpoint(self, step: int) -> None:
-        here = self._cursor()
-        log = self.session_log
-        if here is None or log is None:
-            return
-        for seq in self._step(here, step):
-            event = log.events.get(seq)
-            if event is None:
-                self._request(log, seq)
-                break
-            if event.type == "checkpoint.created" and self.lines_of(seq):
-                self.highlight_seq(seq)
-                return
-        self.app.bell()
