@@ -9,16 +9,10 @@ from typing import Any
 
 import pytest
 
+from agentctl.divergence import Divergence, args_hash, compare, executed_calls
 from agentctl.policy import load_policy, policy_toml, preset
 from agentctl.providers.recording import load_recording
-from agentctl.replay import (
-    Divergence,
-    args_hash,
-    compare,
-    executed_calls,
-    script_of,
-    write_session_recording,
-)
+from agentctl.replay import script_of, write_session_recording
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
+from agentctl.divergence import compare
 from agentctl.errors import UsageError
 from agentctl.protocol import CreateSession, Envelope, ForkSession
-from agentctl.replay import compare
 from tests.support.daemon import wait_status
 from tests.support.fork import ROOT, final, shell, tool
 
