@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentctl.client.follow import Backoff, Cursor, Link, by_offset, follow, follow_sync
+from agentctl.client.follow import Backoff, Link, follow, follow_sync
 from agentctl.errors import DaemonError, NotFoundError
-from agentctl.protocol import LIVE_DELTA, Envelope
+from agentctl.protocol import LIVE_DELTA, Cursor, Envelope
 
 
 def event(seq: int) -> Envelope:
@@ -58,7 +58,7 @@ async def test_resumes_from_the_cursor_without_gap_or_duplicate() -> None:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    cursor = Cursor()
+    cursor = Cursor("ses_x")
     seen: list[int] = []
     with pytest.raises(NotFoundError):
         async for e in follow(
@@ -71,7 +71,7 @@ async def test_resumes_from_the_cursor_without_gap_or_duplicate() -> None:
         ):
             seen.append(e.seq)
     assert seen == list(range(1, 11))
-    assert cursor.value == 10
+    assert cursor.after == 10
     assert script.opened == [0, 3, 7]
     assert links == [Link.LOST, Link.RESTORED, Link.LOST, Link.RESTORED]
     assert sleeps == [1, 2, 3, 1]  # backoff grows while the probe fails, and resets after
@@ -89,7 +89,7 @@ async def test_a_stream_closed_by_the_daemon_is_reopened() -> None:
 
     cursor = Cursor()
     seen = []
-    async for e in follow(open_stream, cursor, key=by_offset, sleep=sleep):
+    async for e in follow(open_stream, cursor, sleep=sleep):  # all sessions: by offset
         seen.append(e.offset)
         if len(seen) == 2:
             break
@@ -126,7 +126,7 @@ def test_the_sync_follow_resumes_from_the_cursor_with_the_same_backoff() -> None
     script.down = 2
     links: list[Link] = []
     waits: list[float] = []
-    cursor = Cursor()
+    cursor = Cursor("ses_x")
     seen: list[int] = []
     with pytest.raises(NotFoundError):
         for e in follow_sync(
@@ -139,7 +139,7 @@ def test_the_sync_follow_resumes_from_the_cursor_with_the_same_backoff() -> None
         ):
             seen.append(e.seq)
     assert seen == list(range(1, 11))
-    assert cursor.value == 10
+    assert cursor.after == 10
     assert script.opened == [0, 3, 7]
     assert links == [Link.LOST, Link.RESTORED, Link.LOST, Link.RESTORED]
     assert waits == [1, 2, 3, 1]
@@ -155,7 +155,7 @@ def test_the_sync_follow_gives_up_after_max_attempts_with_the_daemons_error() ->
 
     waits: list[float] = []
     with pytest.raises(DaemonError, match="no agentctl daemon answers") as caught:
-        list(follow_sync(open_stream, Cursor(5), max_attempts=3, wait=waits.append))
+        list(follow_sync(open_stream, Cursor("ses_x", 5), max_attempts=3, wait=waits.append))
     assert caught.value.hint == "start one"
     assert opened == [5, 5, 5, 5]  # the first try and three retries
     assert len(waits) == 3
@@ -166,7 +166,7 @@ def test_a_stream_that_keeps_closing_gives_up_in_words() -> None:
         return iter(())
 
     with pytest.raises(DaemonError, match="keeps closing the stream"):
-        list(follow_sync(open_stream, Cursor(), max_attempts=2, wait=lambda s: None))
+        list(follow_sync(open_stream, Cursor("ses_x"), max_attempts=2, wait=lambda s: None))
 
 
 def test_live_deltas_pass_through_without_moving_the_cursor() -> None:
@@ -176,11 +176,11 @@ def test_live_deltas_pass_through_without_moving_the_cursor() -> None:
     def open_stream(after: int) -> Iterator[Envelope]:
         return iter(streams.pop(0))
 
-    cursor = Cursor()
+    cursor = Cursor("ses_x")
     got = []
     for e in follow_sync(open_stream, cursor, wait=lambda s: None):
         got.append((e.type, e.seq))
         if len(got) == 4:
             break
     assert got == [("message.user", 1), ("message.user", 2), (LIVE_DELTA, 3), ("message.user", 3)]
-    assert cursor.value == 3
+    assert cursor.after == 3

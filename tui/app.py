@@ -29,8 +29,16 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Input, Static
 
-from agentctl.client.follow import Backoff, Cursor, Link
-from agentctl.protocol import ApprovalView, default_approver
+from agentctl.client.follow import Backoff, Link
+from agentctl.protocol import (
+    ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalRequested,
+    ApprovalView,
+    Cursor,
+    SessionStatusChanged,
+    default_approver,
+)
 from agentctl.terminal import clean_line
 from tui.actions import Actions
 from tui.api import ClientFactory, DaemonAPI
@@ -56,7 +64,12 @@ from tui.widgets.timeline import Timeline
 DEBOUNCE_S = 0.15
 # Events that change the approval queue: a new request, a decision, an interrupted call.
 QUEUE_EVENTS = frozenset(
-    {"approval.requested", "approval.decided", "approval.escalated", "session.status"}
+    {
+        ApprovalRequested.TYPE,
+        ApprovalDecided.TYPE,
+        ApprovalEscalated.TYPE,
+        SessionStatusChanged.TYPE,
+    }
 )
 TRIGGER_EVENTS = frozenset({"schedule", "hook", "alert"})  # streams that are not sessions
 MIN_SIZE = (60, 16)  # below it the panes cannot show a row each: a message says so

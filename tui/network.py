@@ -17,8 +17,9 @@ from textual import work
 from textual.app import App
 from textual.widgets import Input, Static
 
-from agentctl.client.follow import Backoff, Cursor, Link, Reconnect, by_offset, by_seq, follow
+from agentctl.client.follow import Backoff, Link, Reconnect, follow
 from agentctl.errors import AgentctlError, DaemonError
+from agentctl.protocol import Cursor
 from tui.api import ClientFactory, DaemonAPI
 from tui.messages import (
     ActionFailed,
@@ -77,7 +78,6 @@ class Network(App[None]):
             events = follow(
                 lambda after: client.all_events(after, follow=True),
                 self.offset,
-                key=by_offset,
                 probe=self._resync,
                 on_link=lambda link, detail: self._link("global", link, detail),
                 backoff=self.backoff,
@@ -92,7 +92,7 @@ class Network(App[None]):
                 self.post_message(ActionFailed("following the daemon", str(exc)))
                 await self.sleep(self.backoff.maximum_s)
                 with contextlib.suppress(AgentctlError):  # unreachable now: the follow retries
-                    self.offset.value = (await client.status()).last_offset
+                    self.offset.after = (await client.status()).last_offset
                     await self._resync()
 
     async def _first_load(self, client: DaemonAPI) -> None:
@@ -105,7 +105,7 @@ class Network(App[None]):
         )
         while True:
             try:
-                self.offset.value = (await client.status()).last_offset
+                self.offset.after = (await client.status()).last_offset
                 await self._resync()
                 policy.restored()
                 return
@@ -129,11 +129,10 @@ class Network(App[None]):
         client = self.client
         if client is None:
             return
-        cursor = Cursor(after)
+        cursor = Cursor(session_id, after)
         events = follow(
             lambda a: client.events(session_id, a, follow=True, live=True),
             cursor,
-            key=by_seq,
             probe=client.health,
             on_link=lambda link, detail: self._link("timeline", link, detail),
             backoff=self.backoff,

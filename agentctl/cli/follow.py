@@ -29,13 +29,15 @@ from rich.syntax import Syntax
 
 from agentctl.cli.common import err, out
 from agentctl.cli.live import ENDS_CALL, LiveText
-from agentctl.client.follow import Backoff, Cursor, Link, follow_sync
+from agentctl.client.follow import Backoff, Link, follow_sync
 from agentctl.errors import AgentctlError, ExitCode
 from agentctl.protocol import (
     LIVE_DELTA,
     ApprovalView,
+    Cursor,
     Decide,
     Envelope,
+    SessionStatusChanged,
     SessionSummary,
     StartedSession,
     default_approver,
@@ -112,7 +114,7 @@ class _Follower:
         else:
             start, first = self.client.session(self.session_id), None
         self.start_seq, self.start_status = start.last_seq, start.status.value
-        self.caught_up = cursor.value >= start.last_seq
+        self.caught_up = cursor.after >= start.last_seq
         if self.caught_up and (code := self.settle(self.start_status)) is not None:
             return code
 
@@ -159,7 +161,7 @@ class _Follower:
         follow began is acted on once the backlog has caught up with it."""
         if event.seq < self.start_seq:
             return None
-        if event.type == "session.status":
+        if event.type == SessionStatusChanged.TYPE:
             status = str(event.data["status"])
         elif not self.caught_up:
             status = self.start_status
@@ -193,7 +195,7 @@ def follow(
     follower = _Follower(
         client, session_id, as_json=as_json, wait=wait, who=approver or default_approver()
     )
-    cursor = Cursor(after)
+    cursor = Cursor(session_id, after)
     live = LiveText() if live_wanted(as_json) else None
     try:
         return follower.run(cursor, live, opened)
@@ -202,7 +204,7 @@ def follow(
             live.clear()
         err.print(
             f"\ndetached; the session goes on in the daemon. Re-attach with: "
-            f"agentctl attach {session_id} --after {cursor.value}"
+            f"agentctl attach {session_id} --after {cursor.after}"
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 

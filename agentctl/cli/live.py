@@ -21,7 +21,7 @@ from typing import TextIO
 from rich.cells import cell_len
 
 from agentctl.printable import printable
-from agentctl.protocol import Envelope
+from agentctl.protocol import Envelope, ModelFailed, ModelResponded
 
 PREFIX = "       ⋯ "
 _DIM, _RESET = "\x1b[2m", "\x1b[0m"
@@ -106,6 +106,6 @@ class LiveText:
         self._shown = ""
 
 
-ENDS_CALL = ("model.responded", "model.failed")
+ENDS_CALL = (ModelResponded.TYPE, ModelFailed.TYPE)
 
 __all__ = ["ENDS_CALL", "LiveText", "printable"]

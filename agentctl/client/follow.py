@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agentctl.errors import DaemonError
-from agentctl.protocol import LIVE_DELTA, Envelope
+from agentctl.protocol import LIVE_DELTA, Cursor, Envelope
 
 
 class Link(StrEnum):
@@ -42,24 +42,8 @@ class Backoff:
         return float(min(self.maximum_s, self.initial_s * self.factor**attempt))
 
 
-@dataclass
-class Cursor:
-    """Where a follow is: a session's last seq, or the last global offset."""
-
-    value: int = 0
-
-
-Key = Callable[[Envelope], int]
 OnLink = Callable[[Link, str], None]
 CLOSED = "the daemon closed the stream"
-
-
-def by_seq(event: Envelope) -> int:
-    return event.seq
-
-
-def by_offset(event: Envelope) -> int:
-    return event.offset
 
 
 def _ignore(link: Link, detail: str) -> None:
@@ -74,13 +58,11 @@ class Reconnect:
         self,
         cursor: Cursor,
         *,
-        key: Key = by_seq,
         on_link: OnLink = _ignore,
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
     ) -> None:
         self.cursor = cursor
-        self.key = key
         self.on_link = on_link
         self.backoff = backoff or Backoff()
         self.max_attempts = max_attempts
@@ -90,18 +72,14 @@ class Reconnect:
     def restored(self) -> None:
         if self.lost:
             self.lost, self.attempt = False, 0
-            self.on_link(Link.RESTORED, f"resuming after {self.cursor.value}")
+            self.on_link(Link.RESTORED, f"resuming after {self.cursor.after}")
 
     def admit(self, event: Envelope) -> bool:
         """Whether `event` goes on to the consumer; moves the cursor past it."""
         self.restored()  # no probe, or the probe passed: an event says the daemon is back
         if event.type == LIVE_DELTA:  # live-only: it carries no new position
             return True
-        position = self.key(event)
-        if position <= self.cursor.value:
-            return False
-        self.cursor.value = position
-        return True
+        return self.cursor.advance(event)
 
     def failed(self, error: DaemonError | None) -> float:
         """The stream broke (`error`) or was closed (None): the delay before the next try.
@@ -120,7 +98,6 @@ async def follow(
     open_stream: Callable[[int], AsyncIterator[Envelope]],
     cursor: Cursor,
     *,
-    key: Key = by_seq,
     probe: Callable[[], Awaitable[object]] | None = None,
     on_link: OnLink = _ignore,
     backoff: Backoff | None = None,
@@ -132,14 +109,14 @@ async def follow(
     Only an unreachable daemon is retried; other errors (an unknown session, a
     cursor beyond the end of the log) are the caller's to handle.
     """
-    policy = Reconnect(cursor, key=key, on_link=on_link, backoff=backoff, max_attempts=max_attempts)
+    policy = Reconnect(cursor, on_link=on_link, backoff=backoff, max_attempts=max_attempts)
     while True:
         error: DaemonError | None = None
         try:
             if policy.lost and probe is not None:
                 await probe()
                 policy.restored()
-            stream = open_stream(cursor.value)
+            stream = open_stream(cursor.after)
             try:
                 async for event in stream:
                     if policy.admit(event):
@@ -161,7 +138,6 @@ def follow_sync(
     open_stream: Callable[[int], Iterable[Envelope]],
     cursor: Cursor,
     *,
-    key: Key = by_seq,
     probe: Callable[[], object] | None = None,
     on_link: OnLink = _ignore,
     backoff: Backoff | None = None,
@@ -169,14 +145,14 @@ def follow_sync(
     wait: Callable[[float], None] = _wait,
 ) -> Generator[Envelope, None, None]:
     """`follow` for a synchronous client (the CLI): the same policy, blocking waits."""
-    policy = Reconnect(cursor, key=key, on_link=on_link, backoff=backoff, max_attempts=max_attempts)
+    policy = Reconnect(cursor, on_link=on_link, backoff=backoff, max_attempts=max_attempts)
     while True:
         error: DaemonError | None = None
         try:
             if policy.lost and probe is not None:
                 probe()
                 policy.restored()
-            stream = open_stream(cursor.value)
+            stream = open_stream(cursor.after)
             try:
                 for event in stream:
                     if policy.admit(event):

@@ -22,6 +22,7 @@ from agentctl.observe.routes import OBSERVE_ROUTES
 from agentctl.protocol import (
     CancelSession,
     CreateSession,
+    Cursor,
     Decide,
     EndpointView,
     ForkSession,
@@ -35,7 +36,7 @@ from agentctl.protocol import (
 
 from .context import Daemon
 from .peers import identity_of
-from .stream import Cursor, envelope_dict, ndjson, stream_events, with_live
+from .stream import envelope_dict, ndjson, stream_events, with_live
 from .trigger_routes import TRIGGER_ROUTES
 from .web import InvalidBody, NDJSONResponse, json_response, query_flag, query_int, read_body
 from .workspace_routes import WORKSPACE_ROUTES

@@ -33,11 +33,10 @@ import json
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from agentctl.protocol import LIVE_DELTA, PROTOCOL_VERSION
+from agentctl.protocol import LIVE_DELTA, PROTOCOL_VERSION, Cursor
 
 if TYPE_CHECKING:
     from store import EventStore, StoredEvent
@@ -46,20 +45,6 @@ log = logging.getLogger(__name__)
 
 READ_BATCH = 1000
 BUFFER_CAPACITY = 4096
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where a client is: after `after` in one session (by seq), or in all of them (by offset)."""
-
-    session: str | None
-    after: int = 0
-
-    def position(self, event: StoredEvent) -> int:
-        return event.seq if self.session is not None else event.offset
-
-    def matches(self, event: StoredEvent) -> bool:
-        return self.session is None or event.stream == self.session
 
 
 class _LiveBuffer:
@@ -81,7 +66,7 @@ class _LiveBuffer:
     def _push(self, batch: Sequence[StoredEvent]) -> None:
         if self.overflowed:
             return  # the stream will re-read the store; nothing to keep until then
-        matching = [event for event in batch if self._cursor.matches(event)]
+        matching = [event for event in batch if self._cursor.holds(event.stream)]
         if not matching:
             return
         if len(self.events) + len(matching) > self._capacity:

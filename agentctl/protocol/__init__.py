@@ -57,6 +57,7 @@ from agentctl.protocol.base import (
     EventData,
     SessionStatus,
 )
+from agentctl.protocol.cursor import Cursor, Positioned
 from agentctl.protocol.events import (
     AgentRef,
     ApprovalContext,
@@ -170,6 +171,7 @@ __all__ = [
     "CancelSession",
     "CheckpointCreated",
     "CreateSession",
+    "Cursor",
     "DaemonStatus",
     "Decide",
     "Decision",
@@ -201,6 +203,7 @@ __all__ = [
     "Overlap",
     "ParentRef",
     "PluginRef",
+    "Positioned",
     "PostMessage",
     "ProvidersView",
     "ResumeSession",

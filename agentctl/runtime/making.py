@@ -309,7 +309,7 @@ class SessionMaker:
             created.policy = (
                 await asyncio.to_thread(load_policy, req.policy, config_dir=self.paths.config)
             ).to_dict()
-        copied = [NewEvent("session.created", created.model_dump(mode="json"), ts=events[0].ts)]
+        copied = [NewEvent(SessionCreated.TYPE, created.model_dump(mode="json"), ts=events[0].ts)]
         copied += [NewEvent(e.type, e.data, ts=e.ts) for e in events[1:]]
         if prefix.running_since is not None:
             # The parent kept running after the cut; the fork did not: stop its clock
@@ -318,7 +318,9 @@ class SessionMaker:
                 status=SessionStatus.PAUSED, reason=f"forked from {sid} at {req.at}"
             )
             copied.append(
-                NewEvent("session.status", paused.model_dump(mode="json"), ts=events[-1].ts)
+                NewEvent(
+                    SessionStatusChanged.TYPE, paused.model_dump(mode="json"), ts=events[-1].ts
+                )
             )
         # The fork exists, whole, in one batch: its copy, its message and `running`.
         # A daemon killed after it finishes the fork on start like any running

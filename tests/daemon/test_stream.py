@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agentctl.daemon.stream import Cursor, format_ts, ndjson, stream_events
-from agentctl.protocol import Envelope
+from agentctl.daemon.stream import format_ts, ndjson, stream_events
+from agentctl.protocol import Cursor, Envelope
 from store import DuckDBEventStore, NewEvent, StoredEvent, Subscription
 from store.base import Callback
 

@@ -62,7 +62,7 @@ async def test_restart_resumes_the_timeline_without_gap_or_duplicate(
         )
         seqs = app.timeline.received_seqs
         shown = app.timeline.shown_seqs
-        offset = app.offset.value
+        offset = app.offset.after
     assert seqs == list(range(1, last + 1))  # every event exactly once, in order
     assert len(seqs) > len(before)
     assert shown == sorted(set(shown)) and set(shown) <= set(seqs)

@@ -11,12 +11,18 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from agentctl.protocol import Envelope
+from agentctl.protocol import (
+    CheckpointCreated,
+    Envelope,
+    ModelResponded,
+    SessionCreated,
+    UserMessage,
+)
 from agentctl.render import render_event
 from agentctl.terminal import clean
 from tui.widgets.session_log import OutputView, output_lines
 
-MESSAGE_TYPES = frozenset({"message.user", "model.responded", "session.created"})
+MESSAGE_TYPES = frozenset({UserMessage.TYPE, ModelResponded.TYPE, SessionCreated.TYPE})
 
 
 def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> RenderableType | None:
@@ -26,7 +32,7 @@ def prompt_for(event: Envelope, view: OutputView = OutputView.FOLDED) -> Rendera
         hint = Text(f"  ▸ {lines} line{'s' if lines != 1 else ''} of output (enter)", style="dim")
         return Text.assemble(head, hint) if isinstance(head, Text) else head
     rendered = render_event(event, fold=view is not OutputView.FULL)
-    if rendered is not None and event.type == "checkpoint.created":
+    if rendered is not None and event.type == CheckpointCreated.TYPE:
         return Panel(rendered, box=box.ROUNDED, border_style="magenta", padding=(0, 0))
     return rendered
 

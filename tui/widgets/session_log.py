@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 
-from agentctl.protocol import Envelope
+from agentctl.protocol import Envelope, ToolFinished
 from agentctl.render import FOLD_LINES
 
 PAGE = 200  # events per page fetched from the daemon
@@ -74,7 +74,7 @@ class SessionLog:
 
 
 def output_lines(event: Envelope) -> int:
-    if event.type != "tool.finished" or event.data.get("error"):
+    if event.type != ToolFinished.TYPE or event.data.get("error"):
         return 0
     return len(str(event.data.get("output", "")).rstrip("\n").splitlines())
 

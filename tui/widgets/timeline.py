@@ -46,7 +46,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from agentctl.printable import printable
-from agentctl.protocol import LIVE_DELTA, Envelope
+from agentctl.protocol import LIVE_DELTA, Envelope, ModelFailed, ModelResponded
 from agentctl.render import render_event
 from tui.widgets.event_text import MESSAGE_TYPES, hang, prompt_for
 from tui.widgets.session_log import (
@@ -155,7 +155,7 @@ class Timeline(TimelineMoves, can_focus=True):
             return True
         if not log.store(event):
             return False
-        if event.type in ("model.responded", "model.failed"):
+        if event.type in (ModelResponded.TYPE, ModelFailed.TYPE):
             log.live = ""
         if event.session == self.session:
             self._evict(log)

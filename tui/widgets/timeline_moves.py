@@ -9,7 +9,7 @@ from textual import events
 from textual.strip import Strip
 from textual.widget import Widget
 
-from agentctl.protocol import Envelope
+from agentctl.protocol import CheckpointCreated, Envelope
 from tui.widgets.session_log import OutputView, SessionLog, next_view, output_lines
 
 
@@ -224,7 +224,7 @@ class TimelineMoves(Widget):
             if event is None:
                 self._request(log, seq)
                 break
-            if event.type == "checkpoint.created" and self.lines_of(seq):
+            if event.type == CheckpointCreated.TYPE and self.lines_of(seq):
                 self.highlight_seq(seq)
                 return
         self.app.bell()
