@@ -82,3 +82,23 @@ async def test_moving_the_focus_mounts_nothing_and_the_key_bar_follows(
         column = bar.text.index("? Help") + 1
         await pilot.click(KeysBar, offset=(column, 0))
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+
+
+async def test_a_pane_key_repaints_the_panes_it_moves_between_not_the_screen(
+    tui_daemon: TuiDaemon,
+) -> None:
+    # Textual's Screen repaints itself whole when its focus changes; the main
+    # screen leaves that to the widgets whose look changed.
+    app = tui_daemon.app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.client is not None, what="the app's client")
+        await pilot.press("2")
+        await until(pilot, lambda: app.focused is app.timeline, what="the timeline focused")
+        await pilot.pause()
+        counts: Counter[str] = Counter()
+        count_renders({"sessions": app.sessions, "approvals": app.approvals}, counts)
+        await pilot.press("1")
+        await until(pilot, lambda: app.focused is app.sessions, what="the sessions focused")
+        await pilot.pause()
+        assert counts["sessions"] >= 1  # its border takes the focus colour
+        assert counts["approvals"] == 0, counts
