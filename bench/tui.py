@@ -193,7 +193,9 @@ def main() -> int:
             return any(s.text.lstrip().startswith(last_line.strip()) for s in app.timeline.frame())
 
         async def show_once() -> float:
-            app = AgentctlApp(client_factory=connect, session=long_id, approver="bench")
+            app = AgentctlApp(
+                client_factory=connect, session=long_id, approver="bench", freeze_gc=True
+            )
             started = time.perf_counter()
             async with app.run_test(size=(160, 48)) as pilot:
                 while not (
@@ -217,12 +219,15 @@ def main() -> int:
                     task="live", model="paced:m", image="none", budget=Budget(max_steps=100_000)
                 )
             )
-            app = AgentctlApp(client_factory=connect, session=live.id, approver="bench")
+            app = AgentctlApp(
+                client_factory=connect, session=live.id, approver="bench", freeze_gc=True
+            )
             async with app.run_test(size=(160, 48)) as pilot:
                 while app.timeline.session != live.id:
                     await pilot.pause(0.01)
                 await pilot.pause(1.0)
                 app.timeline.focus()
+                await pilot.pause()  # the focus move painted: the keys are timed from here
                 handled: list[float] = []
                 painted: list[float] = []
                 check, display = app._check_bindings, app._display

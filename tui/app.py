@@ -16,6 +16,7 @@ reconnecting from their cursor when the daemon restarts (`agentctl.client.follow
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -120,8 +121,12 @@ class AgentctlApp(Actions):
         bell: bool = True,
         start_daemon: StartDaemon | None = None,
         sleep: Sleep = asyncio.sleep,
+        freeze_gc: bool = False,
     ) -> None:
+        """`freeze_gc` (the program sets it; a process that makes many apps does not):
+        at mount, what exists then is kept out of the garbage collector's walks."""
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.bell_on_approval = bell
         self.bells = 0  # rung for new approvals (the bell itself is silent when headless)
         self.start_daemon = start_daemon
@@ -185,6 +190,12 @@ class AgentctlApp(Actions):
         self.sub_title = f"deciding as {self.approver}"
         self.prompt.display = False
         self._fit(self.size.width, self.size.height)
+        if self.freeze_gc:
+            # What exists now (the modules of textual, rich, pydantic, httpx and
+            # the screen) lives as long as the program: out of the collector's
+            # way. A full collection walked all of it, 40-100 ms a time while
+            # events arrived, and a key pressed then waited for it.
+            gc.freeze()
         self.follow_all()
 
     def on_resize(self, event: events.Resize) -> None:

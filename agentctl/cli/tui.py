@@ -55,6 +55,7 @@ def tui(
         approver=as_,
         bell=config.tui.bell,
         start_daemon=start_daemon,
+        freeze_gc=True,
     ).run()
 
 

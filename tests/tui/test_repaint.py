@@ -102,3 +102,19 @@ async def test_a_pane_key_repaints_the_panes_it_moves_between_not_the_screen(
         await pilot.pause()
         assert counts["sessions"] >= 1  # its border takes the focus colour
         assert counts["approvals"] == 0, counts
+
+
+async def test_the_program_keeps_what_it_started_with_out_of_the_collectors_walks(
+    tui_daemon: TuiDaemon,
+) -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = tui_daemon.app()
+    app.freeze_gc = True  # as `agentctl tui` builds it
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.client is not None, what="the app's client")
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the test process goes on making apps
