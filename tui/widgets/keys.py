@@ -104,22 +104,27 @@ class KeysBar(Widget, can_focus=False):
             return line
         # The palette's key keeps the right end, as the footer docks it there;
         # the other keys give way to it when the line is too narrow for both.
-        item, dim = self.palette, Style(dim=not self.palette.enabled)
-        click = Style(meta={"key": item.key})
         palette = Text("▏", style=Style(dim=True), no_wrap=True, end="")
-        palette.append(item.display, key_style + dim + click)
-        palette.append(f" {item.description}", description_style + dim + click)
+        self._append(palette, self.palette, key_style, description_style, padded=False)
         room = max(0, self.size.width - palette.cell_len)
         line.truncate(room, overflow="crop")
         line.pad_right(room - line.cell_len)
         return line + palette
 
-    def _append(self, line: Text, item: Shown, key_style: Style, description: Style) -> None:
+    def _append(
+        self, line: Text, item: Shown, key_style: Style, description: Style, padded: bool = True
+    ) -> None:
+        """` key description ` (or `key description` unpadded), dimmed when disabled;
+        the text is appended as it is, never read as markup."""
         dim = Style(dim=not item.enabled)
         click = Style(meta={"key": item.key})
-        line.append(f" {item.display} ", key_style + dim + click)
+        if padded:
+            key, words = f" {item.display} ", f"{item.description} "
+        else:
+            key, words = item.display, f" {item.description}"
+        line.append(key, key_style + dim + click)
         if item.description:
-            line.append(f"{item.description} ", description + dim + click)
+            line.append(words, description + dim + click)
 
     def on_click(self, event: events.Click) -> None:
         key = event.style.meta.get("key")
