@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -65,6 +66,11 @@ from tui.widgets.sessions import SessionsPane, short_id
 from tui.widgets.timeline import Timeline
 
 DEBOUNCE_S = 0.15
+# With `freeze_gc`: a full collection runs once no key or click came for
+# GC_IDLE_S, and on its own only after GC_FULL_EVERY collections of the middle
+# generation (Python's default is 10).
+GC_IDLE_S = 2.0
+GC_FULL_EVERY = 100
 # Events that change the approval queue: a new request, a decision, an interrupted call.
 QUEUE_EVENTS = frozenset(
     {
@@ -127,6 +133,7 @@ class AgentctlApp(Actions):
         at mount, what exists then is kept out of the garbage collector's walks."""
         super().__init__()
         self.freeze_gc = freeze_gc
+        self._last_input = 0.0  # time.monotonic() of the last key or click
         self.bell_on_approval = bell
         self.bells = 0  # rung for new approvals (the bell itself is silent when headless)
         self.start_daemon = start_daemon
@@ -194,9 +201,23 @@ class AgentctlApp(Actions):
             # What exists now (the modules of textual, rich, pydantic, httpx and
             # the screen) lives as long as the program: out of the collector's
             # way. A full collection walked all of it, 40-100 ms a time while
-            # events arrived, and a key pressed then waited for it.
+            # events arrived, and a key pressed then waited for it. The full
+            # collections left wait for a pause in the typing.
             gc.freeze()
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, GC_FULL_EVERY)
+            self.set_interval(GC_IDLE_S, self._collect_when_idle)
         self.follow_all()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def _collect_when_idle(self) -> None:
+        """A full collection, if anything was allocated since the last and no key came for a while."""
+        if gc.get_count()[2] and time.monotonic() - self._last_input >= GC_IDLE_S:
+            gc.collect()
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.width, event.size.height)

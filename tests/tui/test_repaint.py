@@ -109,12 +109,18 @@ async def test_the_program_keeps_what_it_started_with_out_of_the_collectors_walk
 ) -> None:
     import gc
 
+    from tui.app import GC_FULL_EVERY
+
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     app = tui_daemon.app()
     app.freeze_gc = True  # as `agentctl tui` builds it
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: app.client is not None, what="the app's client")
             assert gc.get_freeze_count() > 0
+            # full collections wait for a pause in the typing
+            assert gc.get_threshold()[2] == GC_FULL_EVERY
     finally:
         gc.unfreeze()  # the test process goes on making apps
+        gc.set_threshold(*thresholds)
