@@ -56,6 +56,7 @@ from store.readonly import check_read_only
 log = logging.getLogger("store")
 
 CHANNEL = "agentctl_events"
+LISTENER = "agentctl-listener"  # the application_name of the listeners' connections
 _COLUMNS = 'stream, seq, "offset", ts, type, data::text'
 _LOCK_HEAD = "SELECT last_offset FROM log_head FOR UPDATE"
 _HEADS = "SELECT stream, last_seq FROM streams WHERE stream = ANY(%s)"
@@ -233,7 +234,7 @@ class PostgresEventStore(GroupCommitStore):
     def _listen(self) -> None:
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, application_name="agentctl") as c:
+                with psycopg.connect(self.url, autocommit=True, application_name=LISTENER) as c:
                     c.execute(f"LISTEN {CHANNEL}")
                     # whatever was committed while nobody listened
                     self._wake(int(_one(c, "SELECT last_offset FROM log_head")))
