@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -49,6 +50,7 @@ from store.codec import check_cursor, check_stream
 from store.duckdb_store import QueryResult, QueryTimeoutError, fetch_bounded
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, _Append, _PutSnapshot, _Staged
+from store.lock import WriterLock
 from store.migrations import Migration
 from store.postgres_schema import PG_MIGRATIONS, apply_pg_migrations
 from store.readonly import check_read_only
@@ -92,15 +94,22 @@ class PostgresEventStore(GroupCommitStore):
         migrations: Sequence[Migration] = PG_MIGRATIONS,
         pool_size: int = 8,
         connect_timeout_s: float = 10.0,
+        lock: Path | str | None = None,
     ) -> None:
         """Connect to `url` (a libpq URL or conninfo), migrating the database if need be.
 
         `before_commit(events)` runs inside each batch's transaction just before
-        COMMIT: a fault-injection point, as in `DuckDBEventStore`.
+        COMMIT: a fault-injection point, as in `DuckDBEventStore`. With `lock`,
+        first take the `WriterLock` on that file (`LockHeldError` if another
+        process has it): it keeps one writer per local folder, and guards
+        nothing on other machines.
         """
         super().__init__(
             max_event_bytes=max_event_bytes, max_batch=max_batch, max_defer_s=max_defer_s
         )
+        self._lock = WriterLock(Path(lock)) if lock is not None else None
+        if self._lock is not None:
+            self._lock.acquire()
         self.url = url
         self.display_url = display_url(url)
         self._before_commit = before_commit
@@ -122,6 +131,8 @@ class PostgresEventStore(GroupCommitStore):
                 self._delivered = int(_one(conn, "SELECT last_offset FROM log_head"))
         except BaseException as exc:
             self._pool.close()
+            if self._lock is not None:
+                self._lock.release()
             if isinstance(exc, PoolTimeout | psycopg.Error):
                 raise StoreError(f"cannot open the event store {self.display_url}: {exc}") from exc
             raise
@@ -258,6 +269,8 @@ class PostgresEventStore(GroupCommitStore):
             conn.execute(_NOTIFY, [CHANNEL, f"{self._id} stop"])
         self._listener.join(timeout=5)
         self._pool.close()
+        if self._lock is not None:
+            self._lock.release()
 
     # -- reading (any thread) --------------------------------------------
 

@@ -1,0 +1,83 @@
+"""A real daemon whose event log is on a real PostgreSQL server (`AGENTCTL_STORE_URL`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from agentctl.client import Client
+from agentctl.config import load_config
+from agentctl.errors import UsageError
+from agentctl.paths import Paths
+from agentctl.protocol import CreateSession, Decide, SqlQuery
+from store.postgres_store import PostgresEventStore
+from tests.support.daemon import Response, SpawnDaemon, reply, wait_status
+from tests.support.postgres import PostgresServer
+
+Recording = Callable[[list[Response]], str]
+
+
+def test_a_session_end_to_end_on_postgres(
+    spawn_daemon: SpawnDaemon, paths: Paths, recording: Recording, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.new_database()
+    model = recording(
+        [
+            reply("read first", ("read_file", {"path": "a.txt"})),
+            reply("now write", ("shell", {"command": "touch x"}), step=1),
+            reply("done"),
+        ]
+    )
+    process = spawn_daemon(env={"AGENTCTL_STORE_URL": url})
+    client: Client
+    with process.wait_ready() as client:
+        created = client.create_session(CreateSession(task="on pg", model=model, image="none"))
+        wait_status(client, created.id, "waiting")
+        [approval] = client.approvals(session=created.id)
+        client.decide(approval.id, Decide(decision="approve", approver="me"))
+        wait_status(client, created.id, "completed")
+        events = list(client.events(created.id))
+        result = client.sql(
+            SqlQuery(sql="SELECT count(*) FROM events WHERE stream = %s", params=[created.id])
+        )
+        assert result.rows == [[len(events)]]
+    assert process.terminate() == 0, process.output()
+    assert not paths.database.exists()  # nothing went to the DuckDB file
+
+    # the log is in PostgreSQL, as the daemon served it
+    with PostgresEventStore(url) as log:
+        stored = log.read_stream(created.id)
+    assert [(e.seq, e.type) for e in stored] == [(e.seq, e.type) for e in events]
+    assert stored[-1].data.get("status") == "completed"
+
+    # and a restarted daemon reads its state back from there
+    again = spawn_daemon(env={"AGENTCTL_STORE_URL": url})
+    with again.wait_ready() as client:
+        assert client.session(created.id).status == "completed"
+    assert again.terminate() == 0, again.output()
+
+
+def test_an_unreachable_store_url_stops_the_daemon_with_a_clear_message(
+    spawn_daemon: SpawnDaemon,
+) -> None:
+    process = spawn_daemon(env={"AGENTCTL_STORE_URL": "postgresql://agentctl:pw@127.0.0.1:1/x"})
+    code = process.process.wait(60)
+    output = process.output()
+    assert code != 0
+    assert "cannot open the event store postgresql://agentctl@127.0.0.1:1/x" in output
+    assert "pw@" not in output
+
+
+def test_store_url_must_be_postgres(paths: Paths) -> None:
+    paths.config_file.write_text('[store]\nurl = "mysql://nope"\n')
+    with pytest.raises(UsageError, match="PostgreSQL URL"):
+        load_config(paths.config_file, sections=("store",))
+    paths.config_file.write_text('[store]\nurl = "postgresql://u@h/db"\n')
+    assert load_config(paths.config_file, sections=("store",)).store.url == "postgresql://u@h/db"
+    env = {"AGENTCTL_STORE_URL": "postgres://other/db"}
+    assert load_config(paths.config_file, env, sections=("store",)).store.url == (
+        "postgres://other/db"
+    )
+    paths.config_file.write_text("")
+    assert load_config(paths.config_file, {}, sections=("store",)).store.url is None
