@@ -253,10 +253,11 @@ class PostgresEventStore(GroupCommitStore):
                     while not self._stopping.is_set():
                         for note in c.notifies(timeout=1.0):
                             sender, _, upto = note.payload.partition(" ")
-                            if sender != self._id:
+                            if sender == self._id:
+                                if upto == "stop":
+                                    return
+                            elif upto.isdigit():  # another store's commit (not its "stop")
                                 self._wake(int(upto))
-                            elif upto == "stop":
-                                return
             except (psycopg.Error, ValueError) as exc:
                 if self._stopping.is_set():
                     return

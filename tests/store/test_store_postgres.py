@@ -250,3 +250,50 @@ def test_reads_after_close_are_refused(postgres_server: PostgresServer) -> None:
     assert time.monotonic() - started < 3  # the listener stops at once, not at its timeout
     with pytest.raises(StoreError):
         log.last_offset()
+
+
+def test_a_missing_postgresql_fails_and_says_make_postgres(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support import postgres
+
+    monkeypatch.setattr(postgres.glob, "glob", lambda pattern: [])
+    with pytest.raises(pytest.fail.Exception, match="run `make postgres`"):
+        postgres.postgres_bin()
+
+
+def test_another_store_closing_does_not_disturb_the_listener(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = postgres_server.new_database()
+    with PostgresEventStore(url) as a:
+        seen = Collector()
+        a.subscribe(seen)
+        with caplog.at_level("WARNING", logger="store"):
+            with PostgresEventStore(url) as b:
+                b.append("x", [ev(1)], 1)
+            seen.wait_for(1)  # b's stop notice went out before its close returned
+            with PostgresEventStore(url) as c:
+                c.append("x", [ev(2)], 2)
+            seen.wait_for(2)
+        assert "LISTEN failed" not in caplog.text
+
+
+def test_a_failed_commit_writes_nothing_and_the_next_append_works(
+    postgres_server: PostgresServer,
+) -> None:
+    armed = [True]
+
+    def fail_once(events: object) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise RuntimeError("injected before COMMIT")
+
+    url = postgres_server.new_database()
+    with PostgresEventStore(url, before_commit=fail_once) as log, PostgresEventStore(url) as b:
+        with pytest.raises(StoreError, match="not committed: injected"):
+            log.append("a", [ev(1), ev(2)], 1, snapshot={"n": 2})
+        assert (log.last_offset(), log.last_seq("a"), log.streams()) == (0, 0, [])
+        assert log.read_snapshots() == [] and b.read_all() == []
+        assert [e.offset for e in log.append("a", [ev(1)], 1)] == [1]
+        assert b.append("a", [ev(2)], 2)[0].offset == 2
