@@ -6,6 +6,8 @@ fsync and synchronous_commit at their defaults, so every append is durable
 as DuckDB's are). Each backend gets the same work, on a fresh database, with
 events of about 500 bytes, every append acknowledged only once committed:
 
+  raw         (PostgreSQL only) a plain loop of INSERT + COMMIT of one ~500-byte row
+              on its own connection: what one durable row costs the server itself;
   single      one thread, one event per append: the per-append latency;
   concurrent  T threads, one stream each: what group commit makes of it;
   two stores  (PostgreSQL only) the concurrent run split over two stores on one
@@ -110,6 +112,27 @@ def concurrent(logs: list[EventStore], n: int, threads: int) -> dict[str, float]
     }
 
 
+def raw_postgres(url: str, n: int) -> dict[str, float]:
+    import psycopg
+
+    text = json.dumps({**PAYLOAD, "i": 0})
+    latencies = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE raw (i BIGINT PRIMARY KEY, data JSON NOT NULL)")
+        begin = time.perf_counter()
+        for i in range(1, n + 1):
+            start = time.perf_counter()
+            with conn.transaction():
+                conn.execute("INSERT INTO raw (i, data) VALUES (%s, %s::json)", [i, text])
+            latencies.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - begin
+    return {
+        "eps": round(n / elapsed, 1),
+        "p50_ms": ms(statistics.median(latencies)),
+        "p99_ms": ms(pct(latencies, 0.99)),
+    }
+
+
 def run(open_store: Callable[[], EventStore], n: int, cn: int, threads: int) -> dict[str, Any]:
     with open_store() as log:
         one = single(log, n)
@@ -133,7 +156,9 @@ def main() -> None:
             duck = run(
                 lambda: DuckDBEventStore(Path(tmp) / f"{next(files)}.duckdb"), n, cn, threads
             )
+        raw = raw_postgres(server.new_database(), n)
         pg = run(lambda: PostgresEventStore(server.new_database()), n, cn, threads)
+        pg = {"raw": raw, **pg}
         url = server.new_database()
         with PostgresEventStore(url) as a, PostgresEventStore(url) as b:
             pg["two_stores"] = concurrent([a, b], cn, threads)
@@ -146,6 +171,7 @@ def main() -> None:
         "concurrent_eps_pg_over_duckdb": round(
             pg["concurrent"]["eps"] / duck["concurrent"]["eps"], 2
         ),
+        "single_p50_pg_store_over_raw_pg": round(pg["single"]["p50_ms"] / raw["p50_ms"], 2),
         "two_stores_over_one_pg": round(pg["two_stores"]["eps"] / pg["concurrent"]["eps"], 2),
     }
     lines = [f"store bench: DuckDB vs PostgreSQL, ~500-byte durable appends, {threads} threads"]

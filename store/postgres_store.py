@@ -157,10 +157,17 @@ class PostgresEventStore(GroupCommitStore):
             return
         staged: _Staged | None = None
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                last_offset = int(_one(conn, _LOCK_HEAD))
+            # pipeline mode: BEGIN, the lock and the heads go in one round trip, the
+            # writes and COMMIT in a second (errors surface at the sync, still raised)
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                lock = conn.execute(_LOCK_HEAD)
                 names = sorted({a.stream for a in live})
-                heads = {str(s): int(q) for s, q in conn.execute(_HEADS, [names]).fetchall()}
+                found = conn.execute(_HEADS, [names])
+                row = lock.fetchone()
+                if row is None:
+                    raise StoreError("the event store database has no log_head row")
+                last_offset = int(row[0])
+                heads = {str(s): int(q) for s, q in found.fetchall()}
                 staged = _Staged(heads, last_offset, datetime.now(UTC))
                 for append in live:
                     staged.add(append)  # a conflict fails that append alone, at once
