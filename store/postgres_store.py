@@ -126,8 +126,9 @@ class PostgresEventStore(GroupCommitStore):
             self._pool.open(wait=True, timeout=connect_timeout_s)
             with self._pool.connection() as conn:
                 self._schema_version = apply_pg_migrations(conn, migrations)
-                self._superuser = bool(_one(conn, "SELECT rolsuper FROM pg_roles "
-                                                  "WHERE rolname = current_user"))
+                self._superuser = bool(
+                    _one(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                )
                 self._delivered = int(_one(conn, "SELECT last_offset FROM log_head"))
         except BaseException as exc:
             self._pool.close()

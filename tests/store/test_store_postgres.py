@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -190,12 +191,8 @@ def test_a_newer_schema_is_refused(postgres_server: PostgresServer) -> None:
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
     with pytest.raises(StoreError) as caught:
-        PostgresEventStore(
-            "postgresql://agentctl:s3cret@127.0.0.1:1/nope", connect_timeout_s=1.0
-        )
-    assert "cannot open the event store postgresql://agentctl@127.0.0.1:1/nope" in str(
-        caught.value
-    )
+        PostgresEventStore("postgresql://agentctl:s3cret@127.0.0.1:1/nope", connect_timeout_s=1.0)
+    assert "cannot open the event store postgresql://agentctl@127.0.0.1:1/nope" in str(caught.value)
     assert "s3cret" not in str(caught.value)
 
 
@@ -237,9 +234,8 @@ def test_query_writes_nothing_and_reads_no_files(postgres_server: PostgresServer
 
 def test_query_is_refused_on_a_superuser_connection(postgres_server: PostgresServer) -> None:
     url = postgres_server.new_database().replace("agentctl@", "postgres@")
-    with PostgresEventStore(url) as log:
-        with pytest.raises(StoreError, match="superuser"):
-            log.query("SELECT 1")
+    with PostgresEventStore(url) as log, pytest.raises(StoreError, match="superuser"):
+        log.query("SELECT 1")
 
 
 def test_reads_after_close_are_refused(postgres_server: PostgresServer) -> None:
@@ -252,14 +248,11 @@ def test_reads_after_close_are_refused(postgres_server: PostgresServer) -> None:
         log.last_offset()
 
 
-def test_a_missing_postgresql_fails_and_says_make_postgres(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from tests.support import postgres
+def test_a_missing_postgresql_fails_and_says_make_postgres(tmp_path: Path) -> None:
+    from tests.support.postgres import postgres_bin
 
-    monkeypatch.setattr(postgres.glob, "glob", lambda pattern: [])
     with pytest.raises(pytest.fail.Exception, match="run `make postgres`"):
-        postgres.postgres_bin()
+        postgres_bin(str(tmp_path / "*" / "bin" / "initdb"))
 
 
 def test_another_store_closing_does_not_disturb_the_listener(

@@ -28,8 +28,11 @@ import pytest
 MISSING = "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `make postgres`"
 
 
-def postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_major)
+INITDB = "/usr/lib/postgresql/*/bin/initdb"
+
+
+def postgres_bin(pattern: str = INITDB) -> Path:
+    found = sorted(glob.glob(pattern), key=_major)
     if not found:
         pytest.fail(MISSING, pytrace=False)
     return Path(found[-1]).parent
