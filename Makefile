@@ -72,7 +72,7 @@ demo: install docker
 test: install llama mcp postgres docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install postgres
 	$(BIN)/pytest -q -m "not docker and not slow" $(PYTEST_ARGS)
 
 lint: install

@@ -237,7 +237,7 @@ class PostgresEventStore(GroupCommitStore):
 
     def _publish_range(self, upto: int) -> None:
         """Publish the committed events with offsets in (delivered, upto], one batch."""
-        with self._cursor() as conn:
+        with self._cursor(draining=True) as conn:
             rows = conn.execute(
                 f'SELECT {_COLUMNS} FROM events WHERE "offset" > %s AND "offset" <= %s '
                 'ORDER BY "offset"',
@@ -284,8 +284,10 @@ class PostgresEventStore(GroupCommitStore):
     # -- reading (any thread) --------------------------------------------
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Connection[Any]]:
-        self._check_open()
+    def _cursor(self, *, draining: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; `draining`: for the writer, which still works while closing."""
+        if not draining:
+            self._check_open()
         try:
             with self._pool.connection() as conn:
                 yield conn

@@ -290,3 +290,29 @@ def test_a_failed_commit_writes_nothing_and_the_next_append_works(
         assert log.read_snapshots() == [] and b.read_all() == []
         assert [e.offset for e in log.append("a", [ev(1)], 1)] == [1]
         assert b.append("a", [ev(2)], 2)[0].offset == 2
+
+
+def test_closing_still_delivers_what_others_committed_before_the_last_batch(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    with PostgresEventStore(url) as b:
+        a = PostgresEventStore(url, max_defer_s=30.0)
+        seen = Collector()
+        a.subscribe(seen)
+        held = a.append_future("a", [ev(1)], 1, defer=True)  # written by close()
+        # a's listener is cut off (it waits a second before reconnecting): only the
+        # writer's own catch-up read, while it drains at close, can deliver b's event
+        import psycopg
+
+        with psycopg.connect(url.replace("agentctl@", "postgres@")) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND datname = current_database()",
+                [LISTENER],
+            )
+        b.append("b", [ev(1)], 1)
+        a.close()
+        assert held.result()[0].offset == 2
+        # b's event (offset 1) came first, through the catch-up read, though a was closing
+        assert [e.offset for e in seen.events] == [1, 2]
