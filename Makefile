@@ -96,6 +96,7 @@ check: lint typecheck imports docs-check
 bench: install llama mcp postgres docker image
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/steps.py
 	$(BIN)/python bench/attach.py
