@@ -119,6 +119,7 @@ class PostgresEventStore(GroupCommitStore):
             min_size=1,
             max_size=max(2, pool_size),
             kwargs={"autocommit": True, "application_name": "agentctl"},
+            configure=_read_committed,
             open=False,
             name=f"agentctl-store-{self._id[:8]}",
         )
@@ -174,7 +175,7 @@ class PostgresEventStore(GroupCommitStore):
                     staged.add(append)  # a conflict fails that append alone, at once
                 if not staged.accepted:
                     return
-                self._insert(conn, staged, last_offset)
+                self._insert(conn, staged)
                 if self._before_commit is not None:
                     self._before_commit([row.event for row in staged.rows])
         except Exception as exc:
@@ -190,7 +191,7 @@ class PostgresEventStore(GroupCommitStore):
         if staged.rows:
             self._deliver_own([row.event for row in staged.rows])
 
-    def _insert(self, conn: psycopg.Connection[Any], staged: _Staged, last_offset: int) -> None:
+    def _insert(self, conn: psycopg.Connection[Any], staged: _Staged) -> None:
         rows = staged.rows
         if rows:
             events = [row.event for row in rows]
@@ -416,6 +417,16 @@ def display_url(url: str) -> str:
     host, port, db = params.get("host", ""), params.get("port", ""), params.get("dbname", "")
     user = f"{params['user']}@" if params.get("user") else ""
     return f"postgresql://{user}{host}{':' if port else ''}{port}/{db}"
+
+
+def _read_committed(conn: psycopg.Connection[Any]) -> None:
+    """Every transaction of the pool in READ COMMITTED, whatever the server's default.
+
+    The append reads the heads in a statement after the one that took the
+    log-head lock, and must see what the previous holder committed: under
+    REPEATABLE READ it would see its transaction's first snapshot instead.
+    """
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
 
 
 def _one(conn: psycopg.Connection[Any], sql: str) -> Any:

@@ -316,3 +316,30 @@ def test_closing_still_delivers_what_others_committed_before_the_last_batch(
         assert held.result()[0].offset == 2
         # b's event (offset 1) came first, through the catch-up read, though a was closing
         assert [e.offset for e in seen.events] == [1, 2]
+
+
+def test_appends_stay_right_on_a_database_that_defaults_to_repeatable_read(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    database = url.rsplit("/", 1)[1]
+    postgres_server.admin(
+        f"ALTER DATABASE {database} SET default_transaction_isolation = 'repeatable read'"
+    )
+    with PostgresEventStore(url) as a, PostgresEventStore(url) as b:
+
+        def race(store: PostgresEventStore) -> None:
+            for _ in range(40):
+                while True:
+                    try:
+                        store.append("shared", [ev(0)], store.last_seq("shared") + 1)
+                        break
+                    except ConflictError:
+                        continue
+
+        threads = [threading.Thread(target=race, args=(s,)) for s in (a, b, a, b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert [e.seq for e in a.read_stream("shared")] == list(range(1, 161))
