@@ -38,6 +38,8 @@ def test_a_session_end_to_end_on_postgres(
         client.decide(approval.id, Decide(decision="approve", approver="me"))
         wait_status(client, created.id, "completed")
         events = list(client.events(created.id))
+        status = client.status()
+        assert status.database == url and status.last_offset == len(events)
         result = client.sql(
             SqlQuery(sql="SELECT count(*) FROM events WHERE stream = %s", params=[created.id])
         )
