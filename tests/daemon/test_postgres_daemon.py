@@ -12,7 +12,7 @@ from agentctl.errors import UsageError
 from agentctl.paths import Paths
 from agentctl.protocol import CreateSession, Decide, SqlQuery
 from store.postgres_store import PostgresEventStore
-from tests.support.daemon import Response, SpawnDaemon, reply, wait_status
+from tests.support.daemon import Response, SpawnDaemon, reads, reply, wait_status
 from tests.support.postgres import PostgresServer
 
 Recording = Callable[[list[Response]], str]
@@ -83,3 +83,33 @@ def test_store_url_must_be_postgres(paths: Paths) -> None:
     )
     paths.config_file.write_text("")
     assert load_config(paths.config_file, {}, sections=("store",)).store.url is None
+
+
+@pytest.mark.parametrize("crash_at", ["after:tool.finished:3", "store:mid-batch:tool.finished:2"])
+def test_a_crash_then_restart_on_postgres_repeats_no_completed_call(
+    spawn_daemon: SpawnDaemon,
+    recording: Recording,
+    postgres_server: PostgresServer,
+    crash_at: str,
+) -> None:
+    url = postgres_server.new_database()
+    model = recording([*reads(6), reply("done")])
+    crashing = spawn_daemon(env={"AGENTCTL_STORE_URL": url, "AGENTCTL_CRASH_AT": crash_at})
+    with crashing.wait_ready() as client:
+        created = client.create_session(CreateSession(task="crash", model=model, image="none"))
+        assert crashing.process.wait(30) == 86, crashing.output()  # died like kill -9
+    restarted = spawn_daemon(env={"AGENTCTL_STORE_URL": url})
+    with restarted.wait_ready() as client:
+        wait_status(client, created.id, "completed")
+        events = list(client.events(created.id))
+    assert restarted.terminate() == 0, restarted.output()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    finished: set[object] = set()
+    for event in events:
+        call = event.data.get("call_id")
+        if event.type == "tool.started":
+            assert call not in finished, f"completed call {call} started again at {event.seq}"
+        elif event.type == "tool.finished":
+            assert call not in finished, f"call {call} finished twice"
+            finished.add(call)
+    assert len(finished) == 6
