@@ -343,3 +343,25 @@ def test_appends_stay_right_on_a_database_that_defaults_to_repeatable_read(
         for thread in threads:
             thread.join(60)
         assert [e.seq for e in a.read_stream("shared")] == list(range(1, 161))
+
+
+def test_a_failing_migration_is_named_and_leaves_nothing_half_done(
+    postgres_server: PostgresServer,
+) -> None:
+    from store.migrations import Migration
+    from store.postgres_schema import PG_MIGRATIONS
+
+    url = postgres_server.new_database()
+    broken = Migration(3, "add a column", "ALTER TABLE events ADD COLUMN x INT; SELECT nope;")
+    with pytest.raises(StoreError, match=r"schema migration 3 \(add a column\) failed"):
+        PostgresEventStore(url, migrations=(*PG_MIGRATIONS, broken))
+    with PostgresEventStore(url) as log:  # still at version 2, the column rolled back
+        assert log.schema_version() == 2
+        assert log.append("a", [ev(1)], 1)[0].offset == 1
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+        ).fetchall()
+    assert ("x",) not in columns
