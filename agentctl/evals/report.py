@@ -97,7 +97,11 @@ def document(
         "gate_passed": gate,
         "overall": overall.to_dict(),
         "cases": [
-            {"name": name, **figures(case_runs).to_dict(), "runs": [r.to_dict() for r in case_runs]}
+            {
+                "name": name,
+                **figures(case_runs).to_dict(),
+                "attempts": [r.to_dict() for r in case_runs],
+            }
             for name, case_runs in by_case(runs).items()
         ],
     }

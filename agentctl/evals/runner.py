@@ -113,14 +113,16 @@ def _create_request(case: Case, suite: Suite, attempt: int) -> CreateSession:
     )
 
 
-def drive(client: Client, sid: str, approvals: str, timeout_s: float) -> tuple[str, str, int]:
+def drive(
+    client: Client, sid: str, approvals: str, timeout_s: float, after: int = 0
+) -> tuple[str, str, int]:
     """Follow `sid` to its end (or pause), answering its approvals; (status, reason, answered).
 
     Past `timeout_s` the session is cancelled (reason "eval timeout")."""
     timer = threading.Timer(timeout_s, _cancel, (client, sid))
     timer.daemon = True
     timer.start()
-    cursor, answered = 0, 0
+    cursor, answered = after, 0  # a fork: the statuses it copied are not its own
     try:
         while True:
             for event in client.events(sid, after=cursor, follow=True):
@@ -280,9 +282,15 @@ class Runner:
             write_recording(RecordingHeader(task="eval check", session=sid), responses, fp)
         at = client.session(sid).last_seq
         fork = client.fork(
-            sid, ForkSession(at=at, model=f"replay:{recording}", policy="permissive")
+            sid,
+            ForkSession(
+                at=at,
+                message=f"(eval check) run: {grade.command}",
+                model=f"replay:{recording}",
+                policy="permissive",
+            ),
         ).id
-        drive(client, fork, "approve", grade.timeout_s + 120)
+        drive(client, fork, "approve", grade.timeout_s + 120, after=at)
         result = graders.command_result(grade.command, grade.exit_code, list(client.events(fork)))
         return GradeResult(result.kind, result.passed, f"{result.detail} (in fork {fork})")
 
