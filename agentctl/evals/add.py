@@ -37,10 +37,12 @@ def case_name(session: str, given: str | None) -> str:
 
 
 def _relative(target: Path, base: Path) -> str:
+    """`target` relative to the suite's folder when it is near it (at most `../../x`)."""
     try:
-        return os.path.relpath(target, base)
+        relative = os.path.relpath(target, base)
     except ValueError:  # another drive (Windows): absolute it is
         return str(target)
+    return str(target) if relative.startswith("../../..") else relative
 
 
 def case_text(
