@@ -40,7 +40,7 @@ app = typer.Typer(
     cls=_DefaultRun,
     help=(
         "Run an eval suite (cases of task, model and graders, as sessions) and report "
-        "pass rates; add a session to one as a regression case.\n\n"
+        "pass rates;\nadd a session to one as a regression case.\n\n"
         "`agentctl eval SUITE` is `agentctl eval run SUITE`. See docs/evals.md."
     ),
     no_args_is_help=True,

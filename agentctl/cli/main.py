@@ -98,11 +98,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Re-run a session on its recorded model responses in a fresh sandbox; "
         "report the first divergence.",
     ),
-    "eval": (
-        "agentctl.cli.evals",
-        "Run an eval suite (cases of task, model and graders, as sessions) and report pass rates;\n"
-        "add a session to one as a regression case.",
-    ),
     "tui": (
         "agentctl.cli.tui",
         "Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel,\n"
@@ -124,6 +119,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": (
         "agentctl.cli.observe",
         "Remove the checkpoint images and artifacts of sessions that ended long ago.",
+    ),
+    "eval": (
+        "agentctl.cli.evals",
+        "Run an eval suite (cases of task, model and graders, as sessions) and report pass rates;\n"
+        "add a session to one as a regression case.",
     ),
     "agents": (
         "agentctl.cli.agents",
