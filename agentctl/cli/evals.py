@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -57,11 +57,11 @@ def _progress(run: CaseRun) -> None:
     err.print(_text(line), style="dim")
 
 
-def _table(document: dict[str, object]) -> Table:
+def _table(document: dict[str, Any]) -> Table:
     table = Table(box=None, pad_edge=False)
     for column in ("CASE", "RUNS", "PASS", "RATE", "TOOL ERR", "STEPS", "TOKENS", "COST", "WALL"):
         table.add_column(column, justify="left" if column == "CASE" else "right")
-    rows = [*document["cases"], {"name": "overall", **document["overall"]}]  # type: ignore[list-item, dict-item]
+    rows = [*document["cases"], {"name": "overall", **document["overall"]}]
     for row in rows:
         table.add_row(
             _text(row["name"]),
@@ -171,7 +171,7 @@ def run_(
             err.print(_text(f"wrote {junit}"), style="dim")
     if doc["gate_passed"] is False:
         if not as_json:
-            rate = doc["overall"]["pass_rate"]  # type: ignore[index]
+            rate = doc["overall"]["pass_rate"]
             err.print(_text(f"pass rate {rate:.0%} is below --min-pass-rate {min_pass_rate:.0%}"))
         raise typer.Exit(ExitCode.FAILED)
 
@@ -205,7 +205,7 @@ def add(
     ] = [],  # noqa: B006
 ) -> None:
     """Turn a session (a failed one, say) into a regression case of SUITE, with its recording
-    and the policy it ran under beside the suite (SUITE_DIR/SUITE_NAME/CASE.jsonl)."""
+    and the policy it ran under beside the suite (SUITE_DIR/SUITE_STEM/CASE.jsonl)."""
     from agentctl.evals.add import add_case
 
     if expect_status not in ("completed", "failed", "paused", "cancelled"):

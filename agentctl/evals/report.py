@@ -163,4 +163,5 @@ def junit(suite: str, runs: Sequence[CaseRun], wall_s: float) -> bytes:
             ("tool_errors", str(run.tool_errors)),
         ):
             ET.SubElement(props, "property", name=name, value=_xml(value))
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentctl.errors import AgentctlError
 from agentctl.evals import graders
@@ -149,7 +149,7 @@ def _answer(client: Client, sid: str, approvals: str) -> int:
     for approval in client.approvals(session=sid):
         if approval.session != sid:
             continue
-        decision = "approve" if approvals == "approve" else "deny"
+        decision: Literal["approve", "deny"] = "approve" if approvals == "approve" else "deny"
         try:
             client.decide(
                 approval.id,

@@ -15,7 +15,9 @@ from tests.support.cli import Run, final, read
 from tests.support.daemon import Response, wait_status
 
 
-def session(daemon: Client, recording: Callable[[list[Response]], str], replies: list[Response]) -> str:
+def session(
+    daemon: Client, recording: Callable[[list[Response]], str], replies: list[Response]
+) -> str:
     req = CreateSession(task="read f0.txt", model=recording(replies), image="none")
     sid = daemon.create_session(req).id
     wait_status(daemon, sid, "completed", "failed")
