@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from agentctl.errors import AgentctlError
+from agentctl.errors import AgentctlError, DaemonError
 from agentctl.evals import graders
 from agentctl.evals.graders import GradeResult
 from agentctl.evals.suite import Case, CommandGrade, FileGrade, JudgeGrade, Suite, ToolGrade
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 APPROVER = "eval"
 ENDED = ("completed", "failed", "cancelled", "paused")
+RECONNECT_S = 120.0  # how long a run waits for a daemon that went away to answer again
 
 
 @dataclass
@@ -114,27 +115,43 @@ def _create_request(case: Case, suite: Suite, attempt: int) -> CreateSession:
 
 
 def drive(
-    client: Client, sid: str, approvals: str, timeout_s: float, after: int = 0
+    client: Client,
+    sid: str,
+    approvals: str,
+    timeout_s: float,
+    after: int = 0,
+    reconnect: Connect | None = None,
 ) -> tuple[str, str, int]:
     """Follow `sid` to its end (or pause), answering its approvals; (status, reason, answered).
 
-    Past `timeout_s` the session is cancelled (reason "eval timeout")."""
+    Past `timeout_s` the session is cancelled (reason "eval timeout"). When the
+    daemon goes away mid-stream, `reconnect` (which starts it again and waits
+    until it answers) is called and the stream goes on from the cursor, for up
+    to RECONNECT_S: the session is durable, and so is following it."""
     timer = threading.Timer(timeout_s, _cancel, (client, sid))
     timer.daemon = True
     timer.start()
     cursor, answered = after, 0  # a fork: the statuses it copied are not its own
+    lost: float | None = None
     try:
         while True:
-            for event in client.events(sid, after=cursor, follow=True):
-                cursor = event.seq
-                if event.type != SessionStatusChanged.TYPE:
-                    continue
-                status = str(event.data.get("status"))
-                if status == "waiting":
-                    answered += _answer(client, sid, approvals)
-                elif status in ENDED:
-                    return status, str(event.data.get("reason") or ""), answered
-            # the stream closed under us (a daemon restart): go on from the cursor
+            try:
+                for event in client.events(sid, after=cursor, follow=True):
+                    cursor, lost = event.seq, None
+                    if event.type != SessionStatusChanged.TYPE:
+                        continue
+                    status = str(event.data.get("status"))
+                    if status == "waiting":
+                        answered += _answer(client, sid, approvals)
+                    elif status in ENDED:
+                        return status, str(event.data.get("reason") or ""), answered
+            except DaemonError:
+                lost = lost or time.monotonic()
+                if reconnect is None or time.monotonic() - lost > RECONNECT_S:
+                    raise
+                with contextlib.suppress(DaemonError):
+                    reconnect().close()
+            # else the stream closed under us (a daemon restart): go on from the cursor
     finally:
         timer.cancel()
 
@@ -221,7 +238,7 @@ class Runner:
             sid = client.create_session(_create_request(case, self.suite, attempt)).id
             run.session = sid
             run.status, run.reason, run.approvals = drive(
-                client, sid, case.approvals, case.timeout_s
+                client, sid, case.approvals, case.timeout_s, reconnect=self.connect
             )
             events = list(client.events(sid))
             _metrics(run, client, sid, events)
@@ -290,7 +307,7 @@ class Runner:
                 policy="permissive",
             ),
         ).id
-        drive(client, fork, "approve", grade.timeout_s + 120, after=at)
+        drive(client, fork, "approve", grade.timeout_s + 120, after=at, reconnect=self.connect)
         result = graders.command_result(grade.command, grade.exit_code, list(client.events(fork)))
         return GradeResult(result.kind, result.passed, f"{result.detail} (in fork {fork})")
 
