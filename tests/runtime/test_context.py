@@ -245,11 +245,13 @@ async def test_a_fork_after_a_compaction_keeps_it_and_a_resume_builds_on_it(
         fid = await rt.fork(sid, ForkSession(at=first.seq))
         assert await settle(rt, fid) is SessionStatus.COMPLETED
         forked = list(rt.store.read_stream(fid))
-        assert [e.data for e in forked if e.type == ContextCompacted.TYPE][0] == first.data
+        assert next(e.data for e in forked if e.type == ContextCompacted.TYPE) == first.data
         request_after = chats(server)[0]
         assert request_after[2]["content"] == f"{SUMMARY_HEADER}\n{summary}"
         kept_from = first.data["kept_from_seq"]
-        kept = {e.data["call_id"] for e in events if e.type == "tool.finished" and e.seq >= kept_from}
+        kept = {
+            e.data["call_id"] for e in events if e.type == "tool.finished" and e.seq >= kept_from
+        }
         sent = {m["tool_call_id"] for m in request_after if m["role"] == "tool"}
         assert sent and sent <= kept  # none of the replaced results was sent again
         assert rt.journal.state(fid).last_assistant_text == "done"

@@ -73,9 +73,7 @@ def step(n: int, calls: int, output: str) -> list[EventData]:
             usage=UsageData(input_tokens=0, output_tokens=0, reported=False),
         )
     ]
-    items += [
-        ToolFinished(call_id=f"c{n}_{i}", exit_code=0, output=output) for i in range(calls)
-    ]
+    items += [ToolFinished(call_id=f"c{n}_{i}", exit_code=0, output=output) for i in range(calls)]
     return items
 
 
@@ -160,7 +158,7 @@ def test_the_fold_after_a_compaction_is_system_task_summary_and_the_kept_turns()
         ("user", "the task"),
         ("user", f"{SUMMARY_HEADER}\nwhat happened"),
     ]
-    assert [t.content for t in state.transcript[3:]][0] == "step 2"
+    assert state.transcript[3].content == "step 2"
     assert state.transcript[-1].content == "more"
     assert state.input_tokens == 50 and state.output_tokens == 7 and state.cost_usd == 0.01
     assert state.compactions == [3]
