@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from agentctl.protocol import (
+    SUMMARY_HEADER,
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRequested,
@@ -184,9 +185,8 @@ class SessionState:
     timers: dict[str, TimerState] = field(default_factory=dict)  # set, not yet fired
     timer_hold: str | None = None  # the timer a `waiting` session waits for
     mcp_listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # server -> mcp.listed
-    # The context's size as last known: `context_tokens` for the first `context_turns`
-    # turns of the transcript (a response's usage, or a compaction's estimate); 0 turns:
-    # nothing known, the whole request is estimated (agentctl.runtime.context).
+    # The size of the first `context_turns` turns (a response's usage, or a compaction's
+    # estimate); 0 turns: none known (agentctl.runtime.context estimates the whole).
     context_tokens: int = 0
     context_turns: int = 0
     compactions: list[int] = field(default_factory=list)  # `steps` at each compaction
@@ -327,14 +327,8 @@ def _model_responded(state: SessionState, event: EventLike, d: ModelResponded) -
     else:
         state.cost_usd += d.cost_usd
     calls = d.tool_calls
-    state.transcript.append(
-        Turn(
-            "assistant",
-            d.text,
-            tool_calls=tuple((c.id, c.name, c.args) for c in calls),
-            seq=event.seq,
-        )
-    )
+    calling = tuple((c.id, c.name, c.args) for c in calls)
+    state.transcript.append(Turn("assistant", d.text, tool_calls=calling, seq=event.seq))
     if d.usage.reported and d.usage.input_tokens:  # the request's size, as the server counted
         state.context_tokens = d.usage.input_tokens + d.usage.output_tokens
         state.context_turns = len(state.transcript)
@@ -490,15 +484,10 @@ def _mcp_listed(state: SessionState, event: EventLike, d: McpListed) -> None:
     state.mcp_listed[d.server] = dict(event.data)
 
 
-SUMMARY_HEADER = "[Summary of the earlier conversation, written when it outgrew the context window]"
-
-
 @_on(ContextCompacted)
 def _context_compacted(state: SessionState, event: EventLike, d: ContextCompacted) -> None:
-    """The conversation from here on: the session's own turns (system prompt and task),
-    the summary, and the turns of the events from `kept_from_seq` on. The log keeps all."""
-    first = state.transcript[0].seq if state.transcript else 0
-    pinned = [t for t in state.transcript if t.seq == first and not t.summary]
+    """From here on: the system prompt and task, the summary, the turns from `kept_from_seq`."""
+    pinned = [t for t in state.transcript if t.seq == 1]  # session.created's: system, task
     kept = [t for t in state.transcript if t.seq >= d.kept_from_seq and not t.summary]
     summary = Turn("user", f"{SUMMARY_HEADER}\n{d.summary}", seq=event.seq, summary=True)
     state.transcript = [*pinned, summary, *kept]
@@ -507,7 +496,5 @@ def _context_compacted(state: SessionState, event: EventLike, d: ContextCompacte
     state.compactions.append(state.steps)
     state.input_tokens += d.usage.input_tokens  # the summary's call counts against the budget
     state.output_tokens += d.usage.output_tokens
-    if d.cost_usd is None:
-        state.cost_unknown = True
-    else:
-        state.cost_usd += d.cost_usd
+    state.cost_unknown |= d.cost_usd is None
+    state.cost_usd += d.cost_usd or 0.0

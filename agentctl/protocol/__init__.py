@@ -59,6 +59,7 @@ from agentctl.protocol.base import (
 )
 from agentctl.protocol.cursor import Cursor, Positioned
 from agentctl.protocol.events import (
+    SUMMARY_HEADER,
     AgentRef,
     ApprovalContext,
     ApprovalDecided,
@@ -153,6 +154,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "PROTOCOL_VERSION",
     "REQUEST_ID",
+    "SUMMARY_HEADER",
     "TRACE_CATEGORIES",
     "TRIGGER_NAME",
     "AddHook",

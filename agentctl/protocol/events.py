@@ -384,6 +384,10 @@ class McpListed(EventData):
     protocol: str | None = None  # the protocol revision it spoke
 
 
+# What heads the summary where the conversation the model sees has it.
+SUMMARY_HEADER = "[Summary of the earlier conversation, written when it outgrew the context window]"
+
+
 class ContextCompacted(EventData):
     """The older turns of the conversation, replaced by a summary the model wrote.
 

@@ -18,9 +18,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentctl.protocol import ContextPolicy
+from agentctl.protocol import SUMMARY_HEADER, ContextPolicy
 from agentctl.providers import Message, ToolSpec
-from agentctl.state import SUMMARY_HEADER, SessionState, Turn
+from agentctl.state import SessionState, Turn
 
 CHARS_PER_TOKEN = 4  # the estimate before a server has counted: ~4 characters a token
 TURN_OVERHEAD = 4  # tokens a chat template adds around each message

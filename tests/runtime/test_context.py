@@ -22,6 +22,7 @@ from agentctl.divergence import compare
 from agentctl.paths import get_paths
 from agentctl.policy import policy_toml
 from agentctl.protocol import (
+    SUMMARY_HEADER,
     ContextCompacted,
     ContextPolicy,
     CreateSession,
@@ -33,7 +34,6 @@ from agentctl.providers.retry import reset_breakers
 from agentctl.replay import replay_request, write_session_recording
 from agentctl.runtime import Runtime
 from agentctl.runtime.context import SUMMARY_PROMPT
-from agentctl.state import SUMMARY_HEADER
 from agentctl.tools import Tool, ToolContext, ToolOutcome
 from store import DuckDBEventStore
 from tests.providers.fake_server import FakeModelServer, Reply

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentctl.protocol import (
+    SUMMARY_HEADER,
     ContextCompacted,
     ContextPolicy,
     EventData,
@@ -29,7 +30,7 @@ from agentctl.protocol import (
     event_data,
 )
 from agentctl.runtime.context import estimate, groups_of, plan_cut, tokens_of
-from agentctl.state import SUMMARY_HEADER, Turn, fold_events
+from agentctl.state import Turn, fold_events
 from store import StoredEvent
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
