@@ -176,3 +176,20 @@ def test_the_fold_after_a_compaction_is_system_task_summary_and_the_kept_turns()
     assert [t.summary for t in again.transcript].count(True) == 1
     assert again.transcript[2].content.endswith("all of it")
     assert all(t.seq >= second for t in again.transcript[3:])
+
+
+def test_a_compaction_renders_its_sizes_and_its_summary_as_plain_text() -> None:
+    from rich.console import Console
+
+    from agentctl.protocol import Envelope
+    from agentctl.render import render_event
+
+    data = event_data(compacted([], 9, "[bold]not markup[/bold]"))
+    envelope = Envelope(
+        session="s", seq=10, offset=10, ts=T0, type=ContextCompacted.TYPE, data=data
+    )
+    console = Console(record=True, width=200, color_system=None)
+    console.print(render_event(envelope))
+    text = console.export_text()
+    assert "context compacted" in text and "~900 -> ~120 tokens of 1000" in text
+    assert "[bold]not markup[/bold]" in text
