@@ -291,3 +291,37 @@ async def test_a_restarted_runtime_folds_the_compacted_conversation_from_the_log
 def test_a_context_window_is_refused_below_its_floor() -> None:
     with pytest.raises(ValueError, match="greater than or equal to 64"):
         ContextPolicy(window=10)
+
+
+async def test_a_runtime_stopped_during_the_summary_call_compacts_once_after_its_restart(
+    tmp_path: Path, server: FakeModelServer
+) -> None:
+    import asyncio
+    import threading
+
+    asked = threading.Event()
+
+    def hang_first_summary(body: Any) -> Reply:
+        if body["messages"][0]["content"] == SUMMARY_PROMPT and not asked.is_set():
+            asked.set()
+            return Reply.never()
+        return model(body)
+
+    server.responder = hang_first_summary
+    write_config(server.url, window=WINDOW)
+    rt = await runtime(tmp_path)
+    sid = await rt.create_session(request())
+    assert await asyncio.to_thread(asked.wait, 60)
+    await rt.stop()  # as a daemon stopped mid-call: nothing of the summary is in the log
+    assert rt.journal.state(sid).status is SessionStatus.RUNNING
+    assert compactions(rt, sid) == []
+    rt.store.close()
+    rt = await runtime(tmp_path)  # the running session goes on, and compacts again
+    try:
+        assert await settle(rt, sid) is SessionStatus.COMPLETED
+        done = compactions(rt, sid)
+        assert len(done) >= 2
+        assert len({c["kept_from_seq"] for c in done}) == len(done)  # each cut once
+        assert rt.journal.state(sid).last_assistant_text == "done"
+    finally:
+        await rt.stop()
