@@ -92,7 +92,7 @@ async def test_without_a_window_the_real_server_refuses_the_conversation(
         sid, status = await converse(rt, rounds=len(TOPICS))
         assert status is SessionStatus.FAILED
         reason = rt.journal.state(sid).reason
-        assert "context" in reason.lower() and "exceed" in reason.lower(), reason
+        assert f"maximum context length is {N_CTX} tokens" in reason, reason
     finally:
         await rt.stop()
 
