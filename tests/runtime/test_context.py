@@ -325,3 +325,37 @@ async def test_a_runtime_stopped_during_the_summary_call_compacts_once_after_its
         assert rt.journal.state(sid).last_assistant_text == "done"
     finally:
         await rt.stop()
+
+
+async def test_a_configured_summary_model_writes_the_summaries(
+    tmp_path: Path, server: FakeModelServer
+) -> None:
+    cheap = FakeModelServer()
+    cheap.start()
+    cheap.responder = model
+    try:
+        write_config(server.url, window=WINDOW)
+        config = get_paths().config_file
+        config.write_text(
+            config.read_text() + f'\n[providers.cheap]\nbase_url = "{cheap.url}/v1"\n'
+            "stream = false\n"
+        )
+        rt = await runtime(tmp_path)
+        try:
+            # the request names the summary model; the window still comes from the endpoint
+            sid = await rt.create_session(request(context=ContextPolicy(summary_model="cheap:s")))
+            assert await settle(rt, sid) is SessionStatus.COMPLETED
+            created = rt.journal.state(sid).created["context"]
+            assert created["window"] == WINDOW and created["summary_model"] == "cheap:s"
+            done = compactions(rt, sid)
+            assert done and all(c["model"] == "cheap:s" for c in done)
+            summaries = [r for r in cheap.requests if r.body["model"] == "s"]
+            assert len(summaries) == len(done) and len(cheap.requests) == len(done)
+            assert all(r.body["messages"][0]["content"] == SUMMARY_PROMPT for r in summaries)
+            assert not any(
+                r.body["messages"][0]["content"] == SUMMARY_PROMPT for r in server.requests
+            )
+        finally:
+            await rt.stop()
+    finally:
+        cheap.stop()

@@ -9,6 +9,7 @@ equals folding at once.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +194,29 @@ def test_a_compaction_renders_its_sizes_and_its_summary_as_plain_text() -> None:
     text = console.export_text()
     assert "context compacted" in text and "~900 -> ~120 tokens of 1000" in text
     assert "[bold]not markup[/bold]" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("context_window = 10", "context_window"), ("compact_at = 1.5", "compact_at")],
+)
+def test_a_profile_with_a_bad_context_setting_is_refused_by_name(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    from agentctl.errors import UsageError
+    from agentctl.profiles import load_profile
+
+    path = tmp_path / "bad.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(UsageError, match=problem):
+        load_profile(path)
+
+
+def test_an_endpoint_with_a_bad_context_window_is_refused(tmp_path: Path) -> None:
+    from agentctl.config import load_config
+    from agentctl.errors import AgentctlError
+
+    path = tmp_path / "config.toml"
+    path.write_text('[providers.local]\nbase_url = "http://127.0.0.1:1/v1"\ncontext_window = 0\n')
+    with pytest.raises(AgentctlError, match="context_window"):
+        load_config(path)
