@@ -11,6 +11,7 @@ log, so the compaction is asked again on start, like a model call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
@@ -64,7 +65,8 @@ class Compactor:
         """Compact the conversation; the state and the request's size after it.
 
         Nothing to cut (the newest turns alone fill the window): the state as it
-        is. The summary call failed: the session is paused and None returned."""
+        is. None: the session stops here (the summary call failed and the session
+        is paused, or the runtime is stopping)."""
         policy = context.policy_of(state)
         cut = context.plan_cut(state.transcript, policy)
         if cut is None:
@@ -78,8 +80,8 @@ class Compactor:
         async def nothing(*_: object) -> None:
             return None
 
-        try:
-            response = await call_with_retries(
+        call = asyncio.ensure_future(
+            call_with_retries(
                 wrapped,
                 context.summary_request(cut, policy),
                 (),
@@ -89,10 +91,18 @@ class Compactor:
                 on_attempt=nothing,
                 on_failure=nothing,
             )
+        )
+        self.rt.model_calls[sid] = call  # a shutdown cancels it at once, as a model call
+        try:
+            response = await call
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
         except ProviderError as exc:
             await self.pause(sid, f"context compaction failed: {exc}")
             return None
         finally:
+            self.rt.model_calls.pop(sid, None)
             if provider is not None:
                 await provider.aclose()
         summary = clean_text(response.text, MAX_REPLY_TEXT_BYTES).strip() or "(no summary)"
@@ -119,6 +129,8 @@ class Compactor:
         )
         async with self.journal.lock(sid):
             self.journal.submit(sid, [event])
+        if self.rt.stopping:  # the model call is asked when the session runs on
+            return None
         return self.journal.state(sid), after
 
 

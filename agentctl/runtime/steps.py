@@ -128,7 +128,7 @@ class StepMachine(ToolCalls):
         size = context.estimate(state, tools)
         if context.over_threshold(state, size):
             compacted = await self.compactor.compact(sid, state, tools, size)
-            if compacted is None:  # the compaction failed: the session is paused
+            if compacted is None:  # paused on a failed compaction, or shutting down
                 return True
             state, size = compacted
         attempt_base = state.model_attempts if state.awaiting_model else 0

@@ -359,3 +359,30 @@ async def test_a_configured_summary_model_writes_the_summaries(
             await rt.stop()
     finally:
         cheap.stop()
+
+
+async def test_a_failed_summary_call_pauses_the_session_and_a_resume_compacts(
+    tmp_path: Path, server: FakeModelServer
+) -> None:
+    refused: list[int] = []
+
+    def refuse_first_summary(body: Any) -> Reply:
+        if body["messages"][0]["content"] == SUMMARY_PROMPT and not refused:
+            refused.append(1)
+            return Reply.error(400, "scripted refusal of the summary")
+        return model(body)
+
+    server.responder = refuse_first_summary
+    write_config(server.url, window=WINDOW)
+    rt = await runtime(tmp_path)
+    try:
+        sid = await rt.create_session(request())
+        assert await settle(rt, sid) is SessionStatus.PAUSED
+        reason = rt.journal.state(sid).reason
+        assert reason.startswith("context compaction failed:") and "scripted refusal" in reason
+        assert compactions(rt, sid) == []
+        await rt.resume(sid, ResumeSession())
+        assert await settle(rt, sid) is SessionStatus.COMPLETED
+        assert compactions(rt, sid) and rt.journal.state(sid).last_assistant_text == "done"
+    finally:
+        await rt.stop()
