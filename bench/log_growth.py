@@ -19,8 +19,10 @@ and the fitted exponent of each (the slope of log(bytes) against log(steps):
 1 is linear, 2 quadratic), and the ratio of the copying baseline to the log.
 
 It also measures whether agentctl stores the conversation per request: the
-bytes of all `model.requested` events (today only the attempt number and the
-request's estimated size).
+bytes of all `model.requested` events (only the attempt number and the
+request's estimated size). Last, the longest session again with a context
+window (`--window`, 8192 tokens): its compactions, its log against the run
+without one, and the largest request of each (`model.requested.context_tokens`).
 
     .venv/bin/python bench/log_growth.py [--steps 50,100,200] [--output-kb 5]
 """
@@ -42,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pydantic import BaseModel, ConfigDict
 
 from agentctl.paths import get_paths
-from agentctl.protocol import CreateSession, SessionStatus
+from agentctl.protocol import ContextPolicy, CreateSession, SessionStatus
 from agentctl.runtime import Runtime
 from agentctl.runtime.decide import to_messages
 from agentctl.state import SessionState, apply_event
@@ -64,25 +66,35 @@ def emit_tool(kb: int) -> Tool:
 
 
 def recording(path: Path, steps: int) -> Path:
-    lines = [{"format": "agentctl-recording", "version": 1}]
+    lines: list[dict[str, object]] = [{"format": "agentctl-recording", "version": 1}]
     for n in range(1, steps + 1):
         call = {"id": f"c{n}", "name": "emit", "args": {"n": n}}
         lines.append({"text": f"step {n}", "tool_calls": [call]})
     lines.append({"text": "done", "tool_calls": []})
+    for n in range(1, steps + 1):  # summaries, for a run with a window (one per compaction)
+        lines.append({"kind": "compaction", "text": f"summary {n}: emitted up to here"})
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     return path
 
 
-async def run_session(folder: Path, steps: int, kb: int) -> tuple[list[object], int]:
+async def run_session(
+    folder: Path, steps: int, kb: int, window: int | None = None
+) -> tuple[list[object], int]:
     """One session of `steps` steps; its events and the size of its DuckDB file."""
-    db = folder / f"events-{steps}.duckdb"
+    db = folder / f"events-{steps}-{window}.duckdb"
     registry = default_registry()
     registry.register(emit_tool(kb))
     store = DuckDBEventStore(db)
     rt = Runtime(store, paths=get_paths().ensure(), tools=registry)
     await rt.start()
     rec = recording(folder / f"r{steps}.jsonl", steps)
-    req = CreateSession(task="emit", model=f"replay:{rec}", image="none", policy="permissive")
+    req = CreateSession(
+        task="emit",
+        model=f"replay:{rec}",
+        image="none",
+        policy="permissive",
+        context=ContextPolicy(window=window),
+    )
     sid = await rt.create_session(req)
     while True:
         await rt.wait_idle(sid)
@@ -136,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", default="50,100,200")
     parser.add_argument("--output-kb", type=int, default=5)
+    parser.add_argument("--window", type=int, default=8192, help="the compacting run's window")
     args = parser.parse_args()
     marks = [int(s) for s in args.steps.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,6 +161,8 @@ def main() -> None:
             if steps == max(marks):
                 longest = events
         figures = measure(longest, marks)
+        top = max(marks)
+        compacted, _ = asyncio.run(run_session(folder, top, args.output_kb, args.window))
     rows = []
     for steps in marks:
         f = figures[steps]
@@ -172,6 +187,25 @@ def main() -> None:
         json.dumps({"exponent_vs_steps": fit, "output_kb": args.output_kb}),
         flush=True,
     )
+
+    def sizes(events: list[object]) -> list[int]:
+        return [e.data["context_tokens"] for e in events if e.type == "model.requested"]  # type: ignore[attr-defined]
+
+    with_window = sum(
+        len(json.dumps(e.data, separators=(",", ":")))  # type: ignore[attr-defined]
+        for e in compacted
+    )
+    summary = {
+        "window": args.window,
+        "steps": top,
+        "compactions": sum(1 for e in compacted if e.type == "context.compacted"),  # type: ignore[attr-defined]
+        "event_bytes": with_window,
+        "per_step": round(with_window / top),
+        "over_log_without": round(with_window / figures[top]["event_bytes"], 3),
+        "max_request_tokens": max(sizes(compacted)),
+        "max_request_tokens_without": max(sizes(longest)),
+    }
+    print(json.dumps({"with_compaction": summary}), flush=True)
 
 
 if __name__ == "__main__":
