@@ -185,8 +185,8 @@ class SessionMaker:
             endpoint = endpoint_config(agent.model.partition(":")[0], config)
             if endpoint is not None and endpoint.context_window is not None:
                 context = context.model_copy(update={"window": endpoint.context_window})
-        if context.summary_model:
-            self.load_provider(context.summary_model)  # fails early too
+        if context.summary_model:  # fails early too; the compactions load their own
+            await self.load_provider(context.summary_model).aclose()
         budget = _with_defaults(agent.budget, config, provider)
         digest = await self._image_digest(image) if image is not None else None
         instructions = []
