@@ -220,3 +220,12 @@ def test_an_endpoint_with_a_bad_context_window_is_refused(tmp_path: Path) -> Non
     path.write_text('[providers.local]\nbase_url = "http://127.0.0.1:1/v1"\ncontext_window = 0\n')
     with pytest.raises(AgentctlError, match="context_window"):
         load_config(path)
+
+
+def test_the_trace_counts_the_summary_call_as_model_time() -> None:
+    from agentctl.observe.trace import build_trace
+
+    items: list[EventData] = [created(), SessionStatusChanged(status=SessionStatus.RUNNING)]
+    items.append(compacted([], 2, "the summary"))
+    trace = build_trace("s", stored(items))
+    assert trace.seconds["model"] == 1.0  # running at 2 s, compacted at 3 s
