@@ -128,6 +128,7 @@ class EndpointConfig(_Section):
     text_tool_calls: bool | None = None  # parse tool calls the model wrote as text
     max_tokens: int | None = Field(default=None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # extra request-body fields
+    context_window: int | None = Field(default=None, ge=64)  # the model's, in tokens (compaction)
 
     @field_validator("timeout_s", "connect_timeout_s", "read_timeout_s")
     @classmethod
