@@ -159,6 +159,9 @@ class DaemonConfig(_OpenSection):
     """`[daemon]`: the bearer token of `agentctl daemon --tcp` (`AGENTCTL_TOKEN` overrides)."""
 
     token: str | None = None
+    # With a shared PostgreSQL log: how long a worker's lease on a session lasts
+    # unrenewed (renewed every third of it); another worker takes it over after.
+    lease_s: float = Field(default=15.0, ge=0.3, le=3600)
 
     @field_validator("token", mode="before")
     @classmethod

@@ -70,6 +70,36 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "create workers and session leases",
+        """
+        CREATE TABLE workers (
+            worker     TEXT PRIMARY KEY,
+            host       TEXT NOT NULL,
+            pid        INTEGER NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            heartbeat  TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE TABLE session_leases (
+            session    TEXT PRIMARY KEY,
+            owner      TEXT,
+            expires_at TIMESTAMPTZ,
+            renewed    TIMESTAMPTZ,
+            offered_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE INDEX session_leases_owner ON session_leases (owner);
+        CREATE TABLE lease_history (
+            id          BIGSERIAL PRIMARY KEY,
+            session     TEXT NOT NULL,
+            worker      TEXT NOT NULL,
+            previous    TEXT,
+            from_seq    BIGINT NOT NULL,
+            acquired_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            released_at TIMESTAMPTZ
+        );
+        """,
+    ),
 )
 
 _BOOTSTRAP = """

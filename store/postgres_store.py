@@ -52,6 +52,7 @@ from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, _Append, _PutSnapshot, _Staged
 from store.lock import WriterLock
 from store.migrations import Migration
+from store.postgres_leases import LeaseTable
 from store.postgres_schema import PG_MIGRATIONS, apply_pg_migrations
 from store.readonly import check_read_only
 
@@ -402,6 +403,10 @@ class PostgresEventStore(GroupCommitStore):
             columns = [column.name for column in cursor.description or ()]
             rows, truncated = fetch_bounded(cursor, max_rows, max_bytes)
         return QueryResult(columns, rows, truncated)
+
+    def lease_table(self, lease_s: float) -> LeaseTable:
+        """The workers' and sessions' lease tables of this database (store.postgres_leases)."""
+        return LeaseTable(self._pool, lease_s)
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self.display_url!r})"

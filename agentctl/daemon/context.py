@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentctl import __version__
 from agentctl.paths import Paths
@@ -32,6 +32,7 @@ class Daemon:
     stream_capacity: int = BUFFER_CAPACITY  # live events buffered per streaming client
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     started: float = field(default_factory=time.monotonic)
+    worker: Any = None  # a Worker (agentctl.daemon.workers) when the log is shared
 
     def status(self) -> DaemonStatus:
         return DaemonStatus(

@@ -52,6 +52,7 @@ from .routes import ROUTES
 from .stream import BUFFER_CAPACITY
 from .trigger_routes import HookDeliveries
 from .web import EXCEPTION_HANDLERS, BearerAuth
+from .workers import Worker
 
 log = logging.getLogger("agentctl.daemon")
 
@@ -209,6 +210,22 @@ def _open_postgres(
         raise DaemonError(str(exc), hint="check [store] url in config.toml") from None
 
 
+def _worker(paths: Paths, store: EventStore, runtime: Runtime) -> Worker | None:
+    """On a shared PostgreSQL log the daemon is a worker: it drives the sessions it leases."""
+    try:
+        from store.postgres_store import PostgresEventStore
+    except ImportError:
+        return None
+    if not isinstance(store, PostgresEventStore):
+        return None
+    from agentctl.config import load_config
+
+    lease_s = load_config(paths.config_file, sections=("daemon",)).daemon.lease_s
+    worker = Worker(store, runtime, lease_s)
+    runtime.ownership = worker
+    return worker
+
+
 def _pid_from(pidfile: Path) -> int | None:
     try:
         return int(pidfile.read_text().strip())
@@ -254,12 +271,18 @@ async def serve(
             paths=paths, store=store, runtime=runtime, tcp=tcp, stream_capacity=stream_capacity
         )
         otel = start_export(paths, store)  # OpenTelemetry, when configured; else a no-op
+        worker = _worker(paths, store, runtime)
+        daemon.worker = worker
         await runtime.start()
+        if worker is not None:
+            await worker.start()
         try:
             await _serve(daemon, unix_sock, tcp_sock, token)
         finally:
             log.info("stopping the runtime")
             await runtime.stop()
+            if worker is not None:
+                await worker.stop()
             otel.close()  # the sessions that ended are exported before the store closes
     finally:
         store.close()

@@ -280,6 +280,47 @@ class Journal:
         self.submit(session_id, items)
         return await self.barrier(session_id)
 
+    def refresh(self, session_id: str) -> SessionState | None:
+        """Fold the session again from the log (another process may have written it). Blocking.
+
+        For a worker that just claimed the session: nothing of it is pending here.
+        """
+        events = self.store.read_stream(session_id)
+        self.dormant.pop(session_id, None)
+        self._summaries.pop(session_id, None)
+        if not events:
+            self.states.pop(session_id, None)
+            self.durable.pop(session_id, None)
+            return None
+        self.states[session_id] = fold_events(events)
+        self.durable[session_id] = fold_events(events)
+        for event in events:
+            if event.type == ApprovalRequested.TYPE:
+                self.approval_index.setdefault(event.data["approval_id"], event.stream)
+            elif event.type == SessionCreated.TYPE and event.data.get("request_id"):
+                self.request_index.setdefault(event.data["request_id"], event.stream)
+        return self.states[session_id]
+
+    def follow(self, event: StoredEvent) -> bool:
+        """Fold an event another process committed (on the loop); False if it was ours.
+
+        Events this journal submitted are in `states` already (their seq is not
+        past its head); a foreign event past the head is folded into both folds.
+        A gap (an event missed) folds the stream again from the log.
+        """
+        state = self.states.get(event.stream)
+        if state is not None and event.seq <= state.last_seq:
+            return False
+        if event.stream in self.dormant or (state is None and event.seq != 1):
+            self.refresh(event.stream)
+            return True
+        if state is not None and event.seq != state.last_seq + 1:
+            self.refresh(event.stream)
+            return True
+        self._fold(event)
+        self._fold_durable(event)
+        return True
+
     def _reload(self, session_id: str) -> None:
         """After a failed append the folded state ran ahead of the log: fold the log again."""
         for future in self._pending.pop(session_id, []):

@@ -47,6 +47,7 @@ from agentctl.redact import Redactor
 from agentctl.runtime import recovery
 from agentctl.runtime.approvals import Decisions
 from agentctl.runtime.journal import Journal
+from agentctl.runtime.leases import Ownership
 from agentctl.runtime.live import LiveBus
 from agentctl.runtime.making import SessionMaker, check_cost_known
 from agentctl.runtime.sandbox_host import SandboxHost, as_agentctl_error
@@ -118,6 +119,9 @@ class Runtime:
         self.decisions = Decisions(self)  # approvals: decisions and deadlines
         self.maker = SessionMaker(self, self._providers)  # creates and forks
         self._background: set[asyncio.Task[Any]] = set()
+        # Set by a daemon that is one worker among several (agentctl.daemon.workers):
+        # it then drives only the sessions it holds a lease on. None: all of them.
+        self.ownership: Ownership | None = None
 
     def _keys_version(self) -> object:
         try:
@@ -151,6 +155,14 @@ class Runtime:
         sessions a fault paused, resume `running` ones, re-arm deadlines."""
         await asyncio.to_thread(self.journal.load)
         await asyncio.to_thread(recovery.sweep, self)  # before any actor runs: see recovery
+        if self.ownership is not None:
+            # A worker among several: every live session is offered; each worker
+            # adopts (below) the ones it claims. Fault pauses stay paused.
+            for sid, state in self.journal.states.items():
+                if state.status in (SessionStatus.RUNNING, SessionStatus.WAITING):
+                    self.ownership.offer(sid)
+            await self.triggers.start()
+            return
         await recovery.retry_fault_pauses(self)
         for sid, state in self.journal.states.items():
             if state.status is SessionStatus.RUNNING:
@@ -161,6 +173,28 @@ class Runtime:
                     self.schedule_expiry(sid, approval.approval_id)
                 self.timers.arm(sid)
         await self.triggers.start()
+
+    async def adopt(self, sid: str) -> None:
+        """Drive a session this worker just claimed, from the log, as a restart would."""
+        state = await asyncio.to_thread(self.journal.refresh, sid)
+        if state is None or state.status is None or state.status.ended:
+            if self.ownership is not None:
+                self.ownership.ended(sid)
+            return
+        if state.status is SessionStatus.RUNNING:
+            self.spawn(sid)
+        elif state.status is SessionStatus.WAITING:
+            await self.sandboxes.hold(state)
+            for approval in state.pending_approvals:
+                self.schedule_expiry(sid, approval.approval_id)
+            self.timers.arm(sid)
+
+    def drop(self, sid: str) -> None:
+        """Stop driving a session whose lease this worker lost (another one drives it now)."""
+        task = self._tasks.get(sid)
+        if task is not None and not task.done():
+            log.warning("session %s: lease lost, no longer driven here", sid)
+            task.cancel()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
@@ -189,6 +223,9 @@ class Runtime:
     def spawn(self, sid: str) -> None:
         if self.stopping:
             return
+        if self.ownership is not None and not self.ownership.holds(sid):
+            self.ownership.offer(sid)  # whichever worker claims it drives it
+            return
         task = self._tasks.get(sid)
         if task is not None and not task.done():
             return
@@ -203,8 +240,21 @@ class Runtime:
                 await self.steps.drive(sid)
                 if self.journal.state(sid).status is not SessionStatus.RUNNING:
                     break
+            status = self.journal.state(sid).status
+            if self.ownership is not None and status is not None and status.ended:
+                self.ownership.ended(sid)
         except asyncio.CancelledError:
             raise
+        except ConflictError as exc:
+            if self.ownership is None:
+                log.exception("session %s stopped on an unexpected error", sid)
+                await self._fault_pause(sid, "internal", f"an internal error stopped it ({exc})")
+                return
+            # Another writer appended first (our lease lapsed, or a decision or
+            # cancel came through another daemon): stop, and let a worker adopt it
+            # again from the log.
+            log.warning("session %s: %s; no longer driven here", sid, exc)
+            self.ownership.lost(sid)
         except SandboxError as exc:  # the engine, not the session: retried on the next start
             log.warning("session %s paused: its sandbox failed: %s", sid, exc)
             await self._fault_pause(sid, "sandbox", f"the sandbox failed: {as_agentctl_error(exc)}")
@@ -352,6 +402,8 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         await self.mcp.close_session(sid)
         await self.sandboxes.release(sid)
+        if self.ownership is not None:
+            self.ownership.ended(sid)
 
     # -- queries (projections of the log) ------------------------------------------------
 
