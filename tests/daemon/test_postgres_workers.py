@@ -1,0 +1,198 @@
+"""Several real daemons on one real PostgreSQL log: leases, spreading, takeover, decisions."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agentctl.client import Client
+from agentctl.paths import Paths, get_paths
+from agentctl.protocol import CreateSession, Decide, Envelope
+from store.postgres_store import PostgresEventStore
+from tests.support.daemon import DaemonProcess, Response, reads, reply, wait_status
+from tests.support.postgres import PostgresServer
+
+Recording = Callable[[list[Response]], str]
+LEASE_S = 1.5
+
+
+def _home(root: Path, name: str) -> Paths:
+    home = root / name
+    previous = os.environ.get("AGENTCTL_HOME")
+    os.environ["AGENTCTL_HOME"] = str(home)
+    try:
+        paths = get_paths().ensure()
+    finally:
+        if previous is None:
+            del os.environ["AGENTCTL_HOME"]
+        else:
+            os.environ["AGENTCTL_HOME"] = previous
+    paths.config_file.write_text(f"[daemon]\nlease_s = {LEASE_S}\n")
+    return paths
+
+
+Spawn = Callable[..., tuple[DaemonProcess, Client]]
+
+
+@pytest.fixture
+def worker(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[Spawn]:
+    """Start a daemon on a home of its own (`name`) with the shared store URL."""
+    started: list[tuple[DaemonProcess, Client]] = []
+
+    def spawn(name: str, url: str, env: dict[str, str] | None = None) -> tuple[DaemonProcess, Client]:
+        paths = _home(tmp_path, name)
+        process = DaemonProcess(
+            paths,
+            [],
+            {"AGENTCTL_HOME": str(tmp_path / name), "AGENTCTL_STORE_URL": url, **(env or {})},
+            tmp_path / f"{name}-{len(started)}.out",
+        )
+        client = process.wait_ready()
+        started.append((process, client))
+        return process, client
+
+    yield spawn
+    for process, client in started:
+        client.close()
+        process.kill()
+
+
+def _owners(url: str) -> list[tuple[str, str, str | None, int]]:
+    with PostgresEventStore(url) as store:
+        return store.lease_table(LEASE_S).history()
+
+
+def _assert_no_call_repeated(events: list[Envelope]) -> set[object]:
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    finished: set[object] = set()
+    for event in events:
+        call = event.data.get("call_id")
+        if event.type == "tool.started":
+            assert call not in finished, f"completed call {call} started again at {event.seq}"
+        elif event.type == "tool.finished":
+            assert call not in finished, f"call {call} finished twice"
+            finished.add(call)
+    return finished
+
+
+def test_two_workers_spread_sessions_and_each_has_one_owner(
+    worker: Spawn, recording: Recording, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.new_database()
+    a, client_a = worker("a", url)
+    b, client_b = worker("b", url)
+    created = [
+        client_a.create_session(
+            CreateSession(task=f"t{i}", model=recording([*reads(3), reply("done")]), image="none")
+        ).id
+        for i in range(16)
+    ]
+    for sid in created:
+        wait_status(client_a, sid, "completed")
+        wait_status(client_b, sid, "completed")  # the other daemon answers from the shared log
+    for sid in created:
+        assert len(_assert_no_call_repeated(list(client_b.events(sid)))) == 3
+    history = _owners(url)
+    by_session: dict[str, list[str]] = {}
+    for session, who, previous, _ in history:
+        by_session.setdefault(session, []).append(who)
+        assert previous is None  # nobody took a session from anybody
+    assert sorted(by_session) == sorted(created)
+    assert all(len(owners) == 1 for owners in by_session.values()), by_session
+    counts: dict[str, int] = {}
+    for [owner] in by_session.values():
+        counts[owner] = counts.get(owner, 0) + 1
+    assert len(counts) == 2, counts  # spread over both workers
+    assert min(counts.values()) >= 3, counts
+    assert {w.split(":")[1] for w in counts} == {str(a.pid), str(b.pid)}
+    # ended sessions let go of their leases
+    with PostgresEventStore(url) as store:
+        rows = store.lease_table(LEASE_S).workers()
+    assert sorted(r.pid for r in rows) == sorted([a.pid, b.pid])
+    assert all(r.sessions == () and r.alive for r in rows)
+    assert a.terminate() == 0, a.output()
+    assert b.terminate() == 0, b.output()
+    with PostgresEventStore(url) as store:
+        assert store.lease_table(LEASE_S).workers() == []  # a clean stop leaves the table
+
+
+def test_a_killed_worker_s_session_moves_to_the_other_without_repeating_a_call(
+    worker: Spawn, recording: Recording, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.new_database()
+    model = recording([*reads(6), reply("done")])
+    # a dies like kill -9 right after its third tool.finished is durable
+    a, client_a = worker("a", url, {"AGENTCTL_CRASH_AT": "after:tool.finished:3"})
+    sid = client_a.create_session(CreateSession(task="crash", model=model, image="none")).id
+    assert a.process.wait(30) == 86, a.output()
+    died = time.time()
+    b, client_b = worker("b", url)
+    wait_status(client_b, sid, "completed", timeout=30)
+    events = list(client_b.events(sid))
+    assert len(_assert_no_call_repeated(events)) == 6
+    history = _owners(url)
+    assert [(w.split(":")[1], p.split(":")[1] if p else None) for _, w, p, _ in history] == [
+        (str(a.pid), None),
+        (str(b.pid), str(a.pid)),
+    ]
+    took_at_seq = history[1][3]
+    finished_before = [e for e in events if e.type == "tool.finished" and e.seq <= took_at_seq]
+    assert len(finished_before) == 3  # b began where a's log ended
+    with PostgresEventStore(url) as store:
+        _, [row] = store.query(
+            "SELECT extract(epoch FROM acquired_at) FROM lease_history ORDER BY id DESC LIMIT 1"
+        )
+    takeover_s = float(row[0]) - died
+    print(f"lease takeover after the kill: {takeover_s:.2f} s (lease {LEASE_S} s)")
+    assert takeover_s < LEASE_S + LEASE_S / 3 + 5  # b's start-up is inside this
+    assert b.terminate() == 0, b.output()
+
+
+def test_kill_9_of_the_owner_of_a_waiting_session_then_a_decision_on_the_other(
+    worker: Spawn, recording: Recording, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.new_database()
+    model = recording(
+        [reply("write", ("shell", {"command": "touch x"})), reply("done", step=1)]
+    )
+    a, client_a = worker("a", url)
+    b, client_b = worker("b", url)
+    sids = [
+        client_a.create_session(CreateSession(task=f"ask {i}", model=model, image="none")).id
+        for i in range(4)
+    ]
+    for sid in sids:
+        wait_status(client_b, sid, "waiting")
+    owners = {s: w for s, w, _, _ in _owners(url)}
+    of_a = [s for s in sids if owners[s].split(":")[1] == str(a.pid)]
+    of_b = [s for s in sids if owners[s].split(":")[1] == str(b.pid)]
+    assert of_a and of_b, owners
+    # a decision through the daemon that does not own the session: the owner drives it
+    [approval] = client_a.approvals(session=of_b[0])
+    client_a.decide(approval.id, Decide(decision="deny", approver="me"))
+    wait_status(client_a, of_b[0], "completed")
+    wait_status(client_b, of_b[0], "completed")
+    # kill -9 of a: its waiting sessions move to b within the lease time
+    a.kill()
+    died = time.monotonic()
+    deadline = died + LEASE_S * 4 + 5
+    while True:
+        owners = {s: w for s, w, _, _ in _owners(url)}
+        if all(owners[s].split(":")[1] == str(b.pid) for s in of_a):
+            break
+        assert time.monotonic() < deadline, owners
+        time.sleep(0.05)
+    print(f"waiting sessions taken over {time.monotonic() - died:.2f} s after kill -9")
+    for sid in of_a:
+        [approval] = client_b.approvals(session=sid)
+        client_b.decide(approval.id, Decide(decision="deny", approver="me"))
+        wait_status(client_b, sid, "completed")
+    for sid in sids:
+        events = list(client_b.events(sid))
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert sum(e.type == "approval.decided" for e in events) == 1
+    assert b.terminate() == 0, b.output()
