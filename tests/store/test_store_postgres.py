@@ -173,7 +173,7 @@ def test_reopening_continues_the_log(postgres_server: PostgresServer) -> None:
         log.append("a", [ev(1), ev(2)], 1, snapshot={"n": 2})
         version = log.schema_version()
     with PostgresEventStore(url) as log:
-        assert log.schema_version() == version == 2
+        assert log.schema_version() == version == 3
         assert log.append("a", [ev(3)], 3)[0].offset == 3
         assert [s.data for s in log.read_snapshots()] == [{"n": 2}]
 
@@ -352,11 +352,11 @@ def test_a_failing_migration_is_named_and_leaves_nothing_half_done(
     from store.postgres_schema import PG_MIGRATIONS
 
     url = postgres_server.new_database()
-    broken = Migration(3, "add a column", "ALTER TABLE events ADD COLUMN x INT; SELECT nope;")
-    with pytest.raises(StoreError, match=r"schema migration 3 \(add a column\) failed"):
+    broken = Migration(4, "add a column", "ALTER TABLE events ADD COLUMN x INT; SELECT nope;")
+    with pytest.raises(StoreError, match=r"schema migration 4 \(add a column\) failed"):
         PostgresEventStore(url, migrations=(*PG_MIGRATIONS, broken))
-    with PostgresEventStore(url) as log:  # still at version 2, the column rolled back
-        assert log.schema_version() == 2
+    with PostgresEventStore(url) as log:  # still at version 3, the column rolled back
+        assert log.schema_version() == 3
         assert log.append("a", [ev(1)], 1)[0].offset == 1
     import psycopg
 
