@@ -117,8 +117,22 @@ def status(as_json: JsonOpt = False) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in current.sessions.items() if n) or "no sessions"
     out.print(
         f"daemon {current.pid} (agentctl {current.version}) up {current.uptime_s:.0f}s\n"
-        f"  socket    {current.socket}\n  database  {current.database}\n  sessions  {counts}"
+        f"  socket    {current.socket}\n  database  {current.database}\n  sessions  {counts}",
+        highlight=False,
     )
+    if current.worker is not None:
+        from rich.markup import escape
+
+        out.print(f"  worker    {escape(current.worker)}", highlight=False)
+        for w in current.workers:
+            owned = ", ".join(w.sessions) if w.sessions else "no sessions"
+            state = "alive" if w.alive else "silent"
+            me = " (this daemon)" if w.id == current.worker else ""
+            out.print(
+                f"    {escape(w.id)}{me}: {state}, beat {w.heartbeat:%H:%M:%S}, "
+                f"owns {len(w.sessions)}: {escape(owned)}",
+                highlight=False,
+            )
 
 
 def _silent_message(pid: int) -> str:

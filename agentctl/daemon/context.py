@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl import __version__
 from agentctl.paths import Paths
-from agentctl.protocol import DaemonStatus
+from agentctl.protocol import DaemonStatus, WorkerView
 from store import EventStore
 
 from .stream import BUFFER_CAPACITY
@@ -48,4 +48,22 @@ class Daemon:
             tcp=self.tcp,
             plugins=self.runtime.plugins.loaded(),
             plugin_errors=self.runtime.plugins.errors,
+            worker=self.worker.id if self.worker is not None else None,
+            workers=self._workers(),
         )
+
+    def _workers(self) -> list[WorkerView]:
+        if self.worker is None:
+            return []
+        return [
+            WorkerView(
+                id=row.worker,
+                host=row.host,
+                pid=row.pid,
+                started_at=row.started_at,
+                heartbeat=row.heartbeat,
+                alive=row.alive,
+                sessions=list(row.sessions),
+            )
+            for row in self.worker.workers()
+        ]

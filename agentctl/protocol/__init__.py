@@ -48,6 +48,7 @@ from agentctl.protocol.api import (
     StartedSession,
     ToolView,
     TriggerStarted,
+    WorkerView,
     default_approver,
 )
 from agentctl.protocol.base import (
@@ -249,6 +250,7 @@ __all__ = [
     "TriggerStarted",
     "UsageData",
     "UserMessage",
+    "WorkerView",
     "WorkspaceCopied",
     "WorkspaceDiff",
     "default_approver",

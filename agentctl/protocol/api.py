@@ -261,6 +261,18 @@ class Health(BaseModel):
     protocol: int = PROTOCOL_VERSION
 
 
+class WorkerView(BaseModel):
+    """A daemon sharing the PostgreSQL log (docs/scale.md), and the sessions it leases now."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat: datetime
+    alive: bool  # beat within the lease time
+    sessions: list[str] = Field(default_factory=list)
+
+
 class DaemonStatus(BaseModel):
     pid: int
     version: str
@@ -273,6 +285,8 @@ class DaemonStatus(BaseModel):
     tcp: str | None = None
     plugins: list[PluginRef] = Field(default_factory=list)  # loaded at start: what each gives
     plugin_errors: list[str] = Field(default_factory=list)  # left out at start, and why
+    worker: str | None = None  # this daemon's worker id, on a shared PostgreSQL log
+    workers: list[WorkerView] = Field(default_factory=list)  # every worker of that log
 
 
 class StartedSession(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,6 +173,22 @@ def test_kill_9_of_the_owner_of_a_waiting_session_then_a_decision_on_the_other(
     of_a = [s for s in sids if first[s].split(":")[1] == str(a.pid)]
     of_b = [s for s in sids if first[s].split(":")[1] == str(b.pid)]
     assert of_a and of_b, first
+    # every daemon's status lists the workers and what each owns
+    status = client_b.status()
+    assert status.worker is not None and status.worker.split(":")[1] == str(b.pid)
+    owned = {w.id: sorted(w.sessions) for w in status.workers}
+    assert owned == {first[of_a[0]]: sorted(of_a), first[of_b[0]]: sorted(of_b)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "agentctl", "daemon", "status"],
+        env={**os.environ, "AGENTCTL_HOME": str(a.paths.data.parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert f"worker    {first[of_a[0]]}" in shown
+    assert f"{first[of_a[0]]} (this daemon): alive" in shown
+    assert f"{first[of_b[0]]}: alive" in shown and f"owns {len(of_b)}: " in shown
     # a decision through the daemon that does not own the session: the owner drives it
     for sid in of_b:
         [approval] = client_a.approvals(session=sid)
