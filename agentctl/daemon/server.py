@@ -222,7 +222,7 @@ def _worker(paths: Paths, store: EventStore, runtime: Runtime) -> Worker | None:
 
     lease_s = load_config(paths.config_file, sections=("daemon",)).daemon.lease_s
     worker = Worker(store, runtime, lease_s)
-    runtime.ownership = worker
+    runtime.use_ownership(worker)
     return worker
 
 

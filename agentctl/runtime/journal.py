@@ -86,6 +86,12 @@ class Journal:
         # Called on the loop with each committed event (not a fork's copy): what
         # reacts to the log (alerts, a schedule's queue) without the runtime naming it.
         self.listeners: list[Callable[[StoredEvent], None]] = []
+        # Sessions this process must not append to until they are folded again
+        # (`refresh`): a worker's session whose append conflicted (another writer
+        # got there: the reloaded state would let the next append through) or
+        # whose lease it lost. `on_conflict` says which conflicts fence (None: none).
+        self.fenced: set[str] = set()
+        self.on_conflict: Callable[[str], bool] | None = None
 
     def lock(self, session_id: str) -> asyncio.Lock:
         return self._locks[session_id]
@@ -217,6 +223,8 @@ class Journal:
         The caller holds the session's lock, so the seq it computes is the one
         that commits; the store's optimistic concurrency catches anything else.
         """
+        if session_id in self.fenced:
+            raise ConflictError(f"session {session_id} is driven by another worker now")
         state = self.find(session_id)
         first = state.last_seq + 1 if state else 1
         now = self.now()
@@ -268,6 +276,8 @@ class Journal:
             for future in pending:
                 last = await asyncio.wrap_future(future)
         except StoreConflict as exc:
+            if self.on_conflict is not None and self.on_conflict(session_id):
+                self.fenced.add(session_id)
             self._reload(session_id)
             raise ConflictError(f"session {session_id} changed concurrently: {exc}") from exc
         except StoreError as exc:
@@ -286,6 +296,7 @@ class Journal:
         For a worker that just claimed the session: nothing of it is pending here.
         """
         events = self.store.read_stream(session_id)
+        self.fenced.discard(session_id)
         self.dormant.pop(session_id, None)
         self._summaries.pop(session_id, None)
         if not events:
@@ -314,7 +325,10 @@ class Journal:
         if event.stream in self.dormant or (state is None and event.seq != 1):
             self.refresh(event.stream)
             return True
-        if state is not None and event.seq != state.last_seq + 1:
+        durable = self.durable.get(event.stream)
+        if (state is not None and event.seq != state.last_seq + 1) or (
+            durable is not None and event.seq != durable.last_seq + 1
+        ):
             self.refresh(event.stream)
             return True
         self._fold(event)

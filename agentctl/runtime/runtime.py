@@ -174,6 +174,13 @@ class Runtime:
                 self.timers.arm(sid)
         await self.triggers.start()
 
+    def use_ownership(self, ownership: Ownership) -> None:
+        """Be one worker among several: drive only what `ownership` holds (before `start`)."""
+        self.ownership = ownership
+        # A held session's append that conflicts means another writer: no more appends
+        # from here until it is adopted again (a non-owner's decision may just retry).
+        self.journal.on_conflict = ownership.holds
+
     async def adopt(self, sid: str) -> None:
         """Drive a session this worker just claimed, from the log, as a restart would."""
         state = await asyncio.to_thread(self.journal.refresh, sid)
@@ -191,10 +198,18 @@ class Runtime:
 
     def drop(self, sid: str) -> None:
         """Stop driving a session whose lease this worker lost (another one drives it now)."""
+        self.journal.fenced.add(sid)  # whatever the actor does on its way out is refused
         task = self._tasks.get(sid)
         if task is not None and not task.done():
             log.warning("session %s: lease lost, no longer driven here", sid)
             task.cancel()
+        self.background(self._forget(sid, task), name=f"forget:{sid}")
+
+    async def _forget(self, sid: str, task: asyncio.Task[None] | None) -> None:
+        """Once the actor is gone, fold the session from the log: it follows the owner's."""
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(self.journal.refresh, sid)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
@@ -255,6 +270,7 @@ class Runtime:
             # again from the log.
             log.warning("session %s: %s; no longer driven here", sid, exc)
             self.ownership.lost(sid)
+            await asyncio.to_thread(self.journal.refresh, sid)  # follow the log from here
         except SandboxError as exc:  # the engine, not the session: retried on the next start
             log.warning("session %s paused: its sandbox failed: %s", sid, exc)
             await self._fault_pause(sid, "sandbox", f"the sandbox failed: {as_agentctl_error(exc)}")

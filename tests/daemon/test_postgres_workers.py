@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from agentctl.client import Client
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import CreateSession, Decide, Envelope
 from store.postgres_store import PostgresEventStore
+from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
 from tests.support.daemon import DaemonProcess, Response, reads, reply, wait_status
 from tests.support.postgres import PostgresServer
 
@@ -22,7 +24,7 @@ Recording = Callable[[list[Response]], str]
 LEASE_S = 1.5
 
 
-def _home(root: Path, name: str) -> Paths:
+def _home(root: Path, name: str, config: str = "") -> Paths:
     home = root / name
     previous = os.environ.get("AGENTCTL_HOME")
     os.environ["AGENTCTL_HOME"] = str(home)
@@ -33,7 +35,7 @@ def _home(root: Path, name: str) -> Paths:
             del os.environ["AGENTCTL_HOME"]
         else:
             os.environ["AGENTCTL_HOME"] = previous
-    paths.config_file.write_text(f"[daemon]\nlease_s = {LEASE_S}\n")
+    paths.config_file.write_text(f"[daemon]\nlease_s = {LEASE_S}\n{config}")
     return paths
 
 
@@ -46,9 +48,9 @@ def worker(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[Spawn]:
     started: list[tuple[DaemonProcess, Client]] = []
 
     def spawn(
-        name: str, url: str, env: dict[str, str] | None = None
+        name: str, url: str, env: dict[str, str] | None = None, config: str = ""
     ) -> tuple[DaemonProcess, Client]:
-        paths = _home(tmp_path, name)
+        paths = _home(tmp_path, name, config)
         process = DaemonProcess(
             paths,
             [],
@@ -218,4 +220,51 @@ def test_kill_9_of_the_owner_of_a_waiting_session_then_a_decision_on_the_other(
     history = _owners(url)
     for sid in of_b:  # decided through a, driven on by b, which never lost them
         assert [w for s, w, _, _ in history if s == sid] == [first[sid]]
+    assert b.terminate() == 0, b.output()
+
+
+@pytest.fixture
+def model_server() -> Iterator[FakeModelServer]:
+    fake = FakeModelServer()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_a_worker_that_lost_its_lease_stops_driving_and_keeps_serving(
+    worker: Spawn, postgres_server: PostgresServer, model_server: FakeModelServer
+) -> None:
+    url = postgres_server.new_database()
+    config = f'[providers.fake]\nbase_url = "{model_server.url}/v1"\ntimeout_s = 60\n'
+    model_server.script(
+        Reply.sse(openai_chunks(["stale", " answer"]), gate_after=2),  # a's, held
+        Reply.sse(openai_chunks(["taken over"])),  # b's
+    )
+    a, client_a = worker("a", url, config=config)
+    sid = client_a.create_session(CreateSession(task="t", model="fake:m", image="none")).id
+    assert model_server.at_gate.wait(30)  # a is inside its model call, holding the lease
+    b, client_b = worker("b", url, config=config)
+    a.process.send_signal(signal.SIGSTOP)  # a stalls (a GC pause, a frozen VM) past its lease
+    try:
+        wait_status(client_b, sid, "completed", timeout=30)
+    finally:
+        a.process.send_signal(signal.SIGCONT)
+    model_server.open_gate()  # a's stale answer arrives: its lease is gone
+    history = _owners(url)
+    assert [(w.split(":")[1], p.split(":")[1] if p else None) for _, w, p, _ in history] == [
+        (str(a.pid), None),
+        (str(b.pid), str(a.pid)),
+    ]
+    deadline = time.monotonic() + 30
+    while "no longer driven here" not in a.output():
+        assert time.monotonic() < deadline, a.output()
+        time.sleep(0.05)
+    assert client_a.status().pid == a.pid  # a lives on and answers
+    wait_status(client_a, sid, "completed")
+    events = list(client_b.events(sid))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    texts = [e.data["text"] for e in events if e.type == "model.responded"]
+    assert texts == ["taken over"], [(e.seq, e.type, e.data.get("status")) for e in events]
+    assert "unexpected error" not in a.output()
+    assert a.terminate() == 0, a.output()
     assert b.terminate() == 0, b.output()
