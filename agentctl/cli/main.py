@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tree": (
         "agentctl.cli.inspect",
-        "The family of a session: parents, forks, the seq each branched at, status.",
+        "The family of a session: parents, forks (the seq each branched at), delegated children, status.",
     ),
     "approvals": ("agentctl.cli.approvals", "Pending approvals across all sessions, oldest first."),
     "approve": (

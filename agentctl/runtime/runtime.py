@@ -46,6 +46,7 @@ from agentctl.providers.retry import RetryPolicy, breaker_for
 from agentctl.redact import Redactor
 from agentctl.runtime import recovery
 from agentctl.runtime.approvals import Decisions
+from agentctl.runtime.delegation import Delegations
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.live import LiveBus
 from agentctl.runtime.making import SessionMaker, check_cost_known
@@ -117,6 +118,7 @@ class Runtime:
         self.mcp = McpHub(self)  # MCP servers: connections per session, status per server
         self.decisions = Decisions(self)  # approvals: decisions and deadlines
         self.maker = SessionMaker(self, self._providers)  # creates and forks
+        self.delegations = Delegations(self)  # the `delegate` tool's child sessions
         self._background: set[asyncio.Task[Any]] = set()
 
     def _keys_version(self) -> object:
@@ -160,6 +162,7 @@ class Runtime:
                 for approval in state.pending_approvals:
                     self.schedule_expiry(sid, approval.approval_id)
                 self.timers.arm(sid)
+        await self.delegations.recover()  # a child that ended while the daemon was down
         await self.triggers.start()
 
     async def stop(self, grace_s: float = 10.0) -> None:
@@ -201,8 +204,16 @@ class Runtime:
             # task and did nothing. So look again before leaving.
             while not self.stopping:
                 await self.steps.drive(sid)
-                if self.journal.state(sid).status is not SessionStatus.RUNNING:
-                    break
+                state = self.journal.state(sid)
+                if state.status is SessionStatus.RUNNING:
+                    continue
+                if state.created.get("delegated_by") and state.status and state.status.ended:
+                    # A child's end wakes its parent; an answer that does not fit its
+                    # schema is given back to it once, and it runs on (here).
+                    await self.delegations.deliver(sid)
+                    if self.journal.state(sid).status is SessionStatus.RUNNING:
+                        continue
+                break
         except asyncio.CancelledError:
             raise
         except SandboxError as exc:  # the engine, not the session: retried on the next start
@@ -296,6 +307,12 @@ class Runtime:
                 raise ConflictError(lacking(sid, gaps))
             if status is SessionStatus.WAITING and state.timer_hold:
                 raise ConflictError(f"session {sid} is {state.reason}; it continues then")
+            if status is SessionStatus.WAITING and state.delegation.child:
+                raise ConflictError(
+                    f"session {sid} waits for its child session {state.delegation.child}; "
+                    "it continues when the child ends",
+                    hint=f"cancel {state.delegation.child} to stop waiting for it",
+                )
             if status is SessionStatus.WAITING:
                 pending = ", ".join(a.approval_id for a in state.pending_approvals)
                 raise ConflictError(
@@ -334,6 +351,7 @@ class Runtime:
             state = self.journal.state(sid)
             if state.status is not None and state.status.ended:
                 raise ConflictError(f"session {sid} has already ended ({state.status.value})")
+            child = state.delegation.child  # the child it waits for, if any
             task = self._tasks.get(sid)
             if task is not None and not task.done():
                 task.cancel()
@@ -352,6 +370,10 @@ class Runtime:
             await asyncio.gather(task, return_exceptions=True)
         await self.mcp.close_session(sid)
         await self.sandboxes.release(sid)
+        if child is not None:  # cancelling a parent cancels the child it waits for
+            await self.delegations.cancel_child(sid, child)
+        if state.created.get("delegated_by"):
+            await self.delegations.deliver(sid)  # a cancelled child: its parent's call fails
 
     # -- queries (projections of the log) ------------------------------------------------
 
@@ -403,6 +425,7 @@ class Runtime:
                 seq=a.requested_seq,
                 approvers=a.approvers,
                 escalation_step=a.escalation_step,
+                delegated_by=(s.created.get("delegated_by") or {}).get("session"),
             )
             for s in states
             for a in s.pending_approvals

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from agentctl.protocol import ParentRef, SessionStatus, SessionSummary
+from agentctl.protocol import DelegatedBy, ParentRef, SessionStatus, SessionSummary
 from agentctl.state import SessionState
 
 SNAPSHOT_VERSION = 1
@@ -20,6 +20,7 @@ SNAPSHOT_VERSION = 1
 def summarize(state: SessionState) -> SessionSummary:
     created = state.created
     parent = created.get("parent")
+    delegated_by = created.get("delegated_by")
     return SessionSummary(
         id=state.session_id,
         status=state.status or SessionStatus.RUNNING,
@@ -40,6 +41,10 @@ def summarize(state: SessionState) -> SessionSummary:
         container=state.container,
         agent=(created.get("agent") or {}).get("name"),
         agent_hash=(created.get("agent") or {}).get("hash"),
+        delegated_by=DelegatedBy.model_validate(delegated_by) if delegated_by else None,
+        children=state.delegation.children,
+        children_steps=state.delegation.steps,
+        children_cost_usd=round(state.delegation.cost_usd, 6),
     )
 
 
