@@ -304,3 +304,32 @@ def test_a_bad_schema_is_refused_as_the_calls_arguments() -> None:
         DelegateArgs(task="t", output_schema={"type": 12})
     with pytest.raises(ValueError):
         DelegateArgs(task="t", sandbox="elsewhere")
+
+
+def test_a_childs_budget_is_at_most_what_the_parent_has_left() -> None:
+    from agentctl.runtime.delegation import remaining
+    from agentctl.runtime.making import capped
+    from agentctl.state import SessionState
+
+    parent = SessionState(budget={"max_steps": 10, "max_cost_usd": 1.0}, steps=4, cost_usd=0.25)
+    parent.delegation.steps, parent.delegation.cost_usd = 2, 0.5  # an earlier child's
+    left = remaining(parent)
+    assert (left.max_steps, left.max_cost_usd, left.max_tokens) == (4, 0.25, None)
+    own = Budget(max_steps=50, max_tokens=1000)
+    assert capped(own, left) == Budget(max_steps=4, max_tokens=1000, max_cost_usd=0.25)
+
+
+async def test_tree_shows_the_child_under_its_parent(tmp_path: Path) -> None:
+    from agentctl.cli.inspect import family
+
+    profile("worker", [final("{}")])
+    profile("boss", delegating({"task": "t", "profile": "worker"}), extra='tools = ["delegate"]')
+    rt = await runtime(tmp_path)
+    sid = await rt.create_session(boss())
+    assert await until(rt, sid) is SessionStatus.COMPLETED
+    [child] = children(rt, sid)
+    tree = family(rt.sessions(), child)  # asked from the child: the root is its parent
+    assert tree["session"] == sid and not tree["delegated"]
+    [node] = tree["forks"]
+    assert (node["session"], node["delegated"], node["at"]) == (child, True, None)
+    await rt.stop()
