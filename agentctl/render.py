@@ -405,6 +405,8 @@ def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
     for a in approvals:
         head = Text(a.id, style="bold")
         head.append(f"  {a.session}", style="cyan")
+        if a.delegated_by:
+            head.append(f" (child of {a.delegated_by})", style="cyan")
         head.append(f"  tier {a.tier}", style="yellow")
         head.append(f"  waiting {age(a.requested_at, now)}", style="dim")
         if a.expires_at:
@@ -449,6 +451,14 @@ def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None
     grid.add_row("events", str(s.last_seq))
     if s.parent:
         grid.add_row("parent", f"{s.parent.session} at seq {s.parent.seq}")
+    if s.delegated_by:
+        grid.add_row(
+            "delegated by", f"{s.delegated_by.session} (call {clean_line(s.delegated_by.call_id)})"
+        )
+    if s.children:
+        grid.add_row(
+            "children", f"{s.children}: {s.children_steps} steps, ${s.children_cost_usd:.4f}"
+        )
     if s.container:
         grid.add_row("container", s.container)
     if s.labels:
