@@ -1,0 +1,405 @@
+"""The quick path: `--help`, `ls`, `show` and `approvals` without typer, pydantic or httpx.
+
+Those are what a person types most, and importing the whole CLI (typer, the
+protocol's pydantic models, httpx) costs several times the interpreter's own
+start. So the entry (agentctl/cli/entry.py) asks `answer` first:
+
+- `agentctl --help` / `-h` prints the top-level help from `agentctl.cli.table`,
+  formatted as click formats it (`help_text`; a test keeps it equal to the
+  typer app's, at every width);
+- `agentctl ls [--status S] [--limit N]`, `agentctl show ID` and
+  `agentctl approvals [--session ID]` GET the daemon's JSON over its unix
+  socket with `http.client`, make plain objects of it and print the very
+  renderables of `agentctl.views` through the very consoles of
+  `agentctl.cli.consoles`, so the output is the same characters.
+
+Anything else, or anything unexpected before a character is printed (an
+argument this does not know, `--json`, no daemon answering, an error
+status, a field missing or of another type), returns None and the full CLI
+runs instead: it starts the daemon, reports the error or the usage problem
+as it always does, with the same exit code. Only requests that change
+nothing are made here, so doing one again there is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+TIMEOUT_S = 60.0  # the client's DEFAULT_TIMEOUT_S
+CONNECT_TIMEOUT_S = 5.0
+
+
+class Unhandled(Exception):
+    """Not for the quick path: the full CLI does it."""
+
+
+def answer(args: list[str]) -> int | None:
+    """The exit code, when the quick path did the command; None when the full CLI must."""
+    if args in (["--help"], ["-h"]):
+        _write(help_text(_help_width()))
+        return 0
+    if not args or args[0] not in _COMMANDS:
+        return None
+    from agentctl.errors import ExitCode
+
+    try:
+        renderable = _COMMANDS[args[0]](args[1:])
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except Exception:  # nothing printed yet: the full CLI does it, and says why
+        return None
+    from agentctl.cli.consoles import out
+
+    try:
+        out.print(renderable)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`agentctl ls | head -1`), as agentctl.cli.main handles it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.FAILED
+    return 0
+
+
+# --- the top-level help, as click prints it -------------------------------------------
+
+OPTIONS = (
+    ("--debug", "Show tracebacks for errors."),
+    ("--version", "Print the version."),
+    ("--install-completion", "Install completion for the current shell."),
+    (
+        "--show-completion",
+        "Show completion for the current shell, to copy it or customize the installation.",
+    ),
+    ("-h, --help", "Show this message and exit."),
+)
+
+
+def _help_width() -> int:
+    import shutil
+
+    return max(min(shutil.get_terminal_size().columns, 80) - 2, 50)  # click's HelpFormatter
+
+
+def help_text(width: int) -> str:
+    """`agentctl --help` at `width` (click's formatter width), the last newline included."""
+    from agentctl.cli.table import COMMANDS, HELP
+
+    parts = [_wrap("[OPTIONS] COMMAND [ARGS]...", width, "Usage: agentctl ", " " * 16), "\n"]
+    parts += ["\n", _wrap_paragraphs(HELP, width, "  "), "\n"]
+    parts += ["\n", "Options:\n", _definitions(list(OPTIONS), width)]
+    limit = width - 6 - max(len(name) for name in COMMANDS)
+    rows = [(name, _short_help(text, limit)) for name, (_, text) in COMMANDS.items()]
+    parts += ["\n", "Commands:\n", _definitions(rows, width)]
+    return "".join(parts).rstrip("\n") + "\n"
+
+
+def _wrapper(width: int, initial: str = "", subsequent: str = "") -> Any:
+    import textwrap
+
+    class Wrapper(textwrap.TextWrapper):
+        def _handle_long_word(  # click's: cut the word where the line ends
+            self, reversed_chunks: list[str], cur_line: list[str], cur_len: int, width: int
+        ) -> None:
+            space_left = max(width - cur_len, 1)
+            last = reversed_chunks[-1]
+            cur_line.append(last[:space_left])
+            reversed_chunks[-1] = last[space_left:]
+
+    return Wrapper(
+        width, initial_indent=initial, subsequent_indent=subsequent, replace_whitespace=False
+    )
+
+
+def _wrap(text: str, width: int, initial: str = "", subsequent: str = "") -> str:
+    return str(_wrapper(width, initial, subsequent).fill(text.expandtabs()))
+
+
+def _wrap_paragraphs(text: str, width: int, indent: str = "") -> str:
+    """click's `wrap_text(..., preserve_paragraphs=True)`, for text without `\\b` blocks."""
+    paragraphs: list[tuple[int, str]] = []
+    lines: list[str] = []
+    first_indent: int | None = None
+    for line in [*text.expandtabs().splitlines(), ""]:
+        if not line:
+            if lines:
+                paragraphs.append((first_indent or 0, " ".join(lines)))
+            lines, first_indent = [], None
+            continue
+        if "\b" in line:
+            raise Unhandled("a \\b block")  # not in our help; click keeps those unwrapped
+        if first_indent is None:
+            stripped = line.lstrip()
+            first_indent, line = len(line) - len(stripped), stripped
+        lines.append(line)
+    return "\n\n".join(
+        _wrap(body, width, indent + " " * extra, indent + " " * extra) for extra, body in paragraphs
+    )
+
+
+def _definitions(rows: list[tuple[str, str]], width: int, indent: int = 2) -> str:
+    """click's `HelpFormatter.write_dl` at an indentation of `indent`."""
+    first_col = min(max(len(first) for first, _ in rows), 30) + 2
+    text_width = max(width - first_col - 2, 10)
+    out: list[str] = []
+    for first, second in rows:
+        out.append(" " * indent + first)
+        if not second:
+            out.append("\n")
+            continue
+        if len(first) <= first_col - 2:
+            out.append(" " * (first_col - len(first)))
+        else:
+            out.append("\n" + " " * (first_col + indent))
+        lines = _wrap_paragraphs(second, text_width).splitlines()
+        out.append(lines[0] + "\n")
+        out.extend(" " * (first_col + indent) + line + "\n" for line in lines[1:])
+    return "".join(out)
+
+
+def _short_help(text: str, limit: int) -> str:
+    """click's `make_default_short_help`: the first paragraph, cut at `limit` with "..."."""
+    words = text.split("\n\n")[0].split()
+    total = 0
+    for i, word in enumerate(words):
+        total += len(word) + (i > 0)
+        if total > limit:
+            break
+        if word[-1] == ".":
+            return " ".join(words[: i + 1]).strip()
+        if total == limit and i != len(words) - 1:
+            break
+    else:
+        return " ".join(words).strip()
+    total += len("...")
+    while i > 0:
+        total -= len(words[i]) + (i > 0)
+        if total <= limit:
+            break
+        i -= 1
+    return (" ".join(words[:i]) + "...").strip()
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+# --- ls, show, approvals --------------------------------------------------------------
+
+
+def _options(
+    args: list[str], names: tuple[str, ...], positional: int = 0
+) -> tuple[dict[str, str], list[str]]:
+    """`--name VALUE` / `--name=VALUE` once each for `names`, and exactly `positional` plain
+    words; anything else is the full CLI's to parse (and to complain about)."""
+    found: dict[str, str] = {}
+    plain: list[str] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg.startswith("-"):
+            name, sep, value = arg.partition("=")
+            if name not in names or name in found:
+                raise Unhandled(arg)
+            if not sep:
+                if not rest or rest[0].startswith("-"):
+                    raise Unhandled(arg)
+                value = rest.pop(0)
+            found[name] = value
+        else:
+            plain.append(arg)
+    if len(plain) != positional:
+        raise Unhandled("arguments")
+    return found, plain
+
+
+def _an_id(value: str) -> str:
+    if not value or not set(value) <= _ID_CHARS:
+        raise Unhandled(value)  # the full CLI quotes it, or says it is empty
+    return value
+
+
+def _get(path: str, **query: str) -> Any:
+    """The daemon's JSON answer to GET `path`, over its unix socket; `Unhandled` unless 200."""
+    import http.client
+    import json
+    import socket
+    from urllib.parse import urlencode
+
+    from agentctl.paths import get_paths
+
+    where = str(get_paths().socket)
+
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(CONNECT_TIMEOUT_S)
+            self.sock.connect(where)
+            self.sock.settimeout(TIMEOUT_S)
+
+    connection = Connection("agentctl")
+    try:
+        connection.request("GET", path + (f"?{urlencode(query)}" if query else ""))
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise Unhandled(f"status {response.status}")  # the full CLI reads the error body
+    return json.loads(body)
+
+
+def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], **default: Any) -> Any:
+    """data[key], which must be of `kind` (a bool is no int here); `default` when it is absent
+    and the model has one."""
+    if key not in data and "default" in default:
+        return default["default"]
+    value = data[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise Unhandled(key)
+    if not isinstance(value, kind):
+        raise Unhandled(key)
+    return value
+
+
+def _time(value: Any) -> Any:
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        raise Unhandled("a time")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise Unhandled("a naive time")
+    return parsed
+
+
+def _session(data: Any) -> Any:
+    """A `SessionSummary` as far as `agentctl.views` reads one."""
+    from types import SimpleNamespace as Plain
+
+    if not isinstance(data, dict):
+        raise Unhandled("a session")
+    status = _field(data, "status", str)
+    if status not in STATUSES:
+        raise Unhandled(status)
+    parent = _field(data, "parent", (dict, type(None)))
+    labels = _field(data, "labels", dict, default={})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise Unhandled("labels")
+    return Plain(
+        id=_field(data, "id", str),
+        status=Plain(value=status),
+        reason=_field(data, "reason", str, default=""),
+        task=_field(data, "task", str),
+        model=_field(data, "model", str),
+        created_at=_time(data["created_at"]),
+        updated_at=_time(data["updated_at"]),
+        steps=_field(data, "steps", int),
+        input_tokens=_field(data, "input_tokens", int),
+        output_tokens=_field(data, "output_tokens", int),
+        cost_usd=float(_field(data, "cost_usd", (int, float))),
+        cost_known=_field(data, "cost_known", bool, default=True),
+        pending_approvals=_field(data, "pending_approvals", int),
+        parent=None
+        if parent is None
+        else Plain(session=_field(parent, "session", str), seq=_field(parent, "seq", int)),
+        last_seq=_field(data, "last_seq", int),
+        labels=labels,
+        container=_field(data, "container", (str, type(None)), default=None),
+    )
+
+
+def _approval(data: Any) -> Any:
+    """An `ApprovalView` as far as `agentctl.views` reads one."""
+    from types import SimpleNamespace as Plain
+
+    if not isinstance(data, dict):
+        raise Unhandled("an approval")
+    context = _field(data, "context", dict)
+    expires = _field(data, "expires_at", (str, type(None)))
+    return Plain(
+        id=_field(data, "id", str),
+        session=_field(data, "session", str),
+        tool=_field(data, "tool", str),
+        args=_field(data, "args", dict),
+        tier=_field(data, "tier", str),
+        rule=_field(data, "rule", str),
+        requested_at=_time(data["requested_at"]),
+        expires_at=None if expires is None else _time(expires),
+        on_expiry=_field(data, "on_expiry", str),
+        context=Plain(
+            last_message=_field(context, "last_message", str, default=""),
+            rule=_field(context, "rule", str, default=""),
+            reason=_field(context, "reason", str, default=""),
+            question=_field(context, "question", (str, type(None)), default=None),
+            answer_schema=_field(context, "answer_schema", (dict, type(None)), default=None),
+            url=_field(context, "url", (str, type(None)), default=None),
+        ),
+    )
+
+
+def _list(data: Any, make: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise Unhandled("a list")
+    return [make(item) for item in data]
+
+
+def _ls(args: list[str]) -> Any:
+    options, _ = _options(args, ("--status", "--limit"))
+    query: dict[str, str] = {}
+    if "--status" in options:
+        if options["--status"] not in STATUSES:
+            raise Unhandled("--status")
+        query["status"] = options["--status"]
+    if "--limit" in options:
+        limit = options["--limit"]
+        if not (limit.isascii() and limit.isdigit()) or limit.startswith("0"):
+            raise Unhandled("--limit")  # 0, -1, 1e3: the full CLI's message
+        query["limit"] = limit
+    sessions = _list(_get("/v1/sessions", **query), _session)
+    from datetime import UTC, datetime
+
+    from agentctl.cli.consoles import out
+    from agentctl.views import sessions_view
+
+    if not sessions:
+        return "no sessions yet — start one with `agentctl run TASK`"
+    return sessions_view(sessions, datetime.now(UTC), out.width)
+
+
+def _show(args: list[str]) -> Any:
+    _, (session,) = _options(args, (), positional=1)
+    summary = _session(_get(f"/v1/sessions/{_an_id(session)}"))
+    pending = (
+        _list(_get("/v1/approvals", session=session), _approval)
+        if summary.pending_approvals
+        else []
+    )
+    from agentctl.views import session_panel
+
+    return session_panel(summary, pending)
+
+
+def _approvals(args: list[str]) -> Any:
+    options, _ = _options(args, ("--session",))
+    query = {"session": _an_id(options["--session"])} if "--session" in options else {}
+    pending = sorted(_list(_get("/v1/approvals", **query), _approval), key=lambda a: a.requested_at)
+    from datetime import UTC, datetime
+
+    from agentctl.views import approvals_view
+
+    if not pending:
+        return "no pending approvals"
+    return approvals_view(pending, datetime.now(UTC))
+
+
+_COMMANDS = {"ls": _ls, "show": _show, "approvals": _approvals}
