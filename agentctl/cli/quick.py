@@ -229,32 +229,41 @@ def _an_id(value: str) -> str:
 
 
 def _get(path: str, **query: str) -> Any:
-    """The daemon's JSON answer to GET `path`, over its unix socket; `Unhandled` unless 200."""
-    import http.client
+    """The daemon's JSON answer to GET `path`, over its unix socket; `Unhandled` unless 200.
+
+    HTTP/1.1 by hand on a plain socket: `http.client` alone imports `email` and
+    `ssl`, which is most of what this path would cost. An answer this does not
+    read (no Content-Length, chunked) is the full CLI's."""
     import json
     import socket
-    from urllib.parse import urlencode
+    from urllib.parse import quote, urlencode
 
     from agentctl.paths import get_paths
 
-    where = str(get_paths().socket)
-
-    class Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(CONNECT_TIMEOUT_S)
-            self.sock.connect(where)
-            self.sock.settimeout(TIMEOUT_S)
-
-    connection = Connection("agentctl")
-    try:
-        connection.request("GET", path + (f"?{urlencode(query)}" if query else ""))
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise Unhandled(f"status {response.status}")  # the full CLI reads the error body
+    target = quote(path) + (f"?{urlencode(query)}" if query else "")
+    request = f"GET {target} HTTP/1.1\r\nHost: agentctl\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        sock.connect(str(get_paths().socket))
+        sock.settimeout(TIMEOUT_S)
+        sock.sendall(request.encode("ascii"))
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, sep, body = bytes(received).partition(b"\r\n\r\n")
+    if not sep:
+        raise Unhandled("no answer")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    if not version.startswith("HTTP/1.") or not rest.startswith("200 "):
+        raise Unhandled(status_line)  # an error: the full CLI reads its body
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = headers.get("content-length", "")
+    if "transfer-encoding" in headers or not length.isdigit() or int(length) != len(body):
+        raise Unhandled("a body this does not read")
     return json.loads(body)
 
 
