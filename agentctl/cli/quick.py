@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # as typing's, without importing typing (`agentctl --help` needs none)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -81,9 +84,18 @@ OPTIONS = (
 
 
 def _help_width() -> int:
-    import shutil
-
-    return max(min(shutil.get_terminal_size().columns, 80) - 2, 50)  # click's HelpFormatter
+    """click's HelpFormatter width: the terminal's columns as `shutil.get_terminal_size`
+    finds them (COLUMNS, then stdout's terminal, then 80), at most 80, less 2; at least 50."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return max(min(columns or 80, 80) - 2, 50)
 
 
 def help_text(width: int) -> str:
