@@ -6,8 +6,9 @@ sessions). Starts a real daemon in a temporary AGENTCTL_HOME, makes
 SESSIONS sessions on recordings without a sandbox (`--image none`): most
 complete, some wait for an approval (a write the default policy asks about),
 then runs each command as a person would (the console script,
-`.venv/bin/agentctl`, piped) RUNS times and prints its median and p90 wall
-time, each beside the interpreter's own start, `python -c pass` with the same
+`.venv/bin/agentctl`, piped, and `ls`, `show`, `approvals` again on a
+pseudo-terminal, where rich draws in colour) RUNS times and prints its median
+and p90 wall time, each beside the interpreter's own start, `python -c pass` with the same
 interpreter and flags, measured in the same run (the ratio says how many
 interpreter starts a command costs).
 
@@ -21,17 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Run as a script, bench/ comes first on sys.path, where bench/store.py would
 # shadow the `store` package: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+if TYPE_CHECKING:
+    from agentctl.client import Client
 
 TARGETS_MS = {"--version": 100, "--help": 100, "ls": 150, "show": 150, "approvals": 150}
 
@@ -54,7 +58,7 @@ def recording(folder: Path, name: str, replies: list[dict[str, object]]) -> str:
     return f"replay:{path}"
 
 
-def make_sessions(client: object, folder: Path, count: int) -> tuple[str, int]:
+def make_sessions(client: Client, folder: Path, count: int) -> tuple[str, int]:
     """`count` sessions: one in six waits for an approval, the rest complete after a few
     steps (reads, which fail without a sandbox). Returns a completed one and the waiting count."""
     from agentctl.protocol import CreateSession
@@ -77,7 +81,7 @@ def make_sessions(client: object, folder: Path, count: int) -> tuple[str, int]:
     ids: list[tuple[str, bool]] = []
     for i in range(count):
         waiting = i % 6 == 5
-        summary = client.create_session(  # type: ignore[attr-defined]
+        summary = client.create_session(
             CreateSession(
                 task=f"bench task {i}: read the files and write the notes",
                 model=waits if waiting else done,
@@ -89,21 +93,48 @@ def make_sessions(client: object, folder: Path, count: int) -> tuple[str, int]:
     deadline = time.monotonic() + 120
     for session, waiting in ids:
         wanted = {"waiting"} if waiting else {"completed", "failed"}
-        while client.session(session).status.value not in wanted:  # type: ignore[attr-defined]
+        while client.session(session).status.value not in wanted:
             if time.monotonic() > deadline:
                 raise SystemExit(f"session {session} did not reach {wanted}")
             time.sleep(0.05)
     return next(s for s, waiting in ids if not waiting), sum(w for _, w in ids)
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> list[float]:
+def timed(command: list[str], env: dict[str, str], runs: int, *, tty: bool = False) -> list[float]:
+    """Wall times of `command`, piped or (`tty`) on a 120x40 pseudo-terminal, as a person sees
+    it (rich in colour); the terminal's output is read as it comes, so it never blocks."""
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, stdin=subprocess.DEVNULL)
-        times.append((time.perf_counter() - started) * 1000)
-        if done.returncode != 0:
-            raise SystemExit(f"{command} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+        if tty:
+            import fcntl
+            import pty
+            import struct
+            import termios
+
+            main_fd, child_fd = pty.openpty()
+            fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=child_fd, stderr=child_fd
+            )
+            os.close(child_fd)
+            while True:
+                try:
+                    if not os.read(main_fd, 65536):
+                        break
+                except OSError:  # EIO: the child side is closed
+                    break
+            code = process.wait()
+            times.append((time.perf_counter() - started) * 1000)
+            os.close(main_fd)
+            error = ""
+        else:
+            started = time.perf_counter()
+            done = subprocess.run(command, env=env, capture_output=True, stdin=subprocess.DEVNULL)
+            times.append((time.perf_counter() - started) * 1000)
+            code, error = done.returncode, done.stderr.decode()[-500:]
+        if code != 0:
+            raise SystemExit(f"{command} exited {code}: {error}")
     return times
 
 
@@ -131,7 +162,10 @@ def main() -> int:
         session, waiting = make_sessions(client, home, options.sessions)
         client.close()
         script = str(Path(sys.executable).parent / "agentctl")
-        flags = [sys.executable, *(f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items())]
+        flags = [
+            sys.executable,
+            *(f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()),
+        ]
         commands = {
             "--version": [script, "--version"],
             "--help": [script, "--help"],
@@ -144,6 +178,8 @@ def main() -> int:
             timed(command, env, 2)
         baseline = timed([*flags, "-c", "pass"], env, options.runs)
         figures = {name: timed(command, env, options.runs) for name, command in commands.items()}
+        for name in ("ls", "show", "approvals"):
+            figures[f"{name} (terminal)"] = timed(commands[name], env, options.runs, tty=True)
         baseline_again = timed([*flags, "-c", "pass"], env, options.runs)
     finally:
         daemon.terminate()
@@ -157,16 +193,19 @@ def main() -> int:
     result: dict[str, float] = {"python_c_pass_ms": round(base, 1)}
     for name, times in figures.items():
         median = statistics.median(times)
-        target = TARGETS_MS.get(name)
-        verdict = "" if target is None else (
-            f"; target < {target} ms: {'met' if median < target else 'MISSED'}"
+        target = TARGETS_MS.get(name.removesuffix(" (terminal)"))
+        verdict = (
+            ""
+            if target is None
+            else (f"; target < {target} ms: {'met' if median < target else 'MISSED'}")
         )
         print(
-            f"agentctl {name:<10} median {median:6.1f} ms  p90 {p90(times):6.1f} ms  "
+            f"agentctl {name:<20} median {median:6.1f} ms  p90 {p90(times):6.1f} ms  "
             f"{median / base:4.1f}x python -c pass{verdict}",
             file=sys.stderr,
         )
-        result[name.lstrip("-").replace(" --", "_") + "_ms"] = round(median, 1)
+        key = name.lstrip("-").replace(" --", "_").replace(" (terminal)", "_tty")
+        result[key + "_ms"] = round(median, 1)
     print(json.dumps(result))
     return 0
 
