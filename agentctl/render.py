@@ -18,6 +18,7 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
+from agentctl.lines import STATUS_STYLE, TASK_MIN, age, cost_text
 from agentctl.protocol import (
     ApprovalDecided,
     ApprovalRequested,
@@ -39,11 +40,7 @@ from agentctl.protocol import (
 )
 from agentctl.terminal import clean_data, clean_line, exact
 from agentctl.views import (
-    STATUS_STYLE,
-    TASK_MIN,
-    age,
     approvals_view,
-    cost_text,
     session_panel,
     sessions_table,
     sessions_view,

@@ -19,42 +19,24 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agentctl.lines import (
+    STATUS_STYLE,
+    TASK_MIN,
+    Line,
+    age,
+    approval_blocks,
+    cost_text,
+    ls_lines,
+)
 from agentctl.terminal import clean, clean_line, exact
 
 if TYPE_CHECKING:
     from agentctl.protocol import ApprovalView, SessionSummary
 
-STATUS_STYLE = {
-    "running": "bold blue",
-    "waiting": "bold yellow",
-    "paused": "bold magenta",
-    "completed": "bold green",
-    "failed": "bold red",
-    "cancelled": "dim",
-}
-
-
-def age(ts: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - ts).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
 
 def _id_column(table: Table, name: str, ids: list[str]) -> None:
     """A column that is never cut: ids are what people copy into the next command."""
     table.add_column(name, no_wrap=True, min_width=max([len(name), *map(len, ids)]))
-
-
-def cost_text(s: SessionSummary) -> str:
-    """A session's cost; "unknown" (or a known part and "+") when a model had no price."""
-    if s.cost_known:
-        return f"${s.cost_usd:.4f}"
-    return f"${s.cost_usd:.4f}+?" if s.cost_usd else "unknown"
-
-
-TASK_MIN = 12  # fewer columns than this for the task, and it is left out
 
 
 def sessions_table(
@@ -107,86 +89,32 @@ def sessions_table(
     return table
 
 
-_LS_HEAD = ("SESSION", "STATUS", "AGE", "STEPS", "COST", "APPROVALS", "PARENT")
-_LS_RIGHT = (3, 4)  # STEPS and COST are right-justified
-
-
 def sessions_view(sessions: list[SessionSummary], now: datetime, width: int) -> RenderableType:
     """`sessions_table` as lines of text when it fits `width` whole (the same characters).
 
     A rich Table measures every cell, which takes seconds for thousands of
     sessions; when no column has to give way, the layout is simply each
-    column at its widest, two spaces apart, and this writes it directly. A
-    table that must be squeezed goes to rich, which knows how.
+    column at its widest, two spaces apart (`agentctl.lines.ls_lines`), and
+    this writes it directly. A table that must be squeezed goes to rich,
+    which knows how.
     """
-    rows = [
-        (
-            s.id,
-            s.status.value,
-            age(s.created_at, now),
-            str(s.steps),
-            cost_text(s),
-            str(s.pending_approvals) if s.pending_approvals else "",
-            f"{s.parent.session}@{s.parent.seq}" if s.parent else "",
-            clean_line(s.task.splitlines()[0]) if s.task.strip() else "",
-        )
-        for s in sessions
-    ]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_LS_HEAD)]
-    task = max([len("TASK"), *(len(r[7]) for r in rows)])
-    if sum(widths) + 2 * len(widths) + task > width:
+    lines = ls_lines(sessions, now, width)
+    if lines is None:
         return sessions_table(sessions, now, width=width)
-
-    def cell(i: int, text: str) -> str:
-        return text.rjust(widths[i]) if i in _LS_RIGHT else text.ljust(widths[i])
-
-    head = Text()
-    for i, name in enumerate(_LS_HEAD):
-        head.append(cell(i, name), style="bold")
-        head.append("  ")
-    head.append("TASK".ljust(task), style="bold")
-    lines = [head]
-    for row in rows:
-        line = Text()
-        for i in range(len(_LS_HEAD)):
-            line.append(cell(i, row[i]), style=STATUS_STYLE.get(row[1], "") if i == 1 else "")
-            line.append("  ")
-        line.append(row[7].ljust(task))  # Text: no markup
-        lines.append(line)
-    return Text("\n").join(lines)
+    return Text("\n").join(_text(line) for line in lines)
 
 
 def approvals_view(approvals: list[ApprovalView], now: datetime) -> Group:
     """`agentctl approvals`: a block per approval, since the call and its context need the room."""
-    blocks: list[RenderableType] = []
-    for a in approvals:
-        head = Text(a.id, style="bold")
-        head.append(f"  {a.session}", style="cyan")
-        head.append(f"  tier {a.tier}", style="yellow")
-        head.append(f"  waiting {age(a.requested_at, now)}", style="dim")
-        if a.expires_at:
-            left = age(now, a.expires_at) if a.expires_at > now else "now"
-            head.append(f"  expires in {left} ({a.on_expiry})", style="dim")
-        call = Text("  ")
-        call.append(clean_line(a.tool), style="bold")
-        call.append(f" {exact(a.args)}")  # what is approved is shown whole, nothing hidden
-        parts: list[RenderableType] = [head, call]
-        if a.context.last_message.strip():
-            first = a.context.last_message.strip().splitlines()[0]
-            parts.append(Text(f"  agent: {clean_line(first)}", style="dim"))
-        if a.context.reason and a.context.reason != "policy":
-            parts.append(Text(f"  {clean(a.context.reason)}", style="magenta"))
-        if a.context.question is not None:  # an MCP server asks (elicitation)
-            parts.append(Text(f"  the server asks: {clean(a.context.question)}", style="bold"))
-            if a.context.url:
-                parts.append(Text(f"  open: {clean_line(a.context.url)}"))
-            if a.context.answer_schema:
-                parts.append(Text(f"  answer as: {exact(a.context.answer_schema)}", style="dim"))
-        rule = a.rule or a.context.rule
-        if rule:
-            parts.append(Text(f"  rule: {clean_line(rule)}", style="dim"))
-        blocks.append(Group(*parts, Text("")))
-    return Group(*blocks)
+    return Group(*(Group(*map(_text, block)) for block in approval_blocks(approvals, now)))
+
+
+def _text(line: Line) -> Text:
+    base, segments = line
+    text = Text(style=base)
+    for part, style in segments:
+        text.append(part, style=style)
+    return text
 
 
 def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None) -> Panel:

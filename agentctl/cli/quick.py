@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 STATUSES = ("running", "waiting", "paused", "completed", "failed", "cancelled")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 TIMEOUT_S = 60.0  # the client's DEFAULT_TIMEOUT_S
+PIPE_WIDTH = 200  # agentctl.cli.consoles.PIPE_WIDTH (a test keeps them equal)
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -55,10 +56,13 @@ def answer(args: list[str]) -> int | None:
         return ExitCode.INTERRUPTED
     except Exception:  # nothing printed yet: the full CLI does it, and says why
         return None
-    from agentctl.cli.consoles import out
-
     try:
-        out.print(renderable)
+        if isinstance(renderable, Plain):
+            sys.stdout.write(renderable)
+        else:
+            from agentctl.cli.consoles import out
+
+            out.print(renderable)
         sys.stdout.flush()
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -389,12 +393,20 @@ def _ls(args: list[str]) -> Any:
     sessions = _list(_get("/v1/sessions", **query), _session)
     from datetime import UTC, datetime
 
+    empty = "no sessions yet — start one with `agentctl run TASK`"
+    now = datetime.now(UTC)
+    if _unstyled():
+        from agentctl.lines import ls_lines, plain
+
+        lines = ls_lines(sessions, now, PIPE_WIDTH)
+        if not sessions or lines is not None:
+            return _plain(plain(lines) if sessions and lines else empty + "\n")
+    if not sessions:
+        return empty
     from agentctl.cli.consoles import out
     from agentctl.views import sessions_view
 
-    if not sessions:
-        return "no sessions yet — start one with `agentctl run TASK`"
-    return sessions_view(sessions, datetime.now(UTC), out.width)
+    return sessions_view(sessions, now, out.width)
 
 
 def _show(args: list[str]) -> Any:
@@ -416,11 +428,38 @@ def _approvals(args: list[str]) -> Any:
     pending = sorted(_list(_get("/v1/approvals", **query), _approval), key=lambda a: a.requested_at)
     from datetime import UTC, datetime
 
+    if not pending:
+        return _plain("no pending approvals\n") if _unstyled() else "no pending approvals"
+    now = datetime.now(UTC)
+    if _unstyled():
+        from agentctl.lines import approval_blocks, plain
+
+        return _plain(plain([line for block in approval_blocks(pending, now) for line in block]))
     from agentctl.views import approvals_view
 
-    if not pending:
-        return "no pending approvals"
-    return approvals_view(pending, datetime.now(UTC))
+    return approvals_view(pending, now)
+
+
+class Plain(str):
+    """Text for stdout as it is: what rich would print for it with no styles."""
+
+
+def _plain(text: str) -> Plain:
+    if "\t" in text:  # rich expands tabs (`clean` keeps them): its to print
+        raise Unhandled("a tab")
+    return Plain(text)
+
+
+def _unstyled() -> bool:
+    """Whether the consoles of agentctl.cli.consoles print stdout without a style and at
+    PIPE_WIDTH: piped, no COLUMNS, and nothing that tells rich it is a terminal after all."""
+    forcing = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES")
+    if any(name in os.environ for name in (*forcing, "JUPYTER_COLUMNS", "JUPYTER_LINES")):
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 _COMMANDS = {"ls": _ls, "show": _show, "approvals": _approvals}
