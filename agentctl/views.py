@@ -3,7 +3,8 @@
 Split from `agentctl.render` so that those commands' quick path
 (`agentctl/cli/quick.py`) renders with rich alone: the protocol's models are
 named for type checkers only, and anything with their attributes will do
-(the quick path passes plain objects made from the daemon's JSON). Every
+(the quick path passes plain objects made from the daemon's JSON). The lines
+of `ls` and `approvals` are laid out in `agentctl.lines`, without rich. Every
 string a session or an approval carries may come from the model, a tool or a
 file, so all of it goes through `agentctl.terminal` first.
 """

@@ -9,9 +9,11 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   typer app's, at every width);
 - `agentctl ls [--status S] [--limit N]`, `agentctl show ID` and
   `agentctl approvals [--session ID]` GET the daemon's JSON over its unix
-  socket with `http.client`, make plain objects of it and print the very
+  socket (HTTP/1.1 by hand), make plain objects of it and print the very
   renderables of `agentctl.views` through the very consoles of
-  `agentctl.cli.consoles`, so the output is the same characters.
+  `agentctl.cli.consoles`, so the output is the same characters; piped,
+  `ls` and `approvals` write the lines of `agentctl.lines` (which those
+  renderables are made of) as they are, without importing rich.
 
 Anything else, or anything unexpected before a character is printed (an
 argument this does not know, `--json`, no daemon answering, an error
