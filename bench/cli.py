@@ -9,7 +9,7 @@ then runs each command as a person would (the console script,
 `.venv/bin/agentctl`, piped, and `ls`, `show`, `approvals` again on a
 pseudo-terminal, where rich draws in colour) RUNS times and prints its median
 and p90 wall time, each beside the interpreter's own start, `python -c pass` with the same
-interpreter and flags, measured in the same run (the ratio says how many
+interpreter and flags, measured in the same run, in turn with them (the ratio says how many
 interpreter starts a command costs).
 
     .venv/bin/python bench/cli.py [--runs N] [--sessions N]
@@ -176,18 +176,25 @@ def main() -> int:
         }
         for command in commands.values():  # warm-up: the page cache, .pyc files
             timed(command, env, 2)
-        baseline = timed([*flags, "-c", "pass"], env, options.runs)
-        figures = {name: timed(command, env, options.runs) for name, command in commands.items()}
-        for name in ("ls", "show", "approvals"):
-            figures[f"{name} (terminal)"] = timed(commands[name], env, options.runs, tty=True)
-        baseline_again = timed([*flags, "-c", "pass"], env, options.runs)
+        # One run of each in turn, RUNS rounds: a burst of load on this shared machine
+        # falls on all of them alike, the baseline included.
+        plan: dict[str, tuple[list[str], bool]] = {
+            "python -c pass": ([*flags, "-c", "pass"], False)
+        }
+        plan.update({name: (command, False) for name, command in commands.items()})
+        plan.update({f"{n} (terminal)": (commands[n], True) for n in ("ls", "show", "approvals")})
+        figures: dict[str, list[float]] = {name: [] for name in plan}
+        for _ in range(options.runs):
+            for name, (command, tty) in plan.items():
+                figures[name] += timed(command, env, 1, tty=tty)
+        baseline = figures.pop("python -c pass")
     finally:
         daemon.terminate()
 
-    base = statistics.median(baseline + baseline_again)
+    base = statistics.median(baseline)
     print(
         f"{options.sessions} sessions ({waiting} waiting for approval), {options.runs} runs each; "
-        f"baseline `python -c pass`: median {base:.1f} ms, p90 {p90(baseline + baseline_again):.1f} ms",
+        f"baseline `python -c pass`: median {base:.1f} ms, p90 {p90(baseline):.1f} ms",
         file=sys.stderr,
     )
     result: dict[str, float] = {"python_c_pass_ms": round(base, 1)}
