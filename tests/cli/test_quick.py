@@ -39,8 +39,11 @@ PROBE = (
     "from agentctl.cli.entry import run\n"
     "run()\n"
 )
-HEAVY = ("typer", "pydantic", "httpx", "httpcore", "agentctl.protocol", "agentctl.client")
-HEAVY += ("duckdb", "docker", "textual", "store", "agentctl.render", "agentctl.cli.main")
+HEAVY: tuple[str, ...] = (
+    *("typer", "pydantic", "httpx", "httpcore", "http", "email", "ssl"),
+    *("agentctl.protocol", "agentctl.client", "agentctl.render", "agentctl.cli.main"),
+    *("duckdb", "docker", "textual", "store"),
+)
 
 ENVIRONMENTS = {
     "piped": {},
@@ -224,3 +227,46 @@ def test_the_quick_help_takes_the_terminals_width_as_click_does(columns: str) ->
     for flag in ("--help", "-h"):
         printed = assert_same(flag, **extra)
         assert printed.stdout.startswith("Usage: agentctl [OPTIONS] COMMAND [ARGS]...\n")
+
+
+def on_a_terminal(code: list[str], args: tuple[str, ...], columns: int) -> tuple[int, bytes]:
+    """What `python CODE ARGS` writes on a pseudo-terminal `columns` wide, and its exit code."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, *code, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=child_fd,
+        stderr=child_fd,
+        env=env(),
+        cwd=ROOT,
+    )
+    os.close(child_fd)
+    output = bytearray()
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child side is closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main_fd)
+    return process.wait(timeout=60), bytes(output)
+
+
+@pytest.mark.parametrize("columns", [100, 200])
+def test_on_a_terminal_too(home: dict[str, str], columns: int) -> None:
+    """In colour, at the terminal's own width (no COLUMNS): rich's table at 100, lines at 200."""
+    for args in (("ls",), ("show", home["waits"]), ("approvals",), ("--help",)):
+        quick_runs = [on_a_terminal(["-m", "agentctl"], args, columns) for _ in range(2)]
+        full = on_a_terminal(["-c", FULL], args, columns)
+        masked = [(code, seconds_masked(out.decode())) for code, out in quick_runs]
+        assert (full[0], seconds_masked(full[1].decode())) in masked, args
+        assert b"\x1b[" in full[1] or args == ("--help",)  # styles were drawn
