@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -190,6 +191,7 @@ def main() -> int:
         baseline = figures.pop("python -c pass")
     finally:
         daemon.terminate()
+        shutil.rmtree(home, ignore_errors=True)
 
     base = statistics.median(baseline)
     print(
