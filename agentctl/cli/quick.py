@@ -8,7 +8,8 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   formatted as click formats it (`help_text`; a test keeps it equal to the
   typer app's, at every width);
 - `agentctl ls [--status S] [--limit N]`, `agentctl show ID` and
-  `agentctl approvals [--session ID]` GET the daemon's JSON over its unix
+  `agentctl approvals [--session ID]` (and `ls`, `approvals` with `--json`)
+  GET the daemon's JSON over its unix
   socket (HTTP/1.1 by hand), make plain objects of it and print the very
   renderables of `agentctl.views` through the very consoles of
   `agentctl.cli.consoles`, so the output is the same characters; piped,
@@ -16,7 +17,7 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   renderables are made of) as they are, without importing rich.
 
 Anything else, or anything unexpected before a character is printed (an
-argument this does not know, `--json`, no daemon answering, an error
+argument this does not know, `show --json`, no daemon answering, an error
 status, a field missing or of another type), returns None and the full CLI
 runs instead: it starts the daemon, reports the error or the usage problem
 as it always does, with the same exit code. Only requests that change
@@ -217,16 +218,19 @@ def _write(text: str) -> None:
 def _options(
     args: list[str], names: tuple[str, ...], positional: int = 0
 ) -> tuple[dict[str, str], list[str]]:
-    """`--name VALUE` / `--name=VALUE` once each for `names`, and exactly `positional` plain
-    words; anything else is the full CLI's to parse (and to complain about)."""
+    """`--name VALUE` / `--name=VALUE` once each for `names` (`--json`, a flag, alone), and
+    exactly `positional` plain words; anything else is the full CLI's to parse (and to
+    complain about)."""
     found: dict[str, str] = {}
     plain: list[str] = []
     rest = list(args)
     while rest:
         arg = rest.pop(0)
-        if arg.startswith("-"):
+        if arg == "--json" and "--json" in names and arg not in found:
+            found[arg] = ""  # a flag
+        elif arg.startswith("-"):
             name, sep, value = arg.partition("=")
-            if name not in names or name in found:
+            if name not in names or name == "--json" or name in found:
                 raise Unhandled(arg)
             if not sep:
                 if not rest or rest[0].startswith("-"):
@@ -381,7 +385,7 @@ def _list(data: Any, make: Any) -> list[Any]:
 
 
 def _ls(args: list[str]) -> Any:
-    options, _ = _options(args, ("--status", "--limit"))
+    options, _ = _options(args, ("--status", "--limit", "--json"))
     query: dict[str, str] = {}
     if "--status" in options:
         if options["--status"] not in STATUSES:
@@ -392,7 +396,10 @@ def _ls(args: list[str]) -> Any:
         if not (limit.isascii() and limit.isdigit()) or limit.startswith("0"):
             raise Unhandled("--limit")  # 0, -1, 1e3: the full CLI's message
         query["limit"] = limit
-    sessions = _list(_get("/v1/sessions", **query), _session)
+    answer = _get("/v1/sessions", **query)
+    sessions = _list(answer, _session)
+    if "--json" in options:
+        return _as_json(answer, _exact_session)
     from datetime import UTC, datetime
 
     empty = "no sessions yet — start one with `agentctl run TASK`"
@@ -425,9 +432,13 @@ def _show(args: list[str]) -> Any:
 
 
 def _approvals(args: list[str]) -> Any:
-    options, _ = _options(args, ("--session",))
+    options, _ = _options(args, ("--session", "--json"))
     query = {"session": _an_id(options["--session"])} if "--session" in options else {}
-    pending = sorted(_list(_get("/v1/approvals", **query), _approval), key=lambda a: a.requested_at)
+    answer = _get("/v1/approvals", **query)
+    pending = sorted(_list(answer, _approval), key=lambda a: a.requested_at)
+    if "--json" in options:
+        order = sorted(range(len(answer)), key=lambda i: _time(answer[i]["requested_at"]))
+        return _as_json([answer[i] for i in order], _exact_approval)
     from datetime import UTC, datetime
 
     if not pending:
@@ -440,6 +451,74 @@ def _approvals(args: list[str]) -> Any:
     from agentctl.views import approvals_view
 
     return approvals_view(pending, now)
+
+
+# The fields of SessionSummary, ParentRef, ApprovalView and ApprovalContext in their order
+# (tests/cli/test_quick.py keeps them equal to the models'): `--json` prints the daemon's
+# objects as they came only when they have exactly these, which is what the full CLI
+# prints after reading them into the models and dumping them again.
+SESSION_FIELDS = (
+    *("id", "status", "reason", "task", "model", "created_at", "updated_at", "steps"),
+    *("input_tokens", "output_tokens", "cost_usd", "cost_known", "pending_approvals"),
+    *("parent", "last_seq", "labels", "container", "agent", "agent_hash"),
+)
+PARENT_FIELDS = ("session", "seq")
+APPROVAL_FIELDS = (
+    *("id", "session", "call_id", "tool", "args", "tier", "rule", "context"),
+    *("requested_at", "expires_at", "on_expiry", "seq", "approvers", "escalation_step"),
+)
+CONTEXT_FIELDS = ("last_message", "diff", "rule", "reason", "question", "answer_schema", "url")
+
+
+def _exact(data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    if tuple(data) != fields:
+        raise Unhandled("other fields")  # the full CLI drops or fills them
+
+
+def _canonical_time(value: Any) -> None:
+    if not (isinstance(value, str) and "T" in value and value.endswith("Z")):
+        raise Unhandled("a time as pydantic does not write it")
+
+
+def _exact_session(data: dict[str, Any]) -> None:
+    _exact(data, SESSION_FIELDS)
+    if data["parent"] is not None:
+        _exact(data["parent"], PARENT_FIELDS)
+    _canonical_time(data["created_at"])
+    _canonical_time(data["updated_at"])
+    if not isinstance(data["cost_usd"], float) or not isinstance(data["cost_known"], bool):
+        raise Unhandled("cost")
+    for key in ("agent", "agent_hash"):
+        if not isinstance(data[key], str | None):
+            raise Unhandled(key)
+
+
+def _exact_approval(data: dict[str, Any]) -> None:
+    _exact(data, APPROVAL_FIELDS)
+    _exact(data["context"], CONTEXT_FIELDS)
+    _canonical_time(data["requested_at"])
+    if data["expires_at"] is not None:
+        _canonical_time(data["expires_at"])
+    approvers, step = data["approvers"], data["escalation_step"]
+    if not (isinstance(approvers, list) and all(isinstance(a, str) for a in approvers)):
+        raise Unhandled("approvers")
+    if not isinstance(data["call_id"], str) or type(data["seq"]) is not int:
+        raise Unhandled("call")
+    if type(step) is not int or not isinstance(data["context"]["diff"], str | None):
+        raise Unhandled("escalation")
+
+
+def _as_json(items: list[dict[str, Any]], check: Any) -> Plain:
+    """`print_json` of the models the full CLI would make of `items`: the same objects."""
+    import json
+    import re
+
+    for item in items:
+        check(item)
+    text = json.dumps(items, default=str)
+    if re.search(r"\\ud[89a-f]", text):  # a surrogate (an emoji's, or a lone one pydantic
+        raise Unhandled("a surrogate")  # would not read): the full CLI says which
+    return Plain(text + "\n")
 
 
 class Plain(str):

@@ -132,6 +132,10 @@ def test_ls_show_and_approvals_are_the_full_clis_output(home: dict[str, str], wh
     show = assert_same("show", home["waits"], **extra)
     assert "agentctl approve" in show.stdout  # with its pending approval
     assert_same("show", home["done"], **extra)
+    assert_same("ls", "--json", **extra)
+    assert_same("ls", "--json", "--status=completed", **extra)
+    assert_same("approvals", "--json", **extra)
+    assert_same("approvals", "--session", home["waits"], "--json", **extra)
     approvals = assert_same("approvals", **extra)
     assert "write_file" in approvals.stdout and "notes.txt" in approvals.stdout
     assert_same("approvals", "--session", home["done"], **extra)
@@ -156,12 +160,12 @@ def test_what_the_quick_path_does_not_know_goes_to_the_full_cli(home: dict[str, 
         ), args
         assert full.returncode == code, (args, full.stderr)
     # and what the quick path does not do at all: the same answers as ever
-    for args in (("ls", "--json"), ("show", home["waits"], "--json"), ("ls", "--help")):
+    for args in (("show", home["waits"], "--json"), ("ls", "--help"), ("ls", "--json", "--json")):
         assert_same(*args)
 
 
 def test_ls_show_and_approvals_import_nothing_heavy(home: dict[str, str]) -> None:
-    for args in (("ls",), ("show", home["waits"]), ("approvals",), ("--help",)):
+    for args in (("ls",), ("show", home["waits"]), ("approvals",), ("--help",), ("ls", "--json")):
         # piped, `ls` and `approvals` print their lines without rich; `show` draws a panel
         heavy_here = HEAVY if args[0] == "show" else (*HEAVY, "rich")
         modules = modules_of(*args)
@@ -270,3 +274,17 @@ def test_on_a_terminal_too(home: dict[str, str], columns: int) -> None:
         masked = [(code, seconds_masked(out.decode())) for code, out in quick_runs]
         assert (full[0], seconds_masked(full[1].decode())) in masked, args
         assert b"\x1b[" in full[1] or args == ("--help",)  # styles were drawn
+
+
+def test_json_is_printed_as_it_came_only_with_the_models_own_fields() -> None:
+    from agentctl.protocol import ApprovalView, SessionSummary
+    from agentctl.protocol.events import ApprovalContext, ParentRef
+
+    assert tuple(SessionSummary.model_fields) == quick.SESSION_FIELDS
+    assert tuple(ParentRef.model_fields) == quick.PARENT_FIELDS
+    assert tuple(ApprovalView.model_fields) == quick.APPROVAL_FIELDS
+    assert tuple(ApprovalContext.model_fields) == quick.CONTEXT_FIELDS
+    with pytest.raises(quick.Unhandled):  # a field the model does not have: the full CLI's
+        quick._exact({"id": "x", "extra": 1}, ("id",))
+    with pytest.raises(quick.Unhandled):
+        quick._canonical_time("2026-12-03T10:41:16+00:00")
