@@ -174,6 +174,7 @@ def main() -> int:
             "show": [script, "show", session],
             "approvals": [script, "approvals"],
             "ls --json": [script, "ls", "--json"],
+            "show --json": [script, "show", session, "--json"],
         }
         for command in commands.values():  # warm-up: the page cache, .pyc files
             timed(command, env, 2)

@@ -8,7 +8,7 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   formatted as click formats it (`help_text`; a test keeps it equal to the
   typer app's, at every width);
 - `agentctl ls [--status S] [--limit N]`, `agentctl show ID` and
-  `agentctl approvals [--session ID]` (and `ls`, `approvals` with `--json`)
+  `agentctl approvals [--session ID]` (and each with `--json`)
   GET the daemon's JSON over its unix
   socket (HTTP/1.1 by hand), make plain objects of it and print the very
   renderables of `agentctl.views` through the very consoles of
@@ -17,7 +17,7 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   renderables are made of) as they are, without importing rich.
 
 Anything else, or anything unexpected before a character is printed (an
-argument this does not know, `show --json`, no daemon answering, an error
+argument this does not know, no daemon answering, an error
 status, a field missing or of another type), returns None and the full CLI
 runs instead: it starts the daemon, reports the error or the usage problem
 as it always does, with the same exit code. Only requests that change
@@ -251,12 +251,18 @@ def _an_id(value: str) -> str:
 
 
 def _get(path: str, **query: str) -> Any:
+    """The daemon's JSON answer to GET `path`, read; see `_fetch`."""
+    import json
+
+    return json.loads(_fetch(path, **query))
+
+
+def _fetch(path: str, **query: str) -> bytes:
     """The daemon's JSON answer to GET `path`, over its unix socket; `Unhandled` unless 200.
 
-    HTTP/1.1 by hand on a plain socket: `http.client` alone imports `email` and
+    The body as it came. HTTP/1.1 by hand on a plain socket: `http.client` alone imports `email` and
     `ssl`, which is most of what this path would cost. An answer this does not
     read (no Content-Length, chunked) is the full CLI's."""
-    import json
     import socket
     from urllib.parse import quote, urlencode
 
@@ -286,7 +292,7 @@ def _get(path: str, **query: str) -> Any:
     length = headers.get("content-length", "")
     if "transfer-encoding" in headers or not length.isdigit() or int(length) != len(body):
         raise Unhandled("a body this does not read")
-    return json.loads(body)
+    return body
 
 
 def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], **default: Any) -> Any:
@@ -419,8 +425,17 @@ def _ls(args: list[str]) -> Any:
 
 
 def _show(args: list[str]) -> Any:
-    _, (session,) = _options(args, (), positional=1)
-    summary = _session(_get(f"/v1/sessions/{_an_id(session)}"))
+    options, (session,) = _options(args, ("--json",), positional=1)
+    body = _fetch(f"/v1/sessions/{_an_id(session)}")
+    import json
+
+    data = json.loads(body)
+    summary = _session(data)
+    if "--json" in options:
+        # The daemon wrote it with `model_dump_json()`, as `print_json` prints the model:
+        # with exactly its fields, the same bytes.
+        _exact_session(data)
+        return Plain(body.decode() + "\n")
     pending = (
         _list(_get("/v1/approvals", session=session), _approval)
         if summary.pending_approvals

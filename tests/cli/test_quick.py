@@ -133,6 +133,7 @@ def test_ls_show_and_approvals_are_the_full_clis_output(home: dict[str, str], wh
     assert "agentctl approve" in show.stdout  # with its pending approval
     assert_same("show", home["done"], **extra)
     assert_same("ls", "--json", **extra)
+    assert_same("show", home["waits"], "--json", **extra)
     assert_same("ls", "--json", "--status=completed", **extra)
     assert_same("approvals", "--json", **extra)
     assert_same("approvals", "--session", home["waits"], "--json", **extra)
@@ -160,14 +161,21 @@ def test_what_the_quick_path_does_not_know_goes_to_the_full_cli(home: dict[str, 
         ), args
         assert full.returncode == code, (args, full.stderr)
     # and what the quick path does not do at all: the same answers as ever
-    for args in (("show", home["waits"], "--json"), ("ls", "--help"), ("ls", "--json", "--json")):
+    for args in (("ls", "--help"), ("ls", "--json", "--json")):
         assert_same(*args)
 
 
 def test_ls_show_and_approvals_import_nothing_heavy(home: dict[str, str]) -> None:
-    for args in (("ls",), ("show", home["waits"]), ("approvals",), ("--help",), ("ls", "--json")):
+    for args in (
+        ("ls",),
+        ("show", home["waits"]),
+        ("approvals",),
+        ("--help",),
+        ("ls", "--json"),
+        ("show", home["done"], "--json"),
+    ):
         # piped, `ls` and `approvals` print their lines without rich; `show` draws a panel
-        heavy_here = HEAVY if args[0] == "show" else (*HEAVY, "rich")
+        heavy_here = HEAVY if args[0] == "show" and "--json" not in args else (*HEAVY, "rich")
         modules = modules_of(*args)
         heavy = sorted(
             m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy_here)
