@@ -5,12 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export AGENTCTL_REQUIRE_DOCKER ?=
 
-.PHONY: help venv install llama mcp docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+.PHONY: help venv install llama mcp postgres docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
 
 help:
 	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
 	@echo "make test    install everything, start the Docker engine, run the whole test suite"
 	@echo "make check   ruff, mypy and the import-linter contracts"
+	@echo "make postgres  install Debian's PostgreSQL (the PostgreSQL store's tests start their own server)"
 	@echo "make bench   run the benchmarks under bench/"
 
 $(BIN)/python:
@@ -51,6 +52,14 @@ $(MCP_STAMP):
 	touch $@
 mcp: $(MCP_STAMP) install
 
+# Debian's PostgreSQL server binaries for the PostgreSQL store's tests, which
+# start a private server of their own (initdb in a temp folder, a free port)
+# and stop it at the end. Nothing here starts or enables the system's cluster.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing Debian's postgresql ..." >&2; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; }
+
 docker:
 	@scripts/ensure-docker.sh
 
@@ -60,10 +69,10 @@ image: install docker
 demo: install docker
 	@scripts/demo.sh
 
-test: install llama mcp docker image
+test: install llama mcp postgres docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install postgres
 	$(BIN)/pytest -q -m "not docker and not slow" $(PYTEST_ARGS)
 
 lint: install
@@ -84,9 +93,10 @@ docs-check: install
 
 check: lint typecheck imports docs-check
 
-bench: install llama mcp docker image
+bench: install llama mcp postgres docker image
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/steps.py
 	$(BIN)/python bench/attach.py

@@ -73,7 +73,11 @@ ProviderKind = Literal["openai", "anthropic"]
 
 # The environment variables that override a key of config.toml (non-empty wins).
 TOKEN_ENV = "AGENTCTL_TOKEN"
-ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {TOKEN_ENV: ("daemon", "token")}
+STORE_URL_ENV = "AGENTCTL_STORE_URL"
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
+    TOKEN_ENV: ("daemon", "token"),
+    STORE_URL_ENV: ("store", "url"),
+}
 
 NOTIFY_KINDS = (
     "approval.requested",
@@ -124,6 +128,7 @@ class EndpointConfig(_Section):
     text_tool_calls: bool | None = None  # parse tool calls the model wrote as text
     max_tokens: int | None = Field(default=None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)  # extra request-body fields
+    context_window: int | None = Field(default=None, ge=64)  # the model's, in tokens (compaction)
 
     @field_validator("timeout_s", "connect_timeout_s", "read_timeout_s")
     @classmethod
@@ -159,6 +164,28 @@ class DaemonConfig(_OpenSection):
     @classmethod
     def _text(cls, value: Any) -> str | None:
         return str(value) if value else None
+
+
+class StoreConfig(_Section):
+    """`[store]`: where the event log lives. No `url`: the DuckDB file in the data folder.
+
+    `url = "postgresql://user@host:port/db"` (or `AGENTCTL_STORE_URL`) puts it in
+    PostgreSQL (docs/scale.md); the daemon still is the only one of its home.
+    """
+
+    url: str | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _postgres(cls, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "url must be a PostgreSQL URL (postgresql://user@host:port/database); "
+                "leave it out for the DuckDB file"
+            )
+        return value
 
 
 class OtelConfigSection(_OpenSection):
@@ -243,6 +270,7 @@ class NotifyConfig(_Section):
 _DOCS = {
     "otel": "docs/observability.md",
     "notify": "docs/triggers.md",
+    "store": "docs/scale.md",
     "instructions": "docs/agents.md",
 }
 # The sections a session is made with: `load_config`'s default.
@@ -281,6 +309,7 @@ class Config(BaseSettings):
     guards: Guards = Field(default_factory=Guards)
     tui: TuiConfig = Field(default_factory=TuiConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     otel: OtelConfigSection = Field(default_factory=OtelConfigSection)
     instructions: InstructionsConfig = Field(default_factory=InstructionsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
@@ -379,6 +408,7 @@ __all__ = [
     "CORE",
     "ENV_OVERRIDES",
     "NOTIFY_KINDS",
+    "STORE_URL_ENV",
     "TOKEN_ENV",
     "BudgetDefaults",
     "Config",
@@ -389,6 +419,7 @@ __all__ = [
     "NotifyConfig",
     "OtelConfigSection",
     "ProviderKind",
+    "StoreConfig",
     "ToolChoice",
     "TuiConfig",
     "load_config",

@@ -49,6 +49,11 @@ class AgentProfile(BaseModel):
     mcp: list[str] | None = None  # the MCP servers it uses (None: every configured one)
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
+    # The model's context window in tokens (over the endpoint's), when to compact, and the
+    # model that writes the summaries (docs/context.md).
+    context_window: int | None = Field(default=None, ge=64)
+    compact_at: float | None = Field(default=None, gt=0, lt=1)
+    summary_model: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from agentctl.protocol import (
     ApprovalRequested,
     BudgetExceeded,
     CheckpointCreated,
+    ContextCompacted,
     Envelope,
     ModelFailed,
     ModelRequested,
@@ -244,6 +245,18 @@ def _budget_exceeded(event: Envelope, d: dict[str, Any], fold: bool) -> Renderab
     )
 
 
+def _context_compacted(event: Envelope, d: dict[str, Any], fold: bool) -> RenderableType:
+    head = _head(event, "context compacted ", "bold blue")
+    head.append(
+        f"{d.get('turns_replaced')} turns (seq {d.get('replaced_from_seq')}-"
+        f"{d.get('replaced_to_seq')}) summarised: ~{d.get('tokens_before')} -> "
+        f"~{d.get('tokens_after')} tokens of {d.get('window')}",
+        style="dim",
+    )
+    summary = str(d.get("summary", ""))
+    return Group(head, Text(_indent(fold_output(summary) if fold else summary)))
+
+
 _Renderer = Callable[[Envelope, dict[str, Any], bool], RenderableType | None]
 _RENDERERS: dict[str, _Renderer] = {
     SessionCreated.TYPE: _session_created,
@@ -262,6 +275,7 @@ _RENDERERS: dict[str, _Renderer] = {
     SandboxCreated.TYPE: _sandbox("sandbox"),
     SandboxRestored.TYPE: _sandbox("sandbox restored"),
     BudgetExceeded.TYPE: _budget_exceeded,
+    ContextCompacted.TYPE: _context_compacted,
 }
 
 

@@ -40,6 +40,7 @@ from agentctl.protocol import (
     ApprovalDecided,
     ApprovalRequested,
     Budget,
+    ContextCompacted,
     CreateSession,
     Decide,
     Limits,
@@ -50,6 +51,7 @@ from agentctl.protocol import (
     ToolStarted,
     UserMessage,
 )
+from agentctl.providers.base import ModelResponse, Usage
 from agentctl.providers.recording import RecordingHeader, response_from_data, write_recording
 from agentctl.state import EventLike
 
@@ -83,7 +85,11 @@ def write_session_recording(events: Sequence[EventLike], session_id: str, fp: Te
     """Write the recording of a session's log; returns the number of responses."""
     header = recording_header(events, session_id)
     responses = []
+    compactions = []
     for event in events:
+        if event.type == ContextCompacted.TYPE:
+            compactions.append(_compaction(event))
+            continue
         if event.type != ModelResponded.TYPE:
             continue
         data = {k: v for k, v in event.data.items() if k in _RESPONSE_FIELDS}
@@ -95,8 +101,20 @@ def write_session_recording(events: Sequence[EventLike], session_id: str, fp: Te
             responses.append(response_from_data(data))
         except RecordingError as exc:
             raise RecordingError(f"{session_id} seq {event.seq}: {exc.message}") from None
-    write_recording(header, responses, fp)
+    write_recording(header, responses, fp, compactions)
     return len(responses)
+
+
+def _compaction(event: EventLike) -> ModelResponse:
+    """A `context.compacted`'s summary call, as the recording's compaction line serves it."""
+    d = ContextCompacted.model_validate(event.data)
+    return ModelResponse(
+        text=d.summary,
+        tool_calls=(),
+        usage=Usage(d.usage.input_tokens, d.usage.output_tokens),
+        cost_usd=float(d.cost_usd or 0.0),
+        latency_ms=d.latency_ms,
+    )
 
 
 def _created(events: Sequence[EventLike], session_id: str) -> SessionCreated:
@@ -215,6 +233,8 @@ def replay_request(
         budget=created.budget,
         labels={**created.labels, REPLAY_LABEL: session_id},
         limits=Limits.model_validate(sandbox.limits.model_dump()),
+        # the same window and threshold; the summaries come from the recording
+        context=created.context.model_copy(update={"summary_model": None}),
     )
 
 

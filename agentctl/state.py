@@ -20,10 +20,12 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from agentctl.protocol import (
+    SUMMARY_HEADER,
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRequested,
     CheckpointCreated,
+    ContextCompacted,
     Decision,
     EventData,
     McpListed,
@@ -131,6 +133,8 @@ class Turn:
     tool_calls: tuple[tuple[str, str, dict[str, Any] | str], ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    seq: int = 0  # the event it comes from (a summary: its `context.compacted`)
+    summary: bool = False  # the summary of earlier turns (`context.compacted`)
 
 
 @dataclass
@@ -181,6 +185,11 @@ class SessionState:
     timers: dict[str, TimerState] = field(default_factory=dict)  # set, not yet fired
     timer_hold: str | None = None  # the timer a `waiting` session waits for
     mcp_listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # server -> mcp.listed
+    # The size of the first `context_turns` turns (a response's usage, or a compaction's
+    # estimate); 0 turns: none known (agentctl.runtime.context estimates the whole).
+    context_tokens: int = 0
+    context_turns: int = 0
+    compactions: list[int] = field(default_factory=list)  # `steps` at each compaction
 
     @property
     def mcp_unlisted(self) -> list[str]:
@@ -264,8 +273,8 @@ def _session_created(state: SessionState, event: EventLike, d: SessionCreated) -
     state.created_at = event.ts
     state.budget = dict(event.data.get("budget") or {})
     if d.system:
-        state.transcript.append(Turn("system", d.system))
-    state.transcript.append(Turn("user", d.task))
+        state.transcript.append(Turn("system", d.system, seq=event.seq))
+    state.transcript.append(Turn("user", d.task, seq=event.seq))
 
 
 @_on(SessionStatusChanged)
@@ -288,7 +297,7 @@ def _session_status(state: SessionState, event: EventLike, d: SessionStatusChang
 
 @_on(UserMessage)
 def _message_user(state: SessionState, event: EventLike, d: UserMessage) -> None:
-    state.transcript.append(Turn("user", d.text))
+    state.transcript.append(Turn("user", d.text, seq=event.seq))
 
 
 @_on(ModelRequested)
@@ -318,9 +327,11 @@ def _model_responded(state: SessionState, event: EventLike, d: ModelResponded) -
     else:
         state.cost_usd += d.cost_usd
     calls = d.tool_calls
-    state.transcript.append(
-        Turn("assistant", d.text, tool_calls=tuple((c.id, c.name, c.args) for c in calls))
-    )
+    calling = tuple((c.id, c.name, c.args) for c in calls)
+    state.transcript.append(Turn("assistant", d.text, tool_calls=calling, seq=event.seq))
+    if d.usage.reported and d.usage.input_tokens:  # the request's size, as the server counted
+        state.context_tokens = d.usage.input_tokens + d.usage.output_tokens
+        state.context_turns = len(state.transcript)
     if d.text:
         state.last_assistant_text = d.text
     state.calls = {
@@ -437,7 +448,7 @@ def _tool_finished(state: SessionState, event: EventLike, d: ToolFinished) -> No
         if call.executed and not call.idempotent:
             state.step_mutated = True
     text = tool_result_text(event.data)
-    state.transcript.append(Turn("tool", text, tool_call_id=d.call_id, name=name))
+    state.transcript.append(Turn("tool", text, tool_call_id=d.call_id, name=name, seq=event.seq))
 
 
 def tool_result_text(data: dict[str, Any]) -> str:
@@ -471,3 +482,19 @@ def _sandbox(state: SessionState, event: EventLike, d: SandboxEvent) -> None:
 @_on(McpListed)
 def _mcp_listed(state: SessionState, event: EventLike, d: McpListed) -> None:
     state.mcp_listed[d.server] = dict(event.data)
+
+
+@_on(ContextCompacted)
+def _context_compacted(state: SessionState, event: EventLike, d: ContextCompacted) -> None:
+    """From here on: the system prompt and task, the summary, the turns from `kept_from_seq`."""
+    pinned = [t for t in state.transcript if t.seq == 1]  # session.created's: system, task
+    kept = [t for t in state.transcript if t.seq >= d.kept_from_seq and not t.summary]
+    summary = Turn("user", f"{SUMMARY_HEADER}\n{d.summary}", seq=event.seq, summary=True)
+    state.transcript = [*pinned, summary, *kept]
+    state.context_tokens = d.tokens_after
+    state.context_turns = len(state.transcript)
+    state.compactions.append(state.steps)
+    state.input_tokens += d.usage.input_tokens  # the summary's call counts against the budget
+    state.output_tokens += d.usage.output_tokens
+    state.cost_unknown |= d.cost_usd is None
+    state.cost_usd += d.cost_usd or 0.0

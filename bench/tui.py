@@ -163,7 +163,7 @@ def main() -> int:
     long_id = build_session(paths.database)
     # ~5 events per step, a pause each: the pause leaves room for the step's own
     # time, so that at least LIVE_RATE events/s arrive (the figure printed)
-    model = PacedModel(pause_s=2.6 / LIVE_RATE)
+    model = PacedModel(pause_s=2.4 / LIVE_RATE)
     model.start()
     paths.config_file.write_text(
         f'[providers.paced]\nbase_url = "http://127.0.0.1:{model.port}/v1"\n'

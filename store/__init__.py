@@ -9,6 +9,10 @@ sandboxes.
     with DuckDBEventStore(path) as log:
         log.append("ses_1", [NewEvent("message.user", {"text": "hi"})], expected_seq=1)
         log.read_stream("ses_1")
+
+The same on PostgreSQL, for several processes on one database:
+`store.postgres_store.PostgresEventStore(url)` (psycopg, the `postgres` extra;
+not imported here, so the DuckDB store needs no psycopg).
 """
 
 from store.base import EventStore, Subscription

@@ -259,7 +259,7 @@ class DuckDBEventStore(GroupCommitStore):
                 try:
                     cursor.execute(sql, list(params))
                     columns = [column[0] for column in cursor.description or ()]
-                    rows, truncated = _fetch(cursor, max_rows, max_bytes)
+                    rows, truncated = fetch_bounded(cursor, max_rows, max_bytes)
                 except duckdb.InterruptException:
                     raise QueryTimeoutError(
                         f"the query ran longer than {timeout_s:g} s and was stopped"
@@ -311,10 +311,10 @@ class QueryTimeoutError(StoreError):
 _FETCH_CHUNK = 1000
 
 
-def _fetch(
-    cursor: duckdb.DuckDBPyConnection, max_rows: int | None, max_bytes: int | None
+def fetch_bounded(
+    cursor: Any, max_rows: int | None, max_bytes: int | None
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """Rows in chunks until the result ends, `max_rows` rows or `max_bytes` of their text."""
+    """Rows of a DB-API cursor in chunks until the result ends, `max_rows` rows or `max_bytes` of their text."""
     rows: list[tuple[Any, ...]] = []
     size = 0
     while max_rows is None or len(rows) < max_rows:

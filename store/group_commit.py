@@ -61,6 +61,13 @@ class _Flush:
 
 
 @dataclass(slots=True)
+class _Wake:
+    """Another process committed up to `upto`: deliver it to the subscribers (see `_caught_up`)."""
+
+    upto: int
+
+
+@dataclass(slots=True)
 class _PutSnapshot:
     stream: str
     seq: int
@@ -93,7 +100,7 @@ class Span:
     last: int
 
 
-_Item = _Append | _PutSnapshot | _Flush
+_Item = _Append | _PutSnapshot | _Flush | _Wake
 
 
 @dataclass(slots=True)
@@ -170,7 +177,7 @@ class GroupCommitStore(EventStore):
         self.max_event_bytes = max_event_bytes
         self.max_batch = max_batch
         self.max_defer_s = max_defer_s
-        self._queue: queue.SimpleQueue[_Append | _PutSnapshot | _Flush | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._subscribers = Subscribers()
         # Guards the committed heads, the last offset and the closed flag. The
         # writer is their only mutator; readers of `last_seq` & co take it.
@@ -191,6 +198,19 @@ class GroupCommitStore(EventStore):
     @abstractmethod
     def _close_backend(self) -> None:
         """Release the backend once the writer has stopped."""
+
+    def _caught_up(self, upto: int) -> None:
+        """On the writer thread: deliver what other processes committed up to offset `upto`.
+
+        Only a backend that several processes write (PostgreSQL) queues wakes
+        (`_wake`); the default has nothing to do.
+        """
+
+    def _wake(self, upto: int) -> None:
+        """Ask the writer thread to deliver other processes' commits up to `upto` (any thread)."""
+        with self._state:
+            if not self._closed:
+                self._queue.put(_Wake(upto))
 
     def _start_writer(
         self,
@@ -251,7 +271,7 @@ class GroupCommitStore(EventStore):
         self._put(_PutSnapshot(stream, seq, text, future))
         return future
 
-    def _put(self, item: _Append | _PutSnapshot | _Flush) -> None:
+    def _put(self, item: _Item) -> None:
         with self._state:
             # Under the lock, so that `close` queues its stop marker after
             # every append it accepted: closing drains them all.
@@ -310,6 +330,7 @@ class GroupCommitStore(EventStore):
         stopping = False
         while not stopping:
             flushes: list[_Flush] = []
+            wakes: list[_Wake] = []
             try:
                 if held.items:
                     item = self._queue.get(timeout=max(0.0, held.deadline - time.monotonic()))
@@ -318,7 +339,12 @@ class GroupCommitStore(EventStore):
             except queue.Empty:
                 urgent = True  # the oldest held append waited long enough
             else:
-                urgent, stopping = self._drain(item, held, flushes)
+                urgent, stopping = self._drain(item, held, flushes, wakes)
+            if wakes:
+                try:
+                    self._caught_up(max(wake.upto for wake in wakes))
+                except Exception:
+                    log.exception("event store writer failed to deliver other processes' events")
             if not urgent:
                 continue
             batch = held.take()
@@ -336,13 +362,17 @@ class GroupCommitStore(EventStore):
                 if flush.future.set_running_or_notify_cancel():
                     flush.future.set_result(None)
 
-    def _drain(self, item: _Item | None, held: _Held, flushes: list[_Flush]) -> tuple[bool, bool]:
+    def _drain(
+        self, item: _Item | None, held: _Held, flushes: list[_Flush], wakes: list[_Wake]
+    ) -> tuple[bool, bool]:
         """Take `item` and whatever else is queued already: (write now?, stop?)."""
         urgent = False
         while True:
             if item is None:
                 return True, True
-            if isinstance(item, _Flush):
+            if isinstance(item, _Wake):
+                wakes.append(item)
+            elif isinstance(item, _Flush):
                 flushes.append(item)
                 urgent = True
             elif held.hold(item, self.max_defer_s):
@@ -365,11 +395,7 @@ class GroupCommitStore(EventStore):
         try:
             self._commit(rows, list(staged.snapshots.values()))
         except Exception as exc:
-            log.error("event store commit of %d events failed: %s", len(rows), exc)
-            for append, _ in staged.accepted:
-                error = StoreError(f"the batch of {len(rows)} events was not committed: {exc}")
-                error.__cause__ = exc
-                append.future.set_exception(error)
+            self._fail(staged, exc)
             return  # the tentative heads are dropped: the committed ones never moved
         with self._state:
             self._heads.update(staged.tentative)  # new streams join in order of first appearance
@@ -380,10 +406,25 @@ class GroupCommitStore(EventStore):
                     self._spans[row.event.stream] = Span(row.event.offset, row.event.offset)
                 else:
                     span.last = row.event.offset
+        self._resolve(staged)
+        if rows:
+            self._subscribers.publish([row.event for row in rows])
+
+    @staticmethod
+    def _fail(staged: _Staged, exc: Exception) -> None:
+        """Fail every accepted append of a batch whose commit failed."""
+        rows = staged.rows
+        log.error("event store commit of %d events failed: %s", len(rows), exc)
+        for append, _ in staged.accepted:
+            error = StoreError(f"the batch of {len(rows)} events was not committed: {exc}")
+            error.__cause__ = exc
+            append.future.set_exception(error)
+
+    @staticmethod
+    def _resolve(staged: _Staged) -> None:
+        """Resolve the futures of a committed batch's appends."""
         for append, stored in staged.accepted:
             if isinstance(append, _PutSnapshot):
                 append.future.set_result(None)
             else:
                 append.future.set_result(stored)
-        if rows:
-            self._subscribers.publish([row.event for row in rows])

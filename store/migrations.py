@@ -80,7 +80,7 @@ def apply_migrations(
     conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
 ) -> list[int]:
     """Apply the migrations `conn`'s database lacks, in order; return their versions."""
-    _check_order(migrations)
+    check_order(migrations)
     conn.execute(_BOOTSTRAP)
     recorded = applied_versions(conn)
     known = {m.version for m in migrations}
@@ -116,7 +116,7 @@ def applied_versions(conn: duckdb.DuckDBPyConnection) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-def _check_order(migrations: Sequence[Migration]) -> None:
+def check_order(migrations: Sequence[Migration]) -> None:
     versions = [m.version for m in migrations]
     if any(v < 1 for v in versions) or versions != sorted(set(versions)):
         raise StoreError(f"migrations must have strictly increasing versions >= 1, got {versions}")

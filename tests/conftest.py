@@ -31,6 +31,8 @@ from tests.support.run import (  # noqa: E402  (after the assert rewriting is re
 if TYPE_CHECKING:
     import docker
 
+    from tests.support.postgres import PostgresServer
+
 # The label of every sandbox and checkpoint of this run (see tests/support/run.py).
 os.environ["AGENTCTL_SANDBOX_LABELS"] = RUN_LABEL
 
@@ -68,3 +70,13 @@ def sessions_cleanup(docker_client: docker.DockerClient) -> Iterator[list[str]]:
                 docker_client.images.remove(checkpoint.image, force=True)
         except Exception as exc:  # cleanup must not hide the test's result
             print(f"cleanup of {sid}: {exc}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the run (fails, never skips, when it is not installed)."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()

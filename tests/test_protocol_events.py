@@ -31,6 +31,7 @@ from agentctl.protocol import (
     ApprovalRequested,
     BudgetExceeded,
     CheckpointCreated,
+    ContextCompacted,
     Decision,
     Envelope,
     EventData,
@@ -131,6 +132,18 @@ EXAMPLES: list[EventData] = [
     ),
     WorkspaceCopied(path="/workspace/x", bytes=12),
     McpListed(server="fs", scope="host", tools=[{"name": "read"}], skipped=["w: no"]),
+    ContextCompacted(
+        summary="listed the files; a.txt holds the answer",
+        replaced_from_seq=3,
+        replaced_to_seq=9,
+        turns_replaced=4,
+        kept_from_seq=10,
+        tokens_before=420,
+        tokens_after=150,
+        window=512,
+        model="local:smol",
+        usage=UsageData(input_tokens=300, output_tokens=40),
+    ),
 ]
 
 

@@ -16,6 +16,7 @@ from agentctl.errors import ExitCode
 from agentctl.protocol import (
     LIMIT_RANGES,
     Budget,
+    ContextPolicy,
     CreateSession,
     ForkSession,
     Limits,
@@ -165,6 +166,15 @@ def run(
         float | None,
         typer.Option(min=0, metavar="SECONDS", help="Pause after this many seconds of running."),
     ] = None,
+    context_window: Annotated[
+        int | None,
+        typer.Option(
+            min=64,
+            metavar="N",
+            help="The model's context window in tokens: past 80% of it the older turns are summarised "
+            "(default: the agent's, else the endpoint's context_window; docs/context.md).",
+        ),
+    ] = None,
     label: Annotated[
         list[str], typer.Option(metavar="K=V", help="A label KEY=VALUE; repeatable.")
     ] = [],  # noqa: B006
@@ -235,6 +245,7 @@ def run(
         labels=labels,
         limits=limits,
         start_at=start_at,
+        context=ContextPolicy(window=context_window) if context_window else None,
     )
     c = client()
     if detach or start_at is not None:  # --at: created now, started then; nothing to follow yet

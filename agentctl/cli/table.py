@@ -107,6 +107,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "agentctl.cli.observe",
         "Remove the checkpoint images and artifacts of sessions that ended long ago.",
     ),
+    "eval": (
+        "agentctl.cli.evals",
+        "Run an eval suite (cases of task, model and graders, as sessions) and report pass rates;\n"
+        "add a session to one as a regression case.",
+    ),
     "agents": (
         "agentctl.cli.agents",
         "Agent profiles: agents/NAME.toml in the config folder, "

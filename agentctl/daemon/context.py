@@ -38,7 +38,8 @@ class Daemon:
             pid=os.getpid(),
             version=__version__,
             socket=str(self.paths.socket),
-            database=str(self.paths.database),
+            # the DuckDB file, or the PostgreSQL URL without its password
+            database=str(getattr(self.store, "display_url", None) or self.paths.database),
             uptime_s=round(time.monotonic() - self.started, 3),
             sessions=self.runtime.counts_by_status(),
             last_offset=self.store.last_offset(),

@@ -25,7 +25,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -44,7 +44,7 @@ from agentctl.providers.loader import builtin_schemes
 from agentctl.runtime import Runtime
 from agentctl.tools import BUILTIN_TOOLS
 from agentctl.triggers.clock import clock_from_env
-from store import DuckDBEventStore, LockHeldError
+from store import DuckDBEventStore, EventStore, LockHeldError, StoredEvent, StoreError
 
 from .context import Daemon
 from .peers import PeerAwareH11
@@ -164,9 +164,23 @@ def _uvicorn(app: ASGIApp) -> _Server:
     return _Server(config)
 
 
-def open_store(paths: Paths, crash: CrashPoints | None = None) -> DuckDBEventStore:
+def open_store(paths: Paths, crash: CrashPoints | None = None) -> EventStore:
+    """The daemon's event log: the DuckDB file of the data folder, or PostgreSQL.
+
+    `[store] url` in config.toml (or `AGENTCTL_STORE_URL`) selects PostgreSQL.
+    Either way the writer lock next to the DuckDB file keeps one daemon per
+    data folder. With DuckDB that lock is what makes the daemon the log's single
+    writer; with PostgreSQL it is not: several daemons on one database would
+    each refuse the other's stale appends (expected seq), but nothing yet
+    decides which daemon owns a session (leases: docs/scale.md).
+    """
+    from agentctl.config import load_config
+
+    url = load_config(paths.config_file, sections=("store",)).store.url
+    hook = crash.mid_batch if crash is not None and crash.armed else None
     try:
-        hook = crash.mid_batch if crash is not None and crash.armed else None
+        if url is not None:
+            return _open_postgres(url, paths, hook)
         return DuckDBEventStore(paths.database, lock=True, before_commit=hook)
     except LockHeldError as exc:
         pid = exc.pid if exc.pid is not None else _pid_from(paths.pidfile)
@@ -175,6 +189,24 @@ def open_store(paths: Paths, crash: CrashPoints | None = None) -> DuckDBEventSto
             f"an agentctl daemon is already running for {paths.data} ({holder}, socket {paths.socket})",
             hint="use it, or stop it with `agentctl daemon stop`",
         ) from None
+
+
+def _open_postgres(
+    url: str, paths: Paths, hook: Callable[[Sequence[StoredEvent]], None] | None
+) -> EventStore:
+    try:
+        from store.postgres_store import PostgresEventStore
+    except ImportError as exc:
+        raise DaemonError(
+            f"[store] url is PostgreSQL, but psycopg is not installed ({exc})",
+            hint="pip install 'agentctl[postgres]'",
+        ) from None
+    try:
+        return PostgresEventStore(url, before_commit=hook, lock=f"{paths.database}.lock")
+    except LockHeldError:
+        raise
+    except StoreError as exc:
+        raise DaemonError(str(exc), hint="check [store] url in config.toml") from None
 
 
 def _pid_from(pidfile: Path) -> int | None:

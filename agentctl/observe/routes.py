@@ -14,7 +14,8 @@ caller's mistake: a 422 with DuckDB's message, never a 500.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +26,14 @@ from agentctl.daemon.web import json_response, read_body
 from agentctl.durations import parse_timedelta as parse_duration
 from agentctl.errors import DaemonError, UsageError
 from agentctl.protocol import ExportRequest, GcRequest, SqlQuery, SqlResult
-from store import DuckDBEventStore, EventStore, QueryTimeoutError, StoreClosedError, StoreError
+from store import (
+    DuckDBEventStore,
+    EventStore,
+    QueryResult,
+    QueryTimeoutError,
+    StoreClosedError,
+    StoreError,
+)
 
 
 def _daemon(request: Request) -> Daemon:
@@ -35,8 +43,30 @@ def _daemon(request: Request) -> Daemon:
 
 def _sql_store(store: EventStore) -> DuckDBEventStore:
     if not isinstance(store, DuckDBEventStore):
-        raise UsageError("SQL needs the DuckDB event store")
+        raise UsageError("this needs the DuckDB event store (its SQL is DuckDB's)")
     return store
+
+
+class _BoundedQuery(Protocol):
+    def query_bounded(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult: ...
+
+
+def _query_store(store: EventStore) -> _BoundedQuery:
+    """The store `agentctl sql` runs on: DuckDB, or PostgreSQL (in its own SQL dialect)."""
+    if isinstance(store, DuckDBEventStore):
+        return store
+    query = getattr(store, "query_bounded", None)
+    if query is None:
+        raise UsageError("this event store has no SQL")
+    return cast(_BoundedQuery, store)
 
 
 async def trace(request: Request) -> Response:
@@ -64,7 +94,7 @@ async def stats(request: Request) -> Response:
 SQL_MAX_ROWS = 1_000_000  # `--limit 0` (every row) still stops here
 
 
-def _run_query(store: DuckDBEventStore, body: SqlQuery) -> SqlResult:
+def _run_query(store: _BoundedQuery, body: SqlQuery) -> SqlResult:
     try:
         # one row past the limit tells whether the result was cut, without fetching it all
         max_rows = body.limit + 1 if body.limit is not None else SQL_MAX_ROWS
@@ -110,7 +140,7 @@ def _jsonable(row: tuple[Any, ...]) -> list[Any]:
 
 async def sql(request: Request) -> Response:
     body = await read_body(request, SqlQuery)
-    store = _sql_store(_daemon(request).store)
+    store = _query_store(_daemon(request).store)
     return json_response(await asyncio.to_thread(_run_query, store, body))
 
 

@@ -8,7 +8,9 @@ that ends it), so the categories add up to the wall time by construction:
 - `approval`: an approval was pending (approval.requested -> approval.decided);
 - `tool`: a tool was running (tool.started -> tool.finished);
 - `model`: a model request was out (model.requested -> model.responded or
-  model.failed), or the runtime was backing off before retrying one;
+  model.failed), or the runtime was backing off before retrying one, or a
+  context compaction's summary was being written (the interval ends with
+  context.compacted);
 - `sandbox`: the interval ends with checkpoint.created, sandbox.created or
   sandbox.restored: the runtime was committing or starting the container;
 - `idle`: the session was not running (paused, ended then resumed, or the gap
@@ -36,6 +38,7 @@ from agentctl.protocol import (
     ApprovalDecided,
     ApprovalRequested,
     CheckpointCreated,
+    ContextCompacted,
     ModelFailed,
     ModelRequested,
     ModelResponded,
@@ -112,6 +115,8 @@ class _Builder:
             return "model"
         if end.type in _SANDBOX_EVENTS:
             return "sandbox"
+        if end.type == ContextCompacted.TYPE:  # the summary's model call
+            return "model"
         if self.status is not None and self.status != SessionStatus.RUNNING.value:
             return "idle"
         return "overhead"

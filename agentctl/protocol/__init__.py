@@ -59,6 +59,7 @@ from agentctl.protocol.base import (
 )
 from agentctl.protocol.cursor import Cursor, Positioned
 from agentctl.protocol.events import (
+    SUMMARY_HEADER,
     AgentRef,
     ApprovalContext,
     ApprovalDecided,
@@ -67,6 +68,8 @@ from agentctl.protocol.events import (
     Budget,
     BudgetExceeded,
     CheckpointCreated,
+    ContextCompacted,
+    ContextPolicy,
     Decision,
     EscalationStep,
     InstructionFile,
@@ -151,6 +154,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "PROTOCOL_VERSION",
     "REQUEST_ID",
+    "SUMMARY_HEADER",
     "TRACE_CATEGORIES",
     "TRIGGER_NAME",
     "AddHook",
@@ -170,6 +174,8 @@ __all__ = [
     "BudgetExceeded",
     "CancelSession",
     "CheckpointCreated",
+    "ContextCompacted",
+    "ContextPolicy",
     "CreateSession",
     "Cursor",
     "DaemonStatus",

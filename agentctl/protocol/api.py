@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from agentctl.protocol.base import PROTOCOL_VERSION, SessionStatus, _Request
-from agentctl.protocol.events import ApprovalContext, Budget, ParentRef, PluginRef
+from agentctl.protocol.events import ApprovalContext, Budget, ContextPolicy, ParentRef, PluginRef
 from agentctl.protocol.limits import LIMIT_RANGES, Limits, limit_problem
 from agentctl.protocol.triggers import Overlap
 
@@ -90,6 +90,9 @@ class CreateSession(_Request):
     request_id: str | None = Field(default=None, pattern=REQUEST_ID)
     start_at: datetime | None = None  # created now, started then (`run --at`)
     trigger: dict[str, Any] | None = None  # set by a schedule or a webhook: what started it
+    # The context window and its compaction (docs/context.md); None: the profile's, then
+    # the endpoint's `context_window`.
+    context: ContextPolicy | None = None
 
     @field_validator("limits")
     @classmethod

@@ -69,6 +69,20 @@ class PluginRef(_Data):
         return f"{self.group}:{self.name}"
 
 
+class ContextPolicy(_Data):
+    """How a session keeps its conversation inside the model's context window (docs/context.md).
+
+    `window` is the model's declared context in tokens (the endpoint's or the
+    profile's `context_window`); None: no compaction. When a request would
+    pass `compact_at` of it, the older turns are summarised and the request is
+    built from the summary and the turns after the cut (`context.compacted`)."""
+
+    window: int | None = Field(default=None, ge=64)
+    compact_at: float = Field(default=0.8, gt=0, lt=1)
+    keep: float = Field(default=0.3, gt=0, lt=1)  # the share of the window kept verbatim
+    summary_model: str | None = None  # a cheaper model for the summaries (None: the session's)
+
+
 class SessionCreated(EventData):
     TYPE: ClassVar[str] = "session.created"
 
@@ -92,6 +106,7 @@ class SessionCreated(EventData):
     mcp: list[str] = Field(
         default_factory=list
     )  # the MCP servers it uses (listed at its first step)
+    context: ContextPolicy = Field(default_factory=ContextPolicy)
     version: str
 
 
@@ -118,6 +133,7 @@ class ModelRequested(EventData):
     TYPE: ClassVar[str] = "model.requested"
 
     attempt: int
+    context_tokens: int | None = None  # the request's size in tokens, as estimated before it
 
 
 class ToolCallData(_Data):
@@ -366,3 +382,32 @@ class McpListed(EventData):
     skipped: list[str] = Field(default_factory=list)  # tools left out, and why
     error: str | None = None  # it did not start, or did not list
     protocol: str | None = None  # the protocol revision it spoke
+
+
+# What heads the summary where the conversation the model sees has it.
+SUMMARY_HEADER = "[Summary of the earlier conversation, written when it outgrew the context window]"
+
+
+class ContextCompacted(EventData):
+    """The older turns of the conversation, replaced by a summary the model wrote.
+
+    The full history stays in the log; from this event on the fold builds the
+    conversation as the session's system prompt and task, this summary, and
+    the turns of the events from `kept_from_seq` on. The summary call is
+    recorded here, so a resume, a fork and a replay never make it again
+    (docs/context.md)."""
+
+    TYPE: ClassVar[str] = "context.compacted"
+
+    summary: str
+    replaced_from_seq: int  # the first and last event whose turns the summary replaces
+    replaced_to_seq: int
+    turns_replaced: int
+    kept_from_seq: int  # the turns of events from this seq on are kept verbatim
+    tokens_before: int  # the request's estimated size before the compaction, and after
+    tokens_after: int
+    window: int
+    model: str  # the model that wrote the summary
+    usage: UsageData = Field(default_factory=UsageData)
+    cost_usd: float | None = 0.0
+    latency_ms: float = 0.0

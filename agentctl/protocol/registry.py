@@ -18,6 +18,7 @@ from agentctl.protocol.events import (
     ApprovalRequested,
     BudgetExceeded,
     CheckpointCreated,
+    ContextCompacted,
     McpListed,
     ModelFailed,
     ModelRequested,
@@ -81,6 +82,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     AlertDelivery,
     WorkspaceCopied,
     McpListed,
+    ContextCompacted,
 )
 EVENT_DATA: dict[str, type[EventData]] = {model.TYPE: model for model in EVENT_MODELS}
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)

@@ -151,6 +151,12 @@ class Provider(ABC):
         5xx; not retryable on other 4xx and on answers that cannot be used.
         """
 
+    async def summarise(self, messages: Sequence[Message], *, index: int) -> ModelResponse:
+        """Write the summary of a context compaction (docs/context.md): one attempt, no
+        tools. `index` is how many compactions the session's model already made (a
+        recording answers by it, as it answers `complete` by step)."""
+        return await self.complete(messages, (), step=index)
+
     async def aclose(self) -> None:  # noqa: B027 - a no-op default is the point
         """Release connections; providers without any keep this no-op."""
 

@@ -5,6 +5,10 @@ each further line is one model response in the same shape as the data of a
 `model.responded` event (docs/design.md §3, §8), so recording a session is a copy and
 replaying one is a lookup by step.
 
+A line `{"kind": "compaction", "text": ...}` is the summary of a context
+compaction (`context.compacted`, docs/context.md): a replay serves the n-th
+compaction from the n-th such line, not from the steps' responses.
+
 Loading validates every line with pydantic (unknown fields are errors, types
 are strict) and reports the file, the line number and what is wrong, because
 recordings are written by hand as often as by `agentctl record`.
@@ -93,6 +97,31 @@ class RecordedResponse(_Strict):
         )
 
 
+class RecordedCompaction(_Strict):
+    kind: Literal["compaction"]
+    text: str
+    usage: RecordedUsage = RecordedUsage()
+    cost_usd: float = Field(default=0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0)
+
+    def to_model_response(self) -> ModelResponse:
+        usage = Usage(self.usage.input_tokens, self.usage.output_tokens)
+        return ModelResponse(self.text, (), usage, self.cost_usd, self.latency_ms)
+
+
+def compaction_line(response: ModelResponse) -> dict[str, Any]:
+    """A compaction's summary as a recording line."""
+    return RecordedCompaction(
+        kind="compaction",
+        text=response.text,
+        usage=RecordedUsage(
+            input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
+        ),
+        cost_usd=float(response.cost_usd or 0.0),
+        latency_ms=float(response.latency_ms),
+    ).model_dump(mode="json")
+
+
 def response_to_data(response: ModelResponse) -> dict[str, Any]:
     """The JSON shape of a response: a recording line, and the data of `model.responded`."""
     return RecordedResponse.from_model_response(response).model_dump(mode="json")
@@ -110,6 +139,7 @@ def response_from_data(data: object) -> ModelResponse:
 class Recording:
     header: RecordingHeader
     responses: tuple[ModelResponse, ...]
+    compactions: tuple[ModelResponse, ...] = ()  # the summaries of context compactions
 
 
 def load_recording(path: str | Path) -> Recording:
@@ -124,6 +154,7 @@ def load_recording(path: str | Path) -> Recording:
 
     header: RecordingHeader | None = None
     responses: list[ModelResponse] = []
+    compactions: list[ModelResponse] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue  # blank lines are harmless; line numbers still count them
@@ -138,6 +169,9 @@ def load_recording(path: str | Path) -> Recording:
             header = _header(value, where)
             continue
         try:
+            if isinstance(value, dict) and value.get("kind") == "compaction":
+                compactions.append(RecordedCompaction.model_validate(value).to_model_response())
+                continue
             responses.append(RecordedResponse.model_validate(value).to_model_response())
         except ValidationError as exc:
             raise RecordingError(f"{where}: invalid model response: {_describe(exc)}") from None
@@ -146,16 +180,21 @@ def load_recording(path: str | Path) -> Recording:
             f"{path}:1: missing header: the file is empty",
             hint=f'the first line must be {{"format": "{FORMAT}", "version": {VERSION}}}',
         )
-    return Recording(header=header, responses=tuple(responses))
+    return Recording(header=header, responses=tuple(responses), compactions=tuple(compactions))
 
 
 def write_recording(
-    header: RecordingHeader, responses: Iterable[ModelResponse], fp: TextIO
+    header: RecordingHeader,
+    responses: Iterable[ModelResponse],
+    fp: TextIO,
+    compactions: Iterable[ModelResponse] = (),
 ) -> None:
     """Write a recording that `load_recording` reads back unchanged."""
     fp.write(header.model_dump_json(exclude_none=True) + "\n")
     for response in responses:
         fp.write(json.dumps(response_to_data(response), ensure_ascii=False) + "\n")
+    for summary in compactions:
+        fp.write(json.dumps(compaction_line(summary), ensure_ascii=False) + "\n")
 
 
 def _header(value: object, where: str) -> RecordingHeader:

@@ -46,3 +46,15 @@ class ReplayProvider(Provider):
                 hint="the session needs more model turns than were recorded",
             )
         return responses[step]
+
+    async def summarise(self, messages: Sequence[Message], *, index: int) -> ModelResponse:
+        """The recording's compaction `index` (its lines of kind "compaction", in order)."""
+        compactions = self.recording.compactions
+        if not 0 <= index < len(compactions):
+            raise ProviderError(
+                f"{self.spec}: the recording has {len(compactions)} compaction summaries "
+                f"(asked for summary {index + 1})",
+                retryable=False,
+                hint="the session outgrew its context window where the recorded one did not",
+            )
+        return compactions[index]

@@ -7,12 +7,12 @@ recording) are relative to the profile file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentctl.errors import UsageError
 from agentctl.policy import PRESETS
 from agentctl.profiles import AgentProfile, LoadedProfile
-from agentctl.protocol import Budget, CreateSession
+from agentctl.protocol import Budget, ContextPolicy, CreateSession
 from sandboxes.build import image_tag
 
 
@@ -30,6 +30,7 @@ class Agent:
     source: str | None = None
     build_hint: str = "agentctl sandbox build"
     mcp: list[str] | None = None  # the profile's MCP servers (None: every configured one)
+    context: ContextPolicy = field(default_factory=ContextPolicy)  # window None: the endpoint's
 
     @classmethod
     def of(cls, req: CreateSession, loaded: LoadedProfile | None, tools: list[str]) -> Agent:
@@ -82,4 +83,18 @@ class Agent:
             source=str(loaded.path) if loaded is not None else None,
             build_hint=hint,
             mcp=profile.mcp,
+            context=_context(req.context, profile),
         )
+
+
+def _context(given: ContextPolicy | None, profile: AgentProfile) -> ContextPolicy:
+    """The request's context settings over the profile's (the window may still be None)."""
+    asked = given.model_dump(exclude_unset=True) if given is not None else {}
+    own = {
+        "window": profile.context_window,
+        "compact_at": profile.compact_at,
+        "summary_model": profile.summary_model,
+    }
+    return ContextPolicy.model_validate(
+        {**{k: v for k, v in own.items() if v is not None}, **asked}
+    )

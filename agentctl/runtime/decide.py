@@ -13,7 +13,7 @@ from datetime import datetime
 
 from agentctl.protocol import BudgetExceeded
 from agentctl.providers import Message, ToolCall
-from agentctl.state import CallPhase, SessionState, ToolCallState
+from agentctl.state import CallPhase, SessionState, ToolCallState, Turn
 
 
 @dataclass(frozen=True)
@@ -64,31 +64,30 @@ def _model_turn(state: SessionState, now: datetime) -> Action:
 
 
 def to_messages(
-    state: SessionState, cache: dict[int, list[Message]] | None = None
+    state: SessionState, cache: dict[int, tuple[int, list[Message]]] | None = None
 ) -> list[Message]:
-    """The transcript as provider messages. The transcript only grows, so with a
-    cache (keyed by the state object) each turn is converted once, not once per step."""
-    known = cache.get(id(state), []) if cache is not None else []
+    """The transcript as provider messages. The transcript only grows between two
+    compactions, so with a cache (keyed by the state object, and valid while no
+    compaction happened) each turn is converted once, not once per step."""
+    generation = len(state.compactions)
+    held = cache.get(id(state)) if cache is not None else None
+    known = held[1] if held is not None and held[0] == generation else []
     if len(known) > len(state.transcript):
         known = []
-    known = (
-        known
-        + [
-            Message(
-                role=turn.role,  # type: ignore[arg-type]
-                content=turn.content,
-                tool_calls=tuple(
-                    ToolCall(id=i, name=n, arguments=a) for i, n, a in turn.tool_calls
-                ),
-                tool_call_id=turn.tool_call_id,
-                name=turn.name,
-            )
-            for turn in state.transcript[len(known) :]
-        ]
-    )
+    known = known + [as_message(turn) for turn in state.transcript[len(known) :]]
     if cache is not None:
-        cache[id(state)] = known
+        cache[id(state)] = (generation, known)
     return known
+
+
+def as_message(turn: Turn) -> Message:
+    return Message(
+        role=turn.role,  # type: ignore[arg-type]
+        content=turn.content,
+        tool_calls=tuple(ToolCall(id=i, name=n, arguments=a) for i, n, a in turn.tool_calls),
+        tool_call_id=turn.tool_call_id,
+        name=turn.name,
+    )
 
 
 def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None:
@@ -149,6 +148,7 @@ def enabled_tools(state: SessionState) -> list[str]:
 
 __all__ = [
     "Action",
+    "as_message",
     "budget_exceeded",
     "enabled_tools",
     "next_action",

@@ -99,6 +99,9 @@ class StepHost(Host, Protocol):
     def provider_for(self, state: SessionState) -> Provider:
         """The session's model provider."""
 
+    def load_provider(self, spec: str, base_url: str | None = None) -> Provider:
+        """A provider of its own (a compaction's summary model); the caller closes it."""
+
     def tools_for(self, state: SessionState) -> ToolRegistry:
         """The session's tools: built-in and its MCP servers'."""
 

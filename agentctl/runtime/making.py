@@ -37,6 +37,7 @@ from agentctl.protocol import (
     SessionStatusChanged,
     UserMessage,
 )
+from agentctl.providers.loader import endpoint_config
 from agentctl.runtime.agents import Agent
 from agentctl.runtime.sandbox_host import as_agentctl_error
 from agentctl.state import CallPhase, SessionState, fold_events
@@ -179,6 +180,13 @@ class SessionMaker:
             raise UsageError("a workspace needs a sandbox; drop --image none")
         config = self.config()
         provider = self.load_provider(agent.model, agent.base_url)  # fails early on a bad model
+        context = agent.context
+        if context.window is None:  # the endpoint's declared window, if config gives one
+            endpoint = endpoint_config(agent.model.partition(":")[0], config)
+            if endpoint is not None and endpoint.context_window is not None:
+                context = context.model_copy(update={"window": endpoint.context_window})
+        if context.summary_model:  # fails early too; the compactions load their own
+            await self.load_provider(context.summary_model).aclose()
         budget = _with_defaults(agent.budget, config, provider)
         digest = await self._image_digest(image) if image is not None else None
         instructions = []
@@ -227,6 +235,7 @@ class SessionMaker:
             repeat_limit=config.guards.repeat_limit,
             plugins=self.plugins.used_by(agent.tools, agent.model),
             mcp=servers,
+            context=context,
             version=__version__,
         )
         self._providers[sid] = provider

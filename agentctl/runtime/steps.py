@@ -38,7 +38,9 @@ from agentctl.protocol import (
 from agentctl.providers import Message
 from agentctl.providers.base import Delta
 from agentctl.providers.retry import breaker_for, call_with_retries
+from agentctl.runtime import context
 from agentctl.runtime.calls import Fault, ToolCalls
+from agentctl.runtime.compaction import Compactor
 from agentctl.runtime.decide import Action, next_action, to_messages
 from agentctl.runtime.decide import enabled_tools as _enabled
 from agentctl.runtime.replies import MAX_REPLY_TEXT_BYTES, checked_usage, clean_text, recorded_calls
@@ -55,7 +57,8 @@ class StepMachine(ToolCalls):
 
     def __init__(self, runtime: StepHost) -> None:
         super().__init__(runtime)
-        self._messages: dict[int, list[Message]] = {}
+        self._messages: dict[int, tuple[int, list[Message]]] = {}
+        self.compactor = Compactor(runtime, self._pause)
 
     async def drive(self, sid: str) -> None:
         try:
@@ -122,12 +125,20 @@ class StepMachine(ToolCalls):
     async def _call_model(self, sid: str, state: SessionState) -> bool:
         provider = self.rt.provider_for(state)
         tools = self.rt.tools_for(state).specs(_enabled(state))
+        size = context.estimate(state, tools)
+        if context.over_threshold(state, size):
+            compacted = await self.compactor.compact(sid, state, tools, size)
+            if compacted is None:  # paused on a failed compaction, or shutting down
+                return True
+            state, size = compacted
         attempt_base = state.model_attempts if state.awaiting_model else 0
 
         async def on_attempt(attempt: int) -> None:
             self.rt.live.end(sid)  # a new attempt streams its response from the start
             async with self.journal.lock(sid):
-                self.journal.submit(sid, [ModelRequested(attempt=attempt_base + attempt)])
+                self.journal.submit(
+                    sid, [ModelRequested(attempt=attempt_base + attempt, context_tokens=size)]
+                )
 
         async def on_failure(err: ProviderError, attempt: int, retry_in_ms: float | None) -> None:
             async with self.journal.lock(sid):

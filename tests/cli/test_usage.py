@@ -20,6 +20,7 @@ BAD = [
     (["run", "fix it", "--image", "none", "--network", "wifi"], "--network"),
     (["run", "fix it", "--image", "none", "--label", "team"], "--label"),
     (["run", "fix it", "--model", "replay:/no/such/file.jsonl"], "--model"),
+    (["run", "fix it", "--image", "none", "--context-window", "10"], "--context-window"),
     (["approve", "apr_x", "--args", "{not json"], "--args"),
     (["deny", "apr_x"], "--reason"),
     (["ls", "--status", "sleeping"], "--status"),

@@ -65,7 +65,9 @@ class LlamaServer:
         port: int | None = None,
         chat_format: str = "chatml-function-calling",
         threads: int | None = None,
+        n_ctx: int = 4096,
     ) -> None:
+        self.n_ctx = n_ctx
         self.port = port or free_port()
         self.threads = threads or min(2, os.cpu_count() or 1)
         self.log = log
@@ -96,7 +98,7 @@ class LlamaServer:
                     "--chat_format",
                     self.chat_format,
                     "--n_ctx",
-                    "4096",
+                    str(self.n_ctx),
                     "--n_threads",
                     str(self.threads),
                     "--verbose",

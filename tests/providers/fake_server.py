@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,8 @@ class ReceivedRequest:
 class FakeModelServer:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
+        # Answers a request when no scripted reply is left (a model that reads the request).
+        self.responder: Callable[[Any], Reply] | None = None
         self.requests: list[ReceivedRequest] = []
         self.gate = threading.Event()
         self.at_gate = threading.Event()  # a streamed reply is waiting at its gate
@@ -136,6 +138,7 @@ class FakeModelServer:
         self.disconnected = threading.Event()
         self.replies.clear()
         self.requests.clear()
+        self.responder = None
 
     def start(self) -> None:
         self._thread.start()
@@ -169,7 +172,9 @@ class FakeModelServer:
         try:
             reply = self.replies.popleft()
         except IndexError:
-            return Response(b'{"error": {"message": "no scripted reply"}}', status_code=599)
+            if self.responder is None:
+                return Response(b'{"error": {"message": "no scripted reply"}}', status_code=599)
+            reply = self.responder(body)
         if reply.chunks:
             return StreamingResponse(
                 self._stream(reply, request), status_code=reply.status, headers=reply.headers

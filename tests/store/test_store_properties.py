@@ -39,7 +39,7 @@ operation = st.tuples(
 plans = st.lists(st.lists(operation, min_size=1, max_size=10), min_size=2, max_size=5)
 
 
-@pytest.fixture(scope="module", params=["memory", "duckdb"])
+@pytest.fixture(scope="module", params=["memory", "duckdb", "postgres"])
 def shared_log(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EventStore]:
@@ -47,6 +47,10 @@ def shared_log(
     log: EventStore
     if request.param == "memory":
         log = InMemoryEventStore()
+    elif request.param == "postgres":
+        from store.postgres_store import PostgresEventStore
+
+        log = PostgresEventStore(request.getfixturevalue("postgres_server").new_database())
     else:
         log = DuckDBEventStore(tmp_path_factory.mktemp("properties") / "e.duckdb")
     with log:
@@ -149,6 +153,26 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
+
+
+@pytest.fixture(scope="module")
+def postgres_log(request: pytest.FixtureRequest) -> Iterator[EventStore]:
+    from store.postgres_store import PostgresEventStore
+
+    with PostgresEventStore(request.getfixturevalue("postgres_server").new_database()) as log:
+        yield log
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=5))
+def test_any_json_object_round_trips_through_postgres(
+    postgres_log: EventStore, data: dict[str, Any]
+) -> None:
+    expected = json.loads(json.dumps(data))
+    stream = f"s{postgres_log.last_offset()}"
+    [stored] = postgres_log.append(stream, [NewEvent("t", data)], 1)
+    assert stored.data == expected
+    assert postgres_log.read_stream(stream)[0].data == expected
 
 
 @pytest.fixture(scope="module")

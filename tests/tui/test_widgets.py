@@ -110,12 +110,13 @@ def test_edited_arguments_show_as_edited_and_a_restart_says_so() -> None:
     assert "daemon restarted call call_1 was running" in text_of(render_event(interrupted))
 
 
-def test_the_help_lists_every_key_of_the_app_and_the_timeline() -> None:
+def test_the_help_lists_every_key_of_the_app_and_its_panes() -> None:
     """A key bound without a line in the help fails here."""
     from textual.binding import Binding
 
     from tui.app import AgentctlApp
     from tui.screens.dialogs import HelpScreen
+    from tui.widgets.sessions import SessionsPane
     from tui.widgets.timeline import Timeline
 
     shown = {
@@ -134,7 +135,7 @@ def test_the_help_lists_every_key_of_the_app_and_the_timeline() -> None:
         "end": "G",
     }
     documented = {word for key, _ in HelpScreen.KEYS for word in key.split()}
-    for binding in [*AgentctlApp.BINDINGS, *Timeline.BINDINGS]:
+    for binding in [*AgentctlApp.BINDINGS, *Timeline.BINDINGS, *SessionsPane.BINDINGS]:
         assert isinstance(binding, Binding)
         for key in binding.key.split(","):
             assert shown.get(key, key) in documented, key

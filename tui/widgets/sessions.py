@@ -15,17 +15,30 @@ in what order:
 
 A change of order or of the filter lays the rows out again, keeping the
 cursor on the session it was on.
+
+The pane draws its rows itself, each row's line kept until that row, the
+column widths, the cursor on it or the styles change: a session's update
+repaints its own line, a focus move the cursor's line (a `DataTable` lays
+out and paints every row again for either, which a live session does every
+debounce).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from agentctl.protocol import SessionStatus, SessionSummary
 from agentctl.render import STATUS_STYLE
@@ -42,6 +55,8 @@ COLUMNS = (
     ("parent", "PARENT"),
 )
 TASK_WIDTH = 36
+STATUS_WIDTH = 9  # the longest status: a change never moves the columns after it
+PADDING = 1  # blank cells either side of each column
 SORTS = ("newest", "status", "cost", "steps", "task")
 
 
@@ -101,12 +116,68 @@ def sort_key(sort: str) -> Callable[[SessionSummary], tuple[object, ...]]:
     return key
 
 
-class SessionsPane(DataTable[str | Text]):
+Cell = str | Text
+Row = tuple[Cell, ...]
+
+
+def cell_text(cell: Cell) -> Text:
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
+def cell_key(cell: Cell) -> object:
+    """What decides a cell's look (`Text.__eq__` leaves its own style out)."""
+    return (cell.plain, str(cell.style), tuple(cell.spans)) if isinstance(cell, Text) else cell
+
+
+class SessionsPane(ScrollView, can_focus=True):
     """Sessions with status, task, profile, steps, cost, pending approvals and parent."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "sessions--header",
+        "sessions--even-row",
+        "sessions--cursor",
+    }
+
+    # The look of Textual's DataTable, which this pane was before, but for its tint
+    # of the whole table with the focus: the focus shows in the border and the
+    # cursor (as in the timeline), so that a focus move paints one row again.
     DEFAULT_CSS = """
-    SessionsPane { height: 1fr; }
+    SessionsPane {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        &:focus > .sessions--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .sessions--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .sessions--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        &:dark > .sessions--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .sessions--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "edge(-1)", "First", show=False),
+        Binding("end,G", "edge(1)", "Last", show=False),
+    ]
 
     class Selected(Message):
         """The cursor moved to a session."""
@@ -118,17 +189,19 @@ class SessionsPane(DataTable[str | Text]):
     def __init__(
         self, *, clock: Callable[[], datetime] | None = None, id: str | None = None
     ) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         self.summaries: dict[str, SessionSummary] = {}
         self.query_text = ""
         self.sort_by = SORTS[0]
         self.order: list[str] = []  # the ids shown, in order
-        self._rows: dict[str, tuple[str | Text, ...]] = {}  # as laid out, to update what changed
+        self.cursor_row = 0  # an index into `order`
+        self._rows: dict[str, Row] = {}  # as laid out
+        self._widths: tuple[int, ...] = tuple(len(label) for _, label in COLUMNS)
+        self._lines: dict[str, tuple[object, Strip]] = {}  # each row's line, and what made it
+        self._header: tuple[object, Strip] | None = None
         self._clock = clock or (lambda: datetime.now().astimezone())
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key, width=9 if key == "status" else None)
         self._title()
 
     # --- what the app feeds it ----------------------------------------------------
@@ -137,30 +210,35 @@ class SessionsPane(DataTable[str | Text]):
         """Bring every row up to date (the first load, and after a reconnect)."""
         for summary in sessions:
             self.summaries[summary.id] = summary
-        self._layout()
+        if not self._layout():
+            for summary in sessions:
+                self._update_row(summary)
+        self._title()
 
     def upsert(self, summary: SessionSummary) -> None:
         self.summaries[summary.id] = summary
-        if self._wanted_order() != self.order:
-            self._layout()
-            return
-        if summary.id in self.order:
-            row = row_of(summary)
-            before = self._rows.get(summary.id)
-            for i, ((column, _), value) in enumerate(zip(COLUMNS, row, strict=True)):
-                if before is None or before[i] != value:  # each update measures the columns
-                    self.update_cell(summary.id, column, value, update_width=True)
-            self._rows[summary.id] = row
+        if not self._layout():
+            self._update_row(summary)
         self._title()
 
     def set_filter(self, query: str) -> None:
         self.query_text = query.strip()
         self._layout()
+        self._title()
 
     def next_sort(self) -> str:
         self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
         self._layout()
+        self._title()
         return self.sort_by
+
+    def get_row(self, session_id: str) -> Row:
+        """The cells of a shown session's row, as laid out."""
+        return self._rows[session_id]
+
+    @property
+    def row_count(self) -> int:
+        return len(self.order)
 
     # --- layout -------------------------------------------------------------------
 
@@ -168,31 +246,54 @@ class SessionsPane(DataTable[str | Text]):
         shown = [s for s in self.summaries.values() if matches(s, self.query_text)]
         return [s.id for s in sorted(shown, key=sort_key(self.sort_by))]
 
-    def _layout(self) -> None:
-        """Lay the rows out again (a new session, order or filter), the cursor staying put.
+    def _layout(self) -> bool:
+        """Lay the rows out again if the order changed (a new session, a sort, the filter),
+        the cursor staying on its session; whether it did.
 
-        Clearing moves the cursor, so the highlights it posts meanwhile are
-        dropped (`on_data_table_row_highlighted` only passes on the row the
-        cursor is on when it runs).
+        When the session it was on is filtered out, the cursor's new row is the
+        selection. On the first layout the app chooses.
         """
         wanted = self._wanted_order()
-        if wanted != self.order:
-            keep = self.selected
-            with self.prevent(DataTable.RowHighlighted):
-                self.clear()
-                self._rows.clear()
-                for session_id in wanted:
-                    row = self._rows[session_id] = row_of(self.summaries[session_id])
-                    self.add_row(*row, key=session_id)
-                self.order = wanted
-                if keep in wanted:
-                    self.move_cursor(row=wanted.index(keep), animate=False)
-            now = self.selected
-            # The one it was on is filtered out: the cursor's new row is the selection
-            # (its highlight was held back above). On the first layout the app chooses.
-            if keep is not None and now is not None and now != keep:
-                self.post_message(self.Selected(now))
-        self._title()
+        if wanted == self.order:
+            return False
+        keep = self.selected
+        self.order = wanted
+        self._rows = {sid: row_of(self.summaries[sid]) for sid in wanted}
+        self._lines = {sid: line for sid, line in self._lines.items() if sid in self._rows}
+        self.cursor_row = wanted.index(keep) if keep in wanted else 0
+        self._measure()
+        self._scroll_to_cursor()
+        self.refresh()
+        now = self.selected
+        if keep is not None and now is not None and now != keep:
+            self.post_message(self.Selected(now))
+        return True
+
+    def _update_row(self, summary: SessionSummary) -> None:
+        """A shown session changed: its line is painted again, every line if a width changed."""
+        if summary.id not in self._rows:
+            return
+        row = row_of(summary)
+        if tuple(map(cell_key, row)) == tuple(map(cell_key, self._rows[summary.id])):
+            return
+        self._rows[summary.id] = row
+        if self._measure():
+            self.refresh()
+        else:
+            self.refresh_line(1 + self.order.index(summary.id))
+
+    def _measure(self) -> bool:
+        """The columns' widths from what they hold; whether they changed."""
+        widths = [len(label) for _, label in COLUMNS]
+        for row in self._rows.values():
+            for i, cell in enumerate(row):
+                width = cell_len(cell.plain if isinstance(cell, Text) else cell)
+                widths[i] = max(widths[i], width)
+        widths[1] = STATUS_WIDTH
+        changed = tuple(widths) != self._widths
+        self._widths = tuple(widths)
+        self.virtual_size = Size(sum(widths) + 2 * PADDING * len(widths), 1 + len(self.order))
+        return changed
 
     def _title(self) -> None:
         today = self._clock().astimezone().date()
@@ -204,20 +305,65 @@ class SessionsPane(DataTable[str | Text]):
             title += f" · /{clean_line(self.query_text)} ({len(self.order)} shown)"
         if self.sort_by != SORTS[0]:
             title += f" · by {self.sort_by}"
-        if title != self.border_title:  # setting it repaints the whole table
+        if title != self.border_title:
             self.border_title = title
+
+    # --- painting -----------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        scroll_x = int(self.scroll_offset.x)
+        width = self.size.width
+        if y == 0:
+            header = self.get_component_rich_style("sessions--header")
+            key = (self._widths, header)
+            if self._header is None or self._header[0] != key:
+                cells = [Text(label) for _, label in COLUMNS]
+                self._header = (key, self._strip(cells, header, None))
+            line = self._header[1]
+        else:
+            index = int(self.scroll_offset.y) + y - 1
+            if index >= len(self.order):
+                return Strip.blank(width, base)
+            line = self._row_line(index, base)
+        return line.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _row_line(self, index: int, base: Style) -> Strip:
+        session_id = self.order[index]
+        row = self._rows[session_id]
+        # zebra stripes from the first row, as a DataTable's
+        under = base if index % 2 else self.get_component_rich_style("sessions--even-row")
+        cursor = (
+            self.get_component_rich_style("sessions--cursor") if index == self.cursor_row else None
+        )
+        key = (tuple(map(cell_key, row)), self._widths, under, cursor)
+        cached = self._lines.get(session_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        line = self._strip([cell_text(cell) for cell in row], under, cursor)
+        self._lines[session_id] = (key, line)
+        return line
+
+    def _strip(self, cells: list[Text], under: Style, over: Style | None) -> Strip:
+        """One line of cells, each cut or padded to its column's width."""
+        line = Text(no_wrap=True, overflow="crop", end="")
+        pad = " " * PADDING
+        for cell, width in zip(cells, self._widths, strict=True):
+            shown = cell.copy()
+            shown.truncate(width, overflow="ellipsis", pad=True)
+            line.append(pad)
+            line.append_text(shown)
+            line.append(pad)
+        segments = list(Segment.apply_style(line.render(self.app.console), under, over))
+        return Strip(segments, line.cell_len)
 
     # --- the cursor ---------------------------------------------------------------
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
+        if not self.order:
             return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:  # no valid cursor yet
-            return None
-        return key.value
+        return self.order[min(self.cursor_row, len(self.order) - 1)]
 
     def select(self, session_id: str) -> bool:
         """Put the cursor on a session (the filter is cleared when it hides it)."""
@@ -225,17 +371,56 @@ class SessionsPane(DataTable[str | Text]):
             return False
         if session_id not in self.order and self.query_text:
             self.set_filter("")
-        try:
-            row = self.get_row_index(session_id)
-        except RowDoesNotExist:
+        if session_id not in self.order:
             return False
-        if row == self.cursor_row and self.selected == session_id:
-            self.post_message(self.Selected(session_id))  # no move, so no highlight: say it
-        self.move_cursor(row=row)
+        self._move_to(self.order.index(session_id), always=True)
         return True
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        key = event.row_key.value
-        if key is not None and key == self.selected:  # a stale one, from a layout, is dropped
-            self.post_message(self.Selected(key))
+    def _move_to(self, row: int, *, always: bool = False) -> None:
+        """The cursor to `row` (kept inside the rows); says which session it is on."""
+        if not self.order:
+            return
+        row = max(0, min(row, len(self.order) - 1))
+        before = self.cursor_row
+        self.cursor_row = row
+        if row != before:
+            self.refresh_line(1 + before)
+            self.refresh_line(1 + row)
+        self._scroll_to_cursor()
+        if row != before or always:
+            self.post_message(self.Selected(self.order[row]))
+
+    def _scroll_to_cursor(self) -> None:
+        rows = max(1, self.scrollable_content_region.height - 1)  # below the header
+        top = int(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + rows:
+            self.scroll_to(y=self.cursor_row - rows + 1, animate=False)
+
+    def refresh_line(self, y: int) -> None:
+        """Line `y` of the table (1 the first row) painted again, where it is on screen."""
+        top = y - int(self.scroll_offset.y)
+        if top >= 1:  # the header's line is the header's, whatever the scroll
+            self.refresh(Region(0, top, self.size.width, 1))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def action_move(self, delta: int) -> None:
+        self._move_to(self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        rows = max(1, self.scrollable_content_region.height - 1)
+        self._move_to(self.cursor_row + direction * rows)
+
+    def action_edge(self, direction: int) -> None:
+        self._move_to(0 if direction < 0 else len(self.order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        row = int(self.scroll_offset.y) + offset.y - 1
+        if row < len(self.order):
+            self._move_to(row, always=True)

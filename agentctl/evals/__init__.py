@@ -1,0 +1,1 @@
+"""Evals: suites of cases run as sessions, graded, and reported (docs/evals.md)."""
