@@ -1,7 +1,7 @@
 """The top-level commands and the program's help, as plain data (no typer here).
 
 `agentctl/cli/main.py` builds the typer app from this (each command's module is
-imported when that command runs); `agentctl/cli/quick.py` prints the top-level
+imported when that command runs); `agentctl/cli/helptext.py` prints the top-level
 `--help` from it without importing typer at all. A new top-level command goes
 in `COMMANDS` (tests/cli/test_lazy_imports.py checks that the table matches
 the commands and that both helps are the same text).

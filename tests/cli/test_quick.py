@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import pytest
 
-from agentctl.cli import quick
+from agentctl.cli import helptext, quick
 from agentctl.client import Client
 from agentctl.errors import ExitCode
 from agentctl.protocol import CreateSession
@@ -230,7 +230,7 @@ def test_the_quick_help_is_the_typer_apps_at_every_width(width: int) -> None:
     root = typer.main.get_command(main.app)
     settings = {**root.context_settings, "terminal_width": width, "max_content_width": width}
     ctx = Context(root, info_name="agentctl", **settings)
-    assert quick.help_text(width) == root.get_help(ctx) + "\n"
+    assert helptext.help_text(width) == root.get_help(ctx) + "\n"
 
 
 @pytest.mark.parametrize("columns", ["", "60", "79", "120"])
