@@ -98,6 +98,7 @@ def approval_blocks(approvals: list[ApprovalView], now: datetime) -> list[list[L
         head = [
             (a.id, ""),
             (f"  {a.session}", "cyan"),
+            (f" (child of {a.delegated_by})" if a.delegated_by else "", "cyan"),
             (f"  tier {a.tier}", "yellow"),
             (f"  waiting {age(a.requested_at, now)}", "dim"),
         ]

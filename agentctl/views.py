@@ -135,6 +135,12 @@ def session_panel(s: SessionSummary, approvals: list[ApprovalView] | None = None
     grid.add_row("events", str(s.last_seq))
     if s.parent:
         grid.add_row("parent", f"{s.parent.session} at seq {s.parent.seq}")
+    if s.delegated_by:
+        call = clean_line(s.delegated_by.call_id)
+        grid.add_row("delegated by", f"{s.delegated_by.session} (call {call})")
+    if s.children:
+        spent = f"{s.children_steps} steps, ${s.children_cost_usd:.4f}"
+        grid.add_row("children", f"{s.children}: {spent}")
     if s.container:
         grid.add_row("container", s.container)
     if s.labels:

@@ -333,3 +333,38 @@ async def test_tree_shows_the_child_under_its_parent(tmp_path: Path) -> None:
     [node] = tree["forks"]
     assert (node["session"], node["delegated"], node["at"]) == (child, True, None)
     await rt.stop()
+
+
+async def test_a_childs_approval_names_its_parent_and_show_names_the_children(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from agentctl.protocol import Decide
+    from agentctl.views import approvals_view, session_panel
+
+    profile("worker", [call("wait", {"seconds": 0.01}), final("{}")])
+    (get_paths().config / "agents" / "ask.toml").write_text('default = "ask"\n')  # asks for all
+    (get_paths().config / "agents" / "worker.toml").write_text(
+        'model = "replay:worker.jsonl"\nimage = "none"\npolicy = "ask.toml"\n'
+    )
+    profile("boss", delegating({"task": "t", "profile": "worker"}), extra='tools = ["delegate"]')
+    rt = await runtime(tmp_path)
+    sid = await rt.create_session(boss())
+    child = await child_of(rt, sid)
+    await until(rt, child, SessionStatus.WAITING)
+    [approval] = rt.approvals()
+    assert (approval.session, approval.delegated_by) == (child, sid)
+    console = Console(record=True, width=200)
+    console.print(approvals_view([approval], datetime.now(UTC)))
+    assert f"{child} (child of {sid})" in console.export_text()
+    await rt.decide(approval.id, Decide(decision="approve", approver="me"))
+    assert await until(rt, sid) is SessionStatus.COMPLETED
+    console.print(session_panel(rt.session(sid)))
+    console.print(session_panel(rt.session(child)))
+    text = console.export_text()
+    assert "children  1: 2 steps, $0.0000" in text
+    assert f"delegated by  {sid} (call d0)" in text
+    await rt.stop()
