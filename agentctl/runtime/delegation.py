@@ -155,6 +155,11 @@ class Delegations:
     async def _make_child(
         self, sid: str, state: SessionState, call: ToolCallState, args: DelegateArgs
     ) -> str:
+        known = self.journal.request_index.get(request_id(sid, call.call_id))
+        if known is not None:  # made before a crash: found, whatever changed since
+            return await self.rt.maker.create_session(
+                CreateSession(task=args.task, request_id=request_id(sid, call.call_id))
+            )
         created = state.created
         parent_box = created.get("sandbox") or {}
         left = remaining(state)

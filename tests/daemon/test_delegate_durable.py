@@ -117,6 +117,7 @@ def test_kill_9_with_a_childs_approval_pending_loses_and_repeats_nothing(
 @pytest.mark.parametrize(
     "crash_at",
     [
+        "after:tool.started:1",  # the first call started, its child not yet made
         "delegate:created:1",  # the first child made, the parent not yet waiting for it
         "delegate:created:2",  # the second
         "store:mid-batch:delegate.ended:1",  # the first child's result, not yet committed
