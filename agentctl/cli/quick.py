@@ -203,6 +203,7 @@ def _session(data: Any) -> Any:
     if status not in STATUSES:
         raise Unhandled(status)
     parent = _field(data, "parent", (dict, type(None)))
+    delegated = _field(data, "delegated_by", (dict, type(None)), default=None)
     labels = _field(data, "labels", dict, default={})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
         raise Unhandled("labels")
@@ -226,6 +227,14 @@ def _session(data: Any) -> Any:
         last_seq=_field(data, "last_seq", int),
         labels=labels,
         container=_field(data, "container", (str, type(None)), default=None),
+        delegated_by=None
+        if delegated is None
+        else Plain(
+            session=_field(delegated, "session", str), call_id=_field(delegated, "call_id", str)
+        ),
+        children=_field(data, "children", int, default=0),
+        children_steps=_field(data, "children_steps", int, default=0),
+        children_cost_usd=float(_field(data, "children_cost_usd", (int, float), default=0.0)),
     )
 
 
@@ -247,6 +256,7 @@ def _approval(data: Any) -> Any:
         requested_at=_time(data["requested_at"]),
         expires_at=None if expires is None else _time(expires),
         on_expiry=_field(data, "on_expiry", str),
+        delegated_by=_field(data, "delegated_by", (str, type(None)), default=None),
         context=Plain(
             last_message=_field(context, "last_message", str, default=""),
             rule=_field(context, "rule", str, default=""),
@@ -350,11 +360,14 @@ SESSION_FIELDS = (
     *("id", "status", "reason", "task", "model", "created_at", "updated_at", "steps"),
     *("input_tokens", "output_tokens", "cost_usd", "cost_known", "pending_approvals"),
     *("parent", "last_seq", "labels", "container", "agent", "agent_hash"),
+    *("delegated_by", "children", "children_steps", "children_cost_usd"),
 )
 PARENT_FIELDS = ("session", "seq")
+DELEGATED_FIELDS = ("session", "call_id")
 APPROVAL_FIELDS = (
     *("id", "session", "call_id", "tool", "args", "tier", "rule", "context"),
     *("requested_at", "expires_at", "on_expiry", "seq", "approvers", "escalation_step"),
+    "delegated_by",
 )
 CONTEXT_FIELDS = ("last_message", "diff", "rule", "reason", "question", "answer_schema", "url")
 
@@ -373,6 +386,12 @@ def _exact_session(data: dict[str, Any]) -> None:
     _exact(data, SESSION_FIELDS)
     if data["parent"] is not None:
         _exact(data["parent"], PARENT_FIELDS)
+    if data["delegated_by"] is not None:
+        _exact(data["delegated_by"], DELEGATED_FIELDS)
+    if type(data["children"]) is not int or type(data["children_steps"]) is not int:
+        raise Unhandled("children")
+    if not isinstance(data["children_cost_usd"], float):
+        raise Unhandled("children's cost")
     _canonical_time(data["created_at"])
     _canonical_time(data["updated_at"])
     if not isinstance(data["cost_usd"], float) or not isinstance(data["cost_known"], bool):
@@ -395,6 +414,8 @@ def _exact_approval(data: dict[str, Any]) -> None:
         raise Unhandled("call")
     if type(step) is not int or not isinstance(data["context"]["diff"], str | None):
         raise Unhandled("escalation")
+    if not isinstance(data["delegated_by"], str | None):
+        raise Unhandled("delegated_by")
 
 
 def _as_json(items: list[dict[str, Any]], check: Any) -> Plain:

@@ -286,10 +286,11 @@ def test_on_a_terminal_too(home: dict[str, str], columns: int) -> None:
 
 def test_json_is_printed_as_it_came_only_with_the_models_own_fields() -> None:
     from agentctl.protocol import ApprovalView, SessionSummary
-    from agentctl.protocol.events import ApprovalContext, ParentRef
+    from agentctl.protocol.events import ApprovalContext, DelegatedBy, ParentRef
 
     assert tuple(SessionSummary.model_fields) == quick.SESSION_FIELDS
     assert tuple(ParentRef.model_fields) == quick.PARENT_FIELDS
+    assert tuple(DelegatedBy.model_fields) == quick.DELEGATED_FIELDS
     assert tuple(ApprovalView.model_fields) == quick.APPROVAL_FIELDS
     assert tuple(ApprovalContext.model_fields) == quick.CONTEXT_FIELDS
     with pytest.raises(quick.Unhandled):  # a field the model does not have: the full CLI's
