@@ -73,19 +73,20 @@ def ls_lines(sessions: list[SessionSummary], now: datetime, width: int) -> list[
     if sum(widths) + 2 * len(widths) + task > width:
         return None
 
-    def cell(i: int, text: str) -> str:
-        return text.rjust(widths[i]) if i in _LS_RIGHT else text.ljust(widths[i])
-
+    # Once per row of 10,000: each column's justification chosen before the loop.
+    just = [str.rjust if i in _LS_RIGHT else str.ljust for i in range(len(_LS_HEAD))]
+    columns = list(zip(just, widths, strict=True))
+    gap = ("  ", "")
     head: list[tuple[str, str]] = []
-    for i, name in enumerate(_LS_HEAD):
-        head += [(cell(i, name), "bold"), ("  ", "")]
+    for name, (fit, width_) in zip(_LS_HEAD, columns, strict=True):
+        head += [(fit(name, width_), "bold"), gap]
     head.append(("TASK".ljust(task), "bold"))
     lines: list[Line] = [("", head)]
     for row in rows:
         parts: list[tuple[str, str]] = []
-        for i in range(len(_LS_HEAD)):
-            parts.append((cell(i, row[i]), STATUS_STYLE.get(row[1], "") if i == 1 else ""))
-            parts.append(("  ", ""))
+        for i, (fit, width_) in enumerate(columns):
+            parts.append((fit(row[i], width_), STATUS_STYLE.get(row[1], "") if i == 1 else ""))
+            parts.append(gap)
         parts.append((row[7].ljust(task), ""))
         lines.append(("", parts))
     return lines

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import SimpleNamespace as _Record  # imported by the interpreter's own start
 
 TYPE_CHECKING = False  # as typing's, without importing typing (`agentctl --help` needs none)
 if TYPE_CHECKING:
@@ -169,21 +170,28 @@ def _fetch(path: str, **query: str) -> bytes:
     return body
 
 
-def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], **default: Any) -> Any:
+_ABSENT = object()
+
+
+def _field(
+    data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = _ABSENT
+) -> Any:
     """data[key], which must be of `kind` (a bool is no int here); `default` when it is absent
-    and the model has one."""
-    if key not in data and "default" in default:
-        return default["default"]
-    value = data[key]
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise Unhandled(key)
-    if not isinstance(value, kind):
+    and the model has one. (Once per field of each of 10,000 sessions: kept lean.)"""
+    value = data.get(key, _ABSENT)
+    if value is _ABSENT:
+        if default is _ABSENT:
+            raise Unhandled(key)
+        return default
+    if not isinstance(value, kind) or (
+        value.__class__ is bool and kind is not bool and not (type(kind) is tuple and bool in kind)
+    ):
         raise Unhandled(key)
     return value
 
 
 def _time(value: Any) -> Any:
-    from datetime import datetime
+    from datetime import datetime  # not for --help; a dict lookup once imported
 
     if not isinstance(value, str):
         raise Unhandled("a time")
@@ -195,8 +203,6 @@ def _time(value: Any) -> Any:
 
 def _session(data: Any) -> Any:
     """A `SessionSummary` as far as `agentctl.views` reads one."""
-    from types import SimpleNamespace as Plain
-
     if not isinstance(data, dict):
         raise Unhandled("a session")
     status = _field(data, "status", str)
@@ -207,9 +213,9 @@ def _session(data: Any) -> Any:
     labels = _field(data, "labels", dict, default={})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
         raise Unhandled("labels")
-    return Plain(
+    return _Record(
         id=_field(data, "id", str),
-        status=Plain(value=status),
+        status=_Record(value=status),
         reason=_field(data, "reason", str, default=""),
         task=_field(data, "task", str),
         model=_field(data, "model", str),
@@ -223,13 +229,13 @@ def _session(data: Any) -> Any:
         pending_approvals=_field(data, "pending_approvals", int),
         parent=None
         if parent is None
-        else Plain(session=_field(parent, "session", str), seq=_field(parent, "seq", int)),
+        else _Record(session=_field(parent, "session", str), seq=_field(parent, "seq", int)),
         last_seq=_field(data, "last_seq", int),
         labels=labels,
         container=_field(data, "container", (str, type(None)), default=None),
         delegated_by=None
         if delegated is None
-        else Plain(
+        else _Record(
             session=_field(delegated, "session", str), call_id=_field(delegated, "call_id", str)
         ),
         children=_field(data, "children", int, default=0),
@@ -240,13 +246,11 @@ def _session(data: Any) -> Any:
 
 def _approval(data: Any) -> Any:
     """An `ApprovalView` as far as `agentctl.views` reads one."""
-    from types import SimpleNamespace as Plain
-
     if not isinstance(data, dict):
         raise Unhandled("an approval")
     context = _field(data, "context", dict)
     expires = _field(data, "expires_at", (str, type(None)))
-    return Plain(
+    return _Record(
         id=_field(data, "id", str),
         session=_field(data, "session", str),
         tool=_field(data, "tool", str),
@@ -257,7 +261,7 @@ def _approval(data: Any) -> Any:
         expires_at=None if expires is None else _time(expires),
         on_expiry=_field(data, "on_expiry", str),
         delegated_by=_field(data, "delegated_by", (str, type(None)), default=None),
-        context=Plain(
+        context=_Record(
             last_message=_field(context, "last_message", str, default=""),
             rule=_field(context, "rule", str, default=""),
             reason=_field(context, "reason", str, default=""),
