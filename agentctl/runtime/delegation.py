@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentctl.errors import AgentctlError, UsageError
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from agentctl.runtime.making import SessionMaker
     from agentctl.runtime.sandbox_host import SandboxHost
     from agentctl.state import SessionState, ToolCallState
+    from agentctl.triggers.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,9 @@ FEEDBACK = (
 MAX_ANSWER_BYTES = 64_000
 
 
-def remaining(state: SessionState) -> Budget:
-    """What the parent has left of its budget (None where it has no limit)."""
+def remaining(state: SessionState, now: datetime | None = None) -> Budget:
+    """What the parent has left of its budget (None where it has no limit): steps, tokens
+    and cost, and, at `now`, the running time its clock has left."""
     b = state.budget
     steps, tokens, cost = spent(state)
     left: dict[str, Any] = {}
@@ -71,6 +74,11 @@ def remaining(state: SessionState) -> Budget:
         left["max_tokens"] = b["max_tokens"] - tokens
     if b.get("max_cost_usd") is not None:
         left["max_cost_usd"] = round(b["max_cost_usd"] - cost, 6)
+    if b.get("max_wall_s") is not None:
+        wall = state.running_s
+        if now is not None and state.running_since is not None:
+            wall += (now - state.running_since).total_seconds()
+        left["max_wall_s"] = round(b["max_wall_s"] - wall, 3)
     return Budget.model_validate(left)
 
 
@@ -92,6 +100,8 @@ class DelegationHost(Protocol):
     def sandboxes(self) -> SandboxHost: ...
     @property
     def maker(self) -> SessionMaker: ...
+    @property
+    def clock(self) -> Clock: ...
 
     def spawn(self, sid: str) -> None:
         """Start the actor of a session that is `running`."""
@@ -162,7 +172,7 @@ class Delegations:
             )
         created = state.created
         parent_box = created.get("sandbox") or {}
-        left = remaining(state)
+        left = remaining(state, self.rt.clock.now())
         for name, value in left.model_dump(exclude_none=True).items():
             if value <= 0:
                 raise UsageError(f"this session has no {name.removeprefix('max_')} budget left")

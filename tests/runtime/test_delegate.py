@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +321,13 @@ def test_a_childs_budget_is_at_most_what_the_parent_has_left() -> None:
     assert (left.max_steps, left.max_cost_usd, left.max_tokens) == (4, 0.25, None)
     own = Budget(max_steps=50, max_tokens=1000)
     assert capped(own, left) == Budget(max_steps=4, max_tokens=1000, max_cost_usd=0.25)
+    # the running time: what its clock has counted, and the stretch it is running now
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    timed = SessionState(budget={"max_wall_s": 100.0}, running_s=30.0)
+    timed.running_since = now - timedelta(seconds=10)
+    assert remaining(timed, now).max_wall_s == 60.0
+    assert remaining(timed).max_wall_s == 70.0  # without a now, what is counted so far
+    assert capped(Budget(max_wall_s=3600), remaining(timed, now)).max_wall_s == 60.0
 
 
 async def test_tree_shows_the_child_under_its_parent(tmp_path: Path) -> None:
