@@ -12,7 +12,8 @@ first used (so `agentctl --help` does not pay for them):
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # as typing's, without importing typing (`agentctl --help` needs none)
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from agentctl.client import Client
     from agentctl.errors import AgentctlError, ProviderError
     from agentctl.plugins import tool

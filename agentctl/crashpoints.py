@@ -25,6 +25,8 @@ that records it:
                                   written), `tool.finished` not yet appended
     artifact:moved[:N]            a long output moved into the artifacts folder,
                                   `tool.finished` not yet appended
+    delegate:created[:N]          a `delegate` call's child session made, the parent's
+                                  `waiting` for it not yet appended
 
 N counts occurrences in this process and defaults to 1. The crash tests kill
 a session at each point in turn, restart, and prove nothing is lost and no

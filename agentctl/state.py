@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from agentctl.handoff import Delegation
 from agentctl.protocol import (
     SUMMARY_HEADER,
     ApprovalDecided,
@@ -27,6 +28,8 @@ from agentctl.protocol import (
     CheckpointCreated,
     ContextCompacted,
     Decision,
+    DelegateEnded,
+    DelegateRejected,
     EventData,
     McpListed,
     ModelFailed,
@@ -47,6 +50,7 @@ from agentctl.protocol import (
     UserMessage,
     parse_event,
 )
+from agentctl.results import tool_result_text
 
 
 class EventLike(Protocol):
@@ -190,6 +194,7 @@ class SessionState:
     context_tokens: int = 0
     context_turns: int = 0
     compactions: list[int] = field(default_factory=list)  # `steps` at each compaction
+    delegation: Delegation = field(default_factory=Delegation)  # the `delegate` tool's children
 
     @property
     def mcp_unlisted(self) -> list[str]:
@@ -291,6 +296,7 @@ def _session_status(state: SessionState, event: EventLike, d: SessionStatusChang
     if new is SessionStatus.RUNNING:
         state.auto_resumes = d.auto_resume or 0
     state.timer_hold = d.timer
+    state.delegation.child = d.child
     if event.data.get("budget"):
         state.budget = dict(event.data["budget"])
 
@@ -451,21 +457,6 @@ def _tool_finished(state: SessionState, event: EventLike, d: ToolFinished) -> No
     state.transcript.append(Turn("tool", text, tool_call_id=d.call_id, name=name, seq=event.seq))
 
 
-def tool_result_text(data: dict[str, Any]) -> str:
-    """What the model is told about a finished call."""
-    if data.get("error"):
-        return f"error: {data['error']}"
-    parts = [data.get("output", "")]
-    if data.get("truncated") and data.get("artifact"):
-        parts.append(f"\n[output truncated; the whole output is kept as {data.get('artifact')}]")
-    elif data.get("truncated"):
-        parts.append("\n[output truncated]")
-    if data.get("timed_out"):
-        parts.append("\n[killed: the command timed out]")
-    parts.append(f"\n[exit code {data.get('exit_code')}]")
-    return "".join(parts)
-
-
 @_on(CheckpointCreated)
 def _checkpoint_created(state: SessionState, event: EventLike, d: CheckpointCreated) -> None:
     state.checkpoints.append(CheckpointRef(seq=event.seq, image=d.image))
@@ -498,3 +489,8 @@ def _context_compacted(state: SessionState, event: EventLike, d: ContextCompacte
     state.output_tokens += d.usage.output_tokens
     state.cost_unknown |= d.cost_usd is None
     state.cost_usd += d.cost_usd or 0.0
+
+
+@_on(DelegateRejected, DelegateEnded)
+def _delegate(state: SessionState, event: EventLike, d: EventData) -> None:
+    state.delegation.apply(d)

@@ -33,6 +33,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentctl.filediff import file_diff, replaced_once
+from agentctl.handoff import DELEGATE_TOOL, DelegateArgs
 from agentctl.providers.base import ToolSpec
 from sandboxes import Sandbox, SandboxError
 
@@ -279,9 +280,14 @@ class WaitArgs(_Args):
         return max(until, now)
 
 
-def _wait_runs_in_the_runtime(ctx: ToolContext, args: WaitArgs) -> ToolOutcome:
-    # The step machine turns a `wait` call into a durable timer (agentctl.triggers.timers).
-    raise ToolCallError("wait is carried out by the runtime, not run as a tool")
+# Tools a session gets only when its profile names them in `tools` (not "every tool").
+OPT_IN_TOOLS = frozenset({DELEGATE_TOOL})
+
+
+def _runs_in_the_runtime(ctx: ToolContext, args: WaitArgs | DelegateArgs) -> ToolOutcome:
+    # The step machine turns a `wait` call into a durable timer (agentctl.triggers.timers),
+    # a `delegate` call into a child session it waits for (agentctl.runtime.delegation).
+    raise ToolCallError("this tool is carried out by the runtime, not run as a tool")
 
 
 def _require_sandbox(ctx: ToolContext) -> Sandbox:
@@ -473,7 +479,17 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
         "The session holds nothing while it waits and survives restarts.",
         WaitArgs,
         idempotent=True,
-        run=_wait_runs_in_the_runtime,
+        run=_runs_in_the_runtime,
+        needs_sandbox=False,
+    ),
+    Tool(
+        DELEGATE_TOOL,
+        "Give a sub-task to a child agent and wait for its answer. The child is a session "
+        "of its own (optionally of another agent profile) with at most this session's "
+        "remaining budget; with `output_schema`, its answer is JSON that fits it.",
+        DelegateArgs,
+        idempotent=True,  # the child is found again by its request id, never made twice
+        run=_runs_in_the_runtime,
         needs_sandbox=False,
     ),
 )

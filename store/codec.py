@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import from_json
+
 from store.events import (
     EventTooLargeError,
     InvalidArgumentError,
@@ -69,11 +71,25 @@ def check_cursor(after: int, limit: int | None) -> None:
         raise InvalidArgumentError(f"limit must be None or an int >= 0, got {limit!r}")
 
 
+def loads(text: str) -> Any:
+    """What `json.loads` makes of the text the store wrote, three times as fast.
+
+    pydantic-core's parser gives the same objects for every text `_encode`
+    writes (big ints, floats to the bit, the last of repeated keys); it
+    refuses an escaped lone surrogate, which `json.loads` reads, so that text
+    goes to `json.loads`.
+    """
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def decode(stream: str, seq: int, offset: int, ts: datetime, type_: str, data: str) -> StoredEvent:
     """A stored row back to an event; `ts` may be naive (then it is UTC)."""
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return StoredEvent(stream, seq, offset, ts, type_, json.loads(data))
+    return StoredEvent(stream, seq, offset, ts, type_, loads(data))
 
 
 def _encode(event: NewEvent, max_event_bytes: int) -> EncodedEvent:
@@ -101,7 +117,7 @@ def _encode(event: NewEvent, max_event_bytes: int) -> EncodedEvent:
         ) from None
     if size > max_event_bytes:
         raise EventTooLargeError(size, max_event_bytes, event_type=event.type)
-    return EncodedEvent(event.type, text, json.loads(text), _utc(event))
+    return EncodedEvent(event.type, text, loads(text), _utc(event))
 
 
 def _mapping(value: object) -> dict[Any, Any]:

@@ -16,7 +16,6 @@ where executemany costs a statement each (`bench/store.py --compare-inserts`).
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -28,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from store.codec import check_cursor, check_stream, decode
+from store.codec import check_cursor, check_stream, decode, loads
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, Row, SnapshotRow, Span
 from store.lock import WriterLock
@@ -214,7 +213,7 @@ class DuckDBEventStore(GroupCommitStore):
         with self._cursor() as cursor:
             rows = cursor.execute("SELECT stream, seq, data FROM snapshots").fetchall()
         order = {stream: i for i, stream in enumerate(self.streams())}
-        found = [Snapshot(str(s), int(q), json.loads(d)) for s, q, d in rows if s in order]
+        found = [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows if s in order]
         return sorted(found, key=lambda snapshot: order[snapshot.stream])
 
     def schema_version(self) -> int:

@@ -9,12 +9,11 @@ readers never share a mutable dict with each other or with the appender.
 from __future__ import annotations
 
 import bisect
-import json
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from store.codec import check_cursor, check_stream, decode
+from store.codec import check_cursor, check_stream, decode, loads
 from store.events import Snapshot, StoreClosedError, StoredEvent
 from store.group_commit import GroupCommitStore, Row, SnapshotRow
 from store.migrations import MIGRATIONS
@@ -51,7 +50,7 @@ class InMemoryEventStore(GroupCommitStore):
         with self._records_lock:
             self._check_readable()
             found = [(s, self._snapshots[s]) for s in self._by_stream if s in self._snapshots]
-        return [Snapshot(stream, seq, json.loads(text)) for stream, (seq, text) in found]
+        return [Snapshot(stream, seq, loads(text)) for stream, (seq, text) in found]
 
     def _close_backend(self) -> None:
         with self._records_lock:

@@ -32,7 +32,6 @@ it guarantees only that a stale writer's append conflicts.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -46,7 +45,7 @@ import psycopg
 from psycopg import conninfo, errors
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from store.codec import check_cursor, check_stream
+from store.codec import check_cursor, check_stream, loads
 from store.duckdb_store import QueryResult, QueryTimeoutError, fetch_bounded
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, _Append, _PutSnapshot, _Staged
@@ -336,7 +335,7 @@ class PostgresEventStore(GroupCommitStore):
                 "SELECT n.stream, n.seq, n.data::text FROM snapshots n "
                 "JOIN streams s USING (stream) ORDER BY s.first_offset"
             ).fetchall()
-        return [Snapshot(str(s), int(q), json.loads(d)) for s, q, d in rows]
+        return [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows]
 
     def last_seq(self, stream: str) -> int:
         with self._cursor() as conn:
@@ -443,4 +442,4 @@ def _one(conn: psycopg.Connection[Any], sql: str) -> Any:
 
 def _decode(row: tuple[Any, ...]) -> StoredEvent:
     stream, seq, offset, ts, type_, data = row
-    return StoredEvent(stream, int(seq), int(offset), ts.astimezone(UTC), type_, json.loads(data))
+    return StoredEvent(stream, int(seq), int(offset), ts.astimezone(UTC), type_, loads(data))

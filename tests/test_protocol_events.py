@@ -33,6 +33,8 @@ from agentctl.protocol import (
     CheckpointCreated,
     ContextCompacted,
     Decision,
+    DelegateEnded,
+    DelegateRejected,
     Envelope,
     EventData,
     HookAdded,
@@ -143,6 +145,16 @@ EXAMPLES: list[EventData] = [
         window=512,
         model="local:smol",
         usage=UsageData(input_tokens=300, output_tokens=40),
+    ),
+    DelegateRejected(call_id="d1", child="ses_2", child_seq=7, error="ok: required"),
+    DelegateEnded(
+        call_id="d1",
+        child="ses_2",
+        status=SessionStatus.COMPLETED,
+        steps=3,
+        input_tokens=30,
+        output_tokens=9,
+        cost_usd=0.01,
     ),
 ]
 

@@ -1,9 +1,7 @@
 """What every command shares: the consoles, the client, JSON output and error handling.
 
-Results go to stdout, progress and diagnostics to stderr (docs/design.md §10). Rich
-turns colour off by itself when the stream is not a terminal; `NO_COLOR`
-(no-color.org) turns off every style here, not only colours, so the output is
-plain text. Piped output is not cut at 80 columns: ids must survive `awk`.
+Results go to stdout, progress and diagnostics to stderr (docs/design.md §10), through
+the consoles of `agentctl.cli.consoles` (re-exported here).
 Domain errors become an exit code and one readable line here, at the edge,
 and nowhere else.
 """
@@ -20,36 +18,15 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from rich.markup import escape
 
+from agentctl.cli.consoles import err as err
+from agentctl.cli.consoles import out as out
 from agentctl.errors import AgentctlError, ExitCode
 from agentctl.terminal import clean_line
 
 if TYPE_CHECKING:
     from agentctl.client import Client
-
-PIPE_WIDTH = 200  # piped output: wide enough that tables never cut an id
-
-
-def _console(*, stderr: bool) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    plain = bool(os.environ.get("NO_COLOR")) and not os.environ.get("FORCE_COLOR")
-    width = None
-    if not stream.isatty() and "COLUMNS" not in os.environ:
-        width = PIPE_WIDTH
-    return Console(
-        stderr=stderr,
-        highlight=False,
-        soft_wrap=True,
-        width=width,
-        no_color=plain or None,
-        color_system=None if plain else "auto",
-    )
-
-
-out = _console(stderr=False)
-err = _console(stderr=True)
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -1,4 +1,6 @@
-"""The console script's entry: `--version` answers before anything is imported."""
+"""The console script's entry: `--version` answers before anything is imported, and
+`--help`, `ls`, `show` and `approvals` try the quick path (agentctl/cli/quick.py) before
+the typer app is imported."""
 
 from __future__ import annotations
 
@@ -6,11 +8,17 @@ import sys
 
 
 def run() -> None:
-    if sys.argv[1:] == ["--version"]:
+    args = sys.argv[1:]
+    if args == ["--version"]:
         from agentctl import __version__
 
         print(f"agentctl {__version__}")
         sys.exit(0)
+    from agentctl.cli.quick import answer
+
+    code = answer(args)
+    if code is not None:
+        sys.exit(code)
     from agentctl.cli.main import run as main
 
     main()

@@ -130,33 +130,43 @@ def log(
         show_event(event, as_json, fold=not full)
 
 
+def _up(s: SessionSummary) -> str | None:
+    """The session a session came from: the one it forked from, or the one that delegated to it."""
+    if s.parent:
+        return s.parent.session
+    return s.delegated_by.session if s.delegated_by else None
+
+
 def family(sessions: list[SessionSummary], session_id: str) -> dict[str, Any]:
-    """The lineage of a session as nested data: its root and every fork below it."""
+    """The lineage of a session as nested data: its root and every fork and child below it."""
     by_id = {s.id: s for s in sessions}
     if session_id not in by_id:
         from agentctl.errors import NotFoundError
 
         raise NotFoundError(f"no session {session_id!r}")
     root = by_id[session_id]
-    while root.parent and root.parent.session in by_id:
-        root = by_id[root.parent.session]
+    while _up(root) in by_id:
+        root = by_id[_up(root) or ""]
     children: dict[str, list[SessionSummary]] = {}
     for s in sessions:
-        if s.parent:
-            children.setdefault(s.parent.session, []).append(s)
+        up = _up(s)
+        if up:
+            children.setdefault(up, []).append(s)
 
     def node(s: SessionSummary) -> dict[str, Any]:
         return {
             "session": s.id,
             "status": s.status.value,
             "at": s.parent.seq if s.parent else None,
+            "delegated": s.delegated_by is not None,  # a child of a `delegate` call
             "steps": s.steps,
             "task": s.task,
             "selected": s.id == session_id,
             "forks": [
                 node(c)
                 for c in sorted(
-                    children.get(s.id, []), key=lambda c: (c.parent.seq if c.parent else 0, c.id)
+                    children.get(s.id, []),
+                    key=lambda c: (c.parent.seq if c.parent else 0, c.created_at, c.id),
                 )
             ],
         }
@@ -169,7 +179,7 @@ def tree(
     session: Annotated[str, typer.Argument(help="Session id (any member of the family).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """The family of a session: parents, forks, the seq each branched at, status."""
+    """The family of a session: parents, forks (the seq each branched at), delegated children, status."""
     data = family(client().sessions(), session)
     if as_json:
         print_json(data)
@@ -179,6 +189,8 @@ def tree(
         text = Text()
         if n["at"] is not None:
             text.append(f"@{n['at']} ", style="magenta")
+        if n.get("delegated"):
+            text.append("delegate ", style="magenta")
         text.append(n["session"], style="bold cyan" if n["selected"] else "cyan")
         text.append(f"  {n['status']}", style=STATUS_STYLE.get(n["status"], ""))
         text.append(f"  {n['steps']} steps", style="dim")

@@ -5,11 +5,14 @@ Exit codes are stable (docs/design.md §10): 0 completed, 1 failed, 2 usage erro
 is one line naming the problem; any other error is one readable line too, and
 a traceback only with `--debug`.
 
-The commands are imported when they run, not before: `COMMANDS` names the
-module of each and the first paragraph of its help, which is all the
-top-level `--help` prints, so `agentctl --help` and `--version` import typer
-and nothing of the rest (tests/cli/test_lazy_imports.py checks that the
-table matches the commands and that the heavy modules stay out).
+The commands are imported when they run, not before: `COMMANDS`
+(agentctl/cli/table.py, where a new command goes) names the module of each
+and the first paragraph of its help, which is all the top-level `--help`
+prints. `agentctl --help` and `--version` do not even come here: the entry
+(agentctl/cli/entry.py) answers them from the table without typer, and
+`ls`, `show` and `approvals` go through agentctl/cli/quick.py first
+(tests/cli/test_lazy_imports.py checks that the table matches the commands,
+that the quick help is this one's, and that the heavy modules stay out).
 """
 
 from __future__ import annotations
@@ -24,126 +27,12 @@ from typer._click import exceptions as click  # typer vendors click; its excepti
 from typer.core import TyperGroup
 
 from agentctl import __version__
+from agentctl.cli.table import COMMANDS as COMMANDS
+from agentctl.cli.table import HELP
 from agentctl.errors import ExitCode
 
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
-
-# name -> (module, first paragraph of its help), in the order `--help` lists them
-# (typer lists plain commands before groups). A module either has `register(app)`
-# or, for a group, a typer `app` (see `_load`).
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("agentctl.cli.sessions", "Start a session and follow it until it ends (or detach)."),
-    "resume": (
-        "agentctl.cli.sessions",
-        "Continue a paused or completed session, optionally with a new message or a raised budget.",
-    ),
-    "fork": (
-        "agentctl.cli.sessions",
-        "Branch a session at a checkpoint: conversation and sandbox files together.",
-    ),
-    "attach": (
-        "agentctl.cli.sessions",
-        "Stream a session's events (backfill, then live) until it ends, pauses or waits.",
-    ),
-    "cancel": (
-        "agentctl.cli.sessions",
-        "Cancel a session: pending approvals are denied, its container removed.",
-    ),
-    "ls": (
-        "agentctl.cli.inspect",
-        "List sessions: id, status, age, steps, cost, pending approvals, parent.",
-    ),
-    "show": ("agentctl.cli.inspect", "A summary of one session."),
-    "log": (
-        "agentctl.cli.inspect",
-        "The session's events so far (NDJSON envelopes with --json); `attach` follows live ones.",
-    ),
-    "tree": (
-        "agentctl.cli.inspect",
-        "The family of a session: parents, forks, the seq each branched at, status.",
-    ),
-    "approvals": ("agentctl.cli.approvals", "Pending approvals across all sessions, oldest first."),
-    "approve": (
-        "agentctl.cli.approvals",
-        "Approve a pending call, optionally with edited arguments.",
-    ),
-    "deny": (
-        "agentctl.cli.approvals",
-        "Deny a pending call; the model gets the reason as the call's result.",
-    ),
-    "diff": (
-        "agentctl.cli.workspace",
-        "Show what a session changed in /workspace, as a unified diff (git's format).",
-    ),
-    "apply": (
-        "agentctl.cli.workspace",
-        "Apply a session's changes to the host folder its workspace was copied from.",
-    ),
-    "cp": (
-        "agentctl.cli.workspace",
-        "Copy files out of a session's /workspace, or into one that is not running.",
-    ),
-    "doctor": (
-        "agentctl.cli.doctor",
-        "Check the Docker engine, the sandbox image, the daemon, its database, the plugins it\n"
-        "loaded, the configuration and the model providers' keys, and say what to do about each.",
-    ),
-    "record": (
-        "agentctl.cli.replay",
-        "Write a session's recording (JSONL of its model responses) for `--model replay:FILE`.",
-    ),
-    "replay": (
-        "agentctl.cli.replay",
-        "Re-run a session on its recorded model responses in a fresh sandbox; "
-        "report the first divergence.",
-    ),
-    "tui": (
-        "agentctl.cli.tui",
-        "Sessions, the selected session's timeline, and the approval queue; decide, fork, cancel,\n"
-        "resume, start runs (`?` in the app lists every key).",
-    ),
-    "trace": (
-        "agentctl.cli.observe",
-        "Where the session's time went: a waterfall of model calls, tool calls, approval waits.",
-    ),
-    "stats": (
-        "agentctl.cli.observe",
-        "Sessions by status, cost per model and tool, tool failure rates, approval waits, retries.",
-    ),
-    "sql": ("agentctl.cli.observe", "Run a read-only SQL query (DuckDB) over the event log."),
-    "export": (
-        "agentctl.cli.observe",
-        "Export events: JSONL envelopes (as `log --json`) or Parquet (the events table's columns).",
-    ),
-    "gc": (
-        "agentctl.cli.observe",
-        "Remove the checkpoint images and artifacts of sessions that ended long ago.",
-    ),
-    "eval": (
-        "agentctl.cli.evals",
-        "Run an eval suite (cases of task, model and graders, as sessions) and report pass rates;\n"
-        "add a session to one as a regression case.",
-    ),
-    "agents": (
-        "agentctl.cli.agents",
-        "Agent profiles: agents/NAME.toml in the config folder, "
-        ".agentctl/agents/NAME.toml in a workspace.",
-    ),
-    "daemon": ("agentctl.cli.daemon", "Run, start, stop and inspect the daemon."),
-    "sandbox": ("agentctl.cli.sandbox", "Build the sandbox image; list and prune checkpoints."),
-    "keys": (
-        "agentctl.cli.keys",
-        "API keys by name (a 0600 file in the config folder; the environment overrides it).",
-    ),
-    "mcp": (
-        "agentctl.cli.mcp",
-        "MCP servers whose tools sessions get, as mcp__SERVER__TOOL (see docs/mcp.md).",
-    ),
-    "tools": ("agentctl.cli.mcp", "The tools a session gets: built-in and MCP."),
-    "schedule": ("agentctl.cli.triggers", "Start sessions on a cron schedule."),
-    "hook": ("agentctl.cli.triggers", "Start sessions from webhooks (GitHub-style signed POSTs)."),
-}
 
 
 def _settings() -> dict[str, Any]:
@@ -223,12 +112,7 @@ def load_all(app: typer.Typer) -> None:
 app = typer.Typer(
     cls=LazyGroup,
     name="agentctl",
-    help=(
-        "Run AI agents durably on this machine: every model call, tool call, approval and checkpoint "
-        "is an event in a local DuckDB log; tools run in a locked-down Docker container per session.\n\n"
-        "Exit codes: 0 completed, 1 failed, 2 usage error, 3 waiting for approval, 4 paused, "
-        "5 cancelled, 130 interrupted (the session goes on in the daemon)."
-    ),
+    help=HELP,
     no_args_is_help=True,
     **_settings(),
     context_settings={"help_option_names": ["-h", "--help"]},

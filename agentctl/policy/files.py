@@ -198,6 +198,14 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
+def _toml_bool(value: object) -> str:
+    return "true" if value else "false"
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
+
+
 def policy_toml(policy: dict[str, Any]) -> str:
     """A policy file that `load_policy` reads back as the stored policy (rule names kept).
 
@@ -207,18 +215,32 @@ def policy_toml(policy: dict[str, Any]) -> str:
     lines = [
         f"# the policy of {policy.get('name', 'a session')}, as recorded in its session.created",
         f"default = {_toml_str(str(policy.get('default_tier', 'ask')))}",
-        f"network = {'true' if policy.get('network', True) else 'false'}",
+        f"network = {_toml_bool(policy.get('network', True))}",
     ]
+    if policy.get("hints") is not None:
+        lines.append(f"hints = {_toml_bool(policy['hints'])}")
     for rule in policy.get("rules", []):
         lines += ["", "[[rule]]", f"tool = {_toml_str(rule.get('tool', '*'))}"]
         for key in ("command", "path"):
             if rule.get(key) is not None:
                 lines.append(f"{key} = {_toml_str(rule[key])}")
+        if rule.get("args"):
+            pairs = ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in rule["args"].items())
+            lines.append(f"args = {{ {pairs} }}")
         lines.append(f"tier = {_toml_str(rule['tier'])}")
         if rule.get("timeout_s") is not None:
             lines.append(f"timeout = {float(rule['timeout_s'])!r}")
         if rule.get("on_expiry", "deny") != "deny":
             lines.append(f"on_expiry = {_toml_str(rule['on_expiry'])}")
+        if rule.get("approvers"):
+            lines.append(f"approvers = {_toml_list(rule['approvers'])}")
+        if rule.get("escalate"):
+            steps = ", ".join(
+                f"{{ approvers = {_toml_list(step['approvers'])}, "
+                f"timeout = {float(step['timeout_s'])!r} }}"
+                for step in rule["escalate"]
+            )
+            lines.append(f"escalate = [{steps}]")
         if rule.get("name"):
             lines.append(f"name = {_toml_str(rule['name'])}")
     return "\n".join(lines) + "\n"

@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from agentctl.protocol.base import PROTOCOL_VERSION, SessionStatus, _Request
-from agentctl.protocol.events import ApprovalContext, Budget, ContextPolicy, ParentRef, PluginRef
+from agentctl.protocol.events import (
+    ApprovalContext,
+    Budget,
+    ContextPolicy,
+    DelegatedBy,
+    ParentRef,
+    PluginRef,
+)
 from agentctl.protocol.limits import LIMIT_RANGES, Limits, limit_problem
 from agentctl.protocol.triggers import Overlap
 
@@ -230,6 +237,12 @@ class SessionSummary(BaseModel):
     container: str | None = None
     agent: str | None = None  # the profile's name
     agent_hash: str | None = None  # of what shaped its behaviour (see agentctl.profiles)
+    delegated_by: DelegatedBy | None = None  # a child session: the parent's `delegate` call
+    # What its child sessions spent (docs/subagents.md): counted against its budget,
+    # shown apart from its own `steps` and `cost_usd`.
+    children: int = 0
+    children_steps: int = 0
+    children_cost_usd: float = 0.0
 
 
 class ApprovalView(BaseModel):
@@ -247,6 +260,7 @@ class ApprovalView(BaseModel):
     seq: int
     approvers: list[str] = Field(default_factory=list)  # who may decide now (empty: anyone)
     escalation_step: int = 0
+    delegated_by: str | None = None  # the parent session, when this session is a child
 
 
 class ErrorBody(BaseModel):

@@ -55,6 +55,13 @@ class ParentRef(_Data):
     seq: int
 
 
+class DelegatedBy(_Data):
+    """The session and `delegate` call that started a child session (docs/subagents.md)."""
+
+    session: str
+    call_id: str
+
+
 class PluginRef(_Data):
     """A plugin a session uses (`agentctl.plugins`): its distribution, and what of it."""
 
@@ -96,6 +103,8 @@ class SessionCreated(EventData):
     budget: Budget = Field(default_factory=Budget)
     labels: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
+    delegated_by: DelegatedBy | None = None  # a child session: its parent's `delegate` call
+    output_schema: dict[str, Any] | None = None  # a child's: the schema its answer must fit
     instructions: list[InstructionFile] = Field(default_factory=list)
     agent: AgentRef | None = None
     model_since_step: int = 0  # a fork with a new model: its first response is this step's
@@ -121,6 +130,7 @@ class SessionStatusChanged(EventData):
     fault: Literal["sandbox", "internal"] | None = None
     auto_resume: int | None = None  # set on a retry of a fault pause: its attempt number
     timer: str | None = None  # waiting for this timer (`timer.set`), not for a person
+    child: str | None = None  # waiting for this child session (the `delegate` tool)
 
 
 class UserMessage(EventData):
@@ -411,3 +421,31 @@ class ContextCompacted(EventData):
     usage: UsageData = Field(default_factory=UsageData)
     cost_usd: float | None = 0.0
     latency_ms: float = 0.0
+
+
+class DelegateRejected(EventData):
+    """A child's final answer did not fit the `delegate` call's output schema; the
+    error was given back to the child (once) as a user message (docs/subagents.md)."""
+
+    TYPE: ClassVar[str] = "delegate.rejected"
+
+    call_id: str
+    child: str
+    child_seq: int  # the child's last seq when its answer was judged
+    error: str
+
+
+class DelegateEnded(EventData):
+    """A child session ended and its `delegate` call has its result (with `tool.finished`):
+    what the child spent, which counts against this session's budget."""
+
+    TYPE: ClassVar[str] = "delegate.ended"
+
+    call_id: str
+    child: str
+    status: SessionStatus
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True

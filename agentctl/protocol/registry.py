@@ -19,6 +19,8 @@ from agentctl.protocol.events import (
     BudgetExceeded,
     CheckpointCreated,
     ContextCompacted,
+    DelegateEnded,
+    DelegateRejected,
     McpListed,
     ModelFailed,
     ModelRequested,
@@ -83,6 +85,8 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     WorkspaceCopied,
     McpListed,
     ContextCompacted,
+    DelegateRejected,
+    DelegateEnded,
 )
 EVENT_DATA: dict[str, type[EventData]] = {model.TYPE: model for model in EVENT_MODELS}
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_DATA)

@@ -55,7 +55,9 @@ class Agent:
             image, hint = image_tag(recipe), f"agentctl sandbox build --recipe {recipe}"
         elif image is None:
             image = profile.image
-        allowed = tools
+        from agentctl.tools import OPT_IN_TOOLS
+
+        allowed = [t for t in tools if t not in OPT_IN_TOOLS]  # `delegate`: named, or off
         if profile.tools is not None:
             unknown = sorted(set(profile.tools) - set(tools))
             if unknown:

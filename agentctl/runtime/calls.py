@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from agentctl import ids
+from agentctl.handoff import DELEGATE_TOOL, DelegateArgs
 from agentctl.policy import Tier
 from agentctl.protocol import (
     ApprovalContext,
@@ -40,7 +41,14 @@ from agentctl.runtime.decide import enabled_tools as _enabled
 from agentctl.runtime.decide import repeated_calls
 from agentctl.runtime.replies import MAX_CONTEXT_BYTES, MAX_ERROR_BYTES, clean_text
 from agentctl.state import SessionState, ToolCallState
-from agentctl.tools import WAIT_TOOL, Tool, ToolCallError, ToolContext, ToolOutcome, WaitArgs
+from agentctl.tools import (
+    WAIT_TOOL,
+    Tool,
+    ToolCallError,
+    ToolContext,
+    ToolOutcome,
+    WaitArgs,
+)
 
 if TYPE_CHECKING:
     from agentctl.runtime.host import StepHost
@@ -265,6 +273,10 @@ class ToolCalls:
         if tool.name == WAIT_TOOL:  # a durable timer, not a run: holds nothing while it waits
             assert isinstance(parsed, WaitArgs)
             await self.rt.timers.begin_wait(sid, call, parsed, proposed)
+            return
+        if tool.name == DELEGATE_TOOL:  # a child session: waited for holding nothing
+            assert isinstance(parsed, DelegateArgs)
+            await self.rt.delegations.begin(sid, state, call, parsed, proposed)
             return
         sandbox = await self._sandbox_for(sid, state) if tool.needs_sandbox else None
         started = ToolStarted(

@@ -92,13 +92,13 @@ def as_message(turn: Turn) -> Message:
 
 def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None:
     b = state.budget
-    if b.get("max_steps") is not None and state.steps >= b["max_steps"]:
-        return BudgetExceeded(limit="steps", value=state.steps)
-    tokens = state.input_tokens + state.output_tokens
+    steps, tokens, cost = spent(state)  # its own and its ended children's (docs/subagents.md)
+    if b.get("max_steps") is not None and steps >= b["max_steps"]:
+        return BudgetExceeded(limit="steps", value=steps)
     if b.get("max_tokens") is not None and tokens >= b["max_tokens"]:
         return BudgetExceeded(limit="tokens", value=tokens)
-    if b.get("max_cost_usd") is not None and state.cost_usd >= b["max_cost_usd"]:
-        return BudgetExceeded(limit="cost_usd", value=round(state.cost_usd, 6))
+    if b.get("max_cost_usd") is not None and cost >= b["max_cost_usd"]:
+        return BudgetExceeded(limit="cost_usd", value=round(cost, 6))
     if b.get("max_wall_s") is not None:
         wall = state.running_s
         if state.running_since is not None:
@@ -106,6 +106,14 @@ def budget_exceeded(state: SessionState, now: datetime) -> BudgetExceeded | None
         if wall >= b["max_wall_s"]:
             return BudgetExceeded(limit="wall_s", value=round(wall, 3))
     return None
+
+
+def spent(state: SessionState) -> tuple[int, int, float]:
+    """Steps, tokens and cost the budget counts: the session's own and its children's."""
+    steps = state.steps + state.delegation.steps
+    tokens = state.input_tokens + state.output_tokens
+    tokens += state.delegation.input_tokens + state.delegation.output_tokens
+    return steps, tokens, state.cost_usd + state.delegation.cost_usd
 
 
 def repeated_calls(state: SessionState, call: ToolCallState) -> int:
@@ -153,5 +161,6 @@ __all__ = [
     "enabled_tools",
     "next_action",
     "repeated_calls",
+    "spent",
     "to_messages",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from agentctl.handoff import DelegateArgs
     from agentctl.mcp.hub import McpHub
     from agentctl.paths import Paths
     from agentctl.policy import Policy
@@ -67,6 +68,20 @@ class Waits(Protocol):
         """Record the wait and arm its timer; the session holds nothing meanwhile."""
 
 
+class Delegates(Protocol):
+    """The `delegate` tool's child sessions (agentctl.runtime.delegation.Delegations)."""
+
+    async def begin(
+        self,
+        sid: str,
+        state: SessionState,
+        call: ToolCallState,
+        args: DelegateArgs,
+        proposed: ToolProposed | None,
+    ) -> None:
+        """Start the child and wait for it; the session holds nothing meanwhile."""
+
+
 class StepHost(Host, Protocol):
     """What the step machine (agentctl.runtime.steps) needs of the runtime.
 
@@ -79,6 +94,8 @@ class StepHost(Host, Protocol):
     def mcp(self) -> McpHub: ...
     @property
     def timers(self) -> Waits: ...
+    @property
+    def delegations(self) -> Delegates: ...
     @property
     def retry_policy(self) -> RetryPolicy: ...
     @property
@@ -112,4 +129,4 @@ class StepHost(Host, Protocol):
         """Arm the approval's deadline."""
 
 
-__all__ = ["Host", "StepHost", "Waits"]
+__all__ = ["Delegates", "Host", "StepHost", "Waits"]

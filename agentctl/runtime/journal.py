@@ -51,7 +51,7 @@ from agentctl.protocol import (
     event_data,
 )
 from agentctl.redact import Redactor
-from agentctl.runtime.summary import SNAPSHOT_VERSION, snapshot_of
+from agentctl.runtime.summary import SNAPSHOT_VERSIONS, snapshot_of, snapshot_summary
 from agentctl.state import SessionState, apply_event, fold_events
 from store import ConflictError as StoreConflict
 from store import EventStore, NewEvent, StoredEvent, StoreError
@@ -126,9 +126,10 @@ class Journal:
         summary = self._summaries.get(session_id)
         if summary is None:
             data = self.dormant.get(session_id)
-            if data is None or not data.get("summary"):
+            summary = snapshot_summary(data) if data is not None else None
+            if summary is None:
                 return None
-            summary = self._summaries[session_id] = SessionSummary.model_validate(data["summary"])
+            self._summaries[session_id] = summary
         return summary
 
     def dormant_summaries(self) -> list[SessionSummary]:
@@ -157,7 +158,7 @@ class Journal:
                 snapshot is not None
                 and data is not None
                 and snapshot.seq == head
-                and data.get("v") == SNAPSHOT_VERSION
+                and data.get("v") in SNAPSHOT_VERSIONS
                 and data.get("ended")
             ):
                 self.dormant[stream] = data

@@ -15,18 +15,20 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentctl import __version__, ids
 from agentctl.config import Config
 from agentctl.errors import ConflictError, UsageError
-from agentctl.policy import load_policy
+from agentctl.policy import Policy, load_policy
 from agentctl.profiles import behaviour_hash, find_profile
 from agentctl.protocol import (
     AgentRef,
     Budget,
     CreateSession,
+    DelegatedBy,
     EventData,
     ForkSession,
     ParentRef,
@@ -64,6 +66,26 @@ SYSTEM_PROMPT = (
     "Use the tools to inspect and change files and to run commands. When the task is done, "
     "answer with a short summary and no tool calls."
 )
+
+
+@dataclass(frozen=True)
+class Child:
+    """What a child is made with beyond its request (agentctl.runtime.making)."""
+
+    delegated_by: DelegatedBy
+    cap: Budget  # at most what the parent has left
+    policy: dict[str, Any] | None  # the parent's, for a child without a profile policy
+    output_schema: dict[str, Any] | None
+
+
+def capped(budget: Budget, cap: Budget) -> Budget:
+    """Each limit of `budget` no higher than `cap`'s (a limit only `cap` has is taken)."""
+    out: dict[str, Any] = {}
+    for name in ("max_steps", "max_tokens", "max_cost_usd", "max_wall_s"):
+        own, top = getattr(budget, name), getattr(cap, name)
+        values = [v for v in (own, top) if v is not None]
+        out[name] = min(values) if values else None
+    return Budget.model_validate(out)
 
 
 class MakerHost(Protocol):
@@ -119,11 +141,12 @@ class SessionMaker:
         # request id -> (held while it is served, how many requests hold or wait for it)
         self._requests: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    async def create_session(self, req: CreateSession) -> str:
+    async def create_session(self, req: CreateSession, child: Child | None = None) -> str:
+        """A new session; `child`: one a `delegate` call starts (agentctl.runtime.delegation)."""
         async with self._request(req.request_id, parent=None, task=req.task) as known:
             if known is not None:
                 return known
-            return await self._create_session(req)
+            return await self._create_session(req, child)
 
     @contextlib.asynccontextmanager
     async def _request(
@@ -162,7 +185,7 @@ class SessionMaker:
             else:
                 self._requests[request_id] = (lock, users - 1)
 
-    async def _create_session(self, req: CreateSession) -> str:
+    async def _create_session(self, req: CreateSession, child: Child | None = None) -> str:
         workspace = None
         if req.workspace:
             folder = Path(req.workspace).expanduser()
@@ -170,7 +193,12 @@ class SessionMaker:
                 raise UsageError(f"workspace {req.workspace!r} is not a folder")
             workspace = folder.resolve()
         agent = await asyncio.to_thread(self._agent, req, workspace)
-        policy = await asyncio.to_thread(load_policy, agent.policy, config_dir=self.paths.config)
+        if child is not None and child.policy is not None and agent.policy is None:
+            policy = Policy.from_dict(child.policy)  # a child without its own: its parent's
+        else:
+            policy = await asyncio.to_thread(
+                load_policy, agent.policy, config_dir=self.paths.config
+            )
         if req.network == "bridge" and not policy.network:
             raise UsageError(
                 f"policy {policy.name!r} does not allow network access", hint="use --network none"
@@ -188,6 +216,10 @@ class SessionMaker:
         if context.summary_model:  # fails early too; the compactions load their own
             await self.load_provider(context.summary_model).aclose()
         budget = _with_defaults(agent.budget, config, provider)
+        if child is not None:  # at most what its parent has left
+            budget = capped(budget, child.cap)
+            if budget.max_cost_usd is not None:
+                check_cost_known(provider)
         digest = await self._image_digest(image) if image is not None else None
         instructions = []
         if workspace is not None:
@@ -236,6 +268,8 @@ class SessionMaker:
             plugins=self.plugins.used_by(agent.tools, agent.model),
             mcp=servers,
             context=context,
+            delegated_by=child.delegated_by if child is not None else None,
+            output_schema=child.output_schema if child is not None else None,
             version=__version__,
         )
         self._providers[sid] = provider
@@ -413,4 +447,4 @@ def _nearest_valid(events: Sequence[Any], at: int) -> str:
     return ", ".join(parts) or "none"
 
 
-__all__ = ["SYSTEM_PROMPT", "MakerHost", "SessionMaker", "check_cost_known"]
+__all__ = ["SYSTEM_PROMPT", "Child", "MakerHost", "SessionMaker", "capped", "check_cost_known"]

@@ -46,6 +46,7 @@ from agentctl.providers.retry import RetryPolicy, breaker_for
 from agentctl.redact import Redactor
 from agentctl.runtime import recovery
 from agentctl.runtime.approvals import Decisions
+from agentctl.runtime.delegation import Delegations
 from agentctl.runtime.journal import Journal
 from agentctl.runtime.leases import Ownership
 from agentctl.runtime.live import LiveBus
@@ -118,6 +119,7 @@ class Runtime:
         self.mcp = McpHub(self)  # MCP servers: connections per session, status per server
         self.decisions = Decisions(self)  # approvals: decisions and deadlines
         self.maker = SessionMaker(self, self._providers)  # creates and forks
+        self.delegations = Delegations(self)  # the `delegate` tool's child sessions
         self._background: set[asyncio.Task[Any]] = set()
         # Set by a daemon that is one worker among several (agentctl.daemon.workers):
         # it then drives only the sessions it holds a lease on. None: all of them.
@@ -172,6 +174,7 @@ class Runtime:
                 for approval in state.pending_approvals:
                     self.schedule_expiry(sid, approval.approval_id)
                 self.timers.arm(sid)
+        await self.delegations.recover()  # a child that ended while the daemon was down
         await self.triggers.start()
 
     def use_ownership(self, ownership: Ownership) -> None:
@@ -253,8 +256,16 @@ class Runtime:
             # task and did nothing. So look again before leaving.
             while not self.stopping:
                 await self.steps.drive(sid)
-                if self.journal.state(sid).status is not SessionStatus.RUNNING:
-                    break
+                state = self.journal.state(sid)
+                if state.status is SessionStatus.RUNNING:
+                    continue
+                if state.created.get("delegated_by") and state.status and state.status.ended:
+                    # A child's end wakes its parent; an answer that does not fit its
+                    # schema is given back to it once, and it runs on (here).
+                    await self.delegations.deliver(sid)
+                    if self.journal.state(sid).status is SessionStatus.RUNNING:
+                        continue
+                break
             status = self.journal.state(sid).status
             if self.ownership is not None and status is not None and status.ended:
                 self.ownership.ended(sid)
@@ -362,6 +373,12 @@ class Runtime:
                 raise ConflictError(lacking(sid, gaps))
             if status is SessionStatus.WAITING and state.timer_hold:
                 raise ConflictError(f"session {sid} is {state.reason}; it continues then")
+            if status is SessionStatus.WAITING and state.delegation.child:
+                raise ConflictError(
+                    f"session {sid} waits for its child session {state.delegation.child}; "
+                    "it continues when the child ends",
+                    hint=f"cancel {state.delegation.child} to stop waiting for it",
+                )
             if status is SessionStatus.WAITING:
                 pending = ", ".join(a.approval_id for a in state.pending_approvals)
                 raise ConflictError(
@@ -400,6 +417,7 @@ class Runtime:
             state = self.journal.state(sid)
             if state.status is not None and state.status.ended:
                 raise ConflictError(f"session {sid} has already ended ({state.status.value})")
+            child = state.delegation.child  # the child it waits for, if any
             task = self._tasks.get(sid)
             if task is not None and not task.done():
                 task.cancel()
@@ -420,6 +438,10 @@ class Runtime:
         await self.sandboxes.release(sid)
         if self.ownership is not None:
             self.ownership.ended(sid)
+        if child is not None:  # cancelling a parent cancels the child it waits for
+            await self.delegations.cancel_child(sid, child)
+        if state.created.get("delegated_by"):
+            await self.delegations.deliver(sid)  # a cancelled child: its parent's call fails
 
     # -- queries (projections of the log) ------------------------------------------------
 
@@ -471,6 +493,7 @@ class Runtime:
                 seq=a.requested_seq,
                 approvers=a.approvers,
                 escalation_step=a.escalation_step,
+                delegated_by=(s.created.get("delegated_by") or {}).get("session"),
             )
             for s in states
             for a in s.pending_approvals

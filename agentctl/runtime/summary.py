@@ -11,15 +11,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from agentctl.protocol import ParentRef, SessionStatus, SessionSummary
+from agentctl.protocol import DelegatedBy, ParentRef, SessionStatus, SessionSummary
 from agentctl.state import SessionState
 
-SNAPSHOT_VERSION = 1
+# 2: the summary is kept as its JSON text, parsed when a client asks for it (at
+# start-up, 10,000 ended sessions' snapshots are read, and each summary nested as
+# an object cost the parse and the memory of a dict). 1 is still read.
+SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSIONS = frozenset({1, SNAPSHOT_VERSION})
 
 
 def summarize(state: SessionState) -> SessionSummary:
     created = state.created
     parent = created.get("parent")
+    delegated_by = created.get("delegated_by")
     return SessionSummary(
         id=state.session_id,
         status=state.status or SessionStatus.RUNNING,
@@ -40,19 +45,34 @@ def summarize(state: SessionState) -> SessionSummary:
         container=state.container,
         agent=(created.get("agent") or {}).get("name"),
         agent_hash=(created.get("agent") or {}).get("hash"),
+        delegated_by=DelegatedBy.model_validate(delegated_by) if delegated_by else None,
+        children=state.delegation.children,
+        children_steps=state.delegation.steps,
+        children_cost_usd=round(state.delegation.cost_usd, 6),
     )
 
 
 def snapshot_of(state: SessionState) -> dict[str, Any]:
-    """What start-up needs of a session without folding it: its summary and its ids."""
+    """What start-up needs of a session without folding it: its summary (as JSON text)
+    and its ids."""
     created = state.created
     sandbox = created.get("sandbox") or {}
     return {
         "v": SNAPSHOT_VERSION,
         "ended": state.status is not None and state.status.ended,
-        "summary": summarize(state).model_dump(mode="json") if created else None,
+        "summary": summarize(state).model_dump_json() if created else None,
         "request_id": created.get("request_id"),
         "approval_ids": list(state.approvals),
         "sandbox_image": bool(sandbox.get("image")),
         "workspace_archive": sandbox.get("workspace_archive"),
     }
+
+
+def snapshot_summary(data: dict[str, Any]) -> SessionSummary | None:
+    """The summary a snapshot holds: JSON text (version 2) or an object (version 1)."""
+    summary = data.get("summary")
+    if not summary:
+        return None
+    if isinstance(summary, str):
+        return SessionSummary.model_validate_json(summary)
+    return SessionSummary.model_validate(summary)

@@ -324,3 +324,40 @@ on_expiry = "pause"
     again = load_policy(str(path)).to_dict()
     assert again["rules"][0] | {"line": None} == stored["rules"][0] | {"line": None}
     assert (again["default_tier"], again["network"]) == ("deny", False)
+
+
+def test_a_policy_with_approvers_escalation_argument_globs_and_hints_round_trips(
+    tmp_path: Any,
+) -> None:
+    """Everything a stored policy says comes back: a replay (and an eval case made from a
+    session) is judged by the same rules, not by a weaker copy of them."""
+    from agentctl.policy import parse_policy
+
+    text = """
+default = "ask"
+network = true
+hints = false
+[[rule]]
+tool = "mcp.fs.write_file"
+args = { path = "/workspace/docs/*", "mode \\"x\\"" = "w*" }
+tier = "ask"
+timeout = "5m"
+on_expiry = "pause"
+approvers = ["alice", "bob@example.com"]
+escalate = [{ approvers = ["carol"], timeout = "30m" }, { approvers = ["dave"], timeout = 60 }]
+name = "docs need two looks"
+[[rule]]
+tool = "shell"
+command = "rm *"
+tier = "deny"
+"""
+    stored = parse_policy(text, source="p.toml").to_dict()
+    rule = stored["rules"][0]
+    assert rule["approvers"] and rule["escalate"] and rule["args"] and stored["hints"] is False
+    path = tmp_path / "again.toml"
+    path.write_text(policy_toml(stored))
+    again = load_policy(str(path)).to_dict()
+    assert _rules(again) == _rules(stored)
+    assert {k: v for k, v in again.items() if k not in ("rules", "name")} == {
+        k: v for k, v in stored.items() if k not in ("rules", "name")
+    }

@@ -128,3 +128,40 @@ async def test_a_resumed_ended_session_is_folded_again_at_start(tmp_path: Path) 
     finally:
         await rt.stop()
         store.close()
+
+
+async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_answers(
+    tmp_path: Path,
+) -> None:
+    """Version 2 keeps the summary as JSON text (parsed when asked); a version 1
+    snapshot (the summary as an object, from an earlier agentctl) is read as it was."""
+    import json
+
+    from agentctl.runtime.summary import SNAPSHOT_VERSION
+
+    path = tmp_path / "events.duckdb"
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    sid = await rt.create_session(create("text", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    summary = rt.session(sid)
+    await rt.stop()
+    (snapshot,) = store.read_snapshots()
+    assert snapshot.data["v"] == SNAPSHOT_VERSION == 2
+    assert isinstance(snapshot.data["summary"], str)
+    assert json.loads(snapshot.data["summary"])["id"] == sid
+    # what an earlier agentctl wrote: version 1, the summary as an object
+    old = {**snapshot.data, "v": 1, "summary": json.loads(snapshot.data["summary"])}
+    store.put_snapshot(sid, snapshot.seq, old).result()
+    store.close()
+
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    try:
+        assert sid in rt.journal.dormant and sid not in rt.journal.states
+        assert rt.session(sid) == summary
+        assert rt.sessions() == [summary]
+    finally:
+        await rt.stop()
+        store.close()
