@@ -101,7 +101,11 @@ class LeaseTable:
         """Put sessions up for any worker to claim (a session already leased is left alone)."""
         if sessions:
             self._run(
-                "INSERT INTO session_leases (session) SELECT unnest(%s::text[]) "
+                # not a session that ended: its snapshot at its head says so
+                "INSERT INTO session_leases (session) SELECT o FROM unnest(%s::text[]) AS o "
+                "WHERE NOT EXISTS (SELECT 1 FROM snapshots sn JOIN streams st "
+                "ON st.stream = sn.stream WHERE sn.stream = o AND sn.seq = st.last_seq "
+                "AND sn.data->>'ended' = 'true') "
                 "ON CONFLICT (session) DO NOTHING",
                 [sessions],
             )

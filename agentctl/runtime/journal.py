@@ -291,13 +291,14 @@ class Journal:
         self.submit(session_id, items)
         return await self.barrier(session_id)
 
-    def refresh(self, session_id: str) -> SessionState | None:
+    def refresh(self, session_id: str, *, unfence: bool = True) -> SessionState | None:
         """Fold the session again from the log (another process may have written it). Blocking.
 
         For a worker that just claimed the session: nothing of it is pending here.
         """
         events = self.store.read_stream(session_id)
-        self.fenced.discard(session_id)
+        if unfence:
+            self.fenced.discard(session_id)
         self.dormant.pop(session_id, None)
         self._summaries.pop(session_id, None)
         if not events:
@@ -324,13 +325,13 @@ class Journal:
         if state is not None and event.seq <= state.last_seq:
             return False
         if event.stream in self.dormant or (state is None and event.seq != 1):
-            self.refresh(event.stream)
+            self.refresh(event.stream, unfence=False)
             return True
         durable = self.durable.get(event.stream)
         if (state is not None and event.seq != state.last_seq + 1) or (
             durable is not None and event.seq != durable.last_seq + 1
         ):
-            self.refresh(event.stream)
+            self.refresh(event.stream, unfence=False)
             return True
         self._fold(event)
         self._fold_durable(event)

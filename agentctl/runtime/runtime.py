@@ -11,6 +11,7 @@ The daemon hosts one `Runtime`; tests and benchmarks can host one in-process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -186,11 +187,12 @@ class Runtime:
 
     async def adopt(self, sid: str) -> None:
         """Drive a session this worker just claimed, from the log, as a restart would."""
-        state = await asyncio.to_thread(self.journal.refresh, sid)
+        state = await asyncio.to_thread(functools.partial(self.journal.refresh, sid, unfence=False))
         if state is None or state.status is None or state.status.ended:
             if self.ownership is not None:
                 self.ownership.ended(sid)
             return
+        self.journal.fenced.discard(sid)  # ours to write again
         if state.status is SessionStatus.RUNNING:
             self.spawn(sid)
         elif state.status is SessionStatus.WAITING:
@@ -212,7 +214,9 @@ class Runtime:
         """Once the actor is gone, fold the session from the log: it follows the owner's."""
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
-        await asyncio.to_thread(self.journal.refresh, sid)
+        # Still fenced: an actor that outlived its cancel must not append from the
+        # refreshed state. Adoption (a claim) lifts the fence.
+        await asyncio.to_thread(functools.partial(self.journal.refresh, sid, unfence=False))
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
@@ -281,7 +285,8 @@ class Runtime:
             # again from the log.
             log.warning("session %s: %s; no longer driven here", sid, exc)
             self.ownership.lost(sid)
-            await asyncio.to_thread(self.journal.refresh, sid)  # follow the log from here
+            self.journal.fenced.add(sid)  # until a claim adopts it again
+            await asyncio.to_thread(functools.partial(self.journal.refresh, sid, unfence=False))
         except SandboxError as exc:  # the engine, not the session: retried on the next start
             log.warning("session %s paused: its sandbox failed: %s", sid, exc)
             await self._fault_pause(sid, "sandbox", f"the sandbox failed: {as_agentctl_error(exc)}")
