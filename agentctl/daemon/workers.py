@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agentctl.protocol import SessionCreated, SessionStatus
-from agentctl.runtime import Runtime
+from agentctl.runtime import Runtime, leases
 from store import StoredEvent, StoreError
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Worker:
         for sid in sorted(self.held - renewed):
             log.warning("worker %s: the lease of %s expired before it was renewed", self.id, sid)
             self.held.discard(sid)
-            self.runtime.drop(sid)
+            leases.drop(self.runtime, sid)
         if self.runtime.stopping:
             return
         while True:
@@ -179,4 +179,4 @@ class Worker:
                 self.held.add(sid)
                 if previous is not None and previous != self.id:
                     log.warning("worker %s: took over %s from %s", self.id, sid, previous)
-                await self.runtime.adopt(sid)
+                await leases.adopt(self.runtime, sid)

@@ -185,39 +185,6 @@ class Runtime:
         # from here until it is adopted again (a non-owner's decision may just retry).
         self.journal.on_conflict = ownership.holds
 
-    async def adopt(self, sid: str) -> None:
-        """Drive a session this worker just claimed, from the log, as a restart would."""
-        state = await asyncio.to_thread(functools.partial(self.journal.refresh, sid, unfence=False))
-        if state is None or state.status is None or state.status.ended:
-            if self.ownership is not None:
-                self.ownership.ended(sid)
-            return
-        self.journal.fenced.discard(sid)  # ours to write again
-        if state.status is SessionStatus.RUNNING:
-            self.spawn(sid)
-        elif state.status is SessionStatus.WAITING:
-            await self.sandboxes.hold(state)
-            for approval in state.pending_approvals:
-                self.schedule_expiry(sid, approval.approval_id)
-            self.timers.arm(sid)
-
-    def drop(self, sid: str) -> None:
-        """Stop driving a session whose lease this worker lost (another one drives it now)."""
-        self.journal.fenced.add(sid)  # whatever the actor does on its way out is refused
-        task = self._tasks.get(sid)
-        if task is not None and not task.done():
-            log.warning("session %s: lease lost, no longer driven here", sid)
-            task.cancel()
-        self.background(self._forget(sid, task), name=f"forget:{sid}")
-
-    async def _forget(self, sid: str, task: asyncio.Task[None] | None) -> None:
-        """Once the actor is gone, fold the session from the log: it follows the owner's."""
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-        # Still fenced: an actor that outlived its cancel must not append from the
-        # refreshed state. Adoption (a claim) lifts the fence.
-        await asyncio.to_thread(functools.partial(self.journal.refresh, sid, unfence=False))
-
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
         self.stopping = True
@@ -241,6 +208,10 @@ class Runtime:
         for provider in self._providers.values():
             await provider.aclose()
         await self.mcp.close_all()
+
+    def actor(self, sid: str) -> asyncio.Task[None] | None:
+        """The task driving a session, if one was started (it may be done)."""
+        return self._tasks.get(sid)
 
     def spawn(self, sid: str) -> None:
         if self.stopping:
