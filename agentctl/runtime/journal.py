@@ -301,18 +301,12 @@ class Journal:
             self.fenced.discard(session_id)
         self.dormant.pop(session_id, None)
         self._summaries.pop(session_id, None)
-        if not events:
-            self.states.pop(session_id, None)
-            self.durable.pop(session_id, None)
-            return None
-        self.states[session_id] = fold_events(events)
-        self.durable[session_id] = fold_events(events)
-        for event in events:
-            if event.type == ApprovalRequested.TYPE:
-                self.approval_index.setdefault(event.data["approval_id"], event.stream)
-            elif event.type == SessionCreated.TYPE and event.data.get("request_id"):
-                self.request_index.setdefault(event.data["request_id"], event.stream)
-        return self.states[session_id]
+        self.states.pop(session_id, None)
+        self.durable.pop(session_id, None)
+        for event in events:  # both folds and their indexes, as `load` makes them
+            self._fold(event)
+            self._fold_durable(event)
+        return self.states.get(session_id)
 
     def follow(self, event: StoredEvent) -> bool:
         """Fold an event another process committed (on the loop); False if it was ours.
