@@ -345,9 +345,15 @@ class Journal:
     async def append_copy(self, session_id: str, events: Sequence[NewEvent]) -> list[StoredEvent]:
         """Append already-shaped events to a new session (a fork's copy of its parent's prefix)."""
         stored = await asyncio.wrap_future(self.store.append_future(session_id, events, 1))
+        # On a shared log the store's subscription may hand this commit to `follow`
+        # before this await resumes: what it folded already is not folded twice.
         for event in stored:
-            self._fold(event)
-            self._fold_durable(event)
+            state = self.states.get(session_id)
+            if state is None or event.seq > state.last_seq:
+                self._fold(event)
+            durable = self.durable.get(session_id)
+            if durable is None or event.seq > durable.last_seq:
+                self._fold_durable(event)
         return stored
 
 
