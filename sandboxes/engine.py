@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import docker.errors

@@ -19,8 +19,8 @@ import requests.exceptions
 from sandboxes import files
 from sandboxes.disk import DiskWatchdog, walk_layer
 from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
-from sandboxes.registry import push as push_image
 from sandboxes.execution import DEFAULT_KEEP_CAP, HOST_GRACE_S, CappedOutput, SplitOutput, run
+from sandboxes.registry import push as push_image
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
 
 FILE_TOOL_DEADLINE_S = 120.0

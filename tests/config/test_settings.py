@@ -161,5 +161,5 @@ def test_the_sandbox_registry_is_host_port_from_the_file_or_the_environment(
             load_config(path, {}, sections=("sandbox",))
         assert load_config(path, {}).sandbox.registry is None  # a session is still made
     path.write_text('[sandbox]\nregistri = "x:1"\n')
-    with pytest.raises(UsageError, match="sandbox.registri"):
+    with pytest.raises(UsageError, match=r"sandbox\.registri"):
         load_config(path, {}, sections=("sandbox",))

@@ -42,7 +42,9 @@ def worker(
     """A worker daemon on a home of its own, the shared log and the registry."""
     started: list[tuple[DaemonProcess, Client]] = []
 
-    def spawn(name: str, url: str, env: dict[str, str] | None = None) -> tuple[DaemonProcess, Client]:
+    def spawn(
+        name: str, url: str, env: dict[str, str] | None = None
+    ) -> tuple[DaemonProcess, Client]:
         home = tmp_path / name
         previous = os.environ.get("AGENTCTL_HOME")
         os.environ["AGENTCTL_HOME"] = str(home)
@@ -161,7 +163,9 @@ def test_a_fork_driven_on_the_other_engine_restores_its_parent_s_checkpoint(
         CreateSession(task="parent", model=parent_model, policy="permissive")
     ).id
     sessions_cleanup.append(parent)
-    assert wait_status(client_a, parent, "completed", "paused", "failed", timeout=120) == "completed"
+    assert (
+        wait_status(client_a, parent, "completed", "paused", "failed", timeout=120) == "completed"
+    )
     [cut] = [e.seq for e in client_a.events(parent) if e.type == "checkpoint.created"]
     assert a.terminate() == 0, a.output()  # only B is left: it makes and drives the fork
 
@@ -174,7 +178,7 @@ def test_a_fork_driven_on_the_other_engine_restores_its_parent_s_checkpoint(
     forked_s = time.monotonic() - began
     events = list(client_b.events(fork))
     assert _outputs(events)["f1"].strip() == "parent"
-    parent_image = [e for e in client_b.events(parent) if e.type == "checkpoint.created"][0]
+    parent_image = next(e for e in client_b.events(parent) if e.type == "checkpoint.created")
     restored = [e.data["image"] for e in events if e.type == "sandbox.restored"]
     assert restored == [parent_image.data["image"]]
     print(f"fork restored on engine 2 through the registry and completed in {forked_s:.2f} s")
@@ -189,9 +193,7 @@ def test_a_push_to_a_stopped_registry_pauses_the_session_and_loses_nothing(
     sessions_cleanup: list[str],
 ) -> None:
     url = postgres_server.new_database()
-    model = recording(
-        [shell("echo kept >> k.txt", "c1"), shell("cat k.txt", "c2"), final("done")]
-    )
+    model = recording([shell("echo kept >> k.txt", "c1"), shell("cat k.txt", "c2"), final("done")])
     a, client_a = worker("a", url)
     registry_server.stop()
     try:
@@ -227,4 +229,3 @@ def _has(client: Any, image: str) -> bool:
     except Exception:
         return False
     return True
-

@@ -138,7 +138,12 @@ def test_the_engine_is_described_without_credentials() -> None:
     assert describe_engine({"DOCKER_HOST": "unix:///run/docker.sock"}) == "unix:///run/docker.sock"
     tls = {"DOCKER_HOST": "tcp://u:secret@10.0.0.5:2376", "DOCKER_TLS_VERIFY": "1"}
     shown = describe_engine({**tls, "DOCKER_CERT_PATH": "/keys"})
-    assert shown == "tcp://10.0.0.5:2376 (TLS, engine certificate verified with DOCKER_CERT_PATH/ca.pem)"
+    assert (
+        shown
+        == "tcp://10.0.0.5:2376 (TLS, engine certificate verified with DOCKER_CERT_PATH/ca.pem)"
+    )
     assert "secret" not in shown and "/keys" not in shown
-    assert "NOT verified" in describe_engine({"DOCKER_HOST": "tcp://h:2376", "DOCKER_CERT_PATH": "/k"})
+    assert "NOT verified" in describe_engine(
+        {"DOCKER_HOST": "tcp://h:2376", "DOCKER_CERT_PATH": "/k"}
+    )
     assert describe_engine({"DOCKER_HOST": "tcp://h:2375"}) == "tcp://h:2375 (plain TCP, no TLS)"

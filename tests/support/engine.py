@@ -46,9 +46,7 @@ def make_certificates(folder: Path) -> None:
     days = ["-days", "2"]
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem",
              "-out", "ca.pem", *days, "-subj", "/CN=agentctl-test-ca", cwd=folder)  # fmt: skip
-    (folder / "server.ext").write_text(
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-    )
+    (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
     (folder / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for key, cert, name, ext in (
         ("server-key.pem", "server-cert.pem", "127.0.0.1", "server.ext"),
