@@ -21,10 +21,10 @@ import pytest
 
 from agentctl.client import Client
 from agentctl.paths import get_paths
-from agentctl.protocol import CreateSession, Envelope, ForkSession
+from agentctl.protocol import CreateSession, Decide, Envelope, ForkSession
 from tests.support.daemon import DaemonProcess, wait_status
 from tests.support.engine import SecondEngine
-from tests.support.fork import final, shell
+from tests.support.fork import final, shell, tool
 from tests.support.postgres import PostgresServer
 from tests.support.registry import RegistryServer
 
@@ -97,27 +97,43 @@ def test_a_session_taken_over_on_another_engine_has_its_files_from_the_registry(
 ) -> None:
     url = postgres_server.new_database()
     model = recording(
-        [shell("echo once >> side.txt", "c1"), shell("cat side.txt", "c2"), final("done")]
+        [
+            shell("echo once >> side.txt", "c1"),
+            tool("write_file", {"path": "b.txt", "content": "on b\n"}, "c2"),
+            shell("cat side.txt b.txt", "c3"),
+            final("done"),
+        ]
     )
-    # A, on the machine's engine, dies like kill -9 once its first checkpoint is durable
-    a, client_a = worker("a", url, {"AGENTCTL_CRASH_AT": "after:checkpoint.created:1"})
-    sid = client_a.create_session(CreateSession(task="t", model=model, policy="permissive")).id
+    # A, on the machine's engine: c1 approved and run, its checkpoint pushed; then A is
+    # killed with SIGKILL while the session waits for c2's approval (the default policy
+    # asks before a write), so the log ends at a known point
+    a, client_a = worker("a", url)
+    sid = client_a.create_session(CreateSession(task="t", model=model)).id
     sessions_cleanup.append(sid)
-    assert a.process.wait(180) == 86, a.output()
+    _approve(client_a, sid, "c1")
+    _wait_for_approval(client_a, sid, "c2")
+    assert [e.type for e in client_a.events(sid)].count("checkpoint.created") == 1
+    a.kill()
     engine2 = second_engine.client()
     # B's engine has never seen an image of this session
     assert engine2.images.list(filters={"label": f"agentctl.stream={sid}"}) == []
 
     b, client_b = worker("b", url, second_engine.env())
     began = time.monotonic()
-    assert wait_status(client_b, sid, "completed", "paused", "failed", timeout=120) == "completed"
+    _approve(client_b, sid, "c2")  # through B; B drives it once its lease is taken
+    try:
+        ended = wait_status(client_b, sid, "completed", "paused", "failed", timeout=120)
+    except AssertionError:
+        ended = "not ended"
+    assert ended == "completed", _log(client_b, sid)
     took_s = time.monotonic() - began
     events = list(client_b.events(sid))
     _assert_no_call_repeated(events)
     checkpoint = next(e for e in events if e.type == "checkpoint.created")
     image = str(checkpoint.data["image"])
     outputs = _outputs(events)
-    assert outputs["c2"].strip() == "once", outputs  # the file of A's checkpoint, written once
+    # the file of A's checkpoint, written once, beside the one written on B
+    assert outputs["c3"].split() == ["once", "on", "b"], outputs
     restored = [e for e in events if e.type == "sandbox.restored"]
     assert [e.data["image"] for e in restored] == [image]
     assert restored[0].seq > checkpoint.seq
@@ -221,6 +237,31 @@ def test_a_push_to_a_stopped_registry_pauses_the_session_and_loses_nothing(
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _log(client: Client, sid: str) -> str:
+    """The session's log, one line per event, for a failure's message."""
+    return "\n".join(
+        f"{e.seq} {e.type} {e.data.get('status') or ''} {e.data.get('reason') or ''} "
+        f"{e.data.get('call_id') or ''}"
+        for e in client.events(sid)
+    )
+
+
+def _wait_for_approval(client: Client, sid: str, call_id: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [a for a in client.approvals(session=sid) if a.call_id == call_id]
+        if pending:
+            return pending[0].id
+        if time.monotonic() > deadline:
+            raise AssertionError(_log(client, sid))
+        time.sleep(0.05)
+
+
+def _approve(client: Client, sid: str, call_id: str) -> None:
+    approval = _wait_for_approval(client, sid, call_id)
+    client.decide(approval, Decide(decision="approve", approver="tests"))
 
 
 def _has(client: Any, image: str) -> bool:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandboxes import DockerSandboxDriver, RegistryError, SandboxError, SandboxSpec
+from sandboxes import DockerSandboxDriver, RegistryError, SandboxError, SandboxSpec, pack_folder
 from tests.support.engine import SecondEngine
 from tests.support.registry import RegistryServer
 from tests.support.sandboxes import remove_streams
@@ -52,6 +54,7 @@ def test_a_checkpoint_is_pushed_and_restored_on_another_engine(
     default_image: str,
     new_stream: Callable[[], str],
     other_stream: Callable[[], str],
+    tmp_path: Path,
 ) -> None:
     stream = new_stream()
     sandbox = pushing.create(stream, SandboxSpec(image=default_image))
@@ -78,6 +81,17 @@ def test_a_checkpoint_is_pushed_and_restored_on_another_engine(
     restored = other.restore(forked, SandboxSpec(image=default_image), second.image)
     pulled_s = time.monotonic() - began
     assert restored.exec("cat made.txt").output == "from-engine-1\nagain\n"
+    # input over TLS (no half-close there): a file tool's content and a tar of a folder
+    restored.write_file("typed.txt", "over tls\n")
+    assert restored.read_file("typed.txt") == "over tls\n"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "packed.txt").write_text("packed\n")
+    with tempfile.TemporaryFile() as archive:
+        pack_folder(folder, archive)
+        archive.seek(0)
+        restored.put_archive("/workspace", archive)
+    assert restored.exec("cat packed.txt; id -u").output.split() == ["packed", "1000"]
     assert other.api.inspect_image(second.image)["RepoTags"] == [second.image]
     assert [(c.stream, c.seq) for c in other.list_checkpoints(stream)] == [(stream, 5)]
     # a checkpoint already on the engine is not pulled again

@@ -5,9 +5,13 @@ own --data-root, --exec-root (so its own containerd) and --pidfile, listening
 only on `tcp://127.0.0.1:PORT` with `--tlsverify`. The certificates (a CA,
 the server's for IP 127.0.0.1, a client's) are made with openssl in a temp
 folder, which is what DOCKER_CERT_PATH points at (`ca.pem`, `cert.pem`,
-`key.pem`, as docker.from_env and the docker CLI expect). It makes no bridge
-and touches no iptables rule (`--bridge none --iptables=false`): the
-machine's engine owns docker0, and sandboxes run with `network = none`.
+`key.pem`, as docker.from_env and the docker CLI expect). It touches no
+iptables rule (`--iptables=false`) and has a bridge of its own: a Linux
+bridge made for it (`agc2-PORT`, a 10.213.x.1/24 address) and removed after.
+Not `--bridge none`: a dockerd started with it deletes the interface
+`docker0` (dockerd's removeDefaultBridgeInterface), the bridge of the
+machine's engine, whose containers then cannot start on the bridge network.
+Sandboxes run with `network = none` anyway.
 
 `env()` is what a worker daemon on this engine gets: DOCKER_HOST,
 DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH. `stop()` removes its containers,
@@ -73,6 +77,8 @@ class SecondEngine:
         self.log = self.root / "dockerd.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.started_s = 0.0
+        self.bridge = f"agc2-{self.port}"  # at most 15 characters, as Linux wants
+        self.made_bridge = False
 
     def env(self) -> dict[str, str]:
         return {
@@ -95,9 +101,27 @@ class SecondEngine:
                     os.environ[key] = value
 
     def start(self, timeout: float = 60.0) -> SecondEngine:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()  # no dockerd, bridge or folder left behind by a failed start
+            raise
+
+    def _make_bridge(self) -> None:
+        subnet = f"10.213.{self.port % 250}.1/24"
+        for argv in (
+            ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", subnet, "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            subprocess.run(argv, check=True, capture_output=True, timeout=30)
+            self.made_bridge = True
+
+    def _start(self, timeout: float) -> SecondEngine:
         began = time.monotonic()
         self.certs.mkdir()
         make_certificates(self.certs)
+        self._make_bridge()
         argv = [
             str(self.dockerd),
             "--data-root", str(self.root / "data"),
@@ -108,7 +132,7 @@ class SecondEngine:
             "--tlscacert", str(self.certs / "ca.pem"),
             "--tlscert", str(self.certs / "server-cert.pem"),
             "--tlskey", str(self.certs / "server-key.pem"),
-            "--bridge", "none",
+            "--bridge", self.bridge,
             "--iptables=false",
             "--ip-masq=false",
         ]  # fmt: skip
@@ -146,4 +170,7 @@ class SecondEngine:
                 self.process.kill()
                 self.process.wait(10)
         self.process = None
+        if self.made_bridge:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, timeout=30)
+            self.made_bridge = False
         shutil.rmtree(self.root, ignore_errors=True)

@@ -73,6 +73,7 @@ class RegistryServer:
             if self.answers():
                 return self
             time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"docker-registry did not answer on {self.address}")
 
     def answers(self) -> bool:
