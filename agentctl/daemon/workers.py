@@ -26,7 +26,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agentctl.protocol import SessionCreated, SessionStatus
+from agentctl.protocol import SessionCreated, SessionStatus, SessionStatusChanged
 from agentctl.runtime import Runtime, leases
 from store import StoredEvent, StoreError
 
@@ -137,10 +137,21 @@ class Worker:
                 self._wake.set()
             if event.stream in self.held and event.stream not in self._adopting:
                 woken.add(event.stream)
+            if event.type == SessionStatusChanged.TYPE:
+                self._child_ended(event.stream)
         for sid in woken:
             state = journal.find(sid)
             if state is not None and state.status is SessionStatus.RUNNING:
                 self.runtime.spawn(sid)  # a decision or resume made through another daemon
+
+    def _child_ended(self, sid: str) -> None:
+        """A child driven elsewhere ended: this worker gives it to the parent it holds."""
+        state = self.runtime.journal.find(sid)
+        ref = None if state is None else state.created.get("delegated_by")
+        if state is None or not ref or state.status is None or not state.status.ended:
+            return
+        if ref["session"] in self.held:
+            self.runtime.background(self.runtime.delegations.deliver(sid), name=f"deliver:{sid}")
 
     # -- the lease loop ------------------------------------------------------------------
 
@@ -153,8 +164,11 @@ class Worker:
                 raise
             except Exception:
                 log.exception("worker %s: lease round failed; retrying", self.id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), period)
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([waiter], timeout=period)
+            finally:
+                waiter.cancel()
             self._wake.clear()
 
     def _flush_ended(self) -> None:

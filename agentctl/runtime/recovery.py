@@ -37,6 +37,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentctl.errors import ConflictError
 from agentctl.protocol import SessionStatus, SessionStatusChanged, ToolFinished
 from agentctl.state import SessionState
 
@@ -144,8 +145,11 @@ async def retry_fault_pauses(runtime: Host) -> list[str]:
             f"it had paused: {state.reason}",
             auto_resume=attempt,
         )
-        async with runtime.journal.lock(sid):
-            await runtime.journal.append(sid, [status])
+        try:
+            async with runtime.journal.lock(sid):
+                await runtime.journal.append(sid, [status])
+        except ConflictError:  # another worker, starting too, retried it first
+            continue
         resumed.append(sid)
     return resumed
 

@@ -1,0 +1,90 @@
+"""With several workers on one PostgreSQL log, a fault pause is retried once, by a starting worker.
+
+A worker whose driver refuses containers (the injected fault, beside the real
+driver) pauses the session; it stops. Two workers with the real driver then
+start at the same moment: each retries the fault pauses it finds, the
+expected seq lets one retry through and refuses the other, and whichever
+worker claims the session completes it. Real PostgreSQL, real Docker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentctl.daemon.workers import Worker
+from agentctl.paths import get_paths
+from agentctl.protocol import SessionStatus
+from agentctl.providers.retry import RetryPolicy
+from agentctl.runtime import Runtime
+from store.postgres_store import PostgresEventStore
+from tests.support.postgres import PostgresServer
+
+from .harness import call, create, final, write_recording
+from .test_fault_pauses import RefusingDriver
+
+pytestmark = pytest.mark.docker
+
+
+async def _worker(url: str, **kwargs: Any) -> tuple[Runtime, Worker]:
+    store = PostgresEventStore(url)
+    rt = Runtime(
+        store,
+        paths=get_paths().ensure(),
+        retry_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05),
+        **kwargs,
+    )
+    worker = Worker(store, rt, lease_s=3.0)
+    rt.use_ownership(worker)
+    await rt.start()
+    await worker.start()
+    return rt, worker
+
+
+async def _stop(rt: Runtime, worker: Worker) -> None:
+    await rt.stop()
+    await worker.stop()
+    rt.store.close()
+
+
+async def _until(rt: Runtime, sid: str, status: SessionStatus, timeout: float = 30.0) -> None:
+    """Poll the worker's folded state (it follows the other workers' commits)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (state := rt.journal.find(sid)) is None or state.status is not status:
+        assert loop.time() < deadline, None if state is None else state.status
+        await asyncio.sleep(0.02)
+
+
+async def test_a_fault_pause_is_retried_once_when_two_workers_start_together(
+    tmp_path: Path,
+    docker_client: Any,
+    sessions_cleanup: list[str],
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.new_database()
+    rec = write_recording(
+        tmp_path / "r.jsonl", [call("shell", {"command": "echo hi > f.txt"}), final()]
+    )
+    rt, worker = await _worker(url, driver=RefusingDriver())
+    sid = await rt.create_session(create("t", rec, image=None))
+    sessions_cleanup.append(sid)
+    await _until(rt, sid, SessionStatus.PAUSED)
+    assert rt.journal.state(sid).fault is not None
+    await _stop(rt, worker)
+
+    workers = await asyncio.gather(_worker(url), _worker(url))  # the engine is back
+    try:
+        for rt, _ in workers:
+            await _until(rt, sid, SessionStatus.COMPLETED)
+    finally:
+        for rt, worker in workers:
+            await _stop(rt, worker)
+    with PostgresEventStore(url) as store:
+        events = store.read_stream(sid)
+    retried = [e.data["auto_resume"] for e in events if e.data.get("auto_resume")]
+    assert retried == [1]
+    assert [e.type for e in events].count("tool.finished") == 1
