@@ -57,6 +57,10 @@ class Worker:
         self._offers: set[str] = set()
         self._ended: set[str] = set()
         self._lost: set[str] = set()
+        # Claimed, folded again from the log in a thread: the adoption spawns the actor,
+        # `_follow` must not (an actor started meanwhile would have its state replaced
+        # by the fold of an older log, and its next append conflict).
+        self._adopting: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: object | None = None
@@ -131,7 +135,7 @@ class Worker:
                 continue
             if event.type == SessionCreated.TYPE:
                 self._wake.set()
-            if event.stream in self.held:
+            if event.stream in self.held and event.stream not in self._adopting:
                 woken.add(event.stream)
             if event.type == SessionStatusChanged.TYPE:
                 self._child_ended(event.stream)
@@ -196,4 +200,11 @@ class Worker:
                 self.held.add(sid)
                 if previous is not None and previous != self.id:
                     log.warning("worker %s: took over %s from %s", self.id, sid, previous)
-                await leases.adopt(self.runtime, sid)
+                self._adopting.add(sid)
+                try:
+                    await leases.adopt(self.runtime, sid)
+                finally:
+                    self._adopting.discard(sid)
+                state = self.runtime.journal.find(sid)
+                if sid in self.held and state is not None and state.status is SessionStatus.RUNNING:
+                    self.runtime.spawn(sid)  # moved to running by another process meanwhile
