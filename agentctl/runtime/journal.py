@@ -351,13 +351,12 @@ class Journal:
     async def append_copy(self, session_id: str, events: Sequence[NewEvent]) -> list[StoredEvent]:
         """Append already-shaped events to a new session (a fork's copy of its parent's prefix)."""
         stored = await asyncio.wrap_future(self.store.append_future(session_id, events, 1))
-        # On a shared log the store's subscription may hand this commit to `follow`
-        # before this await resumes: what it folded already is not folded twice.
+        # The log's echo of this append (a worker follows every commit, its own
+        # too) may have been folded first, as a stranger's: fold what it has not.
         for event in stored:
-            state = self.states.get(session_id)
+            state, durable = self.states.get(session_id), self.durable.get(session_id)
             if state is None or event.seq > state.last_seq:
                 self._fold(event)
-            durable = self.durable.get(session_id)
             if durable is None or event.seq > durable.last_seq:
                 self._fold_durable(event)
         return stored
