@@ -270,3 +270,34 @@ def _has(client: Any, image: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def test_a_worker_killed_between_the_push_and_the_event_pushes_again_on_restart(
+    worker: Spawn,
+    recording: Recording,
+    postgres_server: PostgresServer,
+    registry_server: RegistryServer,
+    sessions_cleanup: list[str],
+) -> None:
+    url = postgres_server.new_database()
+    model = recording(
+        [shell("echo pushed >> p.txt", "c1"), shell("cat p.txt", "c2"), final("done")]
+    )
+    a, client_a = worker("a", url, {"AGENTCTL_CRASH_AT": "sandbox:pushed:1"})
+    sid = client_a.create_session(CreateSession(task="t", model=model, policy="permissive")).id
+    sessions_cleanup.append(sid)
+    assert a.process.wait(180) == 86, a.output()
+    tag = f"{sid.lower()}-"
+    pushed = [t for t in registry_server.tags("agentctl-checkpoint") if t.startswith(tag)]
+    assert len(pushed) == 1  # in the registry, named by no event yet
+    first_digest = registry_server.digest("agentctl-checkpoint", pushed[0])
+    again, client = worker("a", url)  # the same home and engine, started again
+    assert wait_status(client, sid, "completed", "paused", "failed", timeout=120) == "completed"
+    events = list(client.events(sid))
+    _assert_no_call_repeated(events)
+    assert _outputs(events)["c2"].strip() == "pushed"
+    images = [str(e.data["image"]) for e in events if e.type == "checkpoint.created"]
+    assert images[0] == f"agentctl-checkpoint:{pushed[0]}"  # the same tag, pushed again:
+    assert registry_server.digest("agentctl-checkpoint", pushed[0]) != first_digest  # a new commit
+    assert {i.split(":")[1] for i in images} <= set(registry_server.tags("agentctl-checkpoint"))
+    assert again.terminate() == 0, again.output()

@@ -95,6 +95,16 @@ class RegistryServer:
                 return []
             raise
 
+    def digest(self, repository: str, tag: str) -> str:
+        """The digest of the manifest the registry holds under `repository:tag`."""
+        request = urllib.request.Request(
+            f"http://{self.address}/v2/{repository}/manifests/{tag}",
+            method="HEAD",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.headers["Docker-Content-Digest"])
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
