@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export AGENTCTL_REQUIRE_DOCKER ?=
 
-.PHONY: help venv install llama mcp postgres registry docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+.PHONY: help venv install llama mcp postgres registry ssh docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
 
 help:
 	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
@@ -13,6 +13,7 @@ help:
 	@echo "make check   ruff, mypy and the import-linter contracts"
 	@echo "make postgres  install Debian's PostgreSQL (the PostgreSQL store's tests start their own server)"
 	@echo "make registry  install Debian's docker-registry (the registry tests start their own)"
+	@echo "make ssh       install Debian's openssh-server (the ssh:// engine test starts its own)"
 	@echo "make bench   run the benchmarks under bench/"
 
 $(BIN)/python:
@@ -71,6 +72,15 @@ registry:
 		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }; \
 		if command -v systemctl >/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi; }
 
+# Debian's OpenSSH server for the test of a worker's engine at DOCKER_HOST=ssh://,
+# which starts a private sshd of its own (a free loopback port, keys in a temp
+# folder) and stops it. The package's own service is stopped and disabled.
+ssh:
+	@[ -x /usr/sbin/sshd ] || { echo "installing Debian's openssh-server ..." >&2; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }; \
+		if command -v systemctl >/dev/null; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi; }
+
 docker:
 	@scripts/ensure-docker.sh
 
@@ -80,7 +90,7 @@ image: install docker
 demo: install docker
 	@scripts/demo.sh
 
-test: install llama mcp postgres registry docker image
+test: install llama mcp postgres registry ssh docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install postgres

@@ -136,15 +136,56 @@ def _length(stdin: bytes | BinaryIO | None) -> int:
         raise SandboxError(f"cannot send this input to a sandbox over TLS: {exc}") from exc
 
 
-def _raw_socket(io: Any) -> socket.socket:
-    """The socket under what exec_start(socket=True) returns (SocketIO on Unix and TCP)."""
+class _Stream(Protocol):
+    """What `run` does with the exec's connection."""
+
+    def sendall(self, data: bytes, /) -> Any: ...
+    def sendfile(self, file: BinaryIO, /) -> Any: ...
+    def shutdown(self, how: int, /) -> None: ...
+    def settimeout(self, value: float | None, /) -> None: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class _Channel:
+    """A paramiko channel (DOCKER_HOST=ssh://, through `docker system dial-stdio` on the
+    far side) as the socket calls `run` makes; a timeout is `TimeoutError` as a socket's."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+
+    def sendall(self, data: bytes) -> None:
+        self._channel.sendall(data)
+
+    def sendfile(self, file: BinaryIO) -> None:
+        while chunk := file.read(_RECV):
+            self._channel.sendall(chunk)
+
+    def shutdown(self, how: int) -> None:
+        self._channel.shutdown_write()  # the half-close: EOF for the command's stdin
+
+    def settimeout(self, value: float | None) -> None:
+        self._channel.settimeout(value)
+
+    def recv(self, size: int) -> bytes:
+        return bytes(self._channel.recv(size))
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _raw_socket(io: Any) -> _Stream:
+    """The connection under what exec_start(socket=True) returns: a socket (SocketIO on
+    Unix and TCP), or an SSH channel."""
     sock = getattr(io, "_sock", io)
-    if not isinstance(sock, socket.socket):
-        raise SandboxError(f"unsupported Docker transport for exec: {type(io).__name__}")
-    return sock
+    if isinstance(sock, socket.socket):
+        return sock
+    if type(sock).__module__.startswith("paramiko") and hasattr(sock, "shutdown_write"):
+        return _Channel(sock)
+    raise SandboxError(f"unsupported Docker transport for exec: {type(io).__name__}")
 
 
-def _read_frames(sock: socket.socket, sink: Sink) -> None:
+def _read_frames(sock: _Stream, sink: Sink) -> None:
     """Parse the multiplexed stream: 8-byte header (stream, size), then the payload."""
     header = b""
     stream = remaining = 0
