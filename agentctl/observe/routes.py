@@ -1,7 +1,7 @@
 """HTTP handlers of the observability routes, mounted with the rest under `/v1`.
 
     GET  /sessions/{id}/trace   the session's waterfall (SessionTrace)
-    GET  /stats?since=7d        aggregates over the log (StatsReport)
+    GET  /stats?since=7d        aggregates over the log (StatsReport), from projections
     POST /sql                   a read-only query (SqlQuery -> SqlResult)
     POST /export                events to a JSONL or Parquet file (ExportRequest -> ExportResult)
     POST /gc                    retention (GcRequest -> GcResult)
@@ -80,12 +80,18 @@ async def trace(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    from .stats import compute_stats
+    """From the sessions' stats projections (kept by the journal's folds), any store."""
+    from .stats import project_report
 
     since_text = request.query_params.get("since") or None
     since = parse_duration(since_text) if since_text else None
-    store = _sql_store(_daemon(request).store)
-    report = await asyncio.to_thread(compute_stats, store, since, since_text)
+    daemon = _daemon(request)
+    journal = daemon.runtime.journal
+    folded, unparsed = journal.stats_data()
+    report, parsed = await asyncio.to_thread(
+        project_report, daemon.store, folded, unparsed, since, since_text
+    )
+    journal.keep_stats(parsed)
     return json_response(report)
 
 

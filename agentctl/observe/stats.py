@@ -1,4 +1,9 @@
-"""Aggregates over the log, in DuckDB SQL: sessions, models, tools, approvals, providers.
+"""Aggregates over the log: sessions, models, tools, approvals, providers.
+
+`agentctl stats` answers from the projection the folds keep
+(`agentctl.observe.projection`, `project_report` here), not from a scan.
+The DuckDB SQL below (`compute_stats`) is the reference it is tested
+against, and the baseline `bench/growth.py` times.
 
 The SQL knows agentctl's event types and data fields, so it lives here and
 not in the generic `store`; it runs through `DuckDBEventStore.query`, which
@@ -14,11 +19,13 @@ refuses anything but a read. Every query starts from two CTEs:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agentctl.observe.projection import fold_stats, project_stats
 from agentctl.protocol import StatsReport
-from store import DuckDBEventStore
+from store import DuckDBEventStore, EventStore
 
 _BASE = """
 WITH created AS (
@@ -209,10 +216,15 @@ def _rows(store: DuckDBEventStore, sql: str, *params: datetime) -> list[dict[str
 
 
 def compute_stats(
-    store: DuckDBEventStore, since: timedelta | None, since_text: str | None = None
+    store: DuckDBEventStore,
+    since: timedelta | None,
+    since_text: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> StatsReport:
-    """Every table of `agentctl stats` for the events at or after now - `since` (all when None)."""
-    now = datetime.now(UTC)
+    """Every table of `agentctl stats` for the events at or after now - `since` (all when None),
+    by a scan of the log in SQL (the reference; the daemon answers from `project_report`)."""
+    now = now or datetime.now(UTC)
     cutoff = (now - since) if since is not None else datetime(1970, 1, 1, tzinfo=UTC)
     naive = cutoff.replace(tzinfo=None)  # `ts` is a naive UTC TIMESTAMP
     totals = _rows(store, TOTALS, naive)
@@ -228,3 +240,36 @@ def compute_stats(
         providers=_rows(store, PROVIDERS, naive),
         agents=_rows(store, AGENTS, naive),
     )
+
+
+def project_report(
+    store: EventStore,
+    folded: dict[str, dict[str, Any]],
+    unparsed: dict[str, str],
+    since: timedelta | None,
+    since_text: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> tuple[StatsReport, dict[str, dict[str, Any]]]:
+    """The report from the sessions' projections (`Journal.stats_data`); blocking.
+
+    `unparsed` (the dormant sessions' snapshot texts) are parsed here and
+    returned, for the journal to keep. Only the sessions with events in the
+    cutoff's hour are read from the store, to cut that hour exactly.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = (now - since) if since is not None else None
+    parsed = {sid: json.loads(text) for sid, text in unparsed.items()}
+    sessions = {**folded, **parsed}
+
+    def refold(session_id: str, cutoff_us: int) -> dict[str, Any]:
+        return fold_stats(store.read_stream(session_id), cutoff_us)
+
+    tables = project_stats(sessions, cutoff=cutoff, now=now, refold=refold)
+    report = StatsReport(
+        since=since_text,
+        since_ts=cutoff,
+        generated_at=now,
+        **tables,
+    )
+    return report, parsed

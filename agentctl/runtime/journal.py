@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -81,6 +82,7 @@ class Journal:
         # Ended sessions not folded: session id -> its snapshot's data (see `load`).
         self.dormant: dict[str, dict[str, Any]] = {}
         self._summaries: dict[str, SessionSummary] = {}  # of dormant sessions, parsed once
+        self._stats: dict[str, dict[str, Any]] = {}  # their snapshots' stats, parsed once
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
         # Called on the loop with each committed event (not a fork's copy): what
@@ -118,6 +120,7 @@ class Journal:
             self.durable[session_id] = fold_events(events)
             del self.dormant[session_id]
             self._summaries.pop(session_id, None)
+            self._stats.pop(session_id, None)
             state = self.states[session_id]
         return state
 
@@ -136,6 +139,29 @@ class Journal:
         found = (self.dormant_summary(sid) for sid in list(self.dormant))
         return [summary for summary in found if summary is not None]
 
+    def stats_data(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Each committed session's `StatsFold.data` (on the loop; for `agentctl stats`).
+
+        A copy for a folded session (its fold goes on while a thread reads it),
+        the parsed snapshot's for a dormant one; second, the dormant sessions'
+        whose snapshot is not parsed yet: their JSON text (see `keep_stats`).
+        """
+        out = {sid: copy.deepcopy(state.stats.data) for sid, state in self.durable.items()}
+        unparsed: dict[str, str] = {}
+        for sid, data in self.dormant.items():
+            parsed = self._stats.get(sid)
+            if parsed is not None:
+                out[sid] = parsed
+            else:
+                unparsed[sid] = data["stats"]
+        return out, unparsed
+
+    def keep_stats(self, parsed: dict[str, dict[str, Any]]) -> None:
+        """Keep what `stats_data`'s texts parsed to, for the sessions still dormant (on the loop)."""
+        for sid, value in parsed.items():
+            if sid in self.dormant:
+                self._stats[sid] = value
+
     def load(self) -> None:
         """Rebuild the live sessions' state from the log, the ended ones' from snapshots (start-up).
 
@@ -148,6 +174,7 @@ class Journal:
         self.durable.clear()
         self.dormant.clear()
         self._summaries.clear()
+        self._stats.clear()
         snapshots = {s.stream: s for s in self.store.read_snapshots()}
         backfill: list[concurrent.futures.Future[None]] = []
         for stream in self.store.streams():
@@ -160,6 +187,7 @@ class Journal:
                 and snapshot.seq == head
                 and data.get("v") in SNAPSHOT_VERSIONS
                 and data.get("ended")
+                and isinstance(data.get("stats"), str)  # before version 3: folded, written again
             ):
                 self.dormant[stream] = data
                 for approval_id in data.get("approval_ids") or []:
@@ -301,6 +329,7 @@ class Journal:
             self.fenced.discard(session_id)
         self.dormant.pop(session_id, None)
         self._summaries.pop(session_id, None)
+        self._stats.pop(session_id, None)
         self.states.pop(session_id, None)
         self.durable.pop(session_id, None)
         for event in events:  # both folds and their indexes, as `load` makes them
