@@ -23,6 +23,11 @@ per hour of the event's `ts`:
 events in the cutoff's own hour is folded again from its events, with the
 exact cutoff (`project_stats`'s `refold`): only those sessions are read.
 
+Sums of doubles (cost, mean latency, a tool's total time) add the same values
+as the SQL, in another order: equal to a float's rounding, so after `round`
+one can differ by one unit in its last digit when the sum sits on a tie.
+Counts, token sums and quantiles are equal to the bit.
+
 Assumed, as the runtime writes the log: a session's `ts` does not go back
 (one clock stamps its appends) and an approval is decided in the session
 that requested it.
@@ -491,7 +496,7 @@ def _models(models: dict[str | None, _Model]) -> list[dict[str, Any]]:
                 "input_tokens": m.it,
                 "output_tokens": m.ot,
                 "cost_usd": sql_round(m.cs, 6),
-                "latency_ms_avg": sql_round(math.fsum(latencies) / len(latencies), 1)
+                "latency_ms_avg": sql_round(sum(latencies) / len(latencies), 1)
                 if latencies
                 else None,
                 "latency_ms_p95": sql_round(quantile_cont(latencies, 0.95), 1),
@@ -515,7 +520,7 @@ def _tools(asked: dict[str, list[Any]], runs: dict[str, list[Any]]) -> list[dict
                 "calls": calls,
                 "failed": failed,
                 "failure_rate": sql_round(failed / calls if calls else 0.0, 4),
-                "total_s": sql_round(math.fsum(durations) / 1000 if durations else 0.0, 3),
+                "total_s": sql_round(sum(durations) / 1000 if durations else 0.0, 3),
                 "p50_ms": sql_round(quantile_cont(durations, 0.5), 1),
                 "p95_ms": sql_round(quantile_cont(durations, 0.95), 1),
                 "cost_usd": sql_round(cost or 0.0, 6),
