@@ -186,8 +186,8 @@ def same(a: Any, b: Any, where: str = "") -> None:
 
 
 def assert_equal(scan: StatsReport, proj: StatsReport) -> None:
-    left = scan.model_dump(exclude={"generated_at"})
-    right = proj.model_dump(exclude={"generated_at"})
+    left = scan.model_dump(mode="json", exclude={"generated_at"})
+    right = proj.model_dump(mode="json", exclude={"generated_at"})
     for table in left:
         same(left[table], right[table], table)
 

@@ -148,7 +148,7 @@ async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_a
     summary = rt.session(sid)
     await rt.stop()
     (snapshot,) = store.read_snapshots()
-    assert snapshot.data["v"] == SNAPSHOT_VERSION == 2
+    assert snapshot.data["v"] == SNAPSHOT_VERSION == 3
     assert isinstance(snapshot.data["summary"], str)
     assert json.loads(snapshot.data["summary"])["id"] == sid
     # what an earlier agentctl wrote: version 1, the summary as an object
@@ -162,6 +162,40 @@ async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_a
         assert sid in rt.journal.dormant and sid not in rt.journal.states
         assert rt.session(sid) == summary
         assert rt.sessions() == [summary]
+    finally:
+        await rt.stop()
+        store.close()
+
+
+async def test_a_snapshot_without_stats_is_folded_at_start_and_written_again(
+    tmp_path: Path,
+) -> None:
+    """Version 2 snapshots carry no stats projection: start folds such a session from its
+    events (so `stats` counts it) and writes a version 3 snapshot, which the next start reads."""
+    from agentctl.observe.stats import compute_stats, project_report
+
+    path = tmp_path / "events.duckdb"
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    sid = await rt.create_session(create("text", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    await rt.stop()
+    (snapshot,) = store.read_snapshots()
+    old = {k: v for k, v in snapshot.data.items() if k != "stats"} | {"v": 2}
+    store.put_snapshot(sid, snapshot.seq, old).result()
+    store.close()
+
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    try:
+        assert sid not in rt.journal.dormant and sid in rt.journal.durable
+        (rewritten,) = store.read_snapshots()
+        assert rewritten.data["v"] == 3 and isinstance(rewritten.data["stats"], str)
+        folded, unparsed = rt.journal.stats_data()
+        report, _ = project_report(store, folded, unparsed, None)
+        scan = compute_stats(store, None, now=report.generated_at)
+        assert report.totals == scan.totals and report.totals["sessions"] == 1
     finally:
         await rt.stop()
         store.close()
