@@ -178,7 +178,7 @@ class StatsFold:
     `cutoff_us` leaves out events before it (a fold for one `--since` window).
     """
 
-    __slots__ = ("cutoff_us", "data", "_open", "_asked")
+    __slots__ = ("_asked", "_open", "cutoff_us", "data")
 
     def __init__(self, cutoff_us: int | None = None) -> None:
         self.cutoff_us = cutoff_us
@@ -213,74 +213,112 @@ class StatsFold:
         if bucket is None:
             bucket = data["b"][hour] = _bucket()
         bucket["n"] += 1
-        if etype == "model.responded":
-            bucket["r"] += 1
-            usage = body.get("usage")
-            bucket["it"] = _add(bucket["it"], _bigint(_get(usage, "input_tokens")))
-            bucket["ot"] = _add(bucket["ot"], _bigint(_get(usage, "output_tokens")))
-            cost = _double(body.get("cost_usd"))
-            bucket["cs"] = _add(bucket["cs"], cost)
-            latency = _double(body.get("latency_ms"))
-            if latency is not None:
-                bucket["lat"].append(latency)
-            calls = body.get("tool_calls")
-            if isinstance(calls, list) and calls:
-                share = cost / len(calls) if cost is not None else None
-                for call in calls:
-                    name = _text(_get(call, "name"))
-                    key = _NULL_TOOL if name is None else name
-                    asked = bucket["ask"].setdefault(key, [0, None])
-                    asked[0] += 1
-                    asked[1] = _add(asked[1], share)
-        elif etype == "model.requested":
-            bucket["rq"] += 1
-            attempt = _bigint(body.get("attempt"))
-            if attempt is not None and attempt > 1:
-                bucket["rt"] += 1
-        elif etype == "model.failed":
-            bucket["mf"] += 1
-            if _boolean(_text(body.get("retryable"))):
-                bucket["rf"] += 1
-        elif etype == "tool.started":
-            bucket["tc"] += 1
-            call_id = _text(body.get("call_id"))
-            if call_id is not None:
-                self._open[call_id] = (_text(body.get("name")), hour)
-        elif etype == "tool.finished":
-            call_id = _text(body.get("call_id"))
-            started = self._open.get(call_id) if call_id is not None else None
-            if started is not None:
-                tool, at = started
-                runs = data["b"][at]["run"]
-                run = runs.setdefault(_NULL_TOOL if tool is None else tool, [0, 0, []])
-                exit_code = _bigint(body.get("exit_code"))
-                failed = (
-                    _text(body.get("error")) is not None
-                    or bool(_boolean(_text(body.get("timed_out"))))
-                    or exit_code != 0
-                )
-                run[0] += 1
-                run[1] += 1 if failed else 0
-                duration = _double(body.get("duration_ms"))
-                if duration is not None:
-                    run[2].append(duration)
-        elif etype == "approval.requested":
-            bucket["ap"] += 1
-            approval_id = _text(body.get("approval_id"))
-            if approval_id is not None:
-                entry = [approval_id, ts]
-                bucket["pend"].append(entry)
-                self._asked[approval_id] = (hour, entry)
-        elif etype == "approval.decided":
-            approval_id = _text(body.get("approval_id"))
-            asked = self._asked.pop(approval_id, None) if approval_id is not None else None
-            if asked is not None:
-                at, entry = asked
-                requested = data["b"][at]
-                requested["pend"].remove(entry)
-                decision = _text(body.get("decision"))
-                requested["dec"].append(["pending" if decision is None else decision,
-                                         _ms(ts - entry[1])])
+        handler = _OWN.get(etype)
+        if handler is not None:
+            handler(self, bucket, body, hour, ts)
+
+
+_Own = Callable[[StatsFold, dict[str, Any], dict[str, Any], str, int], None]
+
+
+def _responded(fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], *_: Any) -> None:
+    bucket["r"] += 1
+    usage = body.get("usage")
+    bucket["it"] = _add(bucket["it"], _bigint(_get(usage, "input_tokens")))
+    bucket["ot"] = _add(bucket["ot"], _bigint(_get(usage, "output_tokens")))
+    cost = _double(body.get("cost_usd"))
+    bucket["cs"] = _add(bucket["cs"], cost)
+    latency = _double(body.get("latency_ms"))
+    if latency is not None:
+        bucket["lat"].append(latency)
+    calls = body.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        share = cost / len(calls) if cost is not None else None
+        for call in calls:
+            name = _text(_get(call, "name"))
+            asked = bucket["ask"].setdefault(_NULL_TOOL if name is None else name, [0, None])
+            asked[0] += 1
+            asked[1] = _add(asked[1], share)
+
+
+def _requested(fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], *_: Any) -> None:
+    bucket["rq"] += 1
+    attempt = _bigint(body.get("attempt"))
+    if attempt is not None and attempt > 1:
+        bucket["rt"] += 1
+
+
+def _failed(fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], *_: Any) -> None:
+    bucket["mf"] += 1
+    if _boolean(_text(body.get("retryable"))):
+        bucket["rf"] += 1
+
+
+def _started(
+    fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], hour: str, ts: int
+) -> None:
+    bucket["tc"] += 1
+    call_id = _text(body.get("call_id"))
+    if call_id is not None:
+        fold._open[call_id] = (_text(body.get("name")), hour)
+
+
+def _finished(fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], *_: Any) -> None:
+    """A run: matched to the latest own start of its call (SQL's ASOF JOIN), under its hour."""
+    call_id = _text(body.get("call_id"))
+    started = fold._open.get(call_id) if call_id is not None else None
+    if started is None:
+        return
+    tool, at = started
+    runs = fold.data["b"][at]["run"]
+    run = runs.setdefault(_NULL_TOOL if tool is None else tool, [0, 0, []])
+    failed = (
+        _text(body.get("error")) is not None
+        or bool(_boolean(_text(body.get("timed_out"))))
+        or _bigint(body.get("exit_code")) != 0
+    )
+    run[0] += 1
+    run[1] += 1 if failed else 0
+    duration = _double(body.get("duration_ms"))
+    if duration is not None:
+        run[2].append(duration)
+
+
+def _approval_asked(
+    fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], hour: str, ts: int
+) -> None:
+    bucket["ap"] += 1
+    approval_id = _text(body.get("approval_id"))
+    if approval_id is not None:
+        entry = [approval_id, ts]
+        bucket["pend"].append(entry)
+        fold._asked[approval_id] = (hour, entry)
+
+
+def _decided(
+    fold: StatsFold, bucket: dict[str, Any], body: dict[str, Any], hour: str, ts: int
+) -> None:
+    """The wait of an own request, under the request's hour (SQL's LEFT JOIN of the two)."""
+    approval_id = _text(body.get("approval_id"))
+    asked = fold._asked.pop(approval_id, None) if approval_id is not None else None
+    if asked is None:
+        return
+    at, entry = asked
+    requested = fold.data["b"][at]
+    requested["pend"].remove(entry)
+    decision = _text(body.get("decision"))
+    requested["dec"].append(["pending" if decision is None else decision, _ms(ts - entry[1])])
+
+
+_OWN: dict[str, _Own] = {
+    "model.responded": _responded,
+    "model.requested": _requested,
+    "model.failed": _failed,
+    "tool.started": _started,
+    "tool.finished": _finished,
+    "approval.requested": _approval_asked,
+    "approval.decided": _decided,
+}
 
 
 def _ms(us: int) -> int:
@@ -329,7 +367,7 @@ def _nulls_last(value: Any) -> tuple[bool, Any]:
 
 
 class _Model:
-    __slots__ = ("r", "it", "ot", "cs", "lat", "rq", "rt", "mf", "rf")
+    __slots__ = ("cs", "it", "lat", "mf", "ot", "r", "rf", "rq", "rt")
 
     def __init__(self) -> None:
         self.r = 0
@@ -365,8 +403,17 @@ def project_stats(
         boundary = str(hour) if cutoff_us % HOUR_US else None
     now_us = to_us(now)
 
-    totals = {"sessions": 0, "events": 0, "r": 0, "it": None, "ot": None, "cs": None,
-              "tc": 0, "ap": 0, "mf": 0}
+    totals = {
+        "sessions": 0,
+        "events": 0,
+        "r": 0,
+        "it": None,
+        "ot": None,
+        "cs": None,
+        "tc": 0,
+        "ap": 0,
+        "mf": 0,
+    }
     statuses: dict[str | None, int] = {}
     models: dict[str | None, _Model] = {}
     asked: dict[str, list[Any]] = {}
@@ -378,18 +425,7 @@ def project_stats(
         created = data.get("c")
         if created is None:
             continue
-        buckets: dict[str, Any] = data["b"]
-        if boundary is not None and boundary in buckets:
-            if refold is not None:
-                data = refold(sid, cutoff_us)  # type: ignore[arg-type]
-                buckets = data["b"]
-                chosen: Iterable[dict[str, Any]] = buckets.values()
-            else:
-                chosen = [b for h, b in buckets.items() if int(h) >= first_whole - 1]
-        elif cutoff_us is None:
-            chosen = buckets.values()
-        else:
-            chosen = [b for h, b in buckets.items() if int(h) >= first_whole]
+        data, chosen = _window(sid, data, cutoff_us, first_whole, boundary, refold)
         created_in = cutoff_us is None or created >= cutoff_us
         model_key = data.get("m")
         model = models.get(model_key)
@@ -481,6 +517,26 @@ def project_stats(
             )
         ],
     }
+
+
+def _window(
+    sid: str,
+    data: dict[str, Any],
+    cutoff_us: int | None,
+    first_whole: int,
+    boundary: str | None,
+    refold: Refold | None,
+) -> tuple[dict[str, Any], Iterable[dict[str, Any]]]:
+    """The session's data and its hours in the window (refolded if it has the cutoff's hour)."""
+    buckets: dict[str, Any] = data["b"]
+    if cutoff_us is None:
+        return data, buckets.values()
+    if boundary is not None and boundary in buckets:
+        if refold is not None:
+            data = refold(sid, cutoff_us)
+            return data, data["b"].values()
+        return data, [b for h, b in buckets.items() if int(h) >= first_whole - 1]
+    return data, [b for h, b in buckets.items() if int(h) >= first_whole]
 
 
 def _models(models: dict[str | None, _Model]) -> list[dict[str, Any]]:

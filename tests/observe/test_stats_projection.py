@@ -10,7 +10,6 @@ and without `since`, forks included.
 from __future__ import annotations
 
 import json
-import math
 import random
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,9 @@ Ev = tuple[str, dict[str, Any], datetime]
 
 
 def created(rng: random.Random, parent: dict[str, Any] | None = None) -> dict[str, Any]:
-    agent = rng.choice([None, {"name": "fixer", "hash": "sha256:" + "ab" * 20}, {"hash": "sha256:" + "cd" * 20}])
+    agent = rng.choice(
+        [None, {"name": "fixer", "hash": "sha256:" + "ab" * 20}, {"hash": "sha256:" + "cd" * 20}]
+    )
     return {
         "task": "t",
         "model": rng.choice(MODELS),
@@ -59,8 +60,13 @@ def session_events(rng: random.Random, start: datetime, n_steps: int) -> list[Ev
     def add(kind: str, data: dict[str, Any]) -> None:
         nonlocal ts
         # gaps from none (one batch) to most of an hour: sessions cross hours
-        ts = ts + rng.choice([timedelta(0), timedelta(microseconds=rng.randrange(1, 10**6)),
-                              timedelta(seconds=rng.uniform(0, 2400))])
+        ts = ts + rng.choice(
+            [
+                timedelta(0),
+                timedelta(microseconds=rng.randrange(1, 10**6)),
+                timedelta(seconds=rng.uniform(0, 2400)),
+            ]
+        )
         out.append((kind, data, ts))
 
     add("session.created", created(rng))
@@ -70,8 +76,10 @@ def session_events(rng: random.Random, start: datetime, n_steps: int) -> list[Ev
         attempt = 1
         add("model.requested", {"attempt": attempt})
         while rng.random() < 0.2:
-            add("model.failed", {"error": "429", "retryable": rng.random() < 0.7,
-                                 "attempt": attempt})
+            add(
+                "model.failed",
+                {"error": "429", "retryable": rng.random() < 0.7, "attempt": attempt},
+            )
             attempt += 1
             add("model.requested", {"attempt": attempt})
         calls = []
@@ -99,8 +107,10 @@ def session_events(rng: random.Random, start: datetime, n_steps: int) -> list[Ev
                     add("session.status", status("waiting"))
                     return out
                 decision = rng.choice(["approved", "approved", "denied", "expired"])
-                add("approval.decided", {"approval_id": aid, "decision": decision,
-                                         "approver": "ann"})
+                add(
+                    "approval.decided",
+                    {"approval_id": aid, "decision": decision, "approver": "ann"},
+                )
                 if decision != "approved":
                     continue
             for _ in range(rng.choice([1, 1, 1, 2])):  # a retried start: the later one runs

@@ -61,4 +61,6 @@ def test_stats_equal_the_scan_across_crash_fork_restart_and_kill(
     with DuckDBEventStore(paths.database) as store:
         now = final_report.generated_at
         assert_equal(compute_stats(store, None, now=now), final_report)
-        assert_equal(compute_stats(store, timedelta(hours=1), "1h", now=recent.generated_at), recent)
+        assert_equal(
+            compute_stats(store, timedelta(hours=1), "1h", now=recent.generated_at), recent
+        )
