@@ -117,12 +117,16 @@ class EventStore(ABC):
         *,
         snapshot: Mapping[str, Any] | None = None,
         defer: bool = False,
+        lease: str | None = None,
     ) -> Future[list[StoredEvent]]:
         """Like `append`, without waiting. Invalid arguments raise at once.
 
         With `defer`, the store may hold the append for a few milliseconds to
         commit it with what comes next (see `flush`): for a caller that does
-        not wait on it yet.
+        not wait on it yet. With `lease` (a worker's id), the append is written
+        only if that worker holds an unexpired lease on the stream, checked in
+        the append's own transaction (else `LeaseLostError`); a store without
+        leases refuses it (`InvalidArgumentError`).
         """
 
     @abstractmethod

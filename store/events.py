@@ -84,6 +84,26 @@ class ConflictError(StoreError):
         return (type(self), (self.stream, self.expected_seq, self.actual_next_seq))
 
 
+class LeaseLostError(ConflictError):
+    """A leased append's worker does not hold the stream's lease now; nothing was written.
+
+    Another worker took the session over (or the lease expired): its seq may
+    still be the next one, because this process folds the other's commits,
+    so only the lease, checked in the append's transaction, can refuse it.
+    """
+
+    def __init__(self, stream: str, owner: str) -> None:
+        StoreError.__init__(
+            self, f"worker {owner!r} does not hold the lease on stream {stream!r} any more"
+        )
+        self.stream = stream
+        self.owner = owner
+        self.expected_seq = self.actual_next_seq = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.stream, self.owner))
+
+
 class EventTooLargeError(StoreError):
     """An event's serialised type and data exceed the store's limit; nothing was written."""
 

@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +40,15 @@ from typing import Any
 
 from store.base import Callback, EventStore, Subscribers, Subscription
 from store.codec import EncodedEvent, check_stream, encode_append, encode_snapshot
-from store.events import ConflictError, NewEvent, StoreClosedError, StoredEvent, StoreError
+from store.events import (
+    ConflictError,
+    InvalidArgumentError,
+    LeaseLostError,
+    NewEvent,
+    StoreClosedError,
+    StoredEvent,
+    StoreError,
+)
 
 log = logging.getLogger("store")
 
@@ -53,6 +61,7 @@ class _Append:
     future: Future[list[StoredEvent]]
     snapshot: str | None = None  # JSON text
     defer: bool = False
+    lease: str | None = None  # the worker that must hold the stream's lease
 
 
 @dataclass(slots=True)
@@ -127,8 +136,15 @@ class _Held:
 class _Staged:
     """One batch as the writer checks it: what is accepted, its rows, the tentative heads."""
 
-    def __init__(self, heads: Mapping[str, int], offset: int, now: datetime) -> None:
+    def __init__(
+        self,
+        heads: Mapping[str, int],
+        offset: int,
+        now: datetime,
+        leases: Collection[tuple[str, str]] = (),
+    ) -> None:
         self.heads = heads  # the committed heads, read only
+        self.leases = leases  # (stream, worker) of the leases held, as the transaction saw them
         self.offset = offset
         self.now = now
         self.tentative: dict[str, int] = {}
@@ -150,6 +166,9 @@ class _Staged:
         if append.expected_seq != head + 1:
             append.future.set_exception(ConflictError(append.stream, append.expected_seq, head + 1))
             return
+        if append.lease is not None and (append.stream, append.lease) not in self.leases:
+            append.future.set_exception(LeaseLostError(append.stream, append.lease))
+            return
         stored = []
         for seq, encoded in enumerate(append.events, head + 1):
             self.offset += 1
@@ -168,6 +187,8 @@ class _Staged:
 
 class GroupCommitStore(EventStore):
     """An `EventStore` whose appends go through one writer thread, batch by batch."""
+
+    checks_leases = False  # whether appends may name a lease (`append_future(lease=...)`)
 
     def __init__(self, *, max_event_bytes: int, max_batch: int, max_defer_s: float = 0.005) -> None:
         if max_event_bytes < 1 or max_batch < 1:
@@ -251,11 +272,14 @@ class GroupCommitStore(EventStore):
         *,
         snapshot: Mapping[str, Any] | None = None,
         defer: bool = False,
+        lease: str | None = None,
     ) -> Future[list[StoredEvent]]:
+        if lease is not None and not self.checks_leases:
+            raise InvalidArgumentError(f"{type(self).__name__} has no leases to check an append by")
         encoded = encode_append(stream, events, expected_seq, self.max_event_bytes)
         text = None if snapshot is None else encode_snapshot(snapshot, self.max_event_bytes)
         future: Future[list[StoredEvent]] = Future()
-        self._put(_Append(stream, expected_seq, encoded, future, text, defer))
+        self._put(_Append(stream, expected_seq, encoded, future, text, defer, lease))
         return future
 
     def flush(self) -> Future[None]:

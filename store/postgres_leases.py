@@ -12,9 +12,11 @@ Three tables (migration 3 of `store.postgres_schema`):
 `claim` takes offered or expired rows with `FOR UPDATE SKIP LOCKED`, so two
 workers claiming at once never get the same session and never wait on each
 other. Every time is the database's (`now()`), so the workers' clocks do not
-matter. A lease is the right to append to the session; the expected seq of
-each append stays the last line of defence when a worker that lost its lease
-still writes.
+matter. A lease is the right to append to the session: a worker's appends
+name it (`append_future(lease=worker)`), and the store checks it in the
+append's own transaction, so a worker that lost its lease while frozen
+cannot write even when its expected seq is current (it folds the other
+workers' commits). The expected seq stays the last line of defence.
 
 This module knows nothing of sessions' contents: it is given stream ids.
 """

@@ -62,6 +62,15 @@ LISTENER = "agentctl-listener"  # the application_name of the listeners' connect
 _COLUMNS = 'stream, seq, "offset", ts, type, data::text'
 _LOCK_HEAD = "SELECT last_offset FROM log_head FOR UPDATE"
 _HEADS = "SELECT stream, last_seq FROM streams WHERE stream = ANY(%s)"
+# The leases the batch's leased appends name that hold now, by the database's
+# clock. KEY SHARE: a claim (FOR UPDATE SKIP LOCKED) passes them by until this
+# transaction ends, and the owner's renewal is not held up.
+_HELD = (
+    "SELECT l.session, l.owner FROM session_leases l "
+    "JOIN unnest(%s::text[], %s::text[]) AS w(session, owner) "
+    "ON l.session = w.session AND l.owner = w.owner "
+    "WHERE l.expires_at >= now() FOR KEY SHARE OF l"
+)
 _INSERT = (
     'INSERT INTO events ("offset", stream, seq, ts, type, data) '
     "SELECT o, s, q, t, y, d::json FROM unnest("
@@ -83,6 +92,8 @@ _NOTIFY = "SELECT pg_notify(%s, %s)"
 
 
 class PostgresEventStore(GroupCommitStore):
+    checks_leases = True
+
     def __init__(
         self,
         url: str,
@@ -165,12 +176,21 @@ class PostgresEventStore(GroupCommitStore):
                 lock = conn.execute(_LOCK_HEAD)
                 names = sorted({a.stream for a in live})
                 found = conn.execute(_HEADS, [names])
+                leased = sorted(
+                    {(a.stream, a.lease) for a in live if isinstance(a, _Append) and a.lease}
+                )
+                held = (
+                    conn.execute(_HELD, [[s for s, _ in leased], [o for _, o in leased]])
+                    if leased
+                    else None
+                )
                 row = lock.fetchone()
                 if row is None:
                     raise StoreError("the event store database has no log_head row")
                 last_offset = int(row[0])
                 heads = {str(s): int(q) for s, q in found.fetchall()}
-                staged = _Staged(heads, last_offset, datetime.now(UTC))
+                leases = set() if held is None else {(str(s), str(o)) for s, o in held.fetchall()}
+                staged = _Staged(heads, last_offset, datetime.now(UTC), leases)
                 for append in live:
                     staged.add(append)  # a conflict fails that append alone, at once
                 if not staged.accepted:

@@ -67,6 +67,9 @@ class Worker:
     def holds(self, sid: str) -> bool:
         return sid in self.held
 
+    def lease(self, sid: str) -> str | None:
+        return self.id if sid in self.held else None
+
     def offer(self, sid: str) -> None:
         self._offers.add(sid)
         self._wake.set()

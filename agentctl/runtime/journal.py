@@ -94,6 +94,9 @@ class Journal:
         # whose lease it lost. `on_conflict` says which conflicts fence (None: none).
         self.fenced: set[str] = set()
         self.on_conflict: Callable[[str], bool] | None = None
+        # The lease a session's appends must hold in the store (a worker's id), or
+        # None: the store checks it in the append's transaction (docs/scale.md).
+        self.lease_of: Callable[[str], str | None] | None = None
 
     def lock(self, session_id: str) -> asyncio.Lock:
         return self._locks[session_id]
@@ -274,7 +277,10 @@ class Journal:
             snapshot = snapshot_of(after) if _ended(after) else None
         # Deferred: nobody waits on it before a barrier, which flushes it; the
         # store commits it with what follows, one commit where each alone costs one.
-        future = self.store.append_future(session_id, events, first, snapshot=snapshot, defer=True)
+        lease = None if self.lease_of is None else self.lease_of(session_id)
+        future = self.store.append_future(
+            session_id, events, first, snapshot=snapshot, defer=True, lease=lease
+        )
         future.add_done_callback(self._on_durable(asyncio.get_running_loop()))
         if self.crash.armed:
             future.add_done_callback(self._crash_after(events))

@@ -35,6 +35,10 @@ class Ownership(Protocol):
         """Whether this worker holds the session's lease now."""
         ...
 
+    def lease(self, sid: str) -> str | None:
+        """The lease this session's appends must hold in the store (None: not held here)."""
+        ...
+
     def offer(self, sid: str) -> None:
         """Put the session up for any worker to claim (not blocking)."""
         ...

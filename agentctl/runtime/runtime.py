@@ -184,6 +184,8 @@ class Runtime:
         # A held session's append that conflicts means another writer: no more appends
         # from here until it is adopted again (a non-owner's decision may just retry).
         self.journal.on_conflict = ownership.holds
+        # and its appends name the lease, which the store checks as it commits them
+        self.journal.lease_of = ownership.lease
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let each actor reach a durable point (it checks `stopping` between actions)."""
