@@ -381,6 +381,14 @@ class _Model:
 Refold = Callable[[str, int], dict[str, Any]]
 
 
+def cutoff_hour(cutoff: datetime | None) -> str | None:
+    """The hour key a cutoff cuts (None: no cutoff, or one on the hour: no hour is cut)."""
+    if cutoff is None:
+        return None
+    cutoff_us = to_us(cutoff)
+    return str(cutoff_us // HOUR_US) if cutoff_us % HOUR_US else None
+
+
 def project_stats(
     sessions: Mapping[str, dict[str, Any]],
     *,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -281,3 +282,43 @@ def test_hours_are_utc_microseconds() -> None:
     assert to_us(ts) // HOUR_US == to_us(ts.replace(tzinfo=None)) // HOUR_US
     assert (to_us(ts) + 1) % HOUR_US == 0
     assert json.loads(json.dumps({"h": str(to_us(ts) // HOUR_US)}))
+
+
+def test_a_window_cutting_a_busy_hour_is_answered_by_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More sessions in the cutoff's hour than REFOLD_MAX: one scan, not a read of each."""
+    from agentctl.observe import stats
+
+    reads: list[str] = []
+    with DuckDBEventStore(tmp_path / "events.duckdb") as store:
+        build_log(store, 11)
+        since = timedelta(hours=30, minutes=10)
+        real_read = store.read_stream
+
+        def counted(stream: str, *args: Any, **kwargs: Any) -> Any:
+            reads.append(stream)
+            return real_read(stream, *args, **kwargs)
+
+        texts = {
+            sid: snapshot_of(fold_events(store.read_stream(sid)))["stats"]
+            for sid in store.streams()
+        }
+        monkeypatch.setattr(store, "read_stream", counted)
+        busy = projection_cut(texts, since)
+        assert busy > 0, "the log has a session in the cutoff's hour"
+        refolded, _ = project_report(store, {}, texts, since, now=NOW)
+        assert len(reads) == busy
+        monkeypatch.setattr(stats, "REFOLD_MAX", busy - 1)
+        reads.clear()
+        scanned, _ = project_report(store, {}, texts, since, now=NOW)
+        assert reads == []  # no session read: the scan answered
+        assert_equal(scanned, refolded)
+        assert_equal(compute_stats(store, since, now=NOW), scanned)
+
+
+def projection_cut(texts: dict[str, str], since: timedelta) -> int:
+    from agentctl.observe.projection import cutoff_hour
+
+    cut = cutoff_hour(NOW - since)
+    return sum(1 for text in texts.values() if cut in json.loads(text)["b"])
