@@ -411,7 +411,7 @@ def project_stats(
         boundary = str(hour) if cutoff_us % HOUR_US else None
     now_us = to_us(now)
 
-    totals = {
+    totals: dict[str, Any] = {
         "sessions": 0,
         "events": 0,
         "r": 0,
@@ -548,7 +548,7 @@ def _window(
 
 
 def _models(models: dict[str | None, _Model]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, m in models.items():
         if not m.r:
             continue
@@ -573,7 +573,7 @@ def _models(models: dict[str | None, _Model]) -> list[dict[str, Any]]:
 
 
 def _tools(asked: dict[str, list[Any]], runs: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in {**runs, **asked}:
         proposed, cost = asked.get(key, (0, None))
         calls, failed, durations = runs.get(key, (0, 0, []))
@@ -624,7 +624,7 @@ def _providers(models: dict[str | None, _Model]) -> list[dict[str, Any]]:
         into[1] += m.rt
         into[2] += m.mf
         into[3] += m.rf
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "provider": provider,
             "requests": requests,

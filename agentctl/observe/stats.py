@@ -266,12 +266,15 @@ def project_report(
     cutoff = (now - since) if since is not None else None
     parsed = {sid: json.loads(text) for sid, text in unparsed.items()}
     sessions = {**folded, **parsed}
+    # Each session with events in the cutoff's hour is read again; when that is most
+    # of them (a window that starts inside a busy hour), one scan costs less.
     cut = cutoff_hour(cutoff)
-    if cut is not None and isinstance(store, DuckDBEventStore):
-        # Each session with events in the cutoff's hour is read again; when that is
-        # most of them (a window that starts inside a busy hour), one scan costs less.
-        if sum(1 for data in sessions.values() if cut in data["b"]) > REFOLD_MAX:
-            return compute_stats(store, since, since_text, now=now), parsed
+    if (
+        cut is not None
+        and isinstance(store, DuckDBEventStore)
+        and sum(1 for data in sessions.values() if cut in data["b"]) > REFOLD_MAX
+    ):
+        return compute_stats(store, since, since_text, now=now), parsed
 
     def refold(session_id: str, cutoff_us: int) -> dict[str, Any]:
         return fold_stats(store.read_stream(session_id), cutoff_us)

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -305,7 +306,7 @@ def test_json_is_printed_as_it_came_only_with_the_models_own_fields() -> None:
 def _report_masked(text: str) -> dict[str, object]:
     """A `stats --json` report without what moves between two runs: when it was made and
     the waits of pending approvals (they run to `now`)."""
-    report = json.loads(text)
+    report: dict[str, Any] = json.loads(text)
     report.pop("generated_at")
     report.pop("since_ts")
     report["approvals"] = [
@@ -320,7 +321,7 @@ def test_stats_json_is_the_full_clis_and_imports_nothing_heavy(home: dict[str, s
         ("stats", "--since", "1h", "--json"),
         ("stats", "--json", "--since=2d"),
     ):
-        first, full, again = quick_and_full(*args)
+        first, full, _ = quick_and_full(*args)
         assert full.returncode == first.returncode == 0, full.stderr
         assert first.stdout.endswith("}\n") and first.stdout.count("\n") == 1
         assert _report_masked(first.stdout) == _report_masked(full.stdout), args
