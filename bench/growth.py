@@ -15,6 +15,7 @@ then measures, on that log:
   stats_ms         `agentctl stats --json` end to end (from the stats projection)
   stats_http_ms    GET /v1/stats in-process through the client (median of 3, after a first)
   stats_first_ms   ... the first one (it parses the ended sessions' snapshots, then keeps them)
+  rss_stats_mb     the daemon's resident memory after those (the parsed projections kept)
   stats_scan_ms    the baseline: the SQL scan of the log (`compute_stats`), in-process on the
                    same log before the daemon starts (median of 3); stats_scan_ratio its
                    ratio to stats_http_ms
@@ -346,6 +347,7 @@ def measure(total: int, logs: Path | None = None) -> dict[str, Any]:
                 t1 = time.perf_counter()
                 client.stats()
                 http.append(time.perf_counter() - t1)
+            rss_stats = rss_mb(pid)
         ls = timed_cli(env, "ls")
         ls_json = timed_cli(env, "ls", "--json")
         stats = timed_cli(env, "stats", "--json")
@@ -365,6 +367,7 @@ def measure(total: int, logs: Path | None = None) -> dict[str, Any]:
         "stats_ms": stats,
         "stats_http_ms": ms(statistics.median(http)),
         "stats_first_ms": ms(stats_first),
+        "rss_stats_mb": rss_stats,
         "stats_scan_ms": ms(statistics.median(scans)),
         "stats_scan_ratio": round(statistics.median(scans) / statistics.median(http), 1),
         "backfill_ms": ms(backfill),

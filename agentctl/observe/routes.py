@@ -41,12 +41,6 @@ def _daemon(request: Request) -> Daemon:
     return daemon
 
 
-def _sql_store(store: EventStore) -> DuckDBEventStore:
-    if not isinstance(store, DuckDBEventStore):
-        raise UsageError("this needs the DuckDB event store (its SQL is DuckDB's)")
-    return store
-
-
 class _BoundedQuery(Protocol):
     def query_bounded(
         self,
