@@ -187,6 +187,18 @@ class StatsFold:
         self._open: dict[str, tuple[str | None, str]] = {}
         self._asked: dict[str, tuple[str, list[Any]]] = {}
 
+    def __eq__(self, other: object) -> bool:  # a SessionState compares its fold too
+        if not isinstance(other, StatsFold):
+            return NotImplemented
+        return (self.cutoff_us, self.data, self._open, self._asked) == (
+            other.cutoff_us,
+            other.data,
+            other._open,
+            other._asked,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def apply(self, event: _Event) -> None:
         data = self.data
         etype = event.type
