@@ -36,6 +36,7 @@ that requested it.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -401,14 +402,146 @@ def cutoff_hour(cutoff: datetime | None) -> str | None:
     return str(cutoff_us // HOUR_US) if cutoff_us % HOUR_US else None
 
 
+class Ended:
+    """The ended sessions' projections merged, parsed once from their snapshots' JSON.
+
+    Their buckets are summed per (hour, model) — what the tables need of them —
+    and each session keeps only what `--since` and the per-session tables ask:
+    when it began, its model, agent, status, totals and which hours it has. So
+    memory follows the hours and values, not one dict per session.
+    """
+
+    __slots__ = ("buckets", "sessions")
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[int, str | None], dict[str, Any]] = {}
+        self.sessions: list[tuple[Any, ...]] = []
+
+    def add(self, sid: str, data: dict[str, Any]) -> None:
+        created = data.get("c")
+        if created is None:
+            return
+        model = data.get("m")
+        responses = 0
+        cost: float | None = None
+        hours = []
+        for hour, bucket in data["b"].items():
+            responses += bucket["r"]
+            cost = _add(cost, bucket["cs"])
+            hours.append(int(hour))
+            key = (int(hour), model)
+            into = self.buckets.get(key)
+            if into is None:
+                into = self.buckets[key] = _bucket()
+                into["lat"] = array("d")
+            _merge(into, bucket)
+        agent, hash_ = data.get("ag"), data.get("h")
+        status = ("st" in data, data.get("st"))
+        self.sessions.append(
+            (sid, created, model, agent, hash_, *status, responses, cost, frozenset(hours))
+        )
+
+
+def _merge(into: dict[str, Any], b: dict[str, Any]) -> None:
+    for key in ("n", "r", "tc", "ap", "mf", "rf", "rq", "rt"):
+        into[key] += b[key]
+    for key in ("it", "ot", "cs"):
+        into[key] = _add(into[key], b[key])
+    into["lat"].extend(b["lat"])
+    for tool, (count, share) in b["ask"].items():
+        asked = into["ask"].setdefault(tool, [0, None])
+        asked[0] += count
+        asked[1] = _add(asked[1], share)
+    for tool, (calls, failed, durations) in b["run"].items():
+        run = into["run"].setdefault(tool, [0, 0, array("d")])
+        run[0] += calls
+        run[1] += failed
+        run[2].extend(durations)
+    into["dec"].extend(b["dec"])
+    into["pend"].extend(b["pend"])
+
+
+class _Tables:
+    """What the report's tables add up, bucket by bucket and session by session."""
+
+    def __init__(self, now_us: int) -> None:
+        self.now_us = now_us
+        self.totals: dict[str, Any] = {"sessions": 0, "events": 0, "tc": 0, "ap": 0}
+        self.statuses: dict[str | None, int] = {}
+        self.models: dict[str | None, _Model] = {}
+        self.asked: dict[str, list[Any]] = {}
+        self.runs: dict[str, list[Any]] = {}
+        self.waits: dict[str, list[float]] = {}
+        self.agents: dict[tuple[str, str], list[Any]] = {}
+
+    def model(self, key: str | None) -> _Model:
+        model = self.models.get(key)
+        if model is None:
+            model = self.models[key] = _Model()
+        return model
+
+    def bucket(self, model: _Model, b: dict[str, Any]) -> None:
+        totals = self.totals
+        totals["events"] += b["n"]
+        totals["tc"] += b["tc"]
+        totals["ap"] += b["ap"]
+        model.r += b["r"]
+        model.it = _add(model.it, b["it"])
+        model.ot = _add(model.ot, b["ot"])
+        model.cs = _add(model.cs, b["cs"])
+        model.lat.extend(b["lat"])
+        model.mf += b["mf"]
+        model.rf += b["rf"]
+        model.rq += b["rq"]
+        model.rt += b["rt"]
+        for tool, (count, share) in b["ask"].items():
+            into = self.asked.setdefault(tool, [0, None])
+            into[0] += count
+            into[1] = _add(into[1], share)
+        for tool, (calls, failed, durations) in b["run"].items():
+            into = self.runs.setdefault(tool, [0, 0, []])
+            into[0] += calls
+            into[1] += failed
+            into[2].extend(durations)
+        for decision, wait_ms in b["dec"]:
+            self.waits.setdefault(decision, []).append(wait_ms / 1000.0)
+        for _, requested in b["pend"]:
+            self.waits.setdefault("pending", []).append(_ms(self.now_us - requested) / 1000.0)
+
+    def session(
+        self,
+        created: int,
+        has_status: bool,
+        status: Any,
+        agent: Any,
+        hash_: Any,
+        responses: int,
+        cost: float | None,
+    ) -> None:
+        """A session created in the window: its status, and its agent's row."""
+        self.totals["sessions"] += 1
+        if has_status:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+        key = (agent or "-", hash_ or "")
+        row = self.agents.get(key)
+        if row is None:
+            self.agents[key] = [1, responses, cost, created]
+        else:
+            row[0] += 1
+            row[1] += responses
+            row[2] = _add(row[2], cost)
+            row[3] = min(row[3], created)
+
+
 def project_stats(
     sessions: Mapping[str, dict[str, Any]],
     *,
     cutoff: datetime | None,
     now: datetime,
     refold: Refold | None = None,
+    ended: Ended | None = None,
 ) -> dict[str, Any]:
-    """The tables of a StatsReport from the sessions' `StatsFold.data`.
+    """The tables of a StatsReport from the sessions' `StatsFold.data` and the `ended` ones.
 
     `refold(session_id, cutoff_us)` folds a session again from its events with
     an exact cutoff; it is called for the sessions with events in the cutoff's
@@ -421,108 +554,104 @@ def project_stats(
         hour = cutoff_us // HOUR_US
         first_whole = hour if cutoff_us % HOUR_US == 0 else hour + 1
         boundary = str(hour) if cutoff_us % HOUR_US else None
-    now_us = to_us(now)
-
-    totals: dict[str, Any] = {
-        "sessions": 0,
-        "events": 0,
-        "r": 0,
-        "it": None,
-        "ot": None,
-        "cs": None,
-        "tc": 0,
-        "ap": 0,
-        "mf": 0,
-    }
-    statuses: dict[str | None, int] = {}
-    models: dict[str | None, _Model] = {}
-    asked: dict[str, list[Any]] = {}
-    runs: dict[str, list[Any]] = {}
-    waits: dict[str, list[float]] = {}
-    agents: dict[tuple[str, str], list[Any]] = {}
+    tables = _Tables(to_us(now))
 
     for sid, data in sessions.items():
         created = data.get("c")
         if created is None:
             continue
         data, chosen = _window(sid, data, cutoff_us, first_whole, boundary, refold)
-        created_in = cutoff_us is None or created >= cutoff_us
-        model_key = data.get("m")
-        model = models.get(model_key)
-        if model is None:
-            model = models[model_key] = _Model()
+        model = tables.model(data.get("m"))
         responses = 0
         cost: float | None = None
         for b in chosen:
-            totals["events"] += b["n"]
+            tables.bucket(model, b)
             responses += b["r"]
-            model.it = _add(model.it, b["it"])
-            model.ot = _add(model.ot, b["ot"])
             cost = _add(cost, b["cs"])
-            model.lat.extend(b["lat"])
-            totals["tc"] += b["tc"]
-            totals["ap"] += b["ap"]
-            model.mf += b["mf"]
-            model.rf += b["rf"]
-            model.rq += b["rq"]
-            model.rt += b["rt"]
-            for tool, (count, share) in b["ask"].items():
-                into = asked.setdefault(tool, [0, None])
-                into[0] += count
-                into[1] = _add(into[1], share)
-            for tool, (calls, failed, durations) in b["run"].items():
-                into = runs.setdefault(tool, [0, 0, []])
-                into[0] += calls
-                into[1] += failed
-                into[2].extend(durations)
-            for decision, wait_ms in b["dec"]:
-                waits.setdefault(decision, []).append(wait_ms / 1000.0)
-            for _, requested in b["pend"]:
-                waits.setdefault("pending", []).append(_ms(now_us - requested) / 1000.0)
-        model.r += responses
-        model.cs = _add(model.cs, cost)
-        if created_in:
-            totals["sessions"] += 1
-            if "st" in data:
-                statuses[data["st"]] = statuses.get(data["st"], 0) + 1
-            key = (data.get("ag") or "-", data.get("h") or "")
-            agent = agents.get(key)
-            if agent is None:
-                agents[key] = [1, responses, cost, created]
-            else:
-                agent[0] += 1
-                agent[1] += responses
-                agent[2] = _add(agent[2], cost)
-                agent[3] = min(agent[3], created)
+        if cutoff_us is None or created >= cutoff_us:
+            tables.session(
+                created,
+                "st" in data,
+                data.get("st"),
+                data.get("ag"),
+                data.get("h"),
+                responses,
+                cost,
+            )
+    if ended is not None:
+        _add_ended(tables, ended, cutoff_us, first_whole, boundary, refold)
+    return _report(tables)
 
-    for model in models.values():
-        totals["r"] += model.r
-        totals["it"] = _add(totals["it"], model.it)
-        totals["ot"] = _add(totals["ot"], model.ot)
-        totals["cs"] = _add(totals["cs"], model.cs)
-        totals["mf"] += model.mf
+
+def _add_ended(
+    tables: _Tables,
+    ended: Ended,
+    cutoff_us: int | None,
+    first_whole: int,
+    boundary: str | None,
+    refold: Refold | None,
+) -> None:
+    """The merged hours in the window; the cutoff's own hour from each session that has it,
+    folded again from the cutoff. A session created in the window has all its own events
+    in it (they come after its creation), so its totals are its agent row's."""
+    for (hour, model_key), b in ended.buckets.items():
+        if cutoff_us is None or hour >= first_whole or (refold is None and hour == first_whole - 1):
+            tables.bucket(tables.model(model_key), b)
+    cut = int(boundary) if boundary is not None else None
+    for (
+        sid,
+        created,
+        model_key,
+        agent,
+        hash_,
+        has_status,
+        status,
+        responses,
+        cost,
+        hours,
+    ) in ended.sessions:
+        if cut is not None and refold is not None and cut in hours:
+            assert cutoff_us is not None
+            part = refold(sid, cutoff_us)["b"].get(boundary)
+            if part is not None:
+                tables.bucket(tables.model(model_key), part)
+        if cutoff_us is None or created >= cutoff_us:
+            tables.session(created, has_status, status, agent, hash_, responses, cost)
+
+
+def _report(tables: _Tables) -> dict[str, Any]:
+    totals = tables.totals
+    r = mf = 0
+    it = ot = None
+    cs: float | None = None
+    for model in tables.models.values():
+        r += model.r
+        it = _add(it, model.it)
+        ot = _add(ot, model.ot)
+        cs = _add(cs, model.cs)
+        mf += model.mf
     return {
         "totals": {
             "sessions": totals["sessions"],
             "events": totals["events"],
-            "model_responses": totals["r"],
-            "input_tokens": totals["it"] or 0,
-            "output_tokens": totals["ot"] or 0,
-            "cost_usd": sql_round(totals["cs"] or 0.0, 6),
+            "model_responses": r,
+            "input_tokens": it or 0,
+            "output_tokens": ot or 0,
+            "cost_usd": sql_round(cs or 0.0, 6),
             "tool_calls": totals["tc"],
             "approvals": totals["ap"],
-            "model_failures": totals["mf"],
+            "model_failures": mf,
         },
         "sessions_by_status": [
             {"status": status, "sessions": count}
             for status, count in sorted(
-                statuses.items(), key=lambda kv: (-kv[1], *_nulls_last(kv[0]))
+                tables.statuses.items(), key=lambda kv: (-kv[1], *_nulls_last(kv[0]))
             )
         ],
-        "models": _models(models),
-        "tools": _tools(asked, runs),
-        "approvals": _approvals(waits),
-        "providers": _providers(models),
+        "models": _models(tables.models),
+        "tools": _tools(tables.asked, tables.runs),
+        "approvals": _approvals(tables.waits),
+        "providers": _providers(tables.models),
         "agents": [
             {
                 "agent": agent,
@@ -533,7 +662,7 @@ def project_stats(
                 "first_seen": _from_us(first),
             }
             for (agent, hash_), (count, responses, cost, first) in sorted(
-                agents.items(), key=lambda kv: (kv[1][3], kv[0][0], kv[0][1][:19])
+                tables.agents.items(), key=lambda kv: (kv[1][3], kv[0][0], kv[0][1][:19])
             )
         ],
     }

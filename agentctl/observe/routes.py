@@ -81,11 +81,11 @@ async def stats(request: Request) -> Response:
     since = parse_duration(since_text) if since_text else None
     daemon = _daemon(request)
     journal = daemon.runtime.journal
-    folded, unparsed = journal.stats_data()
-    report, parsed = await asyncio.to_thread(
-        project_report, daemon.store, folded, unparsed, since, since_text
+    folded, ended, epoch = journal.stats_data()
+    report, merged = await asyncio.to_thread(
+        project_report, daemon.store, folded, ended, since, since_text
     )
-    journal.keep_stats(parsed)
+    journal.keep_stats(merged, epoch)
     return json_response(report)
 
 

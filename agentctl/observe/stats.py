@@ -23,7 +23,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agentctl.observe.projection import cutoff_hour, fold_stats, project_stats
+from agentctl.observe.projection import Ended, cutoff_hour, fold_stats, project_stats
 from agentctl.protocol import StatsReport
 from store import DuckDBEventStore, EventStore
 
@@ -250,40 +250,46 @@ REFOLD_MAX = 256
 def project_report(
     store: EventStore,
     folded: dict[str, dict[str, Any]],
-    unparsed: dict[str, str],
+    ended: Ended | dict[str, str],
     since: timedelta | None,
     since_text: str | None = None,
     *,
     now: datetime | None = None,
-) -> tuple[StatsReport, dict[str, dict[str, Any]]]:
+) -> tuple[StatsReport, Ended]:
     """The report from the sessions' projections (`Journal.stats_data`); blocking.
 
-    `unparsed` (the dormant sessions' snapshot texts) are parsed here and
-    returned, for the journal to keep. Only the sessions with events in the
-    cutoff's hour are read from the store, to cut that hour exactly.
+    `ended` is the dormant sessions' `Ended`, or their snapshots' texts, which
+    are parsed and merged here into one, returned for the journal to keep. Only
+    the sessions with events in the cutoff's hour are read from the store, to
+    cut that hour exactly.
     """
     now = now or datetime.now(UTC)
     cutoff = (now - since) if since is not None else None
-    parsed = {sid: json.loads(text) for sid, text in unparsed.items()}
-    sessions = {**folded, **parsed}
+    if not isinstance(ended, Ended):
+        merged = Ended()
+        for sid, text in ended.items():
+            merged.add(sid, json.loads(text))
+        ended = merged
     # Each session with events in the cutoff's hour is read again; when that is most
     # of them (a window that starts inside a busy hour), one scan costs less.
     cut = cutoff_hour(cutoff)
     if (
         cut is not None
         and isinstance(store, DuckDBEventStore)
-        and sum(1 for data in sessions.values() if cut in data["b"]) > REFOLD_MAX
+        and sum(1 for data in folded.values() if cut in data["b"])
+        + sum(1 for session in ended.sessions if int(cut) in session[-1])
+        > REFOLD_MAX
     ):
-        return compute_stats(store, since, since_text, now=now), parsed
+        return compute_stats(store, since, since_text, now=now), ended
 
     def refold(session_id: str, cutoff_us: int) -> dict[str, Any]:
         return fold_stats(store.read_stream(session_id), cutoff_us)
 
-    tables = project_stats(sessions, cutoff=cutoff, now=now, refold=refold)
+    tables = project_stats(folded, cutoff=cutoff, now=now, refold=refold, ended=ended)
     report = StatsReport(
         since=since_text,
         since_ts=cutoff,
         generated_at=now,
         **tables,
     )
-    return report, parsed
+    return report, ended

@@ -82,7 +82,11 @@ class Journal:
         # Ended sessions not folded: session id -> its snapshot's data (see `load`).
         self.dormant: dict[str, dict[str, Any]] = {}
         self._summaries: dict[str, SessionSummary] = {}  # of dormant sessions, parsed once
-        self._stats: dict[str, dict[str, Any]] = {}  # their snapshots' stats, parsed once
+        # Their snapshots' stats merged (observe.projection.Ended), for the dormant set of
+        # `_dormant_epoch` (a session that leaves it, or a load, starts a new epoch).
+        self._ended_stats: Any = None
+        self._ended_epoch = -1
+        self._dormant_epoch = 0
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
         # Called on the loop with each committed event (not a fork's copy): what
@@ -123,7 +127,7 @@ class Journal:
             self.durable[session_id] = fold_events(events)
             del self.dormant[session_id]
             self._summaries.pop(session_id, None)
-            self._stats.pop(session_id, None)
+            self._dormant_epoch += 1
             state = self.states[session_id]
         return state
 
@@ -142,28 +146,23 @@ class Journal:
         found = (self.dormant_summary(sid) for sid in list(self.dormant))
         return [summary for summary in found if summary is not None]
 
-    def stats_data(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        """Each committed session's `StatsFold.data` (on the loop; for `agentctl stats`).
-
-        A copy for a folded session (its fold goes on while a thread reads it),
-        the parsed snapshot's for a dormant one; second, the dormant sessions'
-        whose snapshot is not parsed yet: their JSON text (see `keep_stats`).
+    def stats_data(self) -> tuple[dict[str, dict[str, Any]], Any, int]:
+        """What `agentctl stats` adds up (on the loop): each folded session's
+        `StatsFold.data` (a copy: its fold goes on while a thread reads it); the
+        dormant ones merged (`Ended`), or, not merged yet for this dormant set,
+        their snapshots' texts; and the epoch to hand `keep_stats`.
         """
         out = {sid: copy.deepcopy(state.stats.data) for sid, state in self.durable.items()}
-        unparsed: dict[str, str] = {}
-        for sid, data in self.dormant.items():
-            parsed = self._stats.get(sid)
-            if parsed is not None:
-                out[sid] = parsed
-            else:
-                unparsed[sid] = data["stats"]
-        return out, unparsed
+        if self._ended_stats is not None and self._ended_epoch == self._dormant_epoch:
+            return out, self._ended_stats, self._dormant_epoch
+        texts = {sid: data["stats"] for sid, data in self.dormant.items()}
+        return out, texts, self._dormant_epoch
 
-    def keep_stats(self, parsed: dict[str, dict[str, Any]]) -> None:
-        """Keep what `stats_data`'s texts parsed to, for the sessions still dormant (on the loop)."""
-        for sid, value in parsed.items():
-            if sid in self.dormant:
-                self._stats[sid] = value
+    def keep_stats(self, ended: Any, epoch: int) -> None:
+        """Keep the dormant sessions' merged stats, if the dormant set is still `epoch`'s."""
+        if epoch == self._dormant_epoch:
+            self._ended_stats = ended
+            self._ended_epoch = epoch
 
     def load(self) -> None:
         """Rebuild the live sessions' state from the log, the ended ones' from snapshots (start-up).
@@ -177,7 +176,7 @@ class Journal:
         self.durable.clear()
         self.dormant.clear()
         self._summaries.clear()
-        self._stats.clear()
+        self._dormant_epoch += 1
         snapshots = {s.stream: s for s in self.store.read_snapshots()}
         backfill: list[concurrent.futures.Future[None]] = []
         for stream in self.store.streams():
@@ -333,9 +332,9 @@ class Journal:
         events = self.store.read_stream(session_id)
         if unfence:
             self.fenced.discard(session_id)
-        self.dormant.pop(session_id, None)
+        if self.dormant.pop(session_id, None) is not None:
+            self._dormant_epoch += 1
         self._summaries.pop(session_id, None)
-        self._stats.pop(session_id, None)
         self.states.pop(session_id, None)
         self.durable.pop(session_id, None)
         for event in events:  # both folds and their indexes, as `load` makes them

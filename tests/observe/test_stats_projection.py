@@ -165,8 +165,15 @@ def projected(store: DuckDBEventStore, since: timedelta | None) -> StatsReport:
     for sid in store.streams():
         state = fold_events(store.read_stream(sid))
         texts[sid] = snapshot_of(state)["stats"]
-    report, parsed = project_report(store, {}, texts, since, now=NOW)
-    assert set(parsed) == set(texts)
+    report, ended = project_report(store, {}, texts, since, now=NOW)
+    assert {session[0] for session in ended.sessions} == set(texts)
+    again, _ = project_report(store, {}, ended, since, now=NOW)  # as the journal keeps it
+    assert again == report
+    # and the same sessions as folded ones (live: each its own data), not merged
+    live, _ = project_report(
+        store, {k: json.loads(v) for k, v in texts.items()}, {}, since, now=NOW
+    )
+    assert_equal(live, report)
     return report
 
 

@@ -192,8 +192,8 @@ async def test_a_snapshot_without_stats_is_folded_at_start_and_written_again(
         assert sid not in rt.journal.dormant and sid in rt.journal.durable
         (rewritten,) = store.read_snapshots()
         assert rewritten.data["v"] == 3 and isinstance(rewritten.data["stats"], str)
-        folded, unparsed = rt.journal.stats_data()
-        report, _ = project_report(store, folded, unparsed, None)
+        folded, ended, _ = rt.journal.stats_data()
+        report, _ = project_report(store, folded, ended, None)
         scan = compute_stats(store, None, now=report.generated_at)
         assert report.totals == scan.totals and report.totals["sessions"] == 1
     finally:
