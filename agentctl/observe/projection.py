@@ -19,9 +19,13 @@ per hour of the event's `ts`:
   when its start is in the window), an approval under its request's hour,
   pending ones with their request time (their wait runs to `now`).
 
+The ended (dormant) sessions' projections are merged once per (hour, model)
+(`Ended`), each session keeping only what the per-session tables need.
+
 `--since D` takes the hours after the cutoff's hour whole. A session with
 events in the cutoff's own hour is folded again from its events, with the
-exact cutoff (`project_stats`'s `refold`): only those sessions are read.
+exact cutoff (`project_stats`'s `refold`), and that hour taken from it: only
+those sessions are read.
 
 Sums of doubles (cost, mean latency, a tool's total time) add the same values
 as the SQL, in another order: equal to a float's rounding, so after `round`
