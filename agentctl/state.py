@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from agentctl.handoff import Delegation
-from agentctl.observe.projection import StatsFold
+from agentctl.observe.projection.fold import StatsFold
 from agentctl.protocol import (
     SUMMARY_HEADER,
     ApprovalDecided,
