@@ -16,10 +16,11 @@ where executemany costs a statement each (`bench/store.py --compare-inserts`).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from store.codec import check_cursor, check_stream, decode, loads
+from store.codec import check_cursor, check_snapshot_keys, check_stream, decode, loads
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, Row, SnapshotRow, Span
 from store.lock import WriterLock
@@ -209,11 +210,34 @@ class DuckDBEventStore(GroupCommitStore):
             rows = cursor.execute(sql, params).fetchall()
         return [decode(*row) for row in rows]
 
-    def read_snapshots(self) -> list[Snapshot]:
+    def read_snapshots(
+        self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
+    ) -> list[Snapshot]:
+        keys, left_out = check_snapshot_keys(only, omit)
         with self._cursor() as cursor:
-            rows = cursor.execute("SELECT stream, seq, data FROM snapshots").fetchall()
+            if keys is not None:  # each key's JSON value, NULL where it is missing
+                paths = [f'$."{key}"' for key in keys]
+                sql = "SELECT stream, seq, json_extract(data, ?::VARCHAR[]) FROM snapshots"
+                rows = cursor.execute(sql, [paths]).fetchall()
+            elif left_out:  # a merge patch of nulls removes those keys (RFC 7396)
+                patch = json.dumps(dict.fromkeys(left_out))
+                sql = "SELECT stream, seq, json_merge_patch(data, ?::JSON) FROM snapshots"
+                rows = cursor.execute(sql, [patch]).fetchall()
+            else:
+                rows = cursor.execute("SELECT stream, seq, data FROM snapshots").fetchall()
         order = {stream: i for i, stream in enumerate(self.streams())}
-        found = [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows if s in order]
+        if keys is not None:
+            found = [
+                Snapshot(
+                    str(s),
+                    int(q),
+                    {k: loads(v) for k, v in zip(keys, values, strict=True) if v is not None},
+                )
+                for s, q, values in rows
+                if s in order
+            ]
+        else:
+            found = [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows if s in order]
         return sorted(found, key=lambda snapshot: order[snapshot.stream])
 
     def schema_version(self) -> int:
