@@ -20,11 +20,13 @@ refuses anything but a read. Every query starts from two CTEs:
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentctl.observe.projection import Ended, cutoff_hour, fold_stats, project_stats
 from agentctl.protocol import StatsReport
+from agentctl.runtime.summary import STATS_KEY
 from store import DuckDBEventStore, EventStore
 
 _BASE = """
@@ -247,10 +249,31 @@ def compute_stats(
 REFOLD_MAX = 256
 
 
+def read_ended(store: EventStore, sessions: Collection[str]) -> Ended:
+    """The ended `sessions`' projections, from their snapshots in the store, merged; blocking.
+
+    Only the snapshots' stats are read (`read_snapshots(only=...)`), parsed and
+    merged one at a time. A session whose snapshot has none (the journal keeps
+    dormant only those of the current version, so this is for a snapshot
+    changed since) is folded from its events.
+    """
+    wanted = set(sessions)
+    ended = Ended()
+    for snapshot in store.read_snapshots(only=(STATS_KEY,)):
+        text = snapshot.data.get(STATS_KEY)
+        if snapshot.stream in wanted and isinstance(text, str):
+            wanted.discard(snapshot.stream)
+            ended.add(snapshot.stream, json.loads(text))
+    for sid in sessions:
+        if sid in wanted:
+            ended.add(sid, fold_stats(store.read_stream(sid)))
+    return ended
+
+
 def project_report(
     store: EventStore,
     folded: dict[str, dict[str, Any]],
-    ended: Ended | dict[str, str],
+    ended: Ended | Collection[str],
     since: timedelta | None,
     since_text: str | None = None,
     *,
@@ -258,18 +281,15 @@ def project_report(
 ) -> tuple[StatsReport, Ended]:
     """The report from the sessions' projections (`Journal.stats_data`); blocking.
 
-    `ended` is the dormant sessions' `Ended`, or their snapshots' texts, which
-    are parsed and merged here into one, returned for the journal to keep. Only
-    the sessions with events in the cutoff's hour are read from the store, to
-    cut that hour exactly.
+    `ended` is the dormant sessions' `Ended`, or their ids, whose projections
+    are then read from their snapshots and merged here (`read_ended`), and
+    returned for the journal to keep. Only the sessions with events in the
+    cutoff's hour are read from the store, to cut that hour exactly.
     """
     now = now or datetime.now(UTC)
     cutoff = (now - since) if since is not None else None
     if not isinstance(ended, Ended):
-        merged = Ended()
-        for sid, text in ended.items():
-            merged.add(sid, json.loads(text))
-        ended = merged
+        ended = read_ended(store, ended)
     # Each session with events in the cutoff's hour is read again; when that is most
     # of them (a window that starts inside a busy hour), one scan costs less.
     cut = cutoff_hour(cutoff)

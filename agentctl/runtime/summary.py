@@ -17,12 +17,15 @@ from agentctl.state import SessionState
 
 # 2: the summary is kept as its JSON text, parsed when a client asks for it (at
 # start-up, 10,000 ended sessions' snapshots are read, and each summary nested as
-# an object cost the parse and the memory of a dict). 1 is still read.
-# 3: it carries the session's share of `agentctl stats` (`stats`: StatsFold.data as
-# JSON text, parsed when `stats` first asks); an older one is folded at start and
-# written again.
+# an object cost the parse and the memory of a dict).
+# 3: it carries the session's share of `agentctl stats` (`STATS_KEY`: StatsFold.data
+# as JSON text). Start-up reads the snapshots without it, and the first `stats`
+# reads only it (`Journal.load`, `observe.stats.read_ended`), so the daemon does not
+# hold it from start. Versions 1 and 2 carry none: such a session is folded at
+# start and its snapshot written again.
 SNAPSHOT_VERSION = 3
-SNAPSHOT_VERSIONS = frozenset({1, 2, SNAPSHOT_VERSION})
+SNAPSHOT_VERSIONS = frozenset({SNAPSHOT_VERSION})  # what start-up takes as it is
+STATS_KEY = "stats"
 
 
 def summarize(state: SessionState) -> SessionSummary:
@@ -69,7 +72,7 @@ def snapshot_of(state: SessionState) -> dict[str, Any]:
         "approval_ids": list(state.approvals),
         "sandbox_image": bool(sandbox.get("image")),
         "workspace_archive": sandbox.get("workspace_archive"),
-        "stats": json.dumps(state.stats.data, separators=(",", ":")),
+        STATS_KEY: json.dumps(state.stats.data, separators=(",", ":")),
     }
 
 

@@ -159,19 +159,28 @@ def build_log(store: DuckDBEventStore, seed: int) -> dict[str, list[Ev]]:
     return sessions
 
 
-def projected(store: DuckDBEventStore, since: timedelta | None) -> StatsReport:
-    """The journal's path: each session folded (`SessionState.stats`), kept in a snapshot's JSON."""
+def put_snapshots(store: DuckDBEventStore) -> dict[str, str]:
+    """Each session folded (`SessionState.stats`) and its snapshot written, as the journal
+    writes an ended one's; its stats text, by session."""
     texts = {}
     for sid in store.streams():
         state = fold_events(store.read_stream(sid))
-        texts[sid] = snapshot_of(state)["stats"]
-    report, ended = project_report(store, {}, texts, since, now=NOW)
-    assert {session[0] for session in ended.sessions} == set(texts)
+        snapshot = snapshot_of(state)
+        store.put_snapshot(sid, state.last_seq, snapshot).result()
+        texts[sid] = snapshot["stats"]
+    return texts
+
+
+def projected(store: DuckDBEventStore, since: timedelta | None) -> StatsReport:
+    """The journal's path: the dormant sessions' projections read from their snapshots."""
+    texts = put_snapshots(store)
+    report, ended = project_report(store, {}, list(texts), since, now=NOW)
+    assert [session[0] for session in ended.sessions] == list(texts)
     again, _ = project_report(store, {}, ended, since, now=NOW)  # as the journal keeps it
     assert again == report
     # and the same sessions as folded ones (live: each its own data), not merged
     live, _ = project_report(
-        store, {k: json.loads(v) for k, v in texts.items()}, {}, since, now=NOW
+        store, {k: json.loads(v) for k, v in texts.items()}, [], since, now=NOW
     )
     assert_equal(live, report)
     return report
@@ -307,18 +316,15 @@ def test_a_window_cutting_a_busy_hour_is_answered_by_the_scan(
             reads.append(stream)
             return real_read(stream, *args, **kwargs)
 
-        texts = {
-            sid: snapshot_of(fold_events(store.read_stream(sid)))["stats"]
-            for sid in store.streams()
-        }
+        texts = put_snapshots(store)
         monkeypatch.setattr(store, "read_stream", counted)
         busy = projection_cut(texts, since)
         assert busy > 0, "the log has a session in the cutoff's hour"
-        refolded, _ = project_report(store, {}, texts, since, now=NOW)
+        refolded, _ = project_report(store, {}, list(texts), since, now=NOW)
         assert len(reads) == busy
         monkeypatch.setattr(stats, "REFOLD_MAX", busy - 1)
         reads.clear()
-        scanned, _ = project_report(store, {}, texts, since, now=NOW)
+        scanned, _ = project_report(store, {}, list(texts), since, now=NOW)
         assert reads == []  # no session read: the scan answered
         assert_equal(scanned, refolded)
         assert_equal(compute_stats(store, since, now=NOW), scanned)
@@ -329,3 +335,52 @@ def projection_cut(texts: dict[str, str], since: timedelta) -> int:
 
     cut = cutoff_hour(NOW - since)
     return sum(1 for text in texts.values() if cut in json.loads(text)["b"])
+
+
+def test_ended_sessions_are_read_from_their_snapshots_or_folded_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`read_ended` reads only the snapshots' stats; a session whose snapshot has none (or
+    has no snapshot) is folded from its events, to the same report."""
+    from agentctl.observe.stats import read_ended
+
+    with DuckDBEventStore(tmp_path / "events.duckdb") as store:
+        build_log(store, 5)
+        texts = put_snapshots(store)
+        sids = list(texts)
+        assert len(sids) >= 3
+        whole = read_ended(store, sids)
+        asked: list[dict[str, Any]] = []
+        real = store.read_snapshots
+
+        def narrow(**kwargs: Any) -> Any:
+            asked.append(kwargs)
+            return real(**kwargs)
+
+        monkeypatch.setattr(store, "read_snapshots", narrow)
+        assert read_ended(store, sids).sessions == whole.sessions
+        assert asked == [{"only": ("stats",)}]
+        # one snapshot without its stats (as an older agentctl wrote), one session without any
+        head = store.last_seq(sids[0])
+        old = {k: v for k, v in real()[0].data.items() if k != "stats"}
+        store.put_snapshot(sids[0], head, old).result()
+        reads: list[str] = []
+        real_read = store.read_stream
+
+        def counted(stream: str, *args: Any, **kwargs: Any) -> Any:
+            reads.append(stream)
+            return real_read(stream, *args, **kwargs)
+
+        monkeypatch.setattr(store, "read_stream", counted)
+        missing = tmp_path / "other.duckdb"
+        with DuckDBEventStore(missing) as bare:  # the same log, no snapshots at all
+            for sid in sids:
+                bare.append(sid, [NewEvent(e.type, e.data, ts=e.ts) for e in real_read(sid)], 1)
+            folded = read_ended(bare, sids)
+        mixed = read_ended(store, sids)
+        assert reads == [sids[0]]
+        for since in (None, timedelta(hours=3)):
+            expected = compute_stats(store, since, now=NOW)
+            for ended in (whole, mixed, folded):
+                report, _ = project_report(store, {}, ended, since, now=NOW)
+                assert_equal(expected, report)
