@@ -145,10 +145,10 @@ class EventStore(ABC):
 
         `only` keeps just those top-level keys of each snapshot's data (one that
         has none of them is still listed, its data empty); `omit` leaves those
-        keys out. Either way the database narrows the data, so what the caller
-        does not ask for is never read into memory. A key is a plain name
-        (letters, digits, `_`, `-`); `only` and `omit` together are refused
-        (`InvalidArgumentError`).
+        keys out. Either way what the caller did not ask for is not kept: the
+        data is narrowed row by row as it is read (PostgreSQL narrows it in
+        the database). A key is a plain name (letters, digits, `_`, `-`);
+        `only` and `omit` together are refused (`InvalidArgumentError`).
         """
 
     @abstractmethod

@@ -16,7 +16,6 @@ where executemany costs a statement each (`bench/store.py --compare-inserts`).
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -28,7 +27,14 @@ from typing import Any
 
 import duckdb
 
-from store.codec import check_cursor, check_snapshot_keys, check_stream, decode, loads
+from store.codec import (
+    check_cursor,
+    check_snapshot_keys,
+    check_stream,
+    decode,
+    loads,
+    project_snapshot,
+)
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, Row, SnapshotRow, Span
 from store.lock import WriterLock
@@ -43,6 +49,7 @@ _INSERT_MANY = (
     "SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6)"
 )
 _POSITIONS = 4096
+_SNAPSHOT_CHUNK = 500  # rows of `snapshots` fetched at a time
 _PUT_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (stream, seq, data) VALUES (?, ?, ?)"
 
 
@@ -213,31 +220,20 @@ class DuckDBEventStore(GroupCommitStore):
     def read_snapshots(
         self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
     ) -> list[Snapshot]:
+        # Narrowed here as each row is decoded, in chunks: DuckDB's JSON functions
+        # (json_extract, json_merge_patch) would keep tens of MB of the daemon's memory
+        # after one read of 10,000 snapshots, and one fetchall of the whole table more
+        # than the chunks do (bench/growth.py's rss_mb).
         keys, left_out = check_snapshot_keys(only, omit)
+        found = []
         with self._cursor() as cursor:
-            if keys is not None:  # each key's JSON value, NULL where it is missing
-                paths = [f'$."{key}"' for key in keys]
-                sql = "SELECT stream, seq, json_extract(data, ?::VARCHAR[]) FROM snapshots"
-                rows = cursor.execute(sql, [paths]).fetchall()
-            elif left_out:  # a merge patch of nulls removes those keys (RFC 7396)
-                patch = json.dumps(dict.fromkeys(left_out))
-                sql = "SELECT stream, seq, json_merge_patch(data, ?::JSON) FROM snapshots"
-                rows = cursor.execute(sql, [patch]).fetchall()
-            else:
-                rows = cursor.execute("SELECT stream, seq, data FROM snapshots").fetchall()
+            cursor.execute("SELECT stream, seq, data FROM snapshots")
+            while rows := cursor.fetchmany(_SNAPSHOT_CHUNK):
+                for s, q, d in rows:
+                    data = project_snapshot(loads(d), keys, left_out)
+                    found.append(Snapshot(str(s), int(q), data))
         order = {stream: i for i, stream in enumerate(self.streams())}
-        if keys is not None:
-            found = [
-                Snapshot(
-                    str(s),
-                    int(q),
-                    {k: loads(v) for k, v in zip(keys, values, strict=True) if v is not None},
-                )
-                for s, q, values in rows
-                if s in order
-            ]
-        else:
-            found = [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows if s in order]
+        found = [snapshot for snapshot in found if snapshot.stream in order]
         return sorted(found, key=lambda snapshot: order[snapshot.stream])
 
     def schema_version(self) -> int:
