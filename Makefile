@@ -97,6 +97,7 @@ bench: install llama mcp postgres docker image
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/postgres.py
+	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/steps.py
 	$(BIN)/python bench/attach.py

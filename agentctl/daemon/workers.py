@@ -26,7 +26,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agentctl.protocol import SessionCreated, SessionStatus
+from agentctl.protocol import SessionCreated, SessionStatus, SessionStatusChanged
 from agentctl.runtime import Runtime, leases
 from store import StoredEvent, StoreError
 
@@ -57,6 +57,10 @@ class Worker:
         self._offers: set[str] = set()
         self._ended: set[str] = set()
         self._lost: set[str] = set()
+        # Claimed, folded again from the log in a thread: the adoption spawns the actor,
+        # `_follow` must not (an actor started meanwhile would have its state replaced
+        # by the fold of an older log, and its next append conflict).
+        self._adopting: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: object | None = None
@@ -131,12 +135,23 @@ class Worker:
                 continue
             if event.type == SessionCreated.TYPE:
                 self._wake.set()
-            if event.stream in self.held:
+            if event.stream in self.held and event.stream not in self._adopting:
                 woken.add(event.stream)
+            if event.type == SessionStatusChanged.TYPE:
+                self._child_ended(event.stream)
         for sid in woken:
             state = journal.find(sid)
             if state is not None and state.status is SessionStatus.RUNNING:
                 self.runtime.spawn(sid)  # a decision or resume made through another daemon
+
+    def _child_ended(self, sid: str) -> None:
+        """A child driven elsewhere ended: this worker gives it to the parent it holds."""
+        state = self.runtime.journal.find(sid)
+        ref = None if state is None else state.created.get("delegated_by")
+        if state is None or not ref or state.status is None or not state.status.ended:
+            return
+        if ref["session"] in self.held:
+            self.runtime.background(self.runtime.delegations.deliver(sid), name=f"deliver:{sid}")
 
     # -- the lease loop ------------------------------------------------------------------
 
@@ -149,8 +164,11 @@ class Worker:
                 raise
             except Exception:
                 log.exception("worker %s: lease round failed; retrying", self.id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), period)
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([waiter], timeout=period)
+            finally:
+                waiter.cancel()
             self._wake.clear()
 
     def _flush_ended(self) -> None:
@@ -182,4 +200,11 @@ class Worker:
                 self.held.add(sid)
                 if previous is not None and previous != self.id:
                     log.warning("worker %s: took over %s from %s", self.id, sid, previous)
-                await leases.adopt(self.runtime, sid)
+                self._adopting.add(sid)
+                try:
+                    await leases.adopt(self.runtime, sid)
+                finally:
+                    self._adopting.discard(sid)
+                state = self.runtime.journal.find(sid)
+                if sid in self.held and state is not None and state.status is SessionStatus.RUNNING:
+                    self.runtime.spawn(sid)  # moved to running by another process meanwhile

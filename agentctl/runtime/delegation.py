@@ -106,6 +106,9 @@ class DelegationHost(Protocol):
     def spawn(self, sid: str) -> None:
         """Start the actor of a session that is `running`."""
 
+    def drives(self, sid: str) -> bool:
+        """Whether this process drives the session (another worker may hold it)."""
+
     async def post_message(self, sid: str, text: str) -> None:
         """A user message to a session (it runs on)."""
 
@@ -229,6 +232,8 @@ class Delegations:
         if not ref:
             return
         parent_sid, call_id = ref["session"], ref["call_id"]
+        if not self.rt.drives(parent_sid):
+            return  # the worker that holds the parent delivers, when it folds the child's end
         feedback = None
         async with self.journal.lock(parent_sid):
             parent = self.journal.find(parent_sid)

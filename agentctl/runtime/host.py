@@ -55,6 +55,9 @@ class Host(Protocol):
     def spawn(self, sid: str) -> None:
         """Start the actor of a session that is `running` (nothing if it has one)."""
 
+    def drives(self, sid: str) -> bool:
+        """Whether this process drives the session (not if another worker holds it)."""
+
     async def create_session(self, req: CreateSession) -> str:
         """A new session (a schedule's or a hook's firing)."""
 

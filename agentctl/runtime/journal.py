@@ -382,9 +382,14 @@ class Journal:
     async def append_copy(self, session_id: str, events: Sequence[NewEvent]) -> list[StoredEvent]:
         """Append already-shaped events to a new session (a fork's copy of its parent's prefix)."""
         stored = await asyncio.wrap_future(self.store.append_future(session_id, events, 1))
+        # The log's echo of this append (a worker follows every commit, its own
+        # too) may have been folded first, as a stranger's: fold what it has not.
         for event in stored:
-            self._fold(event)
-            self._fold_durable(event)
+            state, durable = self.states.get(session_id), self.durable.get(session_id)
+            if state is None or event.seq > state.last_seq:
+                self._fold(event)
+            if durable is None or event.seq > durable.last_seq:
+                self._fold_durable(event)
         return stored
 
 

@@ -52,6 +52,12 @@ class Ownership(Protocol):
         ...
 
 
+class Delivers(Protocol):
+    async def deliver(self, child_sid: str) -> None:
+        """Give a child's end to its parent, if this process drives the parent."""
+        ...
+
+
 class WorkerHost(Protocol):
     """What adopting and dropping a session needs of the runtime."""
 
@@ -63,6 +69,8 @@ class WorkerHost(Protocol):
     def ownership(self) -> Ownership | None: ...
     @property
     def timers(self) -> Any: ...
+    @property
+    def delegations(self) -> Delivers: ...
 
     def spawn(self, sid: str) -> None: ...
     def actor(self, sid: str) -> asyncio.Task[None] | None: ...
@@ -85,6 +93,8 @@ async def adopt(rt: WorkerHost, sid: str) -> None:
         for approval in state.pending_approvals:
             rt.schedule_expiry(sid, approval.approval_id)
         rt.timers.arm(sid)
+        if state.delegation.child:  # its child may have ended with nobody to deliver it
+            rt.background(rt.delegations.deliver(state.delegation.child), name=f"deliver:{sid}")
 
 
 def drop(rt: WorkerHost, sid: str) -> None:

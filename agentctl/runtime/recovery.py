@@ -27,7 +27,11 @@ attempt is a `session.status` event that says which attempt it is.
 
 Nothing here runs while an actor does: the runtime calls both before it
 spawns any session, so an image or file an actor is about to record cannot be
-mistaken for an orphan.
+mistaken for an orphan. A worker among several (docs/scale.md) drives no
+session yet when it starts, and other workers may share its engine: it
+removes the containers of ended sessions only, and leaves a live session's
+container and images to the worker that drives it (a new container replaces
+a leftover one: `create(replace=True)`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentctl.errors import ConflictError
 from agentctl.protocol import SessionStatus, SessionStatusChanged, ToolFinished
 from agentctl.state import SessionState
 
@@ -107,7 +112,11 @@ def _sweep_engine(runtime: Host) -> list[str]:
         state = runtime.journal.find(stream)  # an ended session's container: fold it now
         if state is None:  # another data directory's, or a test's: not ours to judge
             continue
-        if state.status in _RELEASED or (_live(state) and state.container is None):
+        # A live session's container may be another worker's, made a moment
+        # ago on this engine (workers sharing one engine): judged only by the
+        # process that drives the session. An ended one's is nobody's.
+        mine = runtime.drives(stream)
+        if state.status in _RELEASED or (mine and _live(state) and state.container is None):
             driver.remove_stream(stream)
             removed.append(f"container of {stream} ({state.status})")
     orphans = [
@@ -115,6 +124,7 @@ def _sweep_engine(runtime: Host) -> list[str]:
         for cp in driver.list_checkpoints()
         if (state := states.get(cp.stream)) is not None
         and _live(state)
+        and runtime.drives(cp.stream)
         and cp.image not in {c.image for c in state.checkpoints}
     ]
     report = driver.remove_checkpoints(orphans)
@@ -144,8 +154,11 @@ async def retry_fault_pauses(runtime: Host) -> list[str]:
             f"it had paused: {state.reason}",
             auto_resume=attempt,
         )
-        async with runtime.journal.lock(sid):
-            await runtime.journal.append(sid, [status])
+        try:
+            async with runtime.journal.lock(sid):
+                await runtime.journal.append(sid, [status])
+        except ConflictError:  # another worker, starting too, retried it first
+            continue
         resumed.append(sid)
     return resumed
 

@@ -159,8 +159,11 @@ class Runtime:
         await asyncio.to_thread(self.journal.load)
         await asyncio.to_thread(recovery.sweep, self)  # before any actor runs: see recovery
         if self.ownership is not None:
-            # A worker among several: every live session is offered; each worker
-            # adopts (below) the ones it claims. Fault pauses stay paused.
+            # A worker among several: the sessions a fault paused are retried (by
+            # the first worker to start; the expected seq refuses the others), then
+            # every live session is offered, and each worker adopts the ones it
+            # claims (`leases.adopt`, which also wakes a parent whose child ended).
+            await recovery.retry_fault_pauses(self)
             for sid, state in self.journal.states.items():
                 if state.status in (SessionStatus.RUNNING, SessionStatus.WAITING):
                     self.ownership.offer(sid)
@@ -214,6 +217,10 @@ class Runtime:
     def actor(self, sid: str) -> asyncio.Task[None] | None:
         """The task driving a session, if one was started (it may be done)."""
         return self._tasks.get(sid)
+
+    def drives(self, sid: str) -> bool:
+        """Whether this process drives the session (not so if another worker holds it)."""
+        return self.ownership is None or self.ownership.holds(sid)
 
     def spawn(self, sid: str) -> None:
         if self.stopping:

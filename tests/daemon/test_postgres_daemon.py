@@ -10,7 +10,7 @@ from agentctl.client import Client
 from agentctl.config import load_config
 from agentctl.errors import UsageError
 from agentctl.paths import Paths
-from agentctl.protocol import CreateSession, Decide, SqlQuery
+from agentctl.protocol import CreateSession, Decide, ForkSession, SqlQuery
 from store.postgres_store import PostgresEventStore
 from tests.support.daemon import Response, SpawnDaemon, reads, reply, wait_status
 from tests.support.postgres import PostgresServer
@@ -113,3 +113,27 @@ def test_a_crash_then_restart_on_postgres_repeats_no_completed_call(
             assert call not in finished, f"call {call} finished twice"
             finished.add(call)
     assert len(finished) == 6
+
+
+def test_a_fork_on_postgres_copies_its_prefix_once_and_runs(
+    spawn_daemon: SpawnDaemon, recording: Recording, postgres_server: PostgresServer
+) -> None:
+    """The fork's copy is folded once, whichever comes first: its own append or the log's echo."""
+    url = postgres_server.new_database()
+    model = recording(
+        [reply("read first", ("read_file", {"path": "a.txt"})), reply("done"), reply("forked")]
+    )
+    process = spawn_daemon(env={"AGENTCTL_STORE_URL": url})
+    with process.wait_ready() as client:
+        parent = client.create_session(CreateSession(task="t", model=model, image="none")).id
+        wait_status(client, parent, "completed")
+        at = client.session(parent).last_seq
+        for n in range(3):
+            fork = client.fork(parent, ForkSession(at=at, message=f"and then {n}"))
+            wait_status(client, fork.id, "completed")
+            events = list(client.events(fork.id))
+            assert [e.seq for e in events] == list(range(1, len(events) + 1))
+            assert events[0].data["parent"] == {"session": parent, "seq": at}
+            assert any(e.data.get("text") == f"and then {n}" for e in events)
+        assert "unexpected error" not in process.output()
+    assert process.terminate() == 0, process.output()

@@ -16,6 +16,7 @@ from agentctl.client import Client
 from agentctl.paths import Paths, get_paths
 from agentctl.protocol import CreateSession, Decide, Envelope
 from store.postgres_store import PostgresEventStore
+from tests.daemon.test_delegate_durable import agents, children, pending_approvals, results
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
 from tests.support.daemon import DaemonProcess, Response, reads, reply, wait_status
 from tests.support.postgres import PostgresServer
@@ -270,3 +271,50 @@ def test_a_worker_that_lost_its_lease_stops_driving_and_keeps_serving(
     assert "unexpected error" not in a.output()
     assert a.terminate() == 0, a.output()
     assert b.terminate() == 0, b.output()
+
+
+@pytest.mark.parametrize("kill", [None, "parent's owner", "child's owner"])
+def test_a_parent_and_its_children_on_two_workers(
+    worker: Spawn, postgres_server: PostgresServer, kill: str | None
+) -> None:
+    """A child driven by another worker wakes its parent, across a kill -9 of either owner.
+
+    The worker that holds the parent gives it the child's end (it folds the
+    child's last event); the child's worker does not append to a session it
+    does not hold. The least loaded worker claims each new session, so the
+    children go to the worker that does not hold the parent.
+    """
+    url = postgres_server.new_database()
+    spawned = {name: worker(name, url) for name in "ab"}
+    for process, _ in spawned.values():
+        agents(process.paths, careful_asks=True)
+    client = spawned["a"][1]
+    boss = client.create_session(CreateSession(task="delegate twice", agent="boss")).id
+    [approval] = pending_approvals(client)  # `careful` asks before its wait
+    careful = approval.session
+    owner = {s: w.split(":")[1] for s, w, _, _ in _owners(url)}
+    [quick] = [kid for kid in children(client, boss) if kid != careful]
+    assert owner[quick] == owner[careful] != owner[boss], owner
+    by_pid = {str(p.pid): name for name, (p, _) in spawned.items()}
+    survivor = spawned["a" if by_pid[owner[boss]] == "b" else "b"]  # the children's worker
+    if kill is not None:
+        victim = by_pid[owner[boss] if kill == "parent's owner" else owner[careful]]
+        spawned[victim][0].kill()
+        survivor = spawned["b" if victim == "a" else "a"]
+        moved = boss if kill == "parent's owner" else careful
+        deadline = time.monotonic() + LEASE_S * 4 + 5
+        while (_owners(url)[-1][0], _owners(url)[-1][1].split(":")[1]) != (
+            moved,
+            str(survivor[0].pid),
+        ):
+            assert time.monotonic() < deadline, _owners(url)
+            time.sleep(0.05)
+    other = survivor[1]
+    other.decide(approval.id, Decide(decision="approve", approver="me"))
+    wait_status(other, boss, "completed")
+    assert results(other, boss) == {"call_0_0": {"n": 1}, "call_1_0": {"n": 2}}
+    ended = [e.data["child"] for e in other.events(boss) if e.type == "delegate.ended"]
+    assert sorted(ended) == sorted([quick, careful])  # each child's end given once
+    for sid in (boss, quick, careful):
+        _assert_no_call_repeated(list(other.events(sid)))  # gapless, no call twice
+    assert survivor[0].terminate() == 0, survivor[0].output()
