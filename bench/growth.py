@@ -14,7 +14,8 @@ then measures, on that log:
   ls_json_ms       `agentctl ls --json` end to end
   stats_ms         `agentctl stats --json` end to end (from the stats projection)
   stats_http_ms    GET /v1/stats in-process through the client (median of 3, after a first)
-  stats_first_ms   ... the first one (it parses the ended sessions' snapshots, then keeps them)
+  stats_first_ms   ... the first one (it reads the ended sessions' stats from their snapshots
+                   in the store, merges them, and keeps the merge)
   rss_stats_mb     the daemon's resident memory after those (the parsed projections kept)
   stats_scan_ms    the baseline: the SQL scan of the log (`compute_stats`), in-process on the
                    same log before the daemon starts (median of 3); stats_scan_ratio its
