@@ -5,13 +5,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export AGENTCTL_REQUIRE_DOCKER ?=
 
-.PHONY: help venv install llama mcp postgres docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
+.PHONY: help venv install llama mcp postgres registry docker image demo test test-fast check lint typecheck imports docs docs-check bench clean
 
 help:
 	@echo "make demo    run the demo agent session (bundled recording, real sandbox, offline)"
 	@echo "make test    install everything, start the Docker engine, run the whole test suite"
 	@echo "make check   ruff, mypy and the import-linter contracts"
 	@echo "make postgres  install Debian's PostgreSQL (the PostgreSQL store's tests start their own server)"
+	@echo "make registry  install Debian's docker-registry (the registry tests start their own)"
 	@echo "make bench   run the benchmarks under bench/"
 
 $(BIN)/python:
@@ -60,6 +61,16 @@ postgres:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
 		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; }
 
+# Debian's image registry (docker-registry, distribution 2.8) for the tests of
+# checkpoints through a registry, which start a private one of their own (a
+# free loopback port, a temp storage folder) and stop it. The package's own
+# service is stopped and disabled after the install (it would listen on :5000).
+registry:
+	@{ command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ]; } || { echo "installing Debian's docker-registry ..." >&2; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }; \
+		if command -v systemctl >/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi; }
+
 docker:
 	@scripts/ensure-docker.sh
 
@@ -69,7 +80,7 @@ image: install docker
 demo: install docker
 	@scripts/demo.sh
 
-test: install llama mcp postgres docker image
+test: install llama mcp postgres registry docker image
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: install postgres

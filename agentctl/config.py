@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -74,9 +75,11 @@ ProviderKind = Literal["openai", "anthropic"]
 # The environment variables that override a key of config.toml (non-empty wins).
 TOKEN_ENV = "AGENTCTL_TOKEN"
 STORE_URL_ENV = "AGENTCTL_STORE_URL"
+REGISTRY_ENV = "AGENTCTL_SANDBOX_REGISTRY"
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     TOKEN_ENV: ("daemon", "token"),
     STORE_URL_ENV: ("store", "url"),
+    REGISTRY_ENV: ("sandbox", "registry"),
 }
 
 NOTIFY_KINDS = (
@@ -191,6 +194,27 @@ class StoreConfig(_Section):
         return value
 
 
+class SandboxSection(_Section):
+    """`[sandbox]`: `registry = "host:port"` (or `AGENTCTL_SANDBOX_REGISTRY`) pushes every
+    checkpoint image there and pulls the ones an engine lacks (docs/scale.md)."""
+
+    registry: str | None = None
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        # the same rule as sandboxes.registry.check_registry (not imported: it loads docker)
+        if not isinstance(value, str) or not re.fullmatch(
+            r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?:[0-9]{1,5}", value
+        ):
+            raise ValueError(
+                "registry must be host:port (e.g. 127.0.0.1:5000), without a scheme or a path"
+            )
+        return value
+
+
 class OtelConfigSection(_OpenSection):
     """`[otel]`: OpenTelemetry export (docs/observability.md); the OTEL_* variables fill
     what it leaves unset (`agentctl.observe.otel.load_config`)."""
@@ -274,6 +298,7 @@ _DOCS = {
     "otel": "docs/observability.md",
     "notify": "docs/triggers.md",
     "store": "docs/scale.md",
+    "sandbox": "docs/scale.md",
     "instructions": "docs/agents.md",
 }
 # The sections a session is made with: `load_config`'s default.
@@ -313,6 +338,7 @@ class Config(BaseSettings):
     tui: TuiConfig = Field(default_factory=TuiConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
     otel: OtelConfigSection = Field(default_factory=OtelConfigSection)
     instructions: InstructionsConfig = Field(default_factory=InstructionsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
@@ -411,6 +437,7 @@ __all__ = [
     "CORE",
     "ENV_OVERRIDES",
     "NOTIFY_KINDS",
+    "REGISTRY_ENV",
     "STORE_URL_ENV",
     "TOKEN_ENV",
     "BudgetDefaults",
@@ -422,6 +449,7 @@ __all__ = [
     "NotifyConfig",
     "OtelConfigSection",
     "ProviderKind",
+    "SandboxSection",
     "StoreConfig",
     "ToolChoice",
     "TuiConfig",

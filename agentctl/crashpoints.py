@@ -21,6 +21,8 @@ that records it:
     sandbox:unpaused[:N]          a container unpaused (a decision came)
     sandbox:committed[:N]         a checkpoint image committed, `checkpoint.created` not
                                   yet appended
+    sandbox:pushed[:N]            with `[sandbox] registry`: the checkpoint pushed there,
+                                  `checkpoint.created` not yet appended
     tool:ran[:N]                  a tool returned (a shell call's completion record is
                                   written), `tool.finished` not yet appended
     artifact:moved[:N]            a long output moved into the artifacts folder,

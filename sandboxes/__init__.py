@@ -17,6 +17,7 @@ from sandboxes.errors import (
     ImageBuildError,
     ImageNotFoundError,
     PathOutsideWorkspaceError,
+    RegistryError,
     SandboxError,
     SandboxGoneError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ImageBuildError",
     "ImageNotFoundError",
     "PathOutsideWorkspaceError",
+    "RegistryError",
     "Sandbox",
     "SandboxError",
     "SandboxGoneError",

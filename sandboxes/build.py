@@ -32,6 +32,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from sandboxes.engine import client_from_env
 from sandboxes.errors import EngineUnavailableError, ImageBuildError
 
 DEFAULT_RECIPE = Path(__file__).resolve().parent / "images" / "default"
@@ -139,7 +140,7 @@ def build_image(
 
 def _client() -> docker.DockerClient:
     try:
-        return docker.from_env(timeout=300)
+        return client_from_env(timeout=300)
     except docker.errors.DockerException as exc:
         raise EngineUnavailableError(f"cannot reach the Docker engine: {exc}") from exc
 

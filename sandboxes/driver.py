@@ -25,6 +25,12 @@ driver names each such moment to a `hook` (the runtime's crash points) and
 makes the next attempt safe: `create(replace=True)` first removes whatever a
 dead attempt left under the stream's name and label, `restore` always does,
 and a checkpoint committed again under the same tag replaces the old one.
+
+With a `registry` (`host:port`, sandboxes/registry.py), every checkpoint is
+pushed there once committed, and an image the engine lacks is pulled from
+there before a container is made from it (`restore`, `create`, `export_path`
+of an image): a stream's checkpoints can then be restored on any engine that
+reaches the registry. Without one, they are only on the engine that made them.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import docker.errors
 import requests.exceptions
 
 from sandboxes.archive import pack_folder
-from sandboxes.engine import engine_errors, engine_message, remove_container
+from sandboxes.engine import client_from_env, engine_errors, engine_message, remove_container
 from sandboxes.errors import (
     EngineUnavailableError,
     FileToolError,
@@ -51,6 +57,7 @@ from sandboxes.errors import (
     SandboxError,
 )
 from sandboxes.housekeeping import Housekeeping
+from sandboxes.registry import check_registry, pull
 from sandboxes.sandbox import Sandbox
 from sandboxes.spec import WORKSPACE, SandboxSpec
 
@@ -82,10 +89,16 @@ class DockerSandboxDriver(Housekeeping):
         checkpoint_repo: str = "agentctl-checkpoint",
         hook: Hook | None = None,
         spill_dir: Path | None = None,
+        registry: str | None = None,
     ) -> None:
+        if registry is not None:
+            try:
+                check_registry(registry)
+            except ValueError as exc:
+                raise SandboxError(str(exc)) from None
         if client is None:
             try:
-                client = docker.from_env(timeout=300)
+                client = client_from_env(timeout=300)
             except docker.errors.DockerException as exc:
                 raise EngineUnavailableError(engine_message(exc)) from exc
         self.client = client
@@ -95,6 +108,7 @@ class DockerSandboxDriver(Housekeeping):
         self.checkpoint_repo = checkpoint_repo
         self.hook: Hook = hook or _no_hook
         self.spill_dir = spill_dir  # where whole outputs over the cap are spilled (None: tmp)
+        self.registry = registry  # host:port: checkpoints pushed there, missing images pulled
         # Whether the engine's storage driver takes `--storage-opt size` (overlay2 on
         # xfs with pquota does; on ext4 it does not): learnt at the first create.
         self.storage_opt: bool | None = None
@@ -104,6 +118,18 @@ class DockerSandboxDriver(Housekeeping):
     def ping(self) -> None:
         with self._engine("reach the Docker engine"):
             self.api.ping()
+
+    def ensure_image(self, image: str) -> bool:
+        """Make sure the engine has `image`, pulling it from the registry if it lacks it.
+
+        True when it had to be pulled. Without a registry a missing image is
+        left to the caller (which says how to build it); with one, an image the
+        registry does not hold either is a RegistryError naming both.
+        """
+        if self.registry is None or self.has_image(image):
+            return False
+        pull(self.api, self.registry, image)
+        return True
 
     # -- sandboxes ------------------------------------------------------------
 
@@ -115,6 +141,7 @@ class DockerSandboxDriver(Housekeeping):
         that whatever is there was never used, and must not be refused by it.
         """
         name = self.container_name(stream)
+        self.ensure_image(spec.image)
         user = self._image_user(spec.image)
         if replace:
             self.remove_stream(stream)
@@ -139,6 +166,7 @@ class DockerSandboxDriver(Housekeeping):
         the image already; only a bind mount (`mount_workspace`) is redone.
         """
         name = self.container_name(stream)
+        self.ensure_image(checkpoint_image)  # another engine's checkpoint: from the registry
         user = self._image_user(checkpoint_image)
         self.remove_stream(stream)
         return self._start(stream, name, checkpoint_image, spec, user)
@@ -261,6 +289,7 @@ class DockerSandboxDriver(Housekeeping):
             user=user,
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            registry=self.registry,
             hook=self.hook,
             spill_dir=self.spill_dir,
             disk_watch_bytes=None if engine_disk or spec.disk_mb is None else spec.disk_mb << 20,
@@ -333,6 +362,7 @@ class DockerSandboxDriver(Housekeeping):
             user=str(user),
             label_key=self.label_key,
             checkpoint_repo=self.checkpoint_repo,
+            registry=self.registry,
             hook=self.hook,
             spill_dir=self.spill_dir,
             disk_watch_bytes=int(watch) << 20 if watch.isdigit() else None,
@@ -368,6 +398,7 @@ class DockerSandboxDriver(Housekeeping):
         if (stream is None) == (image is None):
             raise SandboxError("export_path takes a stream or an image")
         if image is not None:
+            self.ensure_image(image)
             with self._engine(f"read {path} from {image}"):
                 try:
                     created = self.api.create_container(

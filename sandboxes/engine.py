@@ -3,13 +3,62 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
 
 from sandboxes.errors import EngineUnavailableError, SandboxError
+
+
+def client_from_env(timeout: int = 300) -> docker.DockerClient:
+    """The engine of DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as `docker.from_env`.
+
+    One difference: with TLS verified against DOCKER_CERT_PATH's `ca.pem`, the
+    client does not read requests' environment (`trust_env`). requests lets
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace a session's own CA file, so on a
+    machine that sets either (many do, for the system's bundle) docker-py would
+    check the engine's certificate against the system CAs and fail. The engine's
+    address is never meant to go through an HTTP proxy either.
+    """
+    kwargs = docker.utils.kwargs_from_env()
+    tls = kwargs.get("tls")
+    if not (tls and isinstance(getattr(tls, "ca_cert", None), str) and tls.verify):
+        return docker.from_env(timeout=timeout)
+    # The API version is asked as the client is made (with requests' environment):
+    # made at the oldest version, then asked again without that environment.
+    client = docker.DockerClient(
+        timeout=timeout, version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs
+    )
+    client.api.trust_env = False
+    server = str(client.api.version(api_version=False)["ApiVersion"])
+    newest = docker.constants.DEFAULT_DOCKER_API_VERSION
+    client.api._version = min(server, newest, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return client
+
+
+def describe_engine(environ: Mapping[str, str] | None = None) -> str:
+    """Where the engine is, for people: DOCKER_HOST without credentials, and its TLS."""
+    env = os.environ if environ is None else environ
+    host = env.get("DOCKER_HOST") or ""
+    if not host:
+        return "the default socket"
+    parts = urlsplit(host)
+    if parts.scheme not in ("tcp", "https", "http", "ssh"):
+        return f"{parts.scheme}://{parts.path}" if parts.scheme else "DOCKER_HOST (unparsed)"
+    where = f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    if parts.scheme == "ssh":
+        return where
+    if env.get("DOCKER_TLS_VERIFY") not in (None, "", "0"):
+        return f"{where} (TLS, engine certificate verified with DOCKER_CERT_PATH/ca.pem)"
+    if env.get("DOCKER_CERT_PATH"):
+        return f"{where} (TLS, engine certificate NOT verified: set DOCKER_TLS_VERIFY=1)"
+    return f"{where} (plain TCP, no TLS)"
 
 
 @contextlib.contextmanager

@@ -39,3 +39,7 @@ class EditError(FileToolError):
 
 class SandboxGoneError(SandboxError):
     """The sandbox's container no longer exists (removed behind the runtime's back)."""
+
+
+class RegistryError(SandboxError):
+    """A push to or a pull from the image registry failed (down, refused, image not there)."""

@@ -12,11 +12,21 @@ Output is streamed into a sink: `CappedOutput` keeps head and tail in memory
 and spills everything to a temp file once the cap is passed, so 100 MB of
 output costs a file, not memory; `SplitOutput` keeps stdout and stderr apart
 for the file tools.
+
+Input (`stdin`: the file tools' content, a workspace tar) is written to the
+socket and the socket's write side shut, which the engine reads as EOF. Over
+TLS (DOCKER_HOST tcp:// with DOCKER_TLS_VERIFY) that cannot work: Python's
+SSLSocket.shutdown drops the TLS layer and half-closes the TCP connection
+under it, and the engine never sees the end of the input (the command waits
+forever). There the command is run as `head -c N | argv`, N the input's
+length, and the socket stays open: the command sees EOF after exactly N
+bytes, whatever the transport.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import struct
 import tempfile
@@ -61,6 +71,10 @@ def run(
 ) -> RawExit:
     """Run `argv` in the container, feed its output frames to `sink`."""
     started = time.perf_counter()
+    counted = stdin is not None and str(getattr(api, "base_url", "")).startswith("https://")
+    if counted:  # TLS: no half-close; the command reads exactly the input's length
+        length = _length(stdin)
+        argv = ["sh", "-c", 'head -c "$0" | "$@"', str(length), *argv]
     try:
         exec_id = api.exec_create(
             container_id,
@@ -91,7 +105,8 @@ def run(
                 sock.sendall(stdin)
             else:
                 sock.sendfile(stdin)
-            sock.shutdown(socket.SHUT_WR)
+            if not counted:
+                sock.shutdown(socket.SHUT_WR)
         sock.settimeout(deadline_s)
         try:
             _read_frames(sock, sink)
@@ -107,6 +122,18 @@ def run(
     except docker.errors.DockerException as exc:
         raise SandboxError(f"cannot read the exit code of a command: {exc}") from exc
     return RawExit(code, (time.perf_counter() - started) * 1000, False)
+
+
+def _length(stdin: bytes | BinaryIO | None) -> int:
+    """How many bytes `stdin` will give, from where it is now."""
+    if stdin is None:
+        return 0
+    if isinstance(stdin, bytes):
+        return len(stdin)
+    try:
+        return os.fstat(stdin.fileno()).st_size - stdin.tell()
+    except (OSError, AttributeError, ValueError) as exc:
+        raise SandboxError(f"cannot send this input to a sandbox over TLS: {exc}") from exc
 
 
 def _raw_socket(io: Any) -> socket.socket:

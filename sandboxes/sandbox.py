@@ -20,6 +20,7 @@ from sandboxes import files
 from sandboxes.disk import DiskWatchdog, walk_layer
 from sandboxes.errors import EditError, EngineUnavailableError, SandboxError, SandboxGoneError
 from sandboxes.execution import DEFAULT_KEEP_CAP, HOST_GRACE_S, CappedOutput, SplitOutput, run
+from sandboxes.registry import push as push_image
 from sandboxes.spec import WORKSPACE, Checkpoint, ExecResult, FileEntry
 
 FILE_TOOL_DEADLINE_S = 120.0
@@ -50,6 +51,7 @@ class Sandbox:
         user: str,
         label_key: str,
         checkpoint_repo: str,
+        registry: str | None = None,
         hook: Callable[[str], None] | None = None,
         spill_dir: Path | None = None,
         disk_watch_bytes: int | None = None,
@@ -63,6 +65,7 @@ class Sandbox:
         self._api = api
         self._label_key = label_key
         self._checkpoint_repo = checkpoint_repo
+        self.registry = registry  # host:port: each checkpoint is pushed there after commit
         self._hook = hook or (lambda step: None)
         self.spill_dir = spill_dir
         self._oom_kills: int | None = None  # last oom_kill count seen, for the next OOM verdict
@@ -362,7 +365,12 @@ class Sandbox:
         self._hook("sandbox:unpaused")
 
     def checkpoint(self, seq: int) -> Checkpoint:
-        """`docker commit` the container as `<checkpoint_repo>:<stream>-<seq>`, labelled."""
+        """`docker commit` the container as `<checkpoint_repo>:<stream>-<seq>`, labelled.
+
+        With a registry, the image is pushed there before this returns (a failed
+        push raises RegistryError): a checkpoint the caller records is one any
+        engine with access to the registry can restore.
+        """
         tag = f"{self.stream.lower()}-{seq}"
         labels = {self._label_key: self.stream, f"{self._label_key}.seq": str(seq)}
         changes = [f'LABEL {key}="{value}"' for key, value in labels.items()]
@@ -379,6 +387,9 @@ class Sandbox:
         )
         self._hook("sandbox:committed")
         image = f"{self._checkpoint_repo}:{tag}"
+        if self.registry is not None:
+            push_image(self._api, self.registry, image)
+            self._hook("sandbox:pushed")
         info = self._call("checkpoint", self._api.inspect_image, image)
         return Checkpoint(
             image=image,

@@ -31,7 +31,9 @@ from tests.support.run import (  # noqa: E402  (after the assert rewriting is re
 if TYPE_CHECKING:
     import docker
 
+    from tests.support.engine import SecondEngine
     from tests.support.postgres import PostgresServer
+    from tests.support.registry import RegistryServer
 
 # The label of every sandbox and checkpoint of this run (see tests/support/run.py).
 os.environ["AGENTCTL_SANDBOX_LABELS"] = RUN_LABEL
@@ -80,3 +82,24 @@ def postgres_server() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_server() -> Iterator[RegistryServer]:
+    """A real image registry on a loopback port (fails, never skips, when not installed)."""
+    from tests.support.registry import RegistryServer
+
+    server = RegistryServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def second_engine(docker_client: docker.DockerClient) -> Iterator[SecondEngine]:
+    """A second Docker engine of its own, on tcp://127.0.0.1 with TLS, empty at start."""
+    from tests.support.engine import SecondEngine
+
+    engine = SecondEngine().start()
+    print(f"second engine answered after {engine.started_s:.2f} s", file=sys.stderr)
+    yield engine
+    engine.stop()

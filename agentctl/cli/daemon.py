@@ -120,9 +120,13 @@ def status(as_json: JsonOpt = False) -> None:
         f"  socket    {current.socket}\n  database  {current.database}\n  sessions  {counts}",
         highlight=False,
     )
-    if current.worker is not None:
-        from rich.markup import escape
+    from rich.markup import escape
 
+    if current.engine is not None:
+        out.print(f"  engine    {escape(current.engine)}", highlight=False)
+    if current.registry is not None:
+        out.print(f"  registry  {escape(current.registry)}", highlight=False)
+    if current.worker is not None:
         out.print(f"  worker    {escape(current.worker)}", highlight=False)
         for w in current.workers:
             owned = ", ".join(w.sessions) if w.sessions else "no sessions"

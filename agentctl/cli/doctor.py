@@ -11,7 +11,6 @@ Exit 0 when nothing failed, 1 otherwise.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Annotated, Literal
@@ -47,8 +46,9 @@ class _Context:
 
 def _engine(ctx: _Context) -> Check:
     from sandboxes import DockerSandboxDriver, SandboxError
+    from sandboxes.engine import describe_engine
 
-    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    where = describe_engine()
     try:
         DockerSandboxDriver().ping()
     except SandboxError as exc:
@@ -77,6 +77,43 @@ def _image(ctx: _Context) -> Check:
             "run `agentctl sandbox build` (offline from the Debian mirror when no registry answers)",
         )
     return Check("image", "ok", f"{tag} is built")
+
+
+def _registry(ctx: _Context) -> list[Check]:
+    """`[sandbox] registry`: answers its /v2/ (asked from here; the engine pushes to it)."""
+    import urllib.error
+    import urllib.request
+
+    from agentctl.config import load_config
+    from agentctl.errors import AgentctlError
+
+    try:
+        registry = load_config(ctx.paths.config_file, sections=("sandbox",)).sandbox.registry
+    except AgentctlError as exc:
+        return [Check("registry", "fail", str(exc), "fix [sandbox] in config.toml")]
+    if registry is None:
+        return []  # checkpoints stay on this engine: nothing to check
+    failure: Exception | None = None
+    for scheme in ("https", "http"):  # Docker tries https first; plain http on loopback
+        try:
+            with urllib.request.urlopen(f"{scheme}://{registry}/v2/", timeout=5):
+                failure = None
+                break
+        except urllib.error.HTTPError as exc:
+            failure = None if exc.code == 401 else exc  # 401: it answers, wants a login
+            break
+        except (urllib.error.URLError, OSError) as exc:
+            failure = exc
+    if failure is not None:
+        return [
+            Check(
+                "registry",
+                "fail",
+                f"no registry answers on {registry}: {failure}",
+                "start it, or fix [sandbox] registry: checkpoints cannot be pushed meanwhile",
+            )
+        ]
+    return [Check("registry", "ok", f"{registry} answers; checkpoints are pushed there")]
 
 
 def _daemon(ctx: _Context) -> Check:
@@ -226,6 +263,7 @@ def _providers(ctx: _Context) -> list[Check]:
 CHECKS: tuple[Callable[[_Context], Check | list[Check]], ...] = (
     _engine,
     _image,
+    _registry,
     _daemon,
     _database,
     _plugins,

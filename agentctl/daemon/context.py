@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl import __version__
 from agentctl.paths import Paths
 from agentctl.protocol import DaemonStatus, WorkerView
+from sandboxes.engine import describe_engine
 from store import EventStore
 
 from .stream import BUFFER_CAPACITY
@@ -50,6 +51,8 @@ class Daemon:
             plugin_errors=self.runtime.plugins.errors,
             worker=self.worker.id if self.worker is not None else None,
             workers=self._workers(),
+            engine=describe_engine(),
+            registry=self.runtime.sandboxes.registry,
         )
 
     def _workers(self) -> list[WorkerView]:

@@ -301,6 +301,8 @@ class DaemonStatus(BaseModel):
     plugin_errors: list[str] = Field(default_factory=list)  # left out at start, and why
     worker: str | None = None  # this daemon's worker id, on a shared PostgreSQL log
     workers: list[WorkerView] = Field(default_factory=list)  # every worker of that log
+    engine: str | None = None  # the Docker engine sandboxes run on (DOCKER_HOST, no secret)
+    registry: str | None = None  # `[sandbox] registry`: where checkpoints are pushed
 
 
 class StartedSession(BaseModel):

@@ -384,6 +384,10 @@ class SessionMaker:
                 try:
                     if checkpoint and checkpoint.image:
                         image = checkpoint.image
+                        if not await self.sandboxes.has_image(image):
+                            # made on another worker's engine: its first step pulls it
+                            # from the registry, not this request (docs/scale.md)
+                            return new_sid
                         sandbox = await self.sandboxes.start_from(new_sid, created.sandbox, image)
                     else:  # before the first checkpoint: the session's image and its workspace
                         image = created.sandbox.image

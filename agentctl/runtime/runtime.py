@@ -100,6 +100,8 @@ class Runtime:
             driver,
             hook=self.crash.reach if self.crash.armed else None,
             spill_dir=recovery.spill_dir(paths.artifacts),
+            # `[sandbox] registry`: read once, at start (the engine is the daemon's)
+            registry=load_config(paths.config_file, sections=("sandbox",)).sandbox.registry,
         )
         self.steps = StepMachine(self)
         self.workspaces = Workspaces(self)

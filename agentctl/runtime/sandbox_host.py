@@ -2,7 +2,9 @@
 
 A session's container is found again by label after a restart; a container
 removed behind the runtime's back is recreated from the session's latest
-checkpoint, and a `sandbox.restored` event says so (docs/design.md §5). A container
+checkpoint, and a `sandbox.restored` event says so (docs/design.md §5); with
+`[sandbox] registry` that checkpoint may have been made on another worker's
+engine, and the driver pulls it (docs/scale.md). A container
 is always made with `replace=True`: when the log names none, whatever carries
 the session's name is a leftover of a daemon that died before recording it.
 All Docker calls are blocking, so they run in threads.
@@ -30,6 +32,7 @@ from sandboxes import (
     EngineUnavailableError,
     FileToolError,
     ImageNotFoundError,
+    RegistryError,
     Sandbox,
     SandboxError,
     SandboxGoneError,
@@ -54,6 +57,12 @@ def as_agentctl_error(exc: SandboxError) -> AgentctlError:
         return ConflictError(message, hint="`agentctl sandbox build` builds the default image")
     if isinstance(exc, SandboxGoneError):
         return ConflictError(message, hint="`agentctl resume` makes it again from a checkpoint")
+    if isinstance(exc, RegistryError):
+        return SandboxUnavailableError(
+            message,
+            hint="is the registry of `[sandbox] registry` running and reachable from the "
+            "engine? `agentctl resume` retries (docs/scale.md)",
+        )
     if isinstance(exc, EngineUnavailableError):
         return SandboxUnavailableError(message, hint="is dockerd running? `agentctl doctor` checks")
     return SandboxUnavailableError(message)
@@ -92,8 +101,10 @@ class SandboxHost:
         *,
         hook: Callable[[str], None] | None = None,
         spill_dir: Path | None = None,
+        registry: str | None = None,
     ) -> None:
         self.journal = journal
+        self.registry = registry  # `[sandbox] registry`: checkpoints pushed, missing ones pulled
         self.driver = driver
         self.hook = hook  # told each engine step (the crash points)
         self.spill_dir = spill_dir
@@ -107,11 +118,13 @@ class SandboxHost:
             driver.hook = self.hook
         if self.spill_dir is not None:
             driver.spill_dir = self.spill_dir
+        if self.registry is not None:
+            driver.registry = self.registry
 
     def engine(self) -> DockerSandboxDriver:
         """The driver, connected on first use."""
         if self.driver is None:
-            self.driver = DockerSandboxDriver()
+            self.driver = DockerSandboxDriver(registry=self.registry)
             self._configure(self.driver)
         return self.driver
 

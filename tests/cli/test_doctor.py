@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from agentctl.client import Client
 from agentctl.errors import ExitCode
 from tests.support.cli import Run
+from tests.support.registry import RegistryServer
 
 SECRET = "sk-test-0123456789-do-not-print"
 
@@ -59,3 +61,26 @@ def test_all_ok_with_the_engine_and_the_image(
     report = json.loads(result.stdout)
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert result.returncode == 0 and report["ok"] and not failed, failed
+
+
+def test_the_registry_check_asks_the_configured_registry(
+    tmp_path: Path, registry_server: RegistryServer
+) -> None:
+    from agentctl.cli import doctor
+    from agentctl.paths import get_paths
+
+    ctx = doctor._Context(paths=get_paths().ensure())
+    assert doctor._registry(ctx) == []  # none configured: nothing to say
+    ctx.paths.config_file.write_text(f'[sandbox]\nregistry = "{registry_server.address}"\n')
+    [ok] = doctor._registry(ctx)
+    assert (ok.name, ok.status) == ("registry", "ok"), ok
+    registry_server.stop()
+    try:
+        [down] = doctor._registry(ctx)
+    finally:
+        registry_server.start()
+    assert (down.name, down.status) == ("registry", "fail")
+    assert f"no registry answers on {registry_server.address}" in down.detail
+    ctx.paths.config_file.write_text('[sandbox]\nregistry = "http://x:1"\n')
+    [bad] = doctor._registry(ctx)
+    assert bad.status == "fail" and "sandbox.registry" in bad.detail

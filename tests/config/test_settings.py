@@ -3,6 +3,7 @@ the key, and each table a failure domain of its own."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,23 @@ def test_doctor_reports_every_bad_table(tmp_path: Path) -> None:
     check = _config(_Context(paths=paths))
     assert check.status == "fail"
     assert "budget.max_steps" in check.detail and "notify.url" in check.detail
+
+
+def test_the_sandbox_registry_is_host_port_from_the_file_or_the_environment(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[sandbox]\nregistry = "registry.example:5000"\n')
+    loaded = load_config(path, {}, sections=("sandbox",))
+    assert loaded.sandbox.registry == "registry.example:5000"
+    env = {"AGENTCTL_SANDBOX_REGISTRY": "127.0.0.1:5001"}
+    assert load_config(path, env, sections=("sandbox",)).sandbox.registry == "127.0.0.1:5001"
+    assert load_config(tmp_path / "none.toml", {}, sections=("sandbox",)).sandbox.registry is None
+    for bad in ("http://registry.example:5000", "registry.example", "h:5000/path", 5000):
+        path.write_text(f"[sandbox]\nregistry = {json.dumps(bad)}\n")
+        with pytest.raises(UsageError, match=r"sandbox\.registry: registry must be host:port"):
+            load_config(path, {}, sections=("sandbox",))
+        assert load_config(path, {}).sandbox.registry is None  # a session is still made
+    path.write_text('[sandbox]\nregistri = "x:1"\n')
+    with pytest.raises(UsageError, match=r"sandbox\.registri"):
+        load_config(path, {}, sections=("sandbox",))
