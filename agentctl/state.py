@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from agentctl.handoff import Delegation
+from agentctl.observe.projection.fold import StatsFold
 from agentctl.protocol import (
     SUMMARY_HEADER,
     ApprovalDecided,
@@ -195,6 +196,7 @@ class SessionState:
     context_turns: int = 0
     compactions: list[int] = field(default_factory=list)  # `steps` at each compaction
     delegation: Delegation = field(default_factory=Delegation)  # the `delegate` tool's children
+    stats: StatsFold = field(default_factory=StatsFold)  # its share of `agentctl stats`
 
     @property
     def mcp_unlisted(self) -> list[str]:
@@ -234,6 +236,7 @@ def apply_event(state: SessionState, event: EventLike) -> None:
         raise ValueError(f"event seq {event.seq} does not follow {state.last_seq}")
     state.last_seq = event.seq
     state.updated_at = event.ts
+    state.stats.apply(event)
     handler = _HANDLERS.get(event.type)
     if handler is not None:
         handler(state, event, _parse(event))

@@ -12,7 +12,14 @@ then measures, on that log:
   list_http_ms     GET /v1/sessions in-process through the client (all sessions)
   ls_ms            `agentctl ls` end to end (a process; the table of all sessions)
   ls_json_ms       `agentctl ls --json` end to end
-  stats_ms         `agentctl stats --json` end to end
+  stats_ms         `agentctl stats --json` end to end (from the stats projection)
+  stats_http_ms    GET /v1/stats in-process through the client (median of 3, after a first)
+  stats_first_ms   ... the first one (it reads the ended sessions' stats from their snapshots
+                   in the store, merges them, and keeps the merge)
+  rss_stats_mb     the daemon's resident memory after those (the parsed projections kept)
+  stats_scan_ms    the baseline: the SQL scan of the log (`compute_stats`), in-process on the
+                   same log before the daemon starts (median of 3); stats_scan_ratio its
+                   ratio to stats_http_ms
   backfill_ms      GET /v1/sessions/{id}/events of the 1,000-event session, whole
   first_page_ms    ... until its first event arrives
   fork_ms          a fork of the 1,000-event session (no sandbox: the log part only)
@@ -27,7 +34,10 @@ With `--long N` it also builds a log holding one session of N events and
 times that session's backfill (first event, whole) and its fork, the cost
 of a long session on its own (one JSON line, `"long": N`).
 
-    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000] [--long 100000]
+With `--logs DIR` each size's log is built once into DIR and copied from there
+on later runs (a 1M-event log takes minutes to build).
+
+    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000] [--long 100000] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -269,20 +280,34 @@ def rss_mb(pid: int) -> float:
     return math.nan
 
 
-def measure(total: int) -> dict[str, Any]:
+def measure(total: int, logs: Path | None = None) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="agentctl-growth-"))
     env = {**os.environ, "AGENTCTL_HOME": str(home)}
     os.environ["AGENTCTL_HOME"] = str(home)
     from agentctl.client import Client
     from agentctl.daemon import lifecycle
+    from agentctl.observe.stats import compute_stats
     from agentctl.paths import get_paths
     from agentctl.protocol import ForkSession
 
     paths = get_paths().ensure()
     t0 = time.perf_counter()
-    probe, events = build(paths.database, total)
+    kept = logs / f"growth-{total}.duckdb" if logs is not None else None
+    if kept is not None and kept.exists():
+        shutil.copyfile(kept, paths.database)
+        probe, events = json.loads(kept.with_suffix(".json").read_text())
+    else:
+        probe, events = build(paths.database, total)
+        if kept is not None:
+            shutil.copyfile(paths.database, kept)
+            kept.with_suffix(".json").write_text(json.dumps([probe, events]))
     build_s = time.perf_counter() - t0
     with DuckDBEventStore(paths.database) as store:
+        scans = []
+        for _ in range(3):
+            t1 = time.perf_counter()
+            compute_stats(store, None)
+            scans.append(time.perf_counter() - t1)
         sessions = len(store.streams())
         reads = []
         for _ in range(5):
@@ -314,6 +339,16 @@ def measure(total: int) -> dict[str, Any]:
             t1 = time.perf_counter()
             client.fork(probe, ForkSession(at=fork_at))
             fork = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            report = client.stats()
+            stats_first = time.perf_counter() - t1
+            assert report.totals["sessions"] == sessions + 1, report.totals
+            http = []
+            for _ in range(3):
+                t1 = time.perf_counter()
+                client.stats()
+                http.append(time.perf_counter() - t1)
+            rss_stats = rss_mb(pid)
         ls = timed_cli(env, "ls")
         ls_json = timed_cli(env, "ls", "--json")
         stats = timed_cli(env, "stats", "--json")
@@ -331,6 +366,11 @@ def measure(total: int) -> dict[str, Any]:
         "ls_ms": ls,
         "ls_json_ms": ls_json,
         "stats_ms": stats,
+        "stats_http_ms": ms(statistics.median(http)),
+        "stats_first_ms": ms(stats_first),
+        "rss_stats_mb": rss_stats,
+        "stats_scan_ms": ms(statistics.median(scans)),
+        "stats_scan_ratio": round(statistics.median(scans) / statistics.median(http), 1),
         "backfill_ms": ms(backfill),
         "first_page_ms": ms(first or 0.0),
         "fork_ms": ms(fork),
@@ -345,6 +385,8 @@ FIGURES = (
     "ls_ms",
     "ls_json_ms",
     "stats_ms",
+    "stats_http_ms",
+    "stats_scan_ms",
     "backfill_ms",
     "first_page_ms",
     "fork_ms",
@@ -368,6 +410,9 @@ def main() -> None:
         "--sizes", default="10000,100000,1000000", help="total events, comma-separated"
     )
     parser.add_argument("--long", type=int, default=0, help="also time one session of N events")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="build each size's log once, into DIR; reuse it"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.long:
@@ -376,7 +421,7 @@ def main() -> None:
         print(f"# long: {row}", file=sys.stderr, flush=True)
     results = []
     for size in sizes:
-        row = measure(size)
+        row = measure(size, args.logs)
         results.append(row)
         print(json.dumps(row), flush=True)
         print(f"# {size}: {row}", file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self
@@ -138,8 +138,18 @@ class EventStore(ABC):
         """Set the snapshot of `stream` at `seq`, which must be its last seq (else `ConflictError`)."""
 
     @abstractmethod
-    def read_snapshots(self) -> list[Snapshot]:
-        """Every stream's snapshot, in the order of the streams' first appearance."""
+    def read_snapshots(
+        self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
+    ) -> list[Snapshot]:
+        """Every stream's snapshot, in the order of the streams' first appearance.
+
+        `only` keeps just those top-level keys of each snapshot's data (one that
+        has none of them is still listed, its data empty); `omit` leaves those
+        keys out. Either way what the caller did not ask for is not kept: the
+        data is narrowed row by row as it is read (PostgreSQL narrows it in
+        the database). A key is a plain name (letters, digits, `_`, `-`);
+        `only` and `omit` together are refused (`InvalidArgumentError`).
+        """
 
     @abstractmethod
     def read_stream(

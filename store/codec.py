@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,40 @@ def encode_append(
 def encode_snapshot(data: Mapping[str, Any], max_bytes: int) -> str:
     """A snapshot's data as JSON text, checked like an event's."""
     return _encode(NewEvent("snapshot", data), max_bytes).json
+
+
+_SNAPSHOT_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def check_snapshot_keys(
+    only: Collection[str] | None, omit: Collection[str]
+) -> tuple[list[str] | None, list[str]]:
+    """The keys of `read_snapshots(only=..., omit=...)`, checked: plain names (letters,
+    digits, `_`, `-`), as lists; one of the two at most."""
+    if only is not None and omit:
+        raise InvalidArgumentError("read_snapshots takes `only` or `omit`, not both")
+    for name, keys in (("only", only), ("omit", omit)):
+        if keys is None:
+            continue
+        if isinstance(keys, str) or not isinstance(keys, Collection):
+            raise InvalidArgumentError(f"{name} must be a collection of keys, got {keys!r}")
+        for key in keys:
+            if not isinstance(key, str) or not _SNAPSHOT_KEY.fullmatch(key):
+                raise InvalidArgumentError(
+                    f"a snapshot key must be letters, digits, '_' or '-', got {key!r}"
+                )
+    return (None if only is None else list(only)), list(omit)
+
+
+def project_snapshot(
+    data: dict[str, Any], only: Sequence[str] | None, omit: Sequence[str]
+) -> dict[str, Any]:
+    """A snapshot's data narrowed as `read_snapshots(only=..., omit=...)` says (in Python)."""
+    if only is not None:
+        return {key: data[key] for key in only if key in data}
+    if omit:
+        return {key: value for key, value in data.items() if key not in omit}
+    return data
 
 
 def check_stream(stream: str) -> None:

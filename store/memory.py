@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from store.codec import check_cursor, check_stream, decode, loads
+from store.codec import (
+    check_cursor,
+    check_snapshot_keys,
+    check_stream,
+    decode,
+    loads,
+    project_snapshot,
+)
 from store.events import Snapshot, StoreClosedError, StoredEvent
 from store.group_commit import GroupCommitStore, Row, SnapshotRow
 from store.migrations import MIGRATIONS
@@ -46,11 +53,17 @@ class InMemoryEventStore(GroupCommitStore):
             for snapshot in snapshots:
                 self._snapshots[snapshot.stream] = (snapshot.seq, snapshot.json)
 
-    def read_snapshots(self) -> list[Snapshot]:
+    def read_snapshots(
+        self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
+    ) -> list[Snapshot]:
+        keys, left_out = check_snapshot_keys(only, omit)
         with self._records_lock:
             self._check_readable()
             found = [(s, self._snapshots[s]) for s in self._by_stream if s in self._snapshots]
-        return [Snapshot(stream, seq, loads(text)) for stream, (seq, text) in found]
+        return [
+            Snapshot(stream, seq, project_snapshot(loads(text), keys, left_out))
+            for stream, (seq, text) in found
+        ]
 
     def _close_backend(self) -> None:
         with self._records_lock:

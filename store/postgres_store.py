@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ import psycopg
 from psycopg import conninfo, errors
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from store.codec import check_cursor, check_stream, loads
+from store.codec import check_cursor, check_snapshot_keys, check_stream, loads
 from store.duckdb_store import QueryResult, QueryTimeoutError, fetch_bounded
 from store.events import Snapshot, StoreClosedError, StoredEvent, StoreError
 from store.group_commit import GroupCommitStore, _Append, _PutSnapshot, _Staged
@@ -349,13 +349,28 @@ class PostgresEventStore(GroupCommitStore):
             rows = conn.execute(sql, params).fetchall()
         return [_decode(row) for row in rows]
 
-    def read_snapshots(self) -> list[Snapshot]:
+    def read_snapshots(
+        self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
+    ) -> list[Snapshot]:
+        keys, left_out = check_snapshot_keys(only, omit)
+        params: list[Any] = []
+        data = "n.data::text"
+        if keys is not None:  # those keys' members (NULL: none of them)
+            data = (
+                "(SELECT json_object_agg(m.key, m.value) FROM json_each(n.data) m "
+                "WHERE m.key = ANY(%s))::text"
+            )
+            params.append(keys)
+        elif left_out:
+            data = "(n.data::jsonb - %s::text[])::text"
+            params.append(left_out)
         with self._cursor() as conn:
             rows = conn.execute(
-                "SELECT n.stream, n.seq, n.data::text FROM snapshots n "
-                "JOIN streams s USING (stream) ORDER BY s.first_offset"
+                f"SELECT n.stream, n.seq, {data} FROM snapshots n "
+                "JOIN streams s USING (stream) ORDER BY s.first_offset",
+                params,
             ).fetchall()
-        return [Snapshot(str(s), int(q), loads(d)) for s, q, d in rows]
+        return [Snapshot(str(s), int(q), {} if d is None else loads(d)) for s, q, d in rows]
 
     def last_seq(self, stream: str) -> int:
         with self._cursor() as conn:

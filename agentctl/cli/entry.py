@@ -1,5 +1,5 @@
 """The console script's entry: `--version` answers before anything is imported, and
-`--help`, `ls`, `show` and `approvals` try the quick path (agentctl/cli/quick.py) before
+`--help`, `ls`, `show`, `approvals` and `stats --json` try the quick path (agentctl/cli/quick.py) before
 the typer app is imported."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The quick path: `--help`, `ls`, `show` and `approvals` without typer, pydantic or httpx.
+"""The quick path: `--help`, `ls`, `show`, `approvals` and `stats --json` without typer,
+pydantic or httpx.
 
 Those are what a person types most, and importing the whole CLI (typer, the
 protocol's pydantic models, httpx) costs several times the interpreter's own
@@ -14,7 +15,8 @@ start. So the entry (agentctl/cli/entry.py) asks `answer` first:
   renderables of `agentctl.views` through the very consoles of
   `agentctl.cli.consoles`, so the output is the same characters; piped,
   `ls` and `approvals` write the lines of `agentctl.lines` (which those
-  renderables are made of) as they are, without importing rich.
+  renderables are made of) as they are, without importing rich;
+- `agentctl stats --json [--since D]` prints the daemon's report as it came.
 
 Anything else, or anything unexpected before a character is printed (an
 argument this does not know, no daemon answering, an error
@@ -457,4 +459,37 @@ def _unstyled() -> bool:
         return False
 
 
-_COMMANDS = {"ls": _ls, "show": _show, "approvals": _approvals}
+# StatsReport's fields in their order (tests/cli/test_quick.py keeps them equal to the model's).
+STATS_FIELDS = (
+    *("since", "since_ts", "generated_at", "totals", "sessions_by_status", "models"),
+    *("tools", "approvals", "providers", "agents"),
+)
+
+
+def _stats(args: list[str]) -> Any:
+    """`stats --json [--since D]`: the daemon's report as it came (the table is the full CLI's).
+
+    The daemon wrote it with `model_dump_json()`; the full CLI reads it into the
+    model and dumps it again: with exactly its fields (its tables plain JSON rows),
+    the same bytes. A bad duration is the daemon's 422: the full CLI says so."""
+    options, _ = _options(args, ("--since", "--json"))
+    if "--json" not in options:
+        raise Unhandled("the table")
+    query = {"since": options["--since"]} if "--since" in options else {}
+    body = _fetch("/v1/stats", **query)
+    import json
+    import re
+
+    data = json.loads(body)
+    if not isinstance(data, dict) or tuple(data) != STATS_FIELDS:
+        raise Unhandled("other fields")
+    _canonical_time(data["generated_at"])
+    if data["since_ts"] is not None:
+        _canonical_time(data["since_ts"])
+    text = body.decode()
+    if re.search(r"\\ud[89a-f]", text):  # a surrogate pydantic would not read back
+        raise Unhandled("a surrogate")
+    return Plain(text + "\n")
+
+
+_COMMANDS = {"ls": _ls, "show": _show, "approvals": _approvals, "stats": _stats}

@@ -4,7 +4,8 @@ Everything here is computed from the event log, in the daemon:
 
 - `trace`: a session's waterfall, every interval between two events put in
   one category, so the categories add up to the session's wall time;
-- `stats`: DuckDB SQL over the log (read-only, through `store.query`);
+- `stats`: aggregates from a projection the folds keep (`projection`), tested
+  against DuckDB SQL over the log (`stats.compute_stats`);
 - `export`: JSONL envelopes or Parquet (DuckDB's COPY) of a session or all;
 - `otel`: OpenTelemetry spans (GenAI conventions) built from a session's
   events when it ends; optional, the SDK is an extra;

@@ -1,7 +1,7 @@
 """HTTP handlers of the observability routes, mounted with the rest under `/v1`.
 
     GET  /sessions/{id}/trace   the session's waterfall (SessionTrace)
-    GET  /stats?since=7d        aggregates over the log (StatsReport)
+    GET  /stats?since=7d        aggregates over the log (StatsReport), from projections
     POST /sql                   a read-only query (SqlQuery -> SqlResult)
     POST /export                events to a JSONL or Parquet file (ExportRequest -> ExportResult)
     POST /gc                    retention (GcRequest -> GcResult)
@@ -41,12 +41,6 @@ def _daemon(request: Request) -> Daemon:
     return daemon
 
 
-def _sql_store(store: EventStore) -> DuckDBEventStore:
-    if not isinstance(store, DuckDBEventStore):
-        raise UsageError("this needs the DuckDB event store (its SQL is DuckDB's)")
-    return store
-
-
 class _BoundedQuery(Protocol):
     def query_bounded(
         self,
@@ -80,12 +74,18 @@ async def trace(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    from .stats import compute_stats
+    """From the sessions' stats projections (kept by the journal's folds), any store."""
+    from .stats import project_report
 
     since_text = request.query_params.get("since") or None
     since = parse_duration(since_text) if since_text else None
-    store = _sql_store(_daemon(request).store)
-    report = await asyncio.to_thread(compute_stats, store, since, since_text)
+    daemon = _daemon(request)
+    journal = daemon.runtime.journal
+    folded, ended, epoch = journal.stats_data()
+    report, merged = await asyncio.to_thread(
+        project_report, daemon.store, folded, ended, since, since_text
+    )
+    journal.keep_stats(merged, epoch)
     return json_response(report)
 
 

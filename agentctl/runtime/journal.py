@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ from typing import Any
 
 from agentctl.crashpoints import CrashPoints
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError
+from agentctl.observe.projection.ended import Ended
 from agentctl.protocol import (
     ApprovalRequested,
     EventData,
@@ -51,7 +53,7 @@ from agentctl.protocol import (
     event_data,
 )
 from agentctl.redact import Redactor
-from agentctl.runtime.summary import SNAPSHOT_VERSIONS, snapshot_of, snapshot_summary
+from agentctl.runtime.summary import SNAPSHOT_VERSIONS, STATS_KEY, snapshot_of, snapshot_summary
 from agentctl.state import SessionState, apply_event, fold_events
 from store import ConflictError as StoreConflict
 from store import EventStore, NewEvent, StoredEvent, StoreError
@@ -78,9 +80,15 @@ class Journal:
         self.durable: dict[str, SessionState] = {}
         self.approval_index: dict[str, str] = {}  # approval id -> session id
         self.request_index: dict[str, str] = {}  # a client's create/fork request id -> session id
-        # Ended sessions not folded: session id -> its snapshot's data (see `load`).
+        # Ended sessions not folded: session id -> its snapshot's data but its stats
+        # projection, which stays in the store until `stats` asks (see `load`).
         self.dormant: dict[str, dict[str, Any]] = {}
         self._summaries: dict[str, SessionSummary] = {}  # of dormant sessions, parsed once
+        # Their snapshots' stats merged, for the dormant set of `_dormant_epoch` (a
+        # session that leaves it, or a load, starts a new epoch).
+        self._ended_stats: Ended | None = None
+        self._ended_epoch = -1
+        self._dormant_epoch = 0
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: defaultdict[str, list[Pending]] = defaultdict(list)
         # Called on the loop with each committed event (not a fork's copy): what
@@ -121,6 +129,7 @@ class Journal:
             self.durable[session_id] = fold_events(events)
             del self.dormant[session_id]
             self._summaries.pop(session_id, None)
+            self._dormant_epoch += 1
             state = self.states[session_id]
         return state
 
@@ -139,19 +148,40 @@ class Journal:
         found = (self.dormant_summary(sid) for sid in list(self.dormant))
         return [summary for summary in found if summary is not None]
 
+    def stats_data(self) -> tuple[dict[str, dict[str, Any]], Ended | list[str], int]:
+        """What `agentctl stats` adds up (on the loop): each folded session's
+        `StatsFold.data` (a copy: its fold goes on while a thread reads it); the
+        dormant ones merged (`Ended`), or, not merged yet for this dormant set,
+        their ids (their projections are read from their snapshots in the store,
+        `observe.stats.read_ended`); and the epoch to hand `keep_stats`.
+        """
+        out = {sid: copy.deepcopy(state.stats.data) for sid, state in self.durable.items()}
+        if self._ended_stats is not None and self._ended_epoch == self._dormant_epoch:
+            return out, self._ended_stats, self._dormant_epoch
+        return out, list(self.dormant), self._dormant_epoch
+
+    def keep_stats(self, ended: Ended, epoch: int) -> None:
+        """Keep the dormant sessions' merged stats, if the dormant set is still `epoch`'s."""
+        if epoch == self._dormant_epoch:
+            self._ended_stats = ended
+            self._ended_epoch = epoch
+
     def load(self) -> None:
         """Rebuild the live sessions' state from the log, the ended ones' from snapshots (start-up).
 
         A stream is folded from its events unless its snapshot is current
-        (at its last seq) and says it ended. Ended sessions folded here (a log
-        from before snapshots, or one whose snapshot fell behind) get one
-        written, so the next start skips them.
+        (at its last seq), of this version and says it ended. Ended sessions
+        folded here (a log from before snapshots, one whose snapshot fell
+        behind or is older) get one written, so the next start skips them. The
+        snapshots are read without their stats projection (`STATS_KEY`): only
+        `stats` needs it, and it reads it then.
         """
         self.states.clear()
         self.durable.clear()
         self.dormant.clear()
         self._summaries.clear()
-        snapshots = {s.stream: s for s in self.store.read_snapshots()}
+        self._dormant_epoch += 1
+        snapshots = {s.stream: s for s in self.store.read_snapshots(omit=(STATS_KEY,))}
         backfill: list[concurrent.futures.Future[None]] = []
         for stream in self.store.streams():
             snapshot = snapshots.pop(stream, None)
@@ -305,7 +335,8 @@ class Journal:
         events = self.store.read_stream(session_id)
         if unfence:
             self.fenced.discard(session_id)
-        self.dormant.pop(session_id, None)
+        if self.dormant.pop(session_id, None) is not None:
+            self._dormant_epoch += 1
         self._summaries.pop(session_id, None)
         self.states.pop(session_id, None)
         self.durable.pop(session_id, None)

@@ -8,6 +8,7 @@ back instead of its events (see `Journal.load`).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,15 @@ from agentctl.state import SessionState
 
 # 2: the summary is kept as its JSON text, parsed when a client asks for it (at
 # start-up, 10,000 ended sessions' snapshots are read, and each summary nested as
-# an object cost the parse and the memory of a dict). 1 is still read.
-SNAPSHOT_VERSION = 2
-SNAPSHOT_VERSIONS = frozenset({1, SNAPSHOT_VERSION})
+# an object cost the parse and the memory of a dict).
+# 3: it carries the session's share of `agentctl stats` (`STATS_KEY`: StatsFold.data
+# as JSON text). Start-up reads the snapshots without it, and the first `stats`
+# reads only it (`Journal.load`, `observe.stats.read_ended`), so the daemon does not
+# hold it from start. Versions 1 and 2 carry none: such a session is folded at
+# start and its snapshot written again.
+SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSIONS = frozenset({SNAPSHOT_VERSION})  # what start-up takes as it is
+STATS_KEY = "stats"
 
 
 def summarize(state: SessionState) -> SessionSummary:
@@ -53,8 +60,8 @@ def summarize(state: SessionState) -> SessionSummary:
 
 
 def snapshot_of(state: SessionState) -> dict[str, Any]:
-    """What start-up needs of a session without folding it: its summary (as JSON text)
-    and its ids."""
+    """What start-up needs of a session without folding it: its summary (as JSON text),
+    its ids and its stats projection (JSON text)."""
     created = state.created
     sandbox = created.get("sandbox") or {}
     return {
@@ -65,6 +72,7 @@ def snapshot_of(state: SessionState) -> dict[str, Any]:
         "approval_ids": list(state.approvals),
         "sandbox_image": bool(sandbox.get("image")),
         "workspace_archive": sandbox.get("workspace_archive"),
+        STATS_KEY: json.dumps(state.stats.data, separators=(",", ":")),
     }
 
 

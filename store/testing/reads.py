@@ -13,6 +13,7 @@ import pytest
 from store import (
     ConflictError,
     EventStore,
+    InvalidArgumentError,
     SerializationError,
     StoreClosedError,
     StoredEvent,
@@ -184,6 +185,31 @@ class ReadContract(ContractBase):
             ("b", 1, {"b": 1}),
         ]
         assert log.last_offset() == 3  # a snapshot is no event
+
+    def test_read_snapshots_narrowed_to_some_keys_or_without_some(self, log: EventStore) -> None:
+        big = "x" * 5000
+        log.append("a", [ev(1)], 1, snapshot={"v": 3, "stats": big, "n": None, "o": {"p": [1]}})
+        log.append("b", [ev(1)], 1, snapshot={"v": 2})
+        log.append("c", [ev(1)], 1)
+        only = log.read_snapshots(only=["stats", "n"])
+        assert [(s.stream, s.seq, s.data) for s in only] == [
+            ("a", 1, {"stats": big, "n": None}),  # a JSON null is kept, a missing key is not
+            ("b", 1, {}),
+        ]
+        omitted = log.read_snapshots(omit=("stats",))
+        assert [(s.stream, s.data) for s in omitted] == [
+            ("a", {"v": 3, "n": None, "o": {"p": [1]}}),
+            ("b", {"v": 2}),
+        ]
+        assert [s.data for s in log.read_snapshots(omit=())] == [
+            s.data for s in log.read_snapshots()
+        ]
+        assert log.read_snapshots()[0].data["stats"] == big
+        for bad in ({"only": ["a'b"]}, {"omit": ['"x']}, {"only": "stats"}, {"omit": [""]}):
+            with pytest.raises(InvalidArgumentError):
+                log.read_snapshots(**bad)
+        with pytest.raises(InvalidArgumentError):
+            log.read_snapshots(only=["v"], omit=["stats"])
 
     def test_a_snapshot_is_checked_like_event_data(self, log: EventStore) -> None:
         log.append("a", [ev(1)], 1)

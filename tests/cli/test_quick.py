@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -293,7 +294,59 @@ def test_json_is_printed_as_it_came_only_with_the_models_own_fields() -> None:
     assert tuple(DelegatedBy.model_fields) == quick.DELEGATED_FIELDS
     assert tuple(ApprovalView.model_fields) == quick.APPROVAL_FIELDS
     assert tuple(ApprovalContext.model_fields) == quick.CONTEXT_FIELDS
+    from agentctl.protocol import StatsReport
+
+    assert tuple(StatsReport.model_fields) == quick.STATS_FIELDS
     with pytest.raises(quick.Unhandled):  # a field the model does not have: the full CLI's
         quick._exact({"id": "x", "extra": 1}, ("id",))
     with pytest.raises(quick.Unhandled):
         quick._canonical_time("2026-12-03T10:41:16+00:00")
+
+
+def _report_masked(text: str) -> dict[str, object]:
+    """A `stats --json` report without what moves between two runs: when it was made and
+    the waits of pending approvals (they run to `now`)."""
+    report: dict[str, Any] = json.loads(text)
+    report.pop("generated_at")
+    report.pop("since_ts")
+    report["approvals"] = [
+        {"decision": r["decision"], "n": r["approvals"]} for r in report["approvals"]
+    ]
+    return report
+
+
+def test_stats_json_is_the_full_clis_and_imports_nothing_heavy(home: dict[str, str]) -> None:
+    for args in (
+        ("stats", "--json"),
+        ("stats", "--since", "1h", "--json"),
+        ("stats", "--json", "--since=2d"),
+    ):
+        first, full, _ = quick_and_full(*args)
+        assert full.returncode == first.returncode == 0, full.stderr
+        assert first.stdout.endswith("}\n") and first.stdout.count("\n") == 1
+        assert _report_masked(first.stdout) == _report_masked(full.stdout), args
+        report = json.loads(first.stdout)
+        assert report["totals"]["sessions"] == 2 and report["approvals"], report
+        # the quick path prints the daemon's bytes: the same as a dump of the model read back
+        from agentctl.protocol import StatsReport
+
+        assert (
+            StatsReport.model_validate_json(first.stdout).model_dump_json() + "\n" == first.stdout
+        )
+        modules = modules_of(*args)
+        heavy = sorted(
+            m for m in modules if any(m == h or m.startswith(h + ".") for h in (*HEAVY, "rich"))
+        )
+        assert heavy == [], args
+    # a bad duration, the table: the full CLI's, with its message and exit code
+    bad = ("stats", "--since", "yesterday", "--json")
+    first, full, _ = quick_and_full(*bad)
+    assert (first.returncode, first.stdout, first.stderr) == (
+        full.returncode,
+        full.stdout,
+        full.stderr,
+    )
+    assert full.returncode == ExitCode.USAGE and "not a duration" in full.stderr
+    table, full_table, _ = quick_and_full("stats")
+    assert table.returncode == full_table.returncode == 0, table.stderr
+    assert "sessions by status" in table.stdout

@@ -130,11 +130,12 @@ async def test_a_resumed_ended_session_is_folded_again_at_start(tmp_path: Path) 
         store.close()
 
 
-async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_answers(
+async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_is_written_again(
     tmp_path: Path,
 ) -> None:
-    """Version 2 keeps the summary as JSON text (parsed when asked); a version 1
-    snapshot (the summary as an object, from an earlier agentctl) is read as it was."""
+    """The snapshot keeps the summary as JSON text (parsed when asked); a version 1
+    snapshot (the summary as an object and no stats, from an earlier agentctl) is folded
+    at start, to the same summary, and written again in this version."""
     import json
 
     from agentctl.runtime.summary import SNAPSHOT_VERSION
@@ -148,15 +149,27 @@ async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_a
     summary = rt.session(sid)
     await rt.stop()
     (snapshot,) = store.read_snapshots()
-    assert snapshot.data["v"] == SNAPSHOT_VERSION == 2
+    assert snapshot.data["v"] == SNAPSHOT_VERSION == 3
     assert isinstance(snapshot.data["summary"], str)
     assert json.loads(snapshot.data["summary"])["id"] == sid
-    # what an earlier agentctl wrote: version 1, the summary as an object
-    old = {**snapshot.data, "v": 1, "summary": json.loads(snapshot.data["summary"])}
+    # what an earlier agentctl wrote: version 1, the summary as an object, no stats
+    old = {k: v for k, v in snapshot.data.items() if k != "stats"}
+    old |= {"v": 1, "summary": json.loads(snapshot.data["summary"])}
     store.put_snapshot(sid, snapshot.seq, old).result()
     store.close()
 
     store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    try:
+        assert sid in rt.journal.states and sid not in rt.journal.dormant
+        assert rt.session(sid) == summary
+        assert rt.sessions() == [summary]
+    finally:
+        await rt.stop()
+        store.close()
+    store = DuckDBEventStore(path)
+    (rewritten,) = store.read_snapshots()
+    assert rewritten.data == snapshot.data
     rt = await start_runtime(store, registry())
     try:
         assert sid in rt.journal.dormant and sid not in rt.journal.states
@@ -165,3 +178,77 @@ async def test_a_snapshot_keeps_the_summary_as_text_and_one_of_version_1_still_a
     finally:
         await rt.stop()
         store.close()
+
+
+async def test_a_snapshot_without_stats_is_folded_at_start_and_written_again(
+    tmp_path: Path,
+) -> None:
+    """Version 2 snapshots carry no stats projection: start folds such a session from its
+    events (so `stats` counts it) and writes a version 3 snapshot, which the next start reads."""
+    from agentctl.observe.stats import compute_stats, project_report
+
+    path = tmp_path / "events.duckdb"
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    sid = await rt.create_session(create("text", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    await rt.stop()
+    (snapshot,) = store.read_snapshots()
+    old = {k: v for k, v in snapshot.data.items() if k != "stats"} | {"v": 2}
+    store.put_snapshot(sid, snapshot.seq, old).result()
+    store.close()
+
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    try:
+        assert sid not in rt.journal.dormant and sid in rt.journal.durable
+        (rewritten,) = store.read_snapshots()
+        assert rewritten.data["v"] == 3 and isinstance(rewritten.data["stats"], str)
+        folded, ended, _ = rt.journal.stats_data()
+        report, _ = project_report(store, folded, ended, None)
+        scan = compute_stats(store, None, now=report.generated_at)
+        assert report.totals == scan.totals and report.totals["sessions"] == 1
+    finally:
+        await rt.stop()
+        store.close()
+
+
+async def test_a_dormant_session_holds_no_stats_until_stats_reads_them(tmp_path: Path) -> None:
+    """Start-up keeps an ended session's summary and ids, not its stats projection (it stays
+    in the store); `stats` reads it from the snapshot, equal to the scan, and after a
+    restart too."""
+    from agentctl.observe.stats import compute_stats, project_report
+
+    path = tmp_path / "events.duckdb"
+    rec = write_recording(tmp_path / "r.jsonl", [final()])
+    store = DuckDBEventStore(path)
+    rt = await start_runtime(store, registry())
+    sid = await rt.create_session(create("text", rec))
+    assert await settle(rt, sid) is SessionStatus.COMPLETED
+    folded, ended, _ = rt.journal.stats_data()
+    live, _ = project_report(store, folded, ended, None)  # a folded session's projection
+    await rt.stop()
+    store.close()
+
+    for _ in range(2):  # a start, and one after the first stats was kept
+        store = DuckDBEventStore(path)
+        rt = await start_runtime(store, registry())
+        try:
+            assert sid in rt.journal.dormant and "stats" not in rt.journal.dormant[sid]
+            folded, ended, epoch = rt.journal.stats_data()
+            assert folded == {} and ended == [sid]
+            report, merged = project_report(store, folded, ended, None)
+            rt.journal.keep_stats(merged, epoch)
+            assert rt.journal.stats_data()[1] is merged  # kept while the dormant set holds
+            scan = compute_stats(store, None, now=report.generated_at)
+            assert report.totals == scan.totals == live.totals
+            assert report.totals["sessions"] == 1 and report.totals["model_responses"] == 1
+            rt.journal.find(sid)  # it leaves the dormant set: the kept merge is stale
+            folded, ended, _ = rt.journal.stats_data()
+            assert ended == [] and set(folded) == {sid}
+            again, _ = project_report(store, folded, ended, None)
+            assert again.totals == report.totals
+        finally:
+            await rt.stop()
+            store.close()
