@@ -12,60 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from agentctl.client import Client
-from agentctl.paths import Paths, get_paths
 from agentctl.protocol import CreateSession, Decide, Envelope
 from store.postgres_store import PostgresEventStore
 from tests.daemon.test_delegate_durable import agents, children, pending_approvals, results
 from tests.providers.fake_server import FakeModelServer, Reply, openai_chunks
-from tests.support.daemon import DaemonProcess, Response, reads, reply, wait_status
+from tests.support.daemon import Response, reads, reply, wait_status
 from tests.support.postgres import PostgresServer
+from tests.support.workers import Spawn, workers
 
 Recording = Callable[[list[Response]], str]
 LEASE_S = 3.0
 
 
-def _home(root: Path, name: str, config: str = "") -> Paths:
-    home = root / name
-    previous = os.environ.get("AGENTCTL_HOME")
-    os.environ["AGENTCTL_HOME"] = str(home)
-    try:
-        paths = get_paths().ensure()
-    finally:
-        if previous is None:
-            del os.environ["AGENTCTL_HOME"]
-        else:
-            os.environ["AGENTCTL_HOME"] = previous
-    paths.config_file.write_text(f"[daemon]\nlease_s = {LEASE_S}\n{config}")
-    return paths
-
-
-Spawn = Callable[..., tuple[DaemonProcess, Client]]
-
-
 @pytest.fixture
 def worker(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[Spawn]:
     """Start a daemon on a home of its own (`name`) with the shared store URL."""
-    started: list[tuple[DaemonProcess, Client]] = []
-
-    def spawn(
-        name: str, url: str, env: dict[str, str] | None = None, config: str = ""
-    ) -> tuple[DaemonProcess, Client]:
-        paths = _home(tmp_path, name, config)
-        process = DaemonProcess(
-            paths,
-            [],
-            {"AGENTCTL_HOME": str(tmp_path / name), "AGENTCTL_STORE_URL": url, **(env or {})},
-            tmp_path / f"{name}-{len(started)}.out",
-        )
-        client = process.wait_ready()
-        started.append((process, client))
-        return process, client
-
-    yield spawn
-    for process, client in started:
-        client.close()
-        process.kill()
+    with workers(tmp_path, LEASE_S) as spawn:
+        yield spawn
 
 
 def _owners(url: str) -> list[tuple[str, str, str | None, int]]:

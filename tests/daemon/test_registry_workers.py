@@ -20,18 +20,17 @@ from typing import Any
 import pytest
 
 from agentctl.client import Client
-from agentctl.paths import get_paths
 from agentctl.protocol import CreateSession, Decide, Envelope, ForkSession
-from tests.support.daemon import DaemonProcess, wait_status
+from tests.support.daemon import wait_status
 from tests.support.engine import SecondEngine
 from tests.support.fork import final, shell, tool
 from tests.support.postgres import PostgresServer
 from tests.support.registry import RegistryServer
+from tests.support.workers import Spawn, workers
 
 pytestmark = pytest.mark.docker
 
 Recording = Callable[[list[dict[str, Any]]], str]
-Spawn = Callable[..., tuple[DaemonProcess, Client]]
 LEASE_S = 3.0
 
 
@@ -40,38 +39,10 @@ def worker(
     tmp_path: Path, postgres_server: PostgresServer, registry_server: RegistryServer
 ) -> Iterator[Spawn]:
     """A worker daemon on a home of its own, the shared log and the registry."""
-    started: list[tuple[DaemonProcess, Client]] = []
-
-    def spawn(
-        name: str, url: str, env: dict[str, str] | None = None
-    ) -> tuple[DaemonProcess, Client]:
-        home = tmp_path / name
-        previous = os.environ.get("AGENTCTL_HOME")
-        os.environ["AGENTCTL_HOME"] = str(home)
-        try:
-            paths = get_paths().ensure()
-        finally:
-            if previous is None:
-                del os.environ["AGENTCTL_HOME"]
-            else:
-                os.environ["AGENTCTL_HOME"] = previous
-        paths.config_file.write_text(
-            f'[daemon]\nlease_s = {LEASE_S}\n[sandbox]\nregistry = "{registry_server.address}"\n'
-        )
-        process = DaemonProcess(
-            paths,
-            [],
-            {"AGENTCTL_HOME": str(home), "AGENTCTL_STORE_URL": url, **(env or {})},
-            tmp_path / f"{name}-{len(started)}.out",
-        )
-        client = process.wait_ready(timeout=60)
-        started.append((process, client))
-        return process, client
-
-    yield spawn
-    for process, client in started:
-        client.close()
-        process.kill()
+    with workers(
+        tmp_path, LEASE_S, f'[sandbox]\nregistry = "{registry_server.address}"\n'
+    ) as spawn:
+        yield spawn
 
 
 def _outputs(events: list[Envelope]) -> dict[str, str]:
