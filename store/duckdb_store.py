@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,6 @@ from store.codec import (
     check_cursor,
     check_snapshot_keys,
     check_stream,
-    decode,
     loads,
     project_snapshot,
 )
@@ -42,7 +42,10 @@ from store.migrations import MIGRATIONS, Migration, applied_versions, apply_migr
 from store.queries import copy_to_parquet
 from store.readonly import check_read_only
 
-_COLUMNS = 'stream, seq, "offset", ts, type, data'
+# The time as microseconds since the epoch: a datetime made from it here costs a
+# third of what DuckDB's naive datetime and a `replace(tzinfo=UTC)` cost together.
+_COLUMNS = 'seq, "offset", epoch_us(ts), type, data'
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INSERT_ONE = 'INSERT INTO events ("offset", stream, seq, ts, type, data) VALUES (?, ?, ?, ?, ?, ?)'
 _INSERT_MANY = (
     'INSERT INTO events ("offset", stream, seq, ts, type, data) '
@@ -196,26 +199,34 @@ class DuckDBEventStore(GroupCommitStore):
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
         if rows and limit is not None and len(rows) == limit:
-            last = rows[-1]  # stream, seq, offset: an event's offset never changes
+            last = rows[-1]  # seq, offset: an event's offset never changes
             with self._positions_lock:
-                self._positions[(stream, int(last[1]))] = int(last[2]) + 1
-                self._positions.move_to_end((stream, int(last[1])))
+                self._positions[(stream, int(last[0]))] = int(last[1]) + 1
+                self._positions.move_to_end((stream, int(last[0])))
                 while len(self._positions) > _POSITIONS:
                     self._positions.popitem(last=False)
-        return [decode(*row) for row in rows]
+        epoch, delta, parse = _EPOCH, timedelta, loads  # once per row: kept local
+        return [
+            StoredEvent(stream, seq, offset, epoch + delta(microseconds=us), kind, parse(data))
+            for seq, offset, us, kind, data in rows
+        ]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> list[StoredEvent]:
         check_cursor(after, limit)
         if limit == 0:
             return []
-        sql = f'SELECT {_COLUMNS} FROM events WHERE "offset" > ? ORDER BY "offset"'
+        sql = f'SELECT stream, {_COLUMNS} FROM events WHERE "offset" > ? ORDER BY "offset"'
         params: list[Any] = [after]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
-        return [decode(*row) for row in rows]
+        epoch, delta, parse = _EPOCH, timedelta, loads
+        return [
+            StoredEvent(stream, seq, offset, epoch + delta(microseconds=us), kind, parse(data))
+            for stream, seq, offset, us, kind, data in rows
+        ]
 
     def read_snapshots(
         self, *, only: Collection[str] | None = None, omit: Collection[str] = ()
