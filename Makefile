@@ -91,7 +91,7 @@ demo: install docker
 	@scripts/demo.sh
 
 test: install llama mcp postgres registry ssh docker image
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 test-fast: install postgres
 	$(BIN)/pytest -q -m "not docker and not slow" $(PYTEST_ARGS)
