@@ -5,7 +5,10 @@ Three tables (migration 3 of `store.postgres_schema`):
 - `workers`: one row per live daemon (its id, host, pid, start, heartbeat);
 - `session_leases`: one row per session that some worker should drive. A
   row with no owner is an offer (a new session, or one a worker let go);
-  a row whose `expires_at` has passed belongs to nobody any more;
+  a row whose `expires_at` has passed belongs to nobody any more. Its
+  `engine`, when set (migration 4), is the Docker engine that holds the
+  session's sandbox images: workers without a registry claim a session
+  only on that engine;
 - `lease_history`: one row per acquisition (who, from whom, at which seq of
   the stream, when it was let go), for operators and tests.
 
@@ -47,7 +50,8 @@ class WorkerRow:
 _CLAIM = """
 WITH picked AS (
     SELECT session, owner FROM session_leases
-    WHERE owner IS NULL OR expires_at < now()
+    WHERE (owner IS NULL OR expires_at < now())
+    AND (%(engine)s::text IS NULL OR engine IS NULL OR engine = %(engine)s)
     ORDER BY offered_at, session
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -112,10 +116,24 @@ class LeaseTable:
                 [sessions],
             )
 
-    def claim(self, worker: str, limit: int) -> list[tuple[str, str | None]]:
-        """Take up to `limit` offered or expired sessions: (session, previous owner) each."""
-        rows = self._run(_CLAIM, {"me": worker, "lease": self.lease_s, "limit": limit})
+    def claim(
+        self, worker: str, limit: int, engine: str | None = None
+    ) -> list[tuple[str, str | None]]:
+        """Take up to `limit` offered or expired sessions: (session, previous owner) each.
+
+        With `engine`, only sessions not pinned to another engine (`pin`).
+        """
+        rows = self._run(
+            _CLAIM, {"me": worker, "lease": self.lease_s, "limit": limit, "engine": engine}
+        )
         return [(str(r[0]), None if r[1] is None else str(r[1])) for r in rows]
+
+    def pin(self, session: str, engine: str) -> None:
+        """Keep the session on `engine` (its images are there), unless it is pinned already."""
+        self._run(
+            "UPDATE session_leases SET engine = %s WHERE session = %s AND engine IS NULL",
+            [engine, session],
+        )
 
     def fair_share(self, worker: str) -> int:
         """How many sessions this worker may claim now to keep live workers even (>= 0).

@@ -100,6 +100,13 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "a session's engine, for workers without a registry",
+        """
+        ALTER TABLE session_leases ADD COLUMN engine TEXT;
+        """,
+    ),
 )
 
 _BOOTSTRAP = """

@@ -61,6 +61,10 @@ class Worker:
         # `_follow` must not (an actor started meanwhile would have its state replaced
         # by the fold of an older log, and its next append conflict).
         self._adopting: set[str] = set()
+        # Without a registry a session's checkpoint images are on the engine that
+        # made them: it is claimed only by workers on that engine (`pin`). The
+        # engine's id; "" when it does not answer (then only unpinned sessions).
+        self.engine: str | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: object | None = None
@@ -95,6 +99,8 @@ class Worker:
         """Register; follow the log; run the lease loop (after the runtime has started)."""
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.table.register, self.id, socket.gethostname(), os.getpid())
+        if self.runtime.sandboxes.registry is None:
+            self.engine = await asyncio.to_thread(self._engine_id)
         self._subscription = self._store.subscribe(self._from_store)
         self._task = asyncio.create_task(self._run(), name=f"worker:{self.id}")
         log.info("worker %s: leases of %g s", self.id, self.lease_s)
@@ -110,6 +116,16 @@ class Worker:
             await asyncio.to_thread(self._flush_ended)
             await asyncio.to_thread(self.table.hand_back, self.id)
         self.held.clear()
+
+    def _engine_id(self) -> str:
+        try:
+            info = self.runtime.sandboxes.engine().api.info()
+            # Two engines of one host may share an ID (it can come from /etc/docker):
+            # with the host's name and the data root, the images' place is told apart.
+            return f"{info.get('ID')}:{info.get('Name')}:{info.get('DockerRootDir')}"
+        except Exception as exc:  # no engine now: sandboxed sessions are not for this worker
+            log.warning("worker %s: the Docker engine does not answer (%s)", self.id, exc)
+            return ""
 
     def workers(self) -> list[WorkerRow]:
         return self.table.workers()
@@ -193,7 +209,9 @@ class Worker:
             share = await asyncio.to_thread(self.table.fair_share, self.id)
             if share <= 0:
                 return
-            claimed = await asyncio.to_thread(self.table.claim, self.id, min(share, CLAIM_BATCH))
+            claimed = await asyncio.to_thread(
+                self.table.claim, self.id, min(share, CLAIM_BATCH), self.engine
+            )
             if not claimed:
                 return
             for sid, previous in claimed:
@@ -206,5 +224,11 @@ class Worker:
                 finally:
                     self._adopting.discard(sid)
                 state = self.runtime.journal.find(sid)
+                if (
+                    self.engine
+                    and state is not None
+                    and (state.created.get("sandbox") or {}).get("image")
+                ):
+                    await asyncio.to_thread(self.table.pin, sid, self.engine)
                 if sid in self.held and state is not None and state.status is SessionStatus.RUNNING:
                     self.runtime.spawn(sid)  # moved to running by another process meanwhile

@@ -21,6 +21,7 @@ import pytest
 
 from agentctl.client import Client
 from agentctl.protocol import CreateSession, Decide, Envelope, ForkSession
+from store.postgres_store import PostgresEventStore
 from tests.support.daemon import wait_status
 from tests.support.engine import SecondEngine
 from tests.support.fork import final, shell, tool
@@ -272,3 +273,72 @@ def test_a_worker_killed_between_the_push_and_the_event_pushes_again_on_restart(
     assert registry_server.digest("agentctl-checkpoint", pushed[0]) != first_digest  # a new commit
     assert {i.split(":")[1] for i in images} <= set(registry_server.tags("agentctl-checkpoint"))
     assert again.terminate() == 0, again.output()
+
+
+def _history(url: str) -> list[tuple[str, str, str | None, int]]:
+    with PostgresEventStore(url) as store:
+        return store.lease_table(LEASE_S).history()
+
+
+def _lease_row(url: str, sid: str) -> tuple[str, float, str | None, float]:
+    """The session's owner, expiry and engine, and the latest heartbeat of any other worker."""
+    with PostgresEventStore(url) as store:
+        _, [(owner, expires, engine)] = store.query(
+            "SELECT owner, extract(epoch FROM expires_at), engine FROM session_leases "
+            "WHERE session = %s",
+            [sid],
+        )
+        _, [(beat,)] = store.query(
+            "SELECT coalesce(max(extract(epoch FROM heartbeat)), 0) FROM workers "
+            "WHERE worker <> %s",
+            [owner],
+        )
+    return str(owner), float(expires), engine, float(beat)
+
+
+def test_without_a_registry_a_session_stays_on_the_engine_that_has_its_images(
+    tmp_path: Path,
+    recording: Recording,
+    postgres_server: PostgresServer,
+    second_engine: SecondEngine,
+    sessions_cleanup: list[str],
+) -> None:
+    """Worker B on another engine never takes it; a worker on its engine does."""
+    url = postgres_server.new_database()
+    model = recording(
+        [
+            shell("echo once >> side.txt", "c1"),
+            tool("write_file", {"path": "b.txt", "content": "back on 1\n"}, "c2"),
+            shell("cat side.txt b.txt", "c3"),
+            final("done"),
+        ]
+    )
+    with workers(tmp_path, LEASE_S) as spawn:  # no [sandbox] registry
+        a, client_a = spawn("a", url)
+        sid = client_a.create_session(CreateSession(task="t", model=model)).id
+        sessions_cleanup.append(sid)
+        _approve(client_a, sid, "c1")
+        _wait_for_approval(client_a, sid, "c2")
+        owner, _, engine, _ = _lease_row(url, sid)
+        assert owner.split(":")[1] == str(a.pid) and engine  # pinned to engine 1
+        a.kill()
+        b, _ = spawn("b", url, second_engine.env())
+        # B beats, then claims, every lease_s / 3: a beat one period after the lease
+        # expired means B has had a claim round with the lease free to take
+        deadline = time.monotonic() + LEASE_S * 4 + 30
+        while True:
+            owner, expires, _, beat = _lease_row(url, sid)
+            if beat > expires + LEASE_S / 3:
+                break
+            assert time.monotonic() < deadline, (owner, expires, beat)
+            time.sleep(0.05)
+        assert owner.split(":")[1] == str(a.pid)  # expired, and still nobody else's
+        c, client_c = spawn("c", url)  # on engine 1, where the images are
+        _approve(client_c, sid, "c2")
+        assert wait_status(client_c, sid, "completed", "paused", timeout=120) == "completed"
+        events = list(client_c.events(sid))
+        _assert_no_call_repeated(events)
+        assert _outputs(events)["c3"].split() == ["once", "back", "on", "1"]
+        takers = {w.split(":")[1] for s, w, _, _ in _history(url) if s == sid}
+        assert takers == {str(a.pid), str(c.pid)}, takers  # never b
+        assert b.terminate() == 0 and c.terminate() == 0
