@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sandboxes import Sandbox
+if TYPE_CHECKING:
+    from sandboxes import Sandbox
 
 
 class NoDiff(Exception):

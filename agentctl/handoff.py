@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentctl.jsonschemas import schema_error, validator_of
 
 DELEGATE_TOOL = "delegate"
 MAX_SCHEMA_BYTES = 16 * 1024
@@ -45,15 +46,10 @@ class DelegateArgs(BaseModel):
         if self.output_schema is not None:
             if len(json.dumps(self.output_schema)) > MAX_SCHEMA_BYTES:
                 raise ValueError(f"output_schema is over {MAX_SCHEMA_BYTES} bytes")
-            try:
-                _validator(self.output_schema).check_schema(self.output_schema)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"output_schema is not a JSON Schema: {exc.message}") from None
+            problem = schema_error(self.output_schema)
+            if problem is not None:
+                raise ValueError(f"output_schema is not a JSON Schema: {problem}")
         return self
-
-
-def _validator(schema: dict[str, Any]) -> Any:
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
 
 
 def request_id(parent: str, call_id: str) -> str:
@@ -73,7 +69,7 @@ def judge(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
         value = json.loads(body)
     except json.JSONDecodeError as exc:
         return None, f"the answer is not JSON ({exc})"
-    validator = _validator(schema)(schema)
+    validator = validator_of(schema)
     problems = [
         f"{'.'.join(str(p) for p in err.absolute_path) or 'the answer'}: {err.message}"
         for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))[:5]

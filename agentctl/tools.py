@@ -27,15 +27,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentctl.filediff import file_diff, replaced_once
 from agentctl.handoff import DELEGATE_TOOL, DelegateArgs
+from agentctl.jsonschemas import validator_of
 from agentctl.providers.base import ToolSpec
-from sandboxes import Sandbox, SandboxError
+from sandboxes import SandboxError
+
+if TYPE_CHECKING:
+    from sandboxes import Sandbox
 
 
 class ToolCallError(Exception):
@@ -216,12 +219,6 @@ def _check_schema(tool: Tool, args: dict[str, Any]) -> SchemaArgs:
 @functools.lru_cache(maxsize=512)
 def _validator(schema_json: str) -> Any:
     return validator_of(json.loads(schema_json))
-
-
-def validator_of(schema: dict[str, Any]) -> Any:
-    """A jsonschema validator for `schema`, of the draft it names (2020-12 when none)."""
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema)
 
 
 # --- the built-in tools ----------------------------------------------------------

@@ -299,6 +299,7 @@ def measure(total: int, logs: Path | None = None) -> dict[str, Any]:
     else:
         probe, events = build(paths.database, total)
         if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(paths.database, kept)
             kept.with_suffix(".json").write_text(json.dumps([probe, events]))
     build_s = time.perf_counter() - t0

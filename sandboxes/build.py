@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
-import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -34,59 +31,12 @@ import docker.errors
 
 from sandboxes.engine import client_from_env
 from sandboxes.errors import EngineUnavailableError, ImageBuildError
+from sandboxes.recipe import DEFAULT_RECIPE, Recipe, image_tag, recipe_digest
 
-DEFAULT_RECIPE = Path(__file__).resolve().parent / "images" / "default"
-RECIPE_FILES = ("Dockerfile", "recipe.toml")
 REGISTRY_PROBE_S = 3.0
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What `recipe.toml` says an image contains."""
-
-    base: str
-    suite: str
-    packages: tuple[str, ...]
-    user: str
-    uid: int
-    home: str
-    workdir: str
-    env: Mapping[str, str] = field(default_factory=dict)
-    cmd: tuple[str, ...] = ("sleep", "infinity")
-    variant: str = "minbase"
-
-    @classmethod
-    def load(cls, recipe_dir: Path) -> Recipe:
-        data = tomllib.loads((recipe_dir / "recipe.toml").read_text())
-        user = data["user"]
-        return cls(
-            base=str(data["base"]),
-            suite=str(data["suite"]),
-            packages=tuple(str(p) for p in data["packages"]),
-            user=str(user["name"]),
-            uid=int(user["uid"]),
-            home=str(user["home"]),
-            workdir=str(user["workdir"]),
-            env={str(k): str(v) for k, v in data.get("env", {}).items()},
-            cmd=tuple(str(c) for c in data.get("cmd", ["sleep", "infinity"])),
-            variant=str(data.get("variant", "minbase")),
-        )
-
-
-def recipe_digest(recipe_dir: Path = DEFAULT_RECIPE) -> str:
-    """12 hex digits of the sha256 over the recipe files (names and contents)."""
-    digest = hashlib.sha256()
-    for name in RECIPE_FILES:
-        digest.update(name.encode() + b"\0")
-        digest.update((recipe_dir / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
-
-def image_tag(recipe_dir: Path = DEFAULT_RECIPE) -> str:
-    return f"agentctl-{recipe_dir.name.lower()}:{recipe_digest(recipe_dir)}"
 
 
 def ensure_default_image(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import docker
 import docker.errors
@@ -40,25 +38,6 @@ def client_from_env(timeout: int = 300) -> docker.DockerClient:
     newest = docker.constants.DEFAULT_DOCKER_API_VERSION
     client.api._version = min(server, newest, key=lambda v: tuple(int(p) for p in v.split(".")))
     return client
-
-
-def describe_engine(environ: Mapping[str, str] | None = None) -> str:
-    """Where the engine is, for people: DOCKER_HOST without credentials, and its TLS."""
-    env = os.environ if environ is None else environ
-    host = env.get("DOCKER_HOST") or ""
-    if not host:
-        return "the default socket"
-    parts = urlsplit(host)
-    if parts.scheme not in ("tcp", "https", "http", "ssh"):
-        return f"{parts.scheme}://{parts.path}" if parts.scheme else "DOCKER_HOST (unparsed)"
-    where = f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    if parts.scheme == "ssh":
-        return where
-    if env.get("DOCKER_TLS_VERIFY") not in (None, "", "0"):
-        return f"{where} (TLS, engine certificate verified with DOCKER_CERT_PATH/ca.pem)"
-    if env.get("DOCKER_CERT_PATH"):
-        return f"{where} (TLS, engine certificate NOT verified: set DOCKER_TLS_VERIFY=1)"
-    return f"{where} (plain TCP, no TLS)"
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ class _Context:
 
 def _engine(ctx: _Context) -> Check:
     from sandboxes import DockerSandboxDriver, SandboxError
-    from sandboxes.engine import describe_engine
+    from sandboxes.address import describe_engine
 
     where = describe_engine()
     try:
@@ -66,7 +66,7 @@ def _image(ctx: _Context) -> Check:
     if not ctx.engine_ok:
         return Check("image", "skip", "needs the engine")
     from sandboxes import DockerSandboxDriver
-    from sandboxes.build import image_tag
+    from sandboxes.recipe import image_tag
 
     tag = image_tag()
     if not DockerSandboxDriver().has_image(tag):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl import __version__
 from agentctl.paths import Paths
 from agentctl.protocol import DaemonStatus, WorkerView
-from sandboxes.engine import describe_engine
+from sandboxes.address import describe_engine
 from store import EventStore
 
 from .stream import BUFFER_CAPACITY

@@ -22,7 +22,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx2
 import mcp_types as types
@@ -36,7 +36,9 @@ from agentctl import __version__
 from agentctl.keys import KeyStore
 from agentctl.mcp.config import ServerConfig, resolve
 from agentctl.mcp.faults import ServerDown
-from sandboxes import Sandbox
+
+if TYPE_CHECKING:
+    from sandboxes import Sandbox
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any, Protocol
 
-import jsonschema
-
 from agentctl import ids
+from agentctl.jsonschemas import best_error, validator_of
 from agentctl.protocol import (
     ApprovalContext,
     ApprovalRequested,
@@ -70,12 +69,8 @@ def answer_of(schema: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str
     """The answer a person gave, checked against the schema the server asked for."""
     if schema is None:
         return dict(answer)
-    try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        checker = cls(
-            schema, format_checker=cls.FORMAT_CHECKER
-        )  # email, date, uri: a person's typing
-        error = jsonschema.exceptions.best_match(checker.iter_errors(answer))
+    try:  # with formats: email, date, uri are a person's typing
+        error = best_error(validator_of(schema, formats=True), answer)
     except Exception as exc:
         raise ToolCallError(f"the server's answer schema cannot be checked: {exc}") from None
     if error is not None:

@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from pydantic import BaseModel, Field
 
-from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, cap_output, validator_of
+from agentctl.jsonschemas import best_error, schema_error, validator_of
+from agentctl.tools import SchemaArgs, Tool, ToolContext, ToolOutcome, cap_output
 
 if TYPE_CHECKING:  # the SDK's types load in a quarter second: only where a server is spoken to
     import mcp_types as types
@@ -114,13 +114,10 @@ def _schema_problem(schema: dict[str, Any] | None) -> str | None:
     if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
         return f"its schema is larger than {MAX_SCHEMA_BYTES} bytes"
     try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        return f"its schema is not a valid JSON schema: {exc.message[:200]}"
+        problem = schema_error(schema)
     except Exception as exc:  # an unknown $schema, a bad $ref: the same answer
         return f"its schema cannot be used: {str(exc)[:200]}"
-    return None
+    return None if problem is None else f"its schema is not a valid JSON schema: {problem[:200]}"
 
 
 Call = Callable[[McpToolSpec, ToolContext, dict[str, Any]], Awaitable[ToolOutcome]]
@@ -223,8 +220,7 @@ def outcome_of(
 
 def _violation(schema: dict[str, Any], value: Any) -> str | None:
     try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        err = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
+        err = best_error(validator_of(schema), value)
     except Exception as exc:
         return f"cannot be checked: {str(exc)[:200]}"
     return None if err is None else err.message[:300]

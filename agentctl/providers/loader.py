@@ -22,10 +22,8 @@ from typing import Any, Protocol
 from agentctl.config import Config, EndpointConfig
 from agentctl.errors import ProviderError, UsageError
 from agentctl.keys import KeyStore, env_var
-from agentctl.providers import anthropic_messages, openai_chat
 from agentctl.providers.base import Message, ModelResponse, OnDelta, Provider, ToolSpec
 from agentctl.providers.replay import ReplayProvider
-from agentctl.providers.transport import Timeouts
 
 SCHEMES = ("replay:PATH", "openai:MODEL", "anthropic:MODEL", "ENDPOINT:MODEL")
 
@@ -85,9 +83,14 @@ def _base_url(scheme: str, endpoint: EndpointConfig, given: str | None) -> str:
         return given
     if endpoint.base_url:
         return endpoint.base_url
+    # The HTTP providers (and httpx) are imported when one is made, not with the loader.
     if endpoint.kind == "anthropic":
-        return os.environ.get("ANTHROPIC_BASE_URL") or anthropic_messages.DEFAULT_BASE_URL
-    return os.environ.get("OPENAI_BASE_URL") or openai_chat.DEFAULT_BASE_URL
+        from agentctl.providers.anthropic_messages import DEFAULT_BASE_URL as ANTHROPIC_URL
+
+        return os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL
+    from agentctl.providers.openai_chat import DEFAULT_BASE_URL as OPENAI_URL
+
+    return os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
 
 
 def load_provider(
@@ -159,6 +162,8 @@ def load_provider(
             return None
 
         key_env = None
+
+    from agentctl.providers.transport import Timeouts
 
     timeouts = Timeouts.of(
         timeout_s or endpoint.timeout_s, endpoint.connect_timeout_s, endpoint.read_timeout_s
@@ -244,6 +249,8 @@ class _PluginProvider(Provider):
 
 
 def _openai(rest: str, url: str, endpoint: EndpointConfig, common: dict[str, Any]) -> Provider:
+    from agentctl.providers import openai_chat
+
     return openai_chat.OpenAIChatProvider(
         rest,
         base_url=url,
@@ -254,6 +261,8 @@ def _openai(rest: str, url: str, endpoint: EndpointConfig, common: dict[str, Any
 
 
 def _anthropic(rest: str, url: str, endpoint: EndpointConfig, common: dict[str, Any]) -> Provider:
+    from agentctl.providers import anthropic_messages
+
     return anthropic_messages.AnthropicMessagesProvider(
         rest,
         base_url=url,

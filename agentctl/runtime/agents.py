@@ -13,7 +13,7 @@ from agentctl.errors import UsageError
 from agentctl.policy import PRESETS
 from agentctl.profiles import AgentProfile, LoadedProfile
 from agentctl.protocol import Budget, ContextPolicy, CreateSession
-from sandboxes.build import image_tag
+from sandboxes.recipe import image_tag
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.config import Config, load_config
 from agentctl.crashpoints import CrashPoints
@@ -61,8 +61,11 @@ from agentctl.tools import ToolRegistry, default_registry
 from agentctl.triggers.clock import Clock, SystemClock
 from agentctl.triggers.host import Triggers
 from agentctl.triggers.timers import Timers
-from sandboxes import DockerSandboxDriver, SandboxError
+from sandboxes import SandboxError
 from store import EventStore, StoredEvent
+
+if TYPE_CHECKING:
+    from sandboxes import DockerSandboxDriver
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentctl.errors import (
     AgentctlError,
@@ -28,16 +29,17 @@ from agentctl.protocol import SandboxConfig, SandboxCreated, SandboxRestored
 from agentctl.runtime.journal import Journal
 from agentctl.state import SessionState
 from sandboxes import (
-    DockerSandboxDriver,
     EngineUnavailableError,
     FileToolError,
     ImageNotFoundError,
     RegistryError,
-    Sandbox,
     SandboxError,
     SandboxGoneError,
     SandboxSpec,
 )
+
+if TYPE_CHECKING:
+    from sandboxes import DockerSandboxDriver, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ class SandboxHost:
     def engine(self) -> DockerSandboxDriver:
         """The driver, connected on first use."""
         if self.driver is None:
+            from sandboxes import DockerSandboxDriver  # the Docker SDK, when a session needs it
+
             self.driver = DockerSandboxDriver(registry=self.registry)
             self._configure(self.driver)
         return self.driver

@@ -27,8 +27,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from agentctl import ids
 from agentctl.config import NOTIFY_KINDS, NotifyConfig, load_config
 from agentctl.protocol import AlertDelivery, ApprovalDecided, SessionStatusChanged
@@ -36,6 +34,8 @@ from agentctl.triggers.clock import sleep
 from store import StoredEvent
 
 if TYPE_CHECKING:
+    import httpx
+
     from agentctl.runtime.host import Host
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,8 @@ class Notifier:
 
     async def _post(self, alert: dict[str, Any]) -> None:
         if self._http is None:
+            import httpx  # loaded with the first webhook alert, not with the daemon
+
             self._http = httpx.AsyncClient(timeout=self.config.timeout_s)
         assert self.config.url is not None
         response = await self._http.post(self.config.url, json=alert)

@@ -28,8 +28,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from agentctl.errors import AgentctlError, ConflictError, NotFoundError, UsageError
 from agentctl.protocol import (
     AddSchedule,
@@ -79,6 +77,8 @@ def zone(name: str) -> ZoneInfo:
 
 
 def check_cron(expr: str) -> None:
+    from croniter import croniter  # loaded with the first schedule, not with the daemon
+
     if not croniter.is_valid(expr):
         raise UsageError(
             f"bad cron expression {expr!r}",
@@ -88,6 +88,8 @@ def check_cron(expr: str) -> None:
 
 def next_due(expr: str, tz: str, after: datetime) -> datetime:
     """The first firing strictly after `after`, in UTC."""
+    from croniter import croniter
+
     it = croniter(expr, after.astimezone(zone(tz)))
     nxt: datetime = it.get_next(datetime)
     return nxt.astimezone(UTC)

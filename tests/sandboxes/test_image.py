@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sandboxes import DEFAULT_RECIPE, Sandbox, ensure_default_image
-from sandboxes.build import Recipe, image_tag
+from sandboxes.recipe import Recipe, image_tag
 
 pytestmark = pytest.mark.docker
 

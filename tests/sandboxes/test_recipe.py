@@ -17,8 +17,9 @@ from sandboxes import (
     SandboxError,
     SandboxSpec,
 )
-from sandboxes.build import Recipe, apt_mirror, image_tag, recipe_digest
+from sandboxes.build import apt_mirror
 from sandboxes.execution import CappedOutput
+from sandboxes.recipe import Recipe, image_tag, recipe_digest
 
 
 def dockerfile_packages(text: str) -> set[str]:

@@ -146,7 +146,7 @@ def test_a_registry_that_is_not_host_port_is_refused(bad: str, docker_client: An
 
 
 def test_the_engine_is_described_without_credentials() -> None:
-    from sandboxes.engine import describe_engine
+    from sandboxes.address import describe_engine
 
     assert describe_engine({}) == "the default socket"
     assert describe_engine({"DOCKER_HOST": "unix:///run/docker.sock"}) == "unix:///run/docker.sock"
